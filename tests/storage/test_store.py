@@ -1,0 +1,198 @@
+"""The store contract: every test here runs on SQLite and on PostgreSQL with pgvector."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, inspect, select
+
+from townsquare.errors import InputError, NotFoundError
+from townsquare.ingest.loader import Loader
+from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
+from townsquare.storage import Store
+from townsquare.storage.privacy import delete_user, export_user
+from townsquare.storage.schema import metadata, posts, users
+from townsquare.storage.store import text_hash
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def small_world() -> list:
+    return [
+        UserRecord(id="u1", handle="ada", display_name="Ada", bio="chess and bread", interests=["chess"]),
+        UserRecord(id="u2", handle="bob"),
+        UserRecord(id="u3", handle="cy"),
+        PostRecord(id="p1", author="u1", text="Opening prep for #chess @bob", created_at=T0),
+        PostRecord(id="p2", author="u2", text="which one?", reply_to="p1", created_at=T0),
+        PostRecord(id="p3", author="u1", text="the Sicilian", reply_to="p2", created_at=T0),
+        PostRecord(id="p4", author="u3", text="sourdough day", created_at=T0),
+        EdgeRecord(source="u2", target="u1"),
+        EdgeRecord(type="mute", source="u3", target="u1"),
+        InteractionRecord(user="u2", post="p1", kind="like", created_at=T0),
+        InteractionRecord(user="u3", post="p1", kind="dwell", value=5300, created_at=T0),
+        InteractionRecord(user="u1", post="p4", kind="view", created_at=T0),
+    ]
+
+
+def test_migrations_match_the_schema(store):
+    assert store.schema_revision() is not None
+    with store.engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diffs == []
+
+
+def test_migrate_is_idempotent(store):
+    before = store.schema_revision()
+    store.migrate()
+    assert store.schema_revision() == before
+
+
+def test_load_counts_threads_and_tags(store):
+    report = Loader(store).load(small_world(), source="world.jsonl")
+    assert report.inserted == {"user": 3, "post": 4, "edge": 2, "interaction": 3}
+    counts = store.counts()
+    assert counts["users"] == 3 and counts["posts"] == 4 and counts["edges.mute"] == 1
+    p1, p3 = store.find_post("p1"), store.find_post("p3")
+    assert p3["root_id"] == p1["id"] and p3["reply_to_id"] == store.find_post("p2")["id"]
+    assert p1["hashtags"] == ["chess"] and p1["mentions"] == ["bob"]
+    assert p1["created_at"] == T0
+
+
+def test_reimport_is_a_no_op(store):
+    Loader(store).load(small_world())
+    before = store.counts()
+    report = Loader(store).load(small_world())
+    assert store.counts() == before
+    assert sum(report.inserted.values()) == 0
+    assert report.existing["interaction"] == 3
+
+
+def test_records_in_any_order(store):
+    world = small_world()
+    Loader(store, batch_size=2).load(list(reversed(world)))
+    assert store.counts()["interactions"] == 3
+    assert store.find_post("p3")["root_id"] == store.find_post("p1")["id"]
+
+
+def test_failed_import_leaves_the_database_as_it_was(store):
+    Loader(store).load(small_world()[:3])
+    before = store.counts()
+    bad = small_world() + [InteractionRecord(user="u2", post="nope", kind="like")]
+    with pytest.raises(InputError) as error:
+        Loader(store).load(bad, source="bad.jsonl")
+    assert error.value.source == "bad.jsonl" and error.value.line == len(bad)
+    assert error.value.field == "post" and "nope" in str(error.value)
+    assert store.counts() == before
+
+
+def test_skip_bad_imports_the_rest_and_reports(store, tmp_path):
+    bad = small_world() + [PostRecord(id="p9", author="ghost", text="x"),
+                           UserRecord(id="u9", handle="ada")]
+    report = Loader(store, skip_bad=True).load(bad, source="bad.jsonl")
+    assert store.counts()["posts"] == 4
+    assert [(e.field, e.line) for e in report.skipped] == [("author", 13), ("handle", 14)]
+    report.write_skipped(tmp_path / "skipped.jsonl")
+    assert "ghost" in (tmp_path / "skipped.jsonl").read_text()
+
+
+def test_find_user_by_handle_external_or_internal_id(store):
+    Loader(store).load(small_world())
+    ada = store.find_user("@ada")
+    assert store.find_user("u1") == ada == store.find_user(ada["id"])
+    with pytest.raises(NotFoundError):
+        store.find_user("nobody")
+
+
+def test_vectors_search_and_stay_in_step(store):
+    Loader(store).load(small_world())
+    ids = [store.find_post(p)["id"] for p in ("p1", "p2", "p3", "p4")]
+    vectors = np.eye(4, 8, dtype=np.float32)
+    with store.begin() as conn:
+        store.vectors.put_posts(conn, "toy", ids, vectors)
+    found, scores = store.vectors.search_posts("toy", vectors[2], k=2)
+    assert found[0] == ids[2] and scores[0] == pytest.approx(1.0)
+    assert ids[2] not in store.vectors.search_posts("toy", vectors[2], k=3, exclude={ids[2]})[0]
+    # A second process (a fresh Store on the same database) sees new and deleted vectors.
+    other = Store.open(str(store.engine.url.render_as_string(hide_password=False)), migrate=False)
+    assert other.vectors.search_posts("toy", vectors[1], k=1)[0][0] == ids[1]
+    with store.begin() as conn:
+        store.vectors.put_posts(conn, "toy", [ids[1]], [vectors[3]])  # replace
+    assert set(other.vectors.search_posts("toy", vectors[3], k=2)[0]) == {ids[1], ids[3]}
+    delete_user(store, "u3")  # removes p4 and its vector by cascade
+    found = other.vectors.search_posts("toy", vectors[3], k=4)[0]
+    assert ids[3] not in found and ids[1] in found
+    other.close()
+
+
+def test_vector_dimension_mismatch_is_a_clear_error(store):
+    Loader(store).load(small_world())
+    pid = store.find_post("p1")["id"]
+    with store.begin() as conn:
+        store.vectors.put_posts(conn, "toy", [pid], np.ones((1, 8), np.float32))
+    with pytest.raises(InputError, match="dimension"), store.begin() as conn:
+        store.vectors.put_posts(conn, "toy", [pid], np.ones((1, 4), np.float32))
+
+
+def test_user_interest_vectors_have_slots(store):
+    Loader(store).load(small_world())
+    uid = store.find_user("ada")["id"]
+    with store.begin() as conn:
+        store.vectors.put_user(conn, "toy", uid, np.eye(2, 8, dtype=np.float32))
+    assert store.vectors.user_vectors("toy", uid).shape == (2, 8)
+
+
+def test_embedding_cache_round_trip(store):
+    vectors = {"a" * 64: np.arange(4, dtype=np.float32), "b" * 64: np.ones(4, np.float32)}
+    store.put_many("m", vectors)
+    store.put_many("m", vectors)  # idempotent
+    found = store.get_many("m", ["a" * 64, "c" * 64])
+    assert list(found) == ["a" * 64] and found["a" * 64].tolist() == [0, 1, 2, 3]
+    assert store.get_many("other", ["a" * 64]) == {}
+
+
+def test_export_user_has_everything_about_them(store):
+    Loader(store).load(small_world())
+    data = export_user(store, "ada")
+    assert data["user"]["handle"] == "ada"
+    assert [p["external_id"] for p in data["posts"]] == ["p1", "p3"]
+    assert [i["kind"] for i in data["interactions"]] == ["view"]
+    assert len(data["followers"]) == 1
+
+
+def test_delete_user_leaves_nothing_behind(store):
+    Loader(store).load(small_world())
+    ada = store.find_user("ada")
+    their_posts = [store.find_post(p)["id"] for p in ("p1", "p3")]
+    with store.begin() as conn:
+        store.vectors.put_posts(conn, "toy", their_posts, np.eye(2, 8, dtype=np.float32))
+        store.vectors.put_user(conn, "toy", ada["id"], np.eye(1, 8, dtype=np.float32))
+    store.put_many("m", {text_hash("the Sicilian"): np.ones(4, np.float32)})
+    delete_user(store, "ada")
+    with pytest.raises(NotFoundError):
+        store.find_user("ada")
+    # Every foreign key in the schema that points at users or posts: none points at ada's rows.
+    with store.read() as conn:
+        for table in metadata.sorted_tables:
+            for fk in table.foreign_keys:
+                target = fk.column.table
+                gone = [ada["id"]] if target is users else their_posts if target is posts else []
+                if gone:
+                    n = conn.execute(select(func.count()).select_from(table).where(
+                        fk.parent.in_(gone))).scalar_one()
+                    assert n == 0, f"{table.name}.{fk.parent.name} still refers to deleted rows"
+        assert conn.execute(select(func.count()).select_from(posts).where(
+            posts.c.external_id.in_(["p1", "p3"]))).scalar_one() == 0
+    assert store.get_many("m", [text_hash("the Sicilian")]) == {}
+    found = store.vectors.search_posts("toy", np.eye(1, 8, dtype=np.float32)[0], k=5)[0]
+    assert not set(found) & set(their_posts)
+    # Others' replies stay, detached from the deleted thread.
+    assert store.find_post("p2")["reply_to_id"] is None
+
+
+def test_every_table_is_created(store):
+    names = set(inspect(store.engine).get_table_names())
+    assert {t.name for t in metadata.sorted_tables} <= names

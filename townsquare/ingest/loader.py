@@ -1,0 +1,274 @@
+"""The loader: writes a stream of records into the store in one transaction.
+
+Records may come in any order: a post whose parent comes later in the file, or an interaction
+with a post that comes later, waits until the end of the stream. A reference that is still
+unknown then is an error (or, with ``skip_bad``, a line in the skip report). Nothing is
+half-written: the whole import is one transaction, rolled back on the first error.
+Re-importing the same records is a no-op: existing external ids and events are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from townsquare.errors import InputError
+from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
+from townsquare.storage.schema import edges, interactions, posts, users
+
+
+class Located(NamedTuple):
+    """A record and where it came from, for error messages."""
+
+    record: Any
+    source: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class ImportReport:
+    inserted: Counter = field(default_factory=Counter)
+    existing: Counter = field(default_factory=Counter)
+    skipped: list[InputError] = field(default_factory=list)
+
+    def write_skipped(self, path: Path) -> None:
+        with open(path, "w", encoding="utf-8") as out:
+            for error in self.skipped:
+                out.write(json.dumps({"source": error.source, "line": error.line, "field": error.field,
+                                      "error": error.message}) + "\n")
+
+    def summary(self) -> dict[str, Any]:
+        return {"inserted": dict(self.inserted), "existing": dict(self.existing),
+                "skipped": len(self.skipped)}
+
+
+class _IdMap:
+    """External id -> internal key for one table, filled from the database on demand."""
+
+    def __init__(self, store, table) -> None:
+        self.store, self.table, self.known = store, table, {}
+
+    def fetch(self, conn: Connection, external_ids: Iterable[str]) -> None:
+        missing = [e for e in set(external_ids) if e is not None and e not in self.known]
+        if missing:
+            self.known.update(self.store.resolve(conn, self.table, missing))
+
+
+class Loader:
+    """Loads records into a store. ``load`` is one transaction."""
+
+    def __init__(self, store, *, skip_bad: bool = False, batch_size: int = 20_000,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self.store, self.skip_bad, self.batch_size, self.progress = store, skip_bad, batch_size, progress
+
+    def load(self, items: Iterable[Any], source: str | None = None) -> ImportReport:
+        report = ImportReport()
+        self._users, self._posts = _IdMap(self.store, users), _IdMap(self.store, posts)
+        self._pending_links: list[tuple[Located, int]] = []  # posts whose references wait
+        self._pending: list[Located] = []  # edges and interactions whose ends wait
+        self._pending_posts: list[Located] = []  # posts whose author comes later
+        self._parent: dict[int, int] = {}  # reply key -> parent key, for thread roots
+        with self.store.begin() as conn:
+            batch: list[Located] = []
+            for position, item in enumerate(items, start=1):
+                located = item if isinstance(item, Located) else Located(item, source, position)
+                batch.append(located)
+                if len(batch) >= self.batch_size:
+                    self._flush(conn, batch, report, final=False)
+                    batch = []
+            self._flush(conn, batch, report, final=False)
+            pending_posts, self._pending_posts = self._pending_posts, []
+            self._write_posts(conn, pending_posts, report, final=True)
+            self._link_posts(conn, self._pending_links, report, final=True)
+            self._set_roots(conn)
+            pending, self._pending = self._pending, []
+            self._write_relations(conn, pending, report, final=True)
+        report.skipped.sort(key=lambda e: (e.source or "", e.line or 0))
+        return report
+
+    # -- one batch ------------------------------------------------------------------------
+    def _flush(self, conn: Connection, batch: list[Located], report: ImportReport, final: bool) -> None:
+        groups: dict[type, list[Located]] = {UserRecord: [], PostRecord: [], EdgeRecord: [],
+                                             InteractionRecord: []}
+        for located in batch:
+            kind = type(located.record)
+            if kind not in groups:
+                self._bad(report, InputError(f"not a record: {located.record!r:.80}",
+                                             source=located.source, line=located.line))
+                continue
+            groups[kind].append(located)
+        self._write_users(conn, groups[UserRecord], report)
+        self._write_posts(conn, groups[PostRecord], report)
+        self._write_relations(conn, groups[EdgeRecord] + groups[InteractionRecord], report, final)
+        if self.progress:
+            self.progress(len(batch))
+
+    def _bad(self, report: ImportReport, error: InputError) -> None:
+        if not self.skip_bad:
+            raise error
+        report.skipped.append(error)
+
+    def _write_users(self, conn: Connection, items: list[Located], report: ImportReport) -> None:
+        self._users.fetch(conn, (i.record.id for i in items))
+        fresh: dict[str, Located] = {}
+        for item in items:
+            if item.record.id in self._users.known or item.record.id in fresh:
+                report.existing["user"] += 1
+            else:
+                fresh[item.record.id] = item
+        by_handle: dict[str, Located] = {}
+        taken = dict(conn.execute(select(users.c.handle, users.c.external_id).where(
+            users.c.handle.in_([i.record.handle for i in fresh.values()]))).all()) if fresh else {}
+        for ext, item in list(fresh.items()):
+            handle = item.record.handle
+            other = by_handle.get(handle)
+            if handle in taken or other is not None:
+                owner = taken.get(handle) or f"{other.record.id} (line {other.line})"
+                del fresh[ext]
+                self._bad(report, InputError(f"handle {handle!r} already belongs to user {owner}",
+                                             source=item.source, line=item.line, field="handle"))
+                continue
+            by_handle[handle] = item
+        rows = [{"external_id": r.id, "handle": r.handle, "display_name": r.display_name, "bio": r.bio,
+                 "language": r.language, "interests": list(r.interests), "created_at": r.created_at}
+                for r in (i.record for i in fresh.values())]
+        for key, ext in self.store.insert_ignore(conn, users, rows, returning=("id", "external_id")):
+            self._users.known[ext] = key
+        report.inserted["user"] += len(rows)
+
+    def _write_posts(self, conn: Connection, items: list[Located], report: ImportReport,
+                     final: bool = False) -> None:
+        self._posts.fetch(conn, (i.record.id for i in items))
+        self._users.fetch(conn, (i.record.author for i in items))
+        fresh: dict[str, Located] = {}
+        for item in items:
+            record = item.record
+            if record.id in self._posts.known or record.id in fresh:
+                report.existing["post"] += 1
+            elif record.author not in self._users.known and not final:
+                self._pending_posts.append(item)
+            elif record.author not in self._users.known:
+                self._bad(report, InputError(f"post {record.id!r} names unknown author {record.author!r}",
+                                             source=item.source, line=item.line, field="author"))
+            else:
+                fresh[record.id] = item
+        rows = [{"external_id": r.id, "author_id": self._users.known[r.author], "text": r.text,
+                 "created_at": r.created_at, "language": r.language, "hashtags": list(r.hashtags or ()),
+                 "mentions": list(r.mentions or ()), "visibility": str(r.visibility),
+                 "deleted": r.deleted} for r in (i.record for i in fresh.values())]
+        for key, ext in self.store.insert_ignore(conn, posts, rows, returning=("id", "external_id")):
+            self._posts.known[ext] = key
+        report.inserted["post"] += len(rows)
+        linked = [(item, self._posts.known[ext]) for ext, item in fresh.items()
+                  if item.record.reply_to or item.record.quote_of or item.record.repost_of]
+        self._link_posts(conn, linked, report, final=False)
+
+    def _link_posts(self, conn: Connection, items: list[tuple[Located, int]], report: ImportReport,
+                    final: bool) -> None:
+        """Set reply_to / root / quote / repost keys, once the referenced posts exist."""
+        refs = {ref for item, _ in items for ref in _post_refs(item.record)}
+        self._posts.fetch(conn, refs)
+        updates = []
+        for item, key in items:
+            record = item.record
+            missing = [r for r in _post_refs(record) if r not in self._posts.known]
+            if missing and not final:
+                self._pending_links.append((item, key))
+                continue
+            if missing:
+                self._bad(report, InputError(f"post {record.id!r} refers to unknown post {missing[0]!r}",
+                                             source=item.source, line=item.line,
+                                             field=_post_ref_field(record, missing[0])))
+                continue
+            parent = self._posts.known.get(record.reply_to) if record.reply_to else None
+            if parent is not None:
+                self._parent[key] = parent
+            updates.append({"key": key, "reply_to_id": parent,
+                            "quote_of_id": self._posts.known.get(record.quote_of),
+                            "repost_of_id": self._posts.known.get(record.repost_of)})
+        if updates:
+            statement = update(posts).where(posts.c.id == bindparam("key")).values(
+                reply_to_id=bindparam("reply_to_id"),
+                quote_of_id=bindparam("quote_of_id"), repost_of_id=bindparam("repost_of_id"))
+            conn.execute(statement, updates)
+        if final:
+            self._pending_links = []
+
+    def _set_roots(self, conn: Connection) -> None:
+        """Thread roots of the replies written in this import: follow parents to the top."""
+        outside = {p for p in self._parent.values() if p not in self._parent}
+        roots = {}
+        for chunk in _chunks(list(outside), 5000):
+            roots.update(conn.execute(select(posts.c.id, posts.c.root_id).where(posts.c.id.in_(chunk))).all())
+        rows = []
+        for key, node in self._parent.items():
+            while node in self._parent:
+                node = self._parent[node]
+            rows.append({"key": key, "root_id": roots.get(node) or node})
+        if rows:
+            conn.execute(update(posts).where(posts.c.id == bindparam("key")).values(
+                root_id=bindparam("root_id")), rows)
+
+    def _write_relations(self, conn: Connection, items: list[Located], report: ImportReport,
+                         final: bool) -> None:
+        edge_rows, event_rows = [], []
+        self._users.fetch(conn, (u for i in items for u in _user_refs(i.record)))
+        self._posts.fetch(conn, (i.record.post for i in items if isinstance(i.record, InteractionRecord)))
+        for item in items:
+            record = item.record
+            missing = _unknown_ref(record, self._users.known, self._posts.known)
+            if missing and not final:
+                self._pending.append(item)
+            elif missing:
+                what, ref = missing
+                self._bad(report, InputError(f"unknown {what} {getattr(record, ref)!r}",
+                                             source=item.source, line=item.line, field=ref))
+            elif isinstance(record, EdgeRecord):
+                edge_rows.append({"source_id": self._users.known[record.source],
+                                  "target_id": self._users.known[record.target],
+                                  "kind": record.type, "created_at": record.created_at})
+            else:
+                event_rows.append({"user_id": self._users.known[record.user],
+                                   "post_id": self._posts.known[record.post], "kind": str(record.kind),
+                                   "created_at": record.created_at, "value": record.value})
+        for table, rows, name in ((edges, edge_rows, "edge"), (interactions, event_rows, "interaction")):
+            if rows:
+                added = self.store.insert_ignore(conn, table, rows)
+                report.inserted[name] += added
+                report.existing[name] += len(rows) - added
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _post_refs(record: PostRecord) -> list[str]:
+    return [r for r in (record.reply_to, record.quote_of, record.repost_of) if r]
+
+
+def _post_ref_field(record: PostRecord, ref: str) -> str:
+    return next(name for name in ("reply_to", "quote_of", "repost_of") if getattr(record, name) == ref)
+
+
+def _user_refs(record) -> tuple[str, ...]:
+    return (record.source, record.target) if isinstance(record, EdgeRecord) else (record.user,)
+
+
+def _unknown_ref(record, known_users: dict, known_posts: dict) -> tuple[str, str] | None:
+    if isinstance(record, EdgeRecord):
+        for name in ("source", "target"):
+            if getattr(record, name) not in known_users:
+                return "user", name
+        return None
+    if record.user not in known_users:
+        return "user", "user"
+    if record.post not in known_posts:
+        return "post", "post"
+    return None

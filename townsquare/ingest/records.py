@@ -1,0 +1,153 @@
+"""The records that every importer produces and the loader writes.
+
+An importer (JSONL, CSV/TSV, a dataset reader, the demo generator) turns its input into a
+stream of these records. Every reference between records is by *external id*: the id the
+platform (or dataset) brings. The loader maps external ids to internal keys.
+
+The JSONL format is exactly these models, one object per line, with a ``type`` field:
+
+    {"type": "user", "id": "u1", "handle": "ada", "display_name": "Ada", "bio": "...", ...}
+    {"type": "post", "id": "p1", "author": "u1", "text": "hello #intro", "created_at": "..."}
+    {"type": "follow", "source": "u2", "target": "u1"}          # also "block", "mute"
+    {"type": "interaction", "user": "u2", "post": "p1", "kind": "like", "created_at": "..."}
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+HASHTAG = re.compile(r"(?<![\w#])#(\w{1,100})")
+MENTION = re.compile(r"(?<![\w@])@(\w{1,64})")
+
+
+class InteractionKind(StrEnum):
+    view = "view"
+    click = "click"
+    dwell = "dwell"  # value: milliseconds
+    like = "like"
+    reply = "reply"
+    repost = "repost"
+    bookmark = "bookmark"
+    share = "share"
+    hide = "hide"
+    not_interested = "not_interested"
+    report = "report"
+    rating = "rating"  # value: the rating a dataset brings (MovieLens stars, Last.fm plays)
+
+
+NEGATIVE_KINDS = frozenset({InteractionKind.hide, InteractionKind.not_interested, InteractionKind.report})
+
+
+class EdgeKind(StrEnum):
+    follow = "follow"
+    block = "block"
+    mute = "mute"
+
+
+class Visibility(StrEnum):
+    public = "public"
+    followers = "followers"
+    private = "private"
+
+
+ExternalId = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class UserRecord(Record):
+    type: Literal["user"] = "user"
+    id: ExternalId
+    handle: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    display_name: Annotated[str, Field(max_length=128)] = ""
+    bio: Annotated[str, Field(max_length=2000)] = ""
+    language: Annotated[str, Field(min_length=2, max_length=16)] = "en"
+    created_at: datetime = EPOCH
+    # Topics or text a user gives at sign-up; the cold-start source reads them.
+    interests: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=50)
+
+    _utc_created = field_validator("created_at")(_utc)
+
+
+class PostRecord(Record):
+    type: Literal["post"] = "post"
+    id: ExternalId
+    author: ExternalId
+    text: Annotated[str, Field(max_length=20000)]
+    created_at: datetime = EPOCH
+    reply_to: ExternalId | None = None
+    quote_of: ExternalId | None = None
+    repost_of: ExternalId | None = None
+    language: Annotated[str, Field(min_length=2, max_length=16)] = "en"
+    visibility: Visibility = Visibility.public
+    deleted: bool = False
+    # Derived from the text when not given.
+    hashtags: list[str] | None = None
+    mentions: list[str] | None = None
+
+    _utc_created = field_validator("created_at")(_utc)
+
+    @model_validator(mode="after")
+    def _derive_tags(self) -> PostRecord:
+        if self.hashtags is None:
+            object.__setattr__(self, "hashtags", sorted({t.lower() for t in HASHTAG.findall(self.text)}))
+        if self.mentions is None:
+            object.__setattr__(self, "mentions", sorted({m.lower() for m in MENTION.findall(self.text)}))
+        if self.reply_to is not None and self.reply_to == self.id:
+            raise ValueError("a post cannot reply to itself")
+        return self
+
+
+class EdgeRecord(Record):
+    type: Literal["follow", "block", "mute"] = "follow"
+    source: ExternalId
+    target: ExternalId
+    created_at: datetime = EPOCH
+
+    _utc_created = field_validator("created_at")(_utc)
+
+    @model_validator(mode="after")
+    def _not_self(self) -> EdgeRecord:
+        if self.source == self.target:
+            raise ValueError(f"a user cannot {self.type} themselves")
+        return self
+
+    @property
+    def kind(self) -> EdgeKind:
+        return EdgeKind(self.type)
+
+
+class InteractionRecord(Record):
+    type: Literal["interaction"] = "interaction"
+    user: ExternalId
+    post: ExternalId
+    kind: InteractionKind
+    created_at: datetime = EPOCH
+    value: float | None = Field(default=None, ge=0.0, le=1e9, allow_inf_nan=False)
+
+    _utc_created = field_validator("created_at")(_utc)
+
+
+AnyRecord = Annotated[UserRecord | PostRecord | EdgeRecord | InteractionRecord, Field(discriminator="type")]
+
+
+class LabelledText(BaseModel):
+    """One line of the canonical labelled-text JSONL that training and evaluation read."""
+
+    model_config = ConfigDict(extra="allow")
+
+    text: Annotated[str, Field(min_length=1)]
+    label: str

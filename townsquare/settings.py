@@ -1,0 +1,48 @@
+"""Settings: every knob, its default and what it does, read from TOWNSQUARE_* variables.
+
+Nothing is read at import time: ``Settings()`` is built by the CLI or ``create_app`` and passed
+down. ``townsquare settings`` prints this table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOWNSQUARE_", extra="forbid", validate_default=True)
+
+    data_dir: Path = Field(Path("data"), description="Folder for the embedded database, indexes and trained models.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL. Unset: one SQLite file in data_dir. postgresql://... for scale-out.")
+
+    # Language models (see townsquare.models)
+    embed_model: str = Field("minilm", description="Text embedding model name (see `townsquare models`).")
+    generator_backend: Literal["llama_cpp", "openai"] = Field(
+        "llama_cpp", description="Text generation backend: a local GGUF or an OpenAI-compatible server.")
+    generator_model: str = Field(
+        "smollm2", description="Local model name (smollm2, gemma3) or a path to a GGUF file; for openai the model name.")
+    openai_base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint base URL.")
+    openai_api_key: str = Field("", description="API key for the OpenAI-compatible endpoint (empty for none).")
+    openai_timeout_s: float = Field(30.0, gt=0, description="Timeout per request to the OpenAI-compatible endpoint.")
+    openai_max_retries: int = Field(3, ge=0, le=10, description="Retries with exponential backoff on 5xx / connection errors.")
+    threads: int = Field(2, ge=1, le=256, description="CPU threads for model inference.")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "townsquare.sqlite"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @model_validator(mode="after")
+    def _check_url(self) -> Settings:
+        url = self.database_url
+        if url is not None and not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError("database_url must start with sqlite: or postgresql:")
+        return self

@@ -1,0 +1,223 @@
+"""The store: one interface over SQLite (default) and PostgreSQL + pgvector (scale-out).
+
+Everything that reads or writes the database goes through a ``Store``. Dialect differences are
+kept to a few places here and in ``vectors.py``; the contract tests run against both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from townsquare.errors import ConfigError, NotFoundError
+from townsquare.storage import schema
+from townsquare.storage.schema import (
+    edges,
+    embedding_cache,
+    interactions,
+    post_vectors,
+    posts,
+    user_vectors,
+    users,
+)
+
+# SQLite allows 32766 bound parameters per statement; keep IN-lists well below it.
+_CHUNK = 5000
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy's "begin" event below decide how transactions start (the documented
+    # recipe: pysqlite's own implicit BEGIN can't take the write lock up front).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA cache_size=-200000")  # 200 MB page cache
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A write transaction takes the lock at once, so a concurrent writer waits (busy_timeout)
+    # instead of failing half-way; reads stay deferred and never block writers (WAL).
+    write = conn.get_execution_options().get("townsquare_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with townsquare's connection settings."""
+    if url.startswith("sqlite:"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if not url.startswith("postgresql+psycopg://"):
+        raise ConfigError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
+    return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+def text_hash(text_: str) -> str:
+    return hashlib.sha256(text_.encode("utf-8")).hexdigest()
+
+
+class Store:
+    """The database: tables from ``schema``, created and upgraded by Alembic migrations."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        from townsquare.storage.vectors import make_vector_search
+
+        self.vectors = make_vector_search(self)
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        store = cls(make_engine(url))
+        if migrate:
+            store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema ---------------------------------------------------------------------------
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema up to ``revision`` with Alembic (idempotent)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location",
+                               str(resources.files("townsquare.storage") / "migrations"))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            try:
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            except Exception:  # noqa: BLE001 - no table yet
+                return None
+
+    # -- transactions ---------------------------------------------------------------------
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction: committed on success, rolled back entirely on any error."""
+        with self.engine.connect() as conn:
+            conn.execution_options(townsquare_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    # -- writes that ignore what already exists -------------------------------------------
+    def insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]],
+                      returning: tuple[str, ...] = ()) -> Any:
+        """Insert ``rows``, skipping those that conflict with a unique key.
+
+        Returns the ``returning`` columns of the inserted rows, or else how many were inserted.
+        """
+        if not rows:
+            return [] if returning else 0
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = dialect_insert(table).on_conflict_do_nothing()
+        if returning:
+            statement = statement.returning(*(table.c[name] for name in returning))
+            return [tuple(row) for row in conn.execute(statement, rows)]
+        if self.dialect == "postgresql":  # psycopg's executemany reports no rowcount: count rows back
+            first = next(iter(table.primary_key.columns))
+            return len(conn.execute(statement.returning(first), rows).all())
+        return conn.execute(statement, rows).rowcount
+
+    def resolve(self, conn: Connection, table: Table, external_ids: Iterable[str]) -> dict[str, int]:
+        """Map external ids to internal keys for the ones that exist."""
+        wanted = list(dict.fromkeys(external_ids))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            query = select(table.c.external_id, table.c.id).where(table.c.external_id.in_(chunk))
+            found.update({ext: key for ext, key in conn.execute(query)})
+        return found
+
+    # -- lookups --------------------------------------------------------------------------
+    def find_user(self, ref: str | int, conn: Connection | None = None) -> dict[str, Any]:
+        """A user by handle (``@ada`` or ``ada``), external id, or internal id."""
+        with self._conn(conn) as c:
+            if isinstance(ref, int):
+                query = select(users).where(users.c.id == ref)
+            else:
+                handle = ref.removeprefix("@")
+                query = select(users).where((users.c.handle == handle) | (users.c.external_id == ref))
+            row = c.execute(query.limit(1)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no user {ref!r}: give a handle, an external id or an internal id")
+        return dict(row)
+
+    def find_post(self, ref: str | int, conn: Connection | None = None) -> dict[str, Any]:
+        with self._conn(conn) as c:
+            column = posts.c.id if isinstance(ref, int) else posts.c.external_id
+            row = c.execute(select(posts).where(column == ref)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no post {ref!r}")
+        return dict(row)
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table and per interaction kind: what ``townsquare status`` prints."""
+        with self.read() as conn:
+            result = {table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                      for table in (users, posts, edges, interactions, post_vectors, user_vectors)}
+            for kind, n in conn.execute(select(edges.c.kind, func.count()).group_by(edges.c.kind)):
+                result[f"edges.{kind}"] = n
+            for kind, n in conn.execute(
+                    select(interactions.c.kind, func.count()).group_by(interactions.c.kind)):
+                result[f"interactions.{kind}"] = n
+        return result
+
+    @contextmanager
+    def _conn(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.read() as fresh:
+                yield fresh
+
+    # -- the embedding cache (the interface townsquare.models.CachedEmbedder expects) ------
+    def get_many(self, model_id: str, keys: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        with self.read() as conn:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start:start + _CHUNK]
+                query = select(embedding_cache.c.text_hash, embedding_cache.c.vector).where(
+                    embedding_cache.c.model == model_id, embedding_cache.c.text_hash.in_(chunk))
+                found.update({h: np.frombuffer(v, dtype=np.float32) for h, v in conn.execute(query)})
+        return found
+
+    def put_many(self, model_id: str, items: dict[str, np.ndarray]) -> None:
+        rows = [{"model": model_id, "text_hash": h, "vector": np.asarray(v, np.float32).tobytes()}
+                for h, v in items.items()]
+        with self.begin() as conn:
+            for start in range(0, len(rows), _CHUNK):
+                self.insert_ignore(conn, embedding_cache, rows[start:start + _CHUNK])
+
+
+def all_tables() -> list[Table]:
+    return list(schema.metadata.sorted_tables)
