@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from townsquare.errors import ConfigError, NotFoundError
+from townsquare.errors import ConfigError, MissingDependencyError, NotFoundError
 from townsquare.storage import schema
 from townsquare.storage.schema import (
     edges,
@@ -68,6 +68,11 @@ def make_engine(url: str) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not url.startswith("postgresql+psycopg://"):
         raise ConfigError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
+    try:
+        import pgvector  # noqa: F401
+        import psycopg  # noqa: F401
+    except ImportError as error:
+        raise MissingDependencyError("PostgreSQL support", "pip install 'townsquare[postgres]'") from error
     return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
 
 
@@ -146,7 +151,22 @@ class Store:
         if self.dialect == "postgresql":  # psycopg's executemany reports no rowcount: count rows back
             first = next(iter(table.primary_key.columns))
             return len(conn.execute(statement.returning(first), rows).all())
-        return conn.execute(statement, rows).rowcount
+        return self._sqlite_insert_many(conn, table, rows)
+
+    def _sqlite_insert_many(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+        """Bulk INSERT OR IGNORE straight to the driver.
+
+        Written by hand because SQLAlchemy's per-row parameter handling costs more than SQLite's
+        insert itself at tens of thousands of rows a second; the columns' own bind processors
+        keep the stored values identical to SQLAlchemy's.
+        """
+        names = list(rows[0])
+        columns = [table.c[name] for name in names]
+        processors = [c.type._cached_bind_processor(self.engine.dialect) for c in columns]
+        sql = (f"INSERT OR IGNORE INTO {table.name} ({', '.join(names)}) "
+               f"VALUES ({', '.join('?' for _ in names)})")
+        params = [tuple(p(row[n]) if p else row[n] for n, p in zip(names, processors)) for row in rows]
+        return conn.exec_driver_sql(sql, params).rowcount
 
     def resolve(self, conn: Connection, table: Table, external_ids: Iterable[str]) -> dict[str, int]:
         """Map external ids to internal keys for the ones that exist."""

