@@ -44,7 +44,7 @@ def _load(ctx: typer.Context, records: Iterable, source: str, skip_bad: bool, re
         task = progress.add_task(f"importing {source}", total=None)
         report: ImportReport = Loader(store, skip_bad=skip_bad,
                                       progress=lambda n: progress.advance(task, n)).load(records, source)
-    report.skipped[:0] = errors or []
+    report.skipped = sorted([*(errors or []), *report.skipped], key=lambda e: (e.source or "", e.line or 0))
     table = Table("record", "inserted", "already there", title=f"imported {source}")
     for kind in sorted(set(report.inserted) | set(report.existing)):
         table.add_row(kind, f"{report.inserted[kind]:,}", f"{report.existing[kind]:,}")
@@ -81,8 +81,85 @@ def import_jsonl(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="
     from townsquare.ingest.jsonl import read_jsonl
 
     errors: list = []
-    records = read_jsonl(file, on_error=errors.append if skip_bad else None)
+    records = read_jsonl(file, on_error=errors.append if skip_bad else None, located=True)
     _load(ctx, records, str(file), skip_bad, report, errors)
+
+
+@import_app.command("table")
+def import_table(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV or TSV file.")],
+    kind: Annotated[str, typer.Option(help="What the rows are: interactions, edges or items.")],
+    mapping: Annotated[str, typer.Option("--map", help=(
+        "Columns by header name or 0-based position. interactions: user,item[,value][,timestamp]; "
+        "edges: source,target[,timestamp]; items: id,text[,timestamp]. E.g. user=0,item=1,value=2"))],
+    interaction: Annotated[str, typer.Option(help="Interaction kind of every row (interactions).")] = "rating",
+    edge: Annotated[str, typer.Option(help="Edge kind of every row: follow, block or mute (edges).")] = "follow",
+    author: Annotated[str, typer.Option(help="External id of the catalogue user who authors items.")] = "catalog",
+    delimiter: Annotated[str | None, typer.Option(help="Field separator (default from the extension).")] = None,
+    no_header: Annotated[bool, typer.Option("--no-header", help="The file has no header row.")] = False,
+    new_users: Annotated[bool, typer.Option("--new-users", help=(
+        "Create a user for each id not seen before (interactions, edges).")) ] = False,
+    skip_bad: SkipBad = False,
+    report: SkipReport = None,
+) -> None:
+    """Import interactions, edges or items from a CSV/TSV file with a column mapping."""
+    from townsquare.errors import InputError
+    from townsquare.ingest import tabular
+
+    errors: list = []
+    on_error = errors.append if skip_bad else None
+    common = {"on_error": on_error, "delimiter": delimiter, "header": not no_header, "located": True}
+    if kind == "interactions":
+        records = tabular.read_interactions_table(file, mapping, kind=interaction, with_users=new_users, **common)
+    elif kind == "edges":
+        records = tabular.read_edges_table(file, mapping, kind=edge, with_users=new_users, **common)
+    elif kind == "items":
+        records = tabular.read_items_table(file, mapping, author=author, **common)
+    else:
+        raise InputError(f"unknown --kind {kind!r}: use interactions, edges or items", field="kind")
+    _load(ctx, records, str(file), skip_bad, report, errors)
+
+
+@import_app.command("dataset")
+def import_dataset(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="movielens-100k, lastfm-hetrec2011 or mind.")],
+    path: Annotated[Path, typer.Argument(help="The dataset's folder (see docs/datasets.md).")],
+    skip_bad: SkipBad = False,
+    report: SkipReport = None,
+) -> None:
+    """Import a public social dataset: users, items as posts, follows and interactions."""
+    from townsquare.errors import InputError
+    from townsquare.ingest.datasets import get_dataset
+
+    info = get_dataset(name)
+    if info.kind != "social":
+        raise InputError(f"{name} is labelled text: use `townsquare import labelled {name} PATH --out FILE`")
+    errors: list = []
+    _load(ctx, info.reader(path, on_error=errors.append if skip_bad else None), name, skip_bad, report, errors)
+
+
+@import_app.command("labelled")
+def import_labelled(
+    name: Annotated[str, typer.Argument(help="tweeteval, liar, constraint or dailydialog-plusplus.")],
+    path: Annotated[Path, typer.Argument(help="The dataset's folder (see docs/datasets.md).")],
+    output: Annotated[Path, typer.Option("--out", help="The canonical labelled-text JSONL to write.")],
+    split: Annotated[str | None, typer.Option(help="train, val or test (default: the dataset's).")] = None,
+    task: Annotated[str | None, typer.Option(help="TweetEval task, e.g. offensive or stance/abortion.")] = None,
+) -> None:
+    """Convert a labelled-text dataset to the canonical JSONL that `train` and `eval` read."""
+    from townsquare.errors import InputError
+    from townsquare.ingest.datasets import get_dataset, write_labelled_jsonl
+
+    info = get_dataset(name)
+    if info.kind != "labelled":
+        raise InputError(f"{name} is a social dataset: use `townsquare import dataset {name} PATH`")
+    options = {"split": split or info.default_split}
+    if task is not None:
+        options["task"] = task
+    n = write_labelled_jsonl(info.reader(path, **options), output)
+    out.print(f"wrote {n:,} labelled texts to {output}")
 
 
 @user_app.command("export")

@@ -1,0 +1,114 @@
+"""The data commands, run in-process as a user would type them, on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from townsquare.cli import _register, app
+from townsquare.settings import Settings
+from townsquare.storage import Store
+
+_register()
+WORLD = [
+    {"type": "user", "id": "u1", "handle": "ada", "bio": "chess"},
+    {"type": "user", "id": "u2", "handle": "bob"},
+    {"type": "post", "id": "p1", "author": "u1", "text": "Sicilian or French? #chess"},
+    {"type": "post", "id": "p2", "author": "u2", "text": "French", "reply_to": "p1"},
+    {"type": "follow", "source": "u2", "target": "u1"},
+    {"type": "interaction", "user": "u2", "post": "p1", "kind": "like"},
+]
+
+
+@pytest.fixture
+def run(tmp_path):
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, ["--data-dir", str(tmp_path / "data"), *args])
+
+    return invoke
+
+
+@pytest.fixture
+def db(tmp_path):
+    return lambda: Store.open(Settings(data_dir=tmp_path / "data").resolved_database_url)
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_import_jsonl_then_again_is_idempotent(run, db, tmp_path):
+    file = write_jsonl(tmp_path / "world.jsonl", WORLD)
+    first = run("import", "jsonl", str(file))
+    assert first.exit_code == 0, first.output
+    counts = db().counts()
+    assert (counts["users"], counts["posts"], counts["interactions"]) == (2, 2, 1)
+    again = run("import", "jsonl", str(file))
+    assert again.exit_code == 0 and db().counts() == counts
+
+
+def test_bad_line_names_file_line_and_field_and_changes_nothing(run, db, tmp_path):
+    rows = [*WORLD, {"type": "interaction", "user": "u2", "post": "p404", "kind": "like"}]
+    file = write_jsonl(tmp_path / "bad.jsonl", rows)
+    result = run("import", "jsonl", str(file))
+    assert result.exit_code != 0
+    assert isinstance(result.exception, Exception)
+    message = str(result.exception)
+    assert f"{file}:7" in message and "field 'post'" in message and "p404" in message
+    assert db().counts()["users"] == 0
+
+
+def test_skip_bad_writes_a_report(run, db, tmp_path):
+    rows = [*WORLD, {"type": "interaction", "user": "u2", "post": "p1", "kind": "teleport"},
+            {"type": "post", "id": "p3", "author": "ghost", "text": "boo"}]
+    file = write_jsonl(tmp_path / "bad.jsonl", rows)
+    report = tmp_path / "skipped.jsonl"
+    result = run("import", "jsonl", str(file), "--skip-bad", "--report", str(report))
+    assert result.exit_code == 0, result.output
+    skipped = [json.loads(line) for line in report.read_text().splitlines()]
+    assert [(s["line"], s["field"]) for s in skipped] == [(7, "kind"), (8, "author")]
+    assert db().counts()["posts"] == 2
+
+
+def test_import_table_with_mapping(run, db, tmp_path):
+    run("import", "jsonl", str(write_jsonl(tmp_path / "world.jsonl", WORLD)))
+    table = tmp_path / "likes.csv"
+    table.write_text("who,what,when\nu1,p2,1700000000\n", encoding="utf-8")
+    result = run("import", "table", str(table), "--kind", "interactions", "--interaction", "like",
+                 "--map", "user=who,item=what,timestamp=when")
+    assert result.exit_code == 0, result.output
+    assert db().counts()["interactions.like"] == 2
+
+
+def test_user_export_and_delete(run, db, tmp_path):
+    run("import", "jsonl", str(write_jsonl(tmp_path / "world.jsonl", WORLD)))
+    exported = tmp_path / "ada.json"
+    assert run("user", "export", "ada", "--out", str(exported)).exit_code == 0
+    data = json.loads(exported.read_text())
+    assert data["user"]["handle"] == "ada" and [p["external_id"] for p in data["posts"]] == ["p1"]
+    assert run("user", "delete", "ada", "--yes").exit_code == 0
+    counts = db().counts()
+    assert (counts["users"], counts["posts"], counts["interactions"]) == (1, 1, 0)
+
+
+def test_unknown_user_is_a_clear_error(run):
+    result = run("user", "export", "nobody")
+    assert result.exit_code != 0 and "no user 'nobody'" in str(result.exception)
+
+
+def test_the_real_command_prints_a_clear_error_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "user", "id": "u1", "handle": "ada"}\n{"type": "user", "id": \n', encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "townsquare", "--data-dir", str(tmp_path / "d"), "import",
+                             "jsonl", str(bad)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{bad}:2" in result.stderr and "error" in result.stderr

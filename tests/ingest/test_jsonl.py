@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from townsquare.errors import InputError, NotFoundError
+from townsquare.ingest.jsonl import read_jsonl, read_labelled_jsonl, write_labelled_jsonl
+from townsquare.ingest.records import (
+    EdgeRecord,
+    InteractionKind,
+    InteractionRecord,
+    LabelledText,
+    PostRecord,
+    UserRecord,
+)
+
+GOOD = [
+    {"type": "user", "id": "u1", "handle": "ada", "display_name": "Ada"},
+    {"type": "user", "id": "u2", "handle": "bob"},
+    {
+        "type": "post",
+        "id": "p1",
+        "author": "u1",
+        "text": "hello #Intro @bob",
+        "created_at": "2024-01-02T03:04:05Z",
+    },
+    {"type": "follow", "source": "u2", "target": "u1"},
+    {"type": "block", "source": "u1", "target": "u2"},
+    {"type": "mute", "source": "u2", "target": "u1"},
+    {"type": "interaction", "user": "u2", "post": "p1", "kind": "like"},
+    {"type": "interaction", "user": "u2", "post": "p1", "kind": "dwell", "value": 1200},
+]
+
+
+def lines(*objects: object) -> str:
+    return "".join((o if isinstance(o, str) else json.dumps(o)) + "\n" for o in objects)
+
+
+def test_reads_every_record_type_and_skips_blank_lines(write):
+    path = write("in.jsonl", lines(*GOOD[:3], "", "   ", *GOOD[3:]))
+    records = list(read_jsonl(path))
+    assert [type(r) for r in records] == [
+        UserRecord,
+        UserRecord,
+        PostRecord,
+        EdgeRecord,
+        EdgeRecord,
+        EdgeRecord,
+        InteractionRecord,
+        InteractionRecord,
+    ]
+    post = records[2]
+    assert post.hashtags == ["intro"] and post.mentions == ["bob"] and post.created_at.year == 2024
+    assert [r.type for r in records[3:6]] == ["follow", "block", "mute"]
+    assert records[7].kind is InteractionKind.dwell and records[7].value == 1200
+
+
+def test_repeated_interactions_are_not_duplicates(write):
+    path = write("in.jsonl", lines(GOOD[6], GOOD[6]))
+    assert len(list(read_jsonl(path))) == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "needle"),
+    [
+        ("{not json", None, "not valid JSON"),
+        ("[1, 2]", None, "expected a JSON object"),
+        ('{"id": "u9", "handle": "x"}', "type", "user, post, follow, block, mute, interaction"),
+        (
+            '{"type": "like", "user": "u1"}',
+            "type",
+            "valid types: user, post, follow, block, mute, interaction",
+        ),
+        ('{"type": "post", "id": "p9", "text": "hi"}', "author", "required"),
+        ('{"type": "user", "id": "u9", "handle": "has space"}', "handle", "should match pattern"),
+        ('{"type": "user", "id": "u9", "handle": "ok", "colour": "red"}', "colour", "not a known field"),
+        (
+            '{"type": "interaction", "user": "u1", "post": "p1", "kind": "like", "value": -1}',
+            "value",
+            "greater than or equal to 0",
+        ),
+        ('{"type": "interaction", "user": "u1", "post": "p1", "kind": "smile"}', "kind", "'like'"),
+        ('{"type": "follow", "source": "u1", "target": "u1"}', None, "cannot follow themselves"),
+    ],
+)
+def test_bad_lines_are_located(write, line, field, needle):
+    path = write("bad.jsonl", lines(GOOD[0], line))
+    with pytest.raises(InputError) as caught:
+        list(read_jsonl(path))
+    error = caught.value
+    assert (error.source, error.line, error.field) == (str(path), 2, field)
+    assert needle in error.message
+    assert "pydantic" not in str(error) and "For further information" not in str(error)
+
+
+def test_bad_utf8_is_reported_with_its_line(write, errors):
+    path = write(
+        "in.jsonl",
+        lines(GOOD[0]).encode()
+        + b'{"type": "user", "id": "u\xff", "handle": "x"}\n'
+        + lines(GOOD[1]).encode(),
+    )
+    with pytest.raises(InputError) as caught:
+        list(read_jsonl(path))
+    assert caught.value.line == 2 and "UTF-8" in caught.value.message
+    assert [r.id for r in read_jsonl(path, on_error=errors.append)] == ["u1", "u2"]
+    assert [e.line for e in errors] == [2]
+
+
+@pytest.mark.parametrize(
+    ("duplicate", "field"), [(GOOD[0] | {"handle": "ada2"}, "id"), (GOOD[2], "id"), (GOOD[3], "target")]
+)
+def test_duplicates_name_both_lines(write, duplicate, field):
+    path = write("dup.jsonl", lines(*GOOD, duplicate))
+    with pytest.raises(InputError) as caught:
+        list(read_jsonl(path))
+    first = (
+        GOOD.index(
+            next(
+                g
+                for g in GOOD
+                if {k: g.get(k) for k in ("type", "id", "source")}
+                == {k: duplicate.get(k) for k in ("type", "id", "source")}
+            )
+        )
+        + 1
+    )
+    assert caught.value.line == len(GOOD) + 1 and caught.value.field == field
+    assert f"line {first}" in caught.value.message and f"line {len(GOOD) + 1}" in caught.value.message
+
+
+def test_on_error_reports_and_skips(write, errors):
+    path = write("mixed.jsonl", lines(GOOD[0], "{oops", GOOD[1], {"type": "nope"}, GOOD[0], GOOD[2]))
+    records = list(read_jsonl(path, on_error=errors.append))
+    assert [r.id for r in records] == ["u1", "u2", "p1"]
+    assert [(e.line, e.field) for e in errors] == [(2, None), (4, "type"), (5, "id")]
+
+
+def test_missing_file_is_not_found(tmp_path):
+    with pytest.raises(NotFoundError, match="not found"):
+        list(read_jsonl(tmp_path / "absent.jsonl"))
+
+
+def test_labelled_jsonl_round_trip_keeps_extra_fields(tmp_path):
+    records = [
+        LabelledText(text="héllo", label="good", context=["a", "b"], group="7"),
+        LabelledText(text="bye", label="random"),
+    ]
+    out = tmp_path / "sub" / "labelled.jsonl"
+    assert write_labelled_jsonl(iter(records), out) == 2
+    assert '"héllo"' in out.read_text(encoding="utf-8")
+    back = list(read_labelled_jsonl(out))
+    assert [r.model_dump() for r in back] == [r.model_dump() for r in records]
+    assert [p.name for p in out.parent.iterdir()] == ["labelled.jsonl"]
+
+
+def test_failed_labelled_write_leaves_no_file(tmp_path):
+    def broken():
+        yield LabelledText(text="a", label="b")
+        raise InputError("boom")
+
+    out = tmp_path / "labelled.jsonl"
+    with pytest.raises(InputError):
+        write_labelled_jsonl(broken(), out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_labelled_jsonl_rejects_empty_text(write):
+    path = write("l.jsonl", lines({"text": "", "label": "x"}))
+    with pytest.raises(InputError) as caught:
+        list(read_labelled_jsonl(path))
+    assert (caught.value.line, caught.value.field) == (1, "text")
