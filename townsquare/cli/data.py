@@ -197,3 +197,45 @@ def demo_load(ctx: typer.Context, seed: Annotated[int, typer.Option(help="Random
     from townsquare.demo.community import demo_records
 
     _load(ctx, demo_records(seed=seed), "demo community", skip_bad=False, report_path=None)
+
+
+@app.command()
+def embed(
+    ctx: typer.Context,
+    what: Annotated[str, typer.Option(help="posts, users or all.")] = "all",
+    refresh: Annotated[bool, typer.Option("--refresh", help="Re-embed even what has a vector.")] = False,
+) -> None:
+    """Embed posts and user profiles that have no vector yet (cached: no text is embedded twice)."""
+    from townsquare.errors import InputError
+    from townsquare.ingest.embed import embed_posts, embed_users
+    from townsquare.models import get_embedder
+
+    if what not in ("posts", "users", "all"):
+        raise InputError(f"--what must be posts, users or all, not {what!r}", field="what")
+    store = open_store(ctx)
+    embedder = get_embedder(settings_of(ctx))
+    counts = store.counts()
+    jobs = [(name, job, counts[name]) for name, job in (("posts", embed_posts), ("users", embed_users))
+            if what in (name, "all")]
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn()) as progress:
+        for name, job, total in jobs:
+            task = progress.add_task(f"embedding {name} with {embedder.model_id}", total=total)
+            done = job(store, embedder, refresh=refresh, progress=lambda n, t=task: progress.advance(t, n))
+            progress.update(task, description=f"embedded {done:,} {name}")
+
+
+@demo_app.command("synth")
+def demo_synth(
+    ctx: typer.Context,
+    users: Annotated[int, typer.Option(help="Users.")] = 100_000,
+    posts: Annotated[int, typer.Option(help="Posts.")] = 1_000_000,
+    interactions: Annotated[int, typer.Option(help="Interactions.")] = 10_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Load a synthetic community of the demo's shape at benchmark scale (default 1M posts)."""
+    from townsquare.demo import synthetic_records
+
+    records = synthetic_records(users=users, posts=posts, interactions=interactions, seed=seed)
+    _load(ctx, records, f"synthetic {users:,} users / {posts:,} posts / {interactions:,} interactions",
+          skip_bad=False, report_path=None)

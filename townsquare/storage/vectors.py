@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, text
 from townsquare.errors import InputError, NotFoundError
 from townsquare.storage.schema import post_vector_tombstones, post_vectors, text_models, user_vectors
 
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9_.:/\-]{1,128}$")
 
 
 def _as_matrix(vectors: np.ndarray | Sequence, dim: int | None = None) -> np.ndarray:
@@ -43,7 +43,7 @@ class VectorSearch:
     # -- models ---------------------------------------------------------------------------
     def register_model(self, conn: Connection, model: str, dim: int) -> None:
         if not _MODEL_NAME.match(model):
-            raise InputError(f"model name {model!r} may only use letters, digits and _.:-", field="model")
+            raise InputError(f"model name {model!r} may only use letters, digits and _.:/-", field="model")
         known = self.dim(model, conn, required=False)
         if known is None:
             self.store.insert_ignore(conn, text_models, [{"name": model, "dim": dim}])

@@ -1,0 +1,1 @@
+"""Hand-written phrase banks of the demo community (data only)."""

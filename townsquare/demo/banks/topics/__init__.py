@@ -1,0 +1,1 @@
+"""One phrase bank per demo topic (data only)."""
