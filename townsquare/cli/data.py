@@ -239,3 +239,17 @@ def demo_synth(
     records = synthetic_records(users=users, posts=posts, interactions=interactions, seed=seed)
     _load(ctx, records, f"synthetic {users:,} users / {posts:,} posts / {interactions:,} interactions",
           skip_bad=False, report_path=None)
+
+
+@app.command("settings")
+def show_settings(ctx: typer.Context) -> None:
+    """Every setting: its environment variable, current value and what it does."""
+    from townsquare.settings import Settings
+
+    current = settings_of(ctx)
+    table = Table("variable", "value", "what it does", title="settings (TOWNSQUARE_* variables)")
+    for name, field in Settings.model_fields.items():
+        value = getattr(current, name)
+        shown = "***" if "key" in name and value else str(value)
+        table.add_row(f"TOWNSQUARE_{name.upper()}", shown, field.description or "")
+    out.print(table)
