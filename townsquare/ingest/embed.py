@@ -24,7 +24,7 @@ def _missing(store: Store, table, vectors, key, model: str, refresh: bool, after
     if table is posts:
         query = query.where(posts.c.deleted.is_(False))
     with store.read() as conn:
-        return conn.execute(query.distinct()).all()
+        return conn.execute(query).all()
 
 
 def _text_columns(table):

@@ -76,6 +76,10 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
 
 
+def _default_value(default) -> Any:
+    return default.arg(None) if default.is_callable else default.arg
+
+
 def text_hash(text_: str) -> str:
     return hashlib.sha256(text_.encode("utf-8")).hexdigest()
 
@@ -160,6 +164,11 @@ class Store:
         insert itself at tens of thousands of rows a second; the columns' own bind processors
         keep the stored values identical to SQLAlchemy's.
         """
+        defaults = {c.name: c.default for c in table.columns
+                    if c.default is not None and (c.default.is_scalar or c.default.is_callable)}
+        missing = [name for name in defaults if name not in rows[0]]
+        if missing:  # Python-side column defaults, as SQLAlchemy's own insert would apply them
+            rows = [{**row, **{n: _default_value(defaults[n]) for n in missing}} for row in rows]
         names = list(rows[0])
         columns = [table.c[name] for name in names]
         processors = [c.type._cached_bind_processor(self.engine.dialect) for c in columns]

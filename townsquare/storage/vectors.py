@@ -137,7 +137,7 @@ class InProcessVectorSearch(VectorSearch):
 
     def index(self, model: str):
         """The up-to-date in-process index for ``model``."""
-        from townsquare.storage.vector_index import make_index
+        from townsquare.storage.vector_index import AutoIndex
 
         dim = self.dim(model)
         with self._lock:
@@ -147,7 +147,7 @@ class InProcessVectorSearch(VectorSearch):
                     post_vectors.c.model == model)).scalar() or 0
                 latest_tomb = conn.execute(select(func.max(post_vector_tombstones.c.seq))).scalar() or 0
                 if index is None:  # a fresh load reads the table as it is now: no tombstones due
-                    index = make_index(self.count(model), dim)
+                    index = AutoIndex(dim)
                 elif latest_tomb > tomb:
                     gone = conn.execute(select(post_vector_tombstones.c.post_id).where(
                         post_vector_tombstones.c.seq > tomb,
