@@ -43,7 +43,8 @@ def open_store(ctx: typer.Context):
 
 
 def _register() -> None:
-    from townsquare.cli import data  # noqa: F401  (each module adds its commands to ``app``)
+    # Each module adds its commands to ``app`` (and to the shared ``train`` / ``eval`` groups).
+    from townsquare.cli import data, evaluate, feed, interact, safety, web  # noqa: F401
 
 
 def main() -> None:
