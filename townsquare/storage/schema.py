@@ -203,3 +203,12 @@ text_models = Table(
     Column("dim", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False, default=_now),
 )
+
+# Each part's own tables live in a module beside this one; importing them here makes ``metadata``
+# complete wherever the schema is used (migrations, privacy deletion, the schema tests).
+from townsquare.storage import (  # noqa: E402,F401
+    feed_schema,
+    interact_schema,
+    moderation_schema,
+    web_schema,
+)

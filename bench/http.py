@@ -1,0 +1,214 @@
+"""Feed over HTTP: requests per second and latency percentiles with N uvicorn workers.
+
+    python bench/http.py --demo                              # the demo community in a temp SQLite
+    python bench/http.py --database-url sqlite:///.bench/feed/100000-1000000-10000000/corpus.sqlite \\
+        --feed-model bench-hashing-384                       # the 1M-post corpus built by bench/feed.py
+
+Starts ``uvicorn townsquare.web.app:factory`` with ``--workers`` processes (pinned to the first
+two CPU cores with ``taskset`` when it exists), creates a read key, warms every worker, then
+``--clients`` threads request page 1 of a new feed session for a random user for ``--seconds``.
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path, and this file is named like the
+# standard library's ``http`` package: drop the folder so ``import http.client`` finds the real one.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def build_demo(folder: Path) -> str:
+    from townsquare.demo import demo_records
+    from townsquare.ingest.embed import embed_posts, embed_users
+    from townsquare.ingest.loader import Loader
+    from townsquare.models.registry import get_embedder
+    from townsquare.settings import Settings
+    from townsquare.storage import Store
+
+    url = f"sqlite:///{folder / 'townsquare.sqlite'}"
+    store = Store.open(url)
+    Loader(store).load(demo_records())
+    embedder = get_embedder(Settings(data_dir=folder), cache=store)
+    embed_posts(store, embedder)
+    embed_users(store, embedder)
+    store.close()
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(
+    url: str, workers: int, port: int, feed_model: str | None, data_dir: Path
+) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "TOWNSQUARE_DATABASE_URL": url,
+        "TOWNSQUARE_DATA_DIR": str(data_dir),
+        "TOWNSQUARE_WEB_RATE_PER_S": "1000000",
+        "TOWNSQUARE_WEB_RATE_BURST": "1000000",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    if feed_model:
+        env["TOWNSQUARE_WEB_FEED_MODEL"] = feed_model
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "townsquare.web.app:factory",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    if shutil.which("taskset") and os.cpu_count() and os.cpu_count() >= 2:
+        command = ["taskset", "-c", "0,1", *command]
+    return subprocess.Popen(command, env=env, cwd=ROOT)
+
+
+def measure(base: str, key: str, handles: list[str], clients: int, seconds: float, limit: int) -> dict:
+    latencies: list[float] = []
+    errors: list[str] = []
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+            while time.monotonic() < stop:
+                start = time.perf_counter()
+                try:
+                    response = http.get(f"/v1/users/{rng.choice(handles)}/feed", params={"limit": limit})
+                    ok = response.status_code == 200
+                    detail = f"{response.status_code} {response.text[:120]}"
+                except httpx.HTTPError as error:
+                    ok, detail = False, repr(error)
+                elapsed = time.perf_counter() - start
+                with lock:
+                    latencies.append(elapsed) if ok else errors.append(detail)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - began
+    ms = sorted(x * 1000 for x in latencies)
+
+    def pct(p: float) -> float | None:
+        return round(ms[min(len(ms) - 1, int(p * len(ms)))], 1) if ms else None
+
+    return {
+        "requests": len(ms),
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        "seconds": round(wall, 1),
+        "requests_per_s": round(len(ms) / wall, 1),
+        "p50_ms": pct(0.50),
+        "p90_ms": pct(0.90),
+        "p99_ms": pct(0.99),
+        "mean_ms": round(statistics.fmean(ms), 1) if ms else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--demo", action="store_true", help="Build the demo community in a temp folder.")
+    parser.add_argument(
+        "--database-url", help="An existing database (e.g. the 1M corpus from bench/feed.py)."
+    )
+    parser.add_argument("--feed-model", help="The post-vector model the feed should read.")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--limit", type=int, default=20)
+    parser.add_argument("--users", type=int, default=2000, help="How many users to draw requests from.")
+    args = parser.parse_args()
+    if not (args.demo or args.database_url):
+        parser.error("give --demo or --database-url")
+
+    from sqlalchemy import select
+
+    from townsquare.storage import Store
+    from townsquare.storage.schema import users
+    from townsquare.web.auth import KeyBook
+
+    folder = Path(tempfile.mkdtemp(prefix="townsquare-http-"))
+    url = build_demo(folder) if args.demo else args.database_url
+    store = Store.open(url)
+    key, _ = KeyBook(store).create(["read"], name="bench/http.py")
+    with store.read() as conn:
+        handles = list(conn.execute(select(users.c.handle).order_by(users.c.id).limit(args.users)).scalars())
+    store.close()
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    server = start_server(url, args.workers, port, args.feed_model, folder)
+    try:
+        while True:
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() - started > 300:
+                raise SystemExit("the server did not start")
+            time.sleep(0.2)
+        ready_s = time.monotonic() - started
+        warm = measure(
+            base, key, handles, args.workers * 2, 3.0, args.limit
+        )  # loads the index in every worker
+        result = measure(base, key, handles, args.clients, args.seconds, args.limit)
+    finally:
+        server.terminate()
+        server.wait(30)
+    print(
+        json.dumps(
+            {
+                "corpus": "demo" if args.demo else url,
+                "workers": args.workers,
+                "clients": args.clients,
+                "limit": args.limit,
+                "server_ready_s": round(ready_s, 1),
+                "warmup_requests": warm["requests"],
+                **result,
+                "cpus": os.cpu_count(),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

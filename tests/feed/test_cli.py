@@ -1,0 +1,68 @@
+"""The feed commands, run through the real CLI on a tiny world."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from townsquare.cli import app
+from townsquare.storage import Store
+
+from .conftest import NOW, World
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """A data folder with a small world, and a function that runs ``townsquare ...`` on it."""
+    import townsquare.cli.feed  # noqa: F401  (adds the feed commands)
+
+    store = Store.open(f"sqlite:///{tmp_path / 'townsquare.sqlite'}")
+    world = World(store)
+    for h in ("ada", "bob", "cy"):
+        world.user(h)
+    for i in range(8):
+        world.post("bob", "chess", hours_ago=1 + i, pid=f"chess{i}")
+        world.post("cy", "politics", hours_ago=1 + i, pid=f"politics{i}")
+    world.follow("ada", "bob")
+    world.follow("ada", "cy", "mute")
+    world.load()
+    store.close()
+    monkeypatch.setenv("TOWNSQUARE_EMBED_MODEL", str(tmp_path / "no-such-model"))  # no embedder needed here
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, ["--data-dir", str(tmp_path), *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    return run
+
+
+def test_feed_pages_with_a_cursor_and_explains(cli):
+    at = NOW.isoformat()
+    first = json.loads(cli("feed", "ada", "--limit", "3", "--json", "--at", at, "--no-moderation"))
+    assert [i["author"] for i in first["items"]] == ["@bob"] * 3  # cy is muted
+    second = json.loads(cli("feed", "ada", "--limit", "3", "--cursor", first["cursor"], "--json", "--at", at,
+                            "--no-moderation"))
+    assert not {i["post"] for i in first["items"]} & {i["post"] for i in second["items"]}
+    table = cli("feed", "ada", "--limit", "2", "--explain", "--at", at, "--no-moderation")
+    assert "posted by @bob, whom you follow" in table and "next page: townsquare feed ada --cursor" in table
+
+
+def test_why_not_names_the_filter(cli):
+    out = cli("why-not", "ada", "politics0", "--at", NOW.isoformat())
+    assert "removed by the blocked_authors filter: you muted them" in out
+
+
+def test_feed_pipeline_prints_the_components(cli):
+    described = json.loads(cli("feed-pipeline", "--json"))
+    assert described["filters"][0]["name"] == "own_posts"
+    assert "in_network (InNetworkSource)" in cli("feed-pipeline")
+
+
+def test_steer_lists_and_clears(cli):
+    assert "ada steers: nothing" in cli("steer", "ada")
+    assert "removed 0 steering phrases" in cli("steer", "ada", "--clear")

@@ -1,0 +1,40 @@
+"""The trust & safety policy plugs into the feed: stored scores decide, a moderator's decision wins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from townsquare.feed.moderation import PolicyModeration
+from townsquare.safety.policy import Policy, ResolvedRule, Rule
+from townsquare.storage.moderation_schema import moderation_cases, moderation_decisions, moderation_scores
+
+from .conftest import pid
+
+
+def _policy() -> Policy:
+    rules = [Rule(classifier="toxicity", label="toxic", action="hide", threshold=0.9),
+             Rule(classifier="toxicity", label="toxic", action="demote", threshold=0.5, factor=0.2)]
+    return Policy("test", [ResolvedRule(rule, rule.threshold, None) for rule in rules])
+
+
+def test_policy_scores_and_moderator_decisions_become_verdicts(world):
+    world.user("bob")
+    toxic, borderline, fine, overturned = (world.post("bob", "music") for _ in range(4))
+    world.load()
+    ids = {name: pid(world.store, name) for name in (toxic, borderline, fine, overturned)}
+    now = datetime.now(UTC)
+    scores = {toxic: 0.97, borderline: 0.6, fine: 0.01, overturned: 0.99}
+    with world.store.begin() as conn:
+        conn.execute(moderation_scores.insert(), [
+            {"post_id": ids[p], "classifier": "toxicity", "version": "t", "scores": {"toxic": s}, "spans": [],
+             "top_score": s, "scored_at": now} for p, s in scores.items()])
+        case = conn.execute(moderation_cases.insert().values(
+            post_id=ids[overturned], suggested_action="hide", reasons=[], created_at=now, updated_at=now)
+        ).inserted_primary_key[0]
+        conn.execute(moderation_decisions.insert().values(
+            case_id=case, post_id=ids[overturned], moderator="mo", action="allow", labels={}, created_at=now))
+    verdicts = PolicyModeration(world.store, _policy()).verdicts(list(ids.values()))
+    assert verdicts[ids[toxic]].action == "hide"
+    assert verdicts[ids[borderline]].action == "demote" and verdicts[ids[borderline]].factor == 0.2
+    assert ids[fine] not in verdicts and ids[overturned] not in verdicts  # the moderator allowed it
+    assert "toxicity: toxic 0.97" in verdicts[ids[toxic]].reasons[0]

@@ -1,0 +1,221 @@
+"""The pipeline's contract: explanations from its own records, stable pagination, live feedback, why-not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from townsquare.errors import ConfigError, InputError
+from townsquare.feed import FeedConfig, FeedPipeline, ForYouFeed, ModerationVerdict
+from townsquare.feed.context import build_context
+from townsquare.feed.ranker import HEADS
+
+from .conftest import World, pid
+from .test_filters import FakePolicy
+
+SOURCES = [{"name": "in_network", "options": {"per_author": 40}}, "social_proof", "trending", "fresh"]
+NO_EXPLORATION = ["author_diversity", "topic_diversity", "network_balance"]
+
+
+def _network(world: World, posts_per_topic: int = 12) -> World:
+    """ada follows bob (politics, music), cy (chess) and dee (cooking); eve is a stranger."""
+    for h in ("ada", "bob", "cy", "dee", "eve"):
+        world.user(h)
+    for i in range(posts_per_topic):
+        world.post("bob", "politics", hours_ago=1 + i)
+        world.post("bob", "music", hours_ago=1.5 + i)
+        world.post("cy", "chess", hours_ago=2 + i)
+        world.post("dee", "cooking", hours_ago=2.5 + i)
+        world.post("eve", "football", hours_ago=3 + i)
+    for friend in ("bob", "cy", "dee"):
+        world.follow("ada", friend)
+    return world
+
+
+def _topics(world, page) -> list[str]:
+    return [world.store.find_post(item["post"])["external_id"].split("-")[1] for item in page.items]
+
+
+def test_every_item_explains_itself(any_world, now):
+    world = _network(any_world)
+    world.act("bob", world.post("eve", "chess", pid="eve-chess-liked"), "like")
+    world.load()
+    feed = world.feed(sources=SOURCES)
+    page = feed.page("ada", limit=15, now=now)
+    assert len(page.items) == 15
+    for item in page.items:
+        assert item["because"] and item["sources"] and all(s["source"] for s in item["sources"])
+        assert set(item["predicted"]) == set(HEADS)
+        assert len(item["top_features"]) == 3
+        assert all({"stage", "factor", "detail"} <= set(a) for a in item["adjustments"])
+    liked = feed.why_not("ada", "eve-chess-liked", now=now)
+    assert liked["proposed_by"] == ["engaged with by 1 person you follow: @bob", "trending now"]
+    assert any(a["stage"] == "author_diversity" for i in page.items for a in i["adjustments"])
+    assert {s["source"] for s in page.sources} == {"in_network", "social_proof", "trending", "fresh"}
+    assert {"context", "sources", "filters", "features", "scoring", "selectors", "session", "explain"} <= set(
+        page.timings)
+
+
+def test_pagination_is_stable_for_ten_pages_and_more(any_world, now):
+    world = _network(any_world, posts_per_topic=40)
+    world.load()
+    feed = world.feed(sources=SOURCES, pool_size=110)
+    pages, cursor = [], None
+    while True:
+        page = feed.page("ada", limit=10, cursor=cursor, now=now)
+        pages.append([i["post"] for i in page.items])
+        cursor = page.cursor
+        if cursor is None:
+            break
+    served = [p for page in pages for p in page]
+    assert len(pages) >= 11 and all(len(p) == 10 for p in pages)
+    assert len(served) == len(set(served)) == 110  # nothing twice, nothing skipped: the whole pool
+    positions = [i["position"] for i in page.items]
+    assert positions == list(range(101, 111))
+
+
+def test_a_retried_cursor_gives_the_same_page_and_another_worker_continues(world, now):
+    _network(world, posts_per_topic=20)
+    world.load()
+    first_worker, second_worker = world.feed(sources=SOURCES), world.feed(sources=SOURCES)
+    one = first_worker.page("ada", limit=10, now=now)
+    two = second_worker.page("ada", limit=10, cursor=one.cursor, now=now)
+    again = first_worker.page("ada", limit=10, cursor=one.cursor, now=now)  # a retry, on the other worker
+    assert [i["post"] for i in again.items] == [i["post"] for i in two.items]
+    three = first_worker.page("ada", limit=10, cursor=two.cursor, now=now)
+    posts = [i["post"] for p in (one, two, three) for i in p.items]
+    assert len(posts) == len(set(posts)) == 30
+
+
+def test_cursors_are_checked(world, now):
+    _network(world)
+    world.load()
+    feed = world.feed(sources=SOURCES)
+    page = feed.page("ada", limit=5, now=now)
+    with pytest.raises(InputError, match="another user"):
+        feed.page("eve", cursor=page.cursor, now=now)
+    with pytest.raises(InputError, match="ask again without a cursor"):
+        feed.page("ada", cursor="not-a-cursor", now=now)
+
+
+def test_live_feedback_changes_the_next_request(world, now):
+    _network(world)
+    world.load()
+    feed = world.feed(sources=SOURCES)
+    before = feed.page("ada", limit=12, now=now)
+    politics = [i["post"] for i in before.items if "politics" in i["post"]]
+    assert len(politics) >= 2
+    for post in politics[:2]:
+        feed.record("ada", post, "hide")
+    after = feed.page("ada", limit=12, now=now)
+    served = [i["post"] for i in after.items]
+    assert not set(politics[:2]) & set(served)  # the seen-set updated at once
+    assert _topics(world, after).count("politics") < _topics(world, before).count("politics")
+    ctx = build_context(feed.env, world.store.find_user("ada"), now)
+    bob = world.store.find_user("bob")["id"]
+    assert ctx.affinity_of(np.array([bob]))[0] < 0  # the author affinity turned negative at once
+    assert len(ctx.interests.negative) == 1  # and so did the interest vectors
+
+
+def test_a_block_counts_on_a_later_page_of_the_same_session(world, now):
+    _network(world, posts_per_topic=20)
+    world.load()
+    feed = world.feed(sources=SOURCES)
+    page = feed.page("ada", limit=10, now=now)
+    world.follow("ada", "cy", "block")
+    world.load()
+    later = feed.page("ada", limit=10, cursor=page.cursor, now=now)
+    assert "@cy" not in {i["author"] for i in later.items}
+
+
+def test_why_not_reads_the_stage_that_let_the_post_go(world, now):
+    _network(world)
+    world.user("troll")
+    world.follow("ada", "troll", "block")
+    blocked = world.post("troll", "chess")
+    seen = world.post("cy", "chess", hours_ago=0.5)
+    world.act("ada", seen, "view")
+    world.load()
+    feed = world.feed(sources=SOURCES)
+    assert feed.why_not("ada", blocked, now=now)["removed_by"] == {"filter": "blocked_authors",
+                                                                  "why": "you blocked them"}
+    assert feed.why_not("ada", seen, now=now)["verdict"] == "removed by the seen_posts filter: you already saw it"
+    stranger = feed.why_not("ada", "eve-football-5", now=now)
+    assert stranger["verdict"].startswith("no source proposed it") and "you do not follow its author" in \
+        stranger["hints"]
+    low = feed.why_not("ada", "bob-politics-56", now=now)  # the oldest politics post: proposed, ranked low
+    assert low["proposed_by"] == ["posted by @bob, whom you follow"]
+    assert low["verdict"].startswith("ranked") or low["verdict"].startswith("it is on your first page")
+
+
+def test_steering_changes_the_feed_measurably_and_is_removable(world, now):
+    _network(world)
+    world.load()
+    feed = world.feed(sources=SOURCES, selectors=NO_EXPLORATION)  # exploration is random per session
+    before = _topics(world, feed.page("ada", limit=12, now=now))
+    feed.steer("ada", "more chess, less politics")
+    steered_page = feed.page("ada", limit=12, now=now)
+    steered = _topics(world, steered_page)
+    assert steered.count("chess") > before.count("chess")
+    assert steered.count("politics") < before.count("politics")
+    chess_item = next(i for i in steered_page.items if "chess" in i["post"])
+    assert any(a["stage"] == "steering" and "more 'chess'" in a["detail"] for a in chess_item["adjustments"])
+    assert feed.unsteer("ada") == 2
+    assert _topics(world, feed.page("ada", limit=12, now=now)) == before
+
+
+def test_moderation_hides_and_demotes_through_the_pipeline(world, now):
+    _network(world)
+    world.load()
+    feed = world.feed(sources=SOURCES)
+    plain = feed.page("ada", limit=6, now=now)
+    top, second = plain.items[0]["post"], plain.items[1]["post"]
+    feed.env.moderation = FakePolicy({pid(world.store, top): ModerationVerdict("hide", 0.0, ("toxic",)),
+                                      pid(world.store, second): ModerationVerdict("demote", 0.01, ("borderline",))})
+    moderated = feed.page("ada", limit=6, now=now)
+    posts = [i["post"] for i in moderated.items]
+    assert top not in posts and moderated.removed.get("moderation") == 1
+    demoted = feed.why_not("ada", second, now=now)
+    assert {"stage": "moderation", "factor": 0.01, "detail": "borderline"} in demoted["adjustments"]
+    assert feed.why_not("ada", top, now=now)["verdict"] == "removed by the moderation filter: hidden by moderation: toxic"
+
+
+def test_the_pipeline_is_data_you_can_print_and_recombine(world, now):
+    described = FeedPipeline.from_config(FeedConfig()).describe()
+    assert [s["name"] for s in described["sources"]][:2] == ["in_network", "social_proof"]
+    assert described["weights"] == {"click": 11.0, "like": 0.5, "reply": 13.5, "repost": 1.0, "hide": -74.0,
+                                    "not_interested": -74.0, "report": -369.0}
+    with pytest.raises(ConfigError, match="sources: cold_start, factorisation"):
+        FeedPipeline.from_config(FeedConfig(sources=["nope"]))
+    with pytest.raises(ConfigError, match="its options: per_author, max_authors"):
+        FeedPipeline.from_config(FeedConfig(sources=[{"name": "in_network", "options": {"per_autor": 3}}]))
+    _network(world)
+    world.load()
+    only_network = ForYouFeed(world.store, FeedConfig(sources=["in_network"], selectors=[]),
+                              embedder=world.embedder)
+    page = only_network.page("ada", limit=5, now=now)
+    assert all(s["source"] == "in_network" for i in page.items for s in i["sources"])
+
+
+def test_deleting_a_user_removes_their_feed_state(any_world, now):
+    from sqlalchemy import func, select
+
+    from townsquare.storage.feed_schema import FEED_TABLES, feed_post_changes
+    from townsquare.storage.privacy import delete_user
+
+    world = _network(any_world)
+    world.act("ada", "cy-chess-3", "like")
+    world.load()
+    feed = world.feed(sources=SOURCES)
+    feed.page("ada", limit=5, now=now)
+    feed.steer("ada", "more chess")
+    feed.close()
+
+    def rows() -> dict[str, int]:
+        with world.store.read() as conn:
+            return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                    for t in FEED_TABLES if t is not feed_post_changes}
+
+    assert rows() == {"feed_user_state": 1, "feed_steering": 1, "feed_sessions": 1, "feed_rankers": 0}
+    delete_user(world.store, "ada")
+    assert rows() == {"feed_user_state": 0, "feed_steering": 0, "feed_sessions": 0, "feed_rankers": 0}

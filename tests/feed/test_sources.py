@@ -1,0 +1,226 @@
+"""Each candidate source on a tiny world whose right answer is obvious."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from townsquare.feed.candidates import Candidate, Source, fetch_all
+from townsquare.feed.collaborative import CollaborativeModels
+from townsquare.feed.context import build_context
+from townsquare.feed.sources import (
+    ColdStartSource,
+    FactorisationSource,
+    FreshSource,
+    InNetworkSource,
+    InterestSimilaritySource,
+    ItemItemSource,
+    SocialProofSource,
+    TrendingSource,
+)
+
+from .conftest import pid
+
+
+def _ctx(feed, handle, now):
+    return build_context(feed.env, feed.store.find_user(handle), now)
+
+
+def _external(store, candidates) -> set[str]:
+    return {store.find_post(c.post_id)["external_id"] for c in candidates}
+
+
+def test_in_network_proposes_followed_authors_weighted_by_engagement(world, now):
+    for h in ("ada", "bob", "cy", "dee"):
+        world.user(h)
+    bob_post, cy_post = world.post("bob", "music"), world.post("cy", "music")
+    world.post("dee", "music")
+    world.follow("ada", "bob")
+    world.follow("ada", "cy")
+    liked = world.post("bob", "cooking", hours_ago=40)
+    world.act("ada", liked, "like")
+    world.act("ada", world.post("bob", "chess", hours_ago=41), "reply")
+    world.load()
+    feed = world.feed()
+    found = InNetworkSource().fetch(_ctx(feed, "ada", now))
+    by_post = {world.store.find_post(c.post_id)["external_id"]: c for c in found}
+    assert {bob_post, cy_post} <= set(by_post) and not any(k.startswith("dee") for k in by_post)
+    assert by_post[bob_post].reasons[0].score > by_post[cy_post].reasons[0].score  # ada engages with bob
+    assert by_post[bob_post].reasons[0].people == (world.store.find_user("bob")["id"],)
+
+
+def test_in_network_proposes_the_original_of_a_repost(world, now):
+    for h in ("ada", "bob", "cy"):
+        world.user(h)
+    original = world.post("cy", "chess")
+    world.post("bob", "chess", repost_of=original, text="")
+    world.follow("ada", "bob")
+    world.load()
+    found = InNetworkSource().fetch(_ctx(world.feed(), "ada", now))
+    assert _external(world.store, found) == {original}
+    assert found[0].reasons[0].detail == "reposted by them"
+
+
+def test_social_proof_names_the_people_you_follow(world, now):
+    for h in ("ada", "bob", "cy", "dee", "eve", "zed"):
+        world.user(h)
+    popular, lonely = world.post("zed", "chess"), world.post("zed", "music")
+    for friend in ("bob", "cy", "dee"):
+        world.follow("ada", friend)
+        world.act(friend, popular, "like")
+    world.act("eve", lonely, "like")  # ada does not follow eve
+    world.load()
+    found = SocialProofSource().fetch(_ctx(world.feed(), "ada", now))
+    assert _external(world.store, found) == {popular}
+    people = {world.store.find_user(h)["id"] for h in ("bob", "cy", "dee")}
+    assert set(found[0].reasons[0].people) == people
+
+
+def test_interest_similarity_keeps_several_interests(any_world, now):
+    world = any_world
+    world.user("ada")
+    world.user("zed")
+    for i in range(6):
+        world.act("ada", world.post("zed", "cooking", hours_ago=50 + i), "like")
+        world.act("ada", world.post("zed", "chess", hours_ago=60 + i), "like")
+    fresh = {t: [world.post("zed", t) for _ in range(4)] for t in ("cooking", "chess", "politics", "football")}
+    world.load()
+    ctx = _ctx(world.feed(), "ada", now)
+    assert len(ctx.interests.vectors) == 2  # cooking AND chess, not their average
+    found = _external(world.store, InterestSimilaritySource(per_slot=8).fetch(ctx))
+    assert set(fresh["cooking"]) & found and set(fresh["chess"]) & found
+    assert not (set(fresh["politics"]) | set(fresh["football"])) & found
+
+
+def test_cold_start_uses_sign_up_topics(any_world, now):
+    world = any_world
+    world.user("newbie", interests=["chess"])
+    world.user("zed")
+    chess = {world.post("zed", "chess") for _ in range(3)}
+    for _ in range(3):
+        world.post("zed", "politics")
+    world.load()
+    found = ColdStartSource(per_topic=3).fetch(_ctx(world.feed(), "newbie", now))
+    assert _external(world.store, found) == chess
+    assert found[0].reasons[0].detail == "you said you like: chess"
+
+
+def _co_engagement_world(world):
+    """Fans of post A also like post B; nobody links A to C."""
+    world.user("ada")
+    world.user("zed")
+    a, b, c = world.post("zed", "music"), world.post("zed", "music"), world.post("zed", "music")
+    for i in range(8):
+        fan = world.user(f"fan{i}")
+        world.act(fan, a, "like")
+        world.act(fan, b, "like")
+    for i in range(3):
+        other = world.user(f"other{i}")
+        world.act(other, c, "like")
+        world.act(other, world.post("zed", "football"), "like")
+    world.act("ada", a, "like")
+    world.load()
+    return a, b, c
+
+
+def test_item_item_says_because_you_liked(world, now):
+    a, b, c = _co_engagement_world(world)
+    feed = world.feed()
+    feed.index.collaborative = CollaborativeModels.train(feed.index, factors=4, iterations=5)
+    found = {world.store.find_post(x.post_id)["external_id"]: x for x in ItemItemSource().fetch(_ctx(feed, "ada", now))}
+    assert b in found and c not in found
+    assert found[b].reasons[0].posts == (pid(world.store, a),)
+
+
+def test_factorisation_ranks_the_co_engaged_post_first(world, now):
+    a, b, _ = _co_engagement_world(world)
+    feed = world.feed()
+    feed.index.collaborative = CollaborativeModels.train(feed.index, factors=4, iterations=20)
+    found = FactorisationSource(count=5).fetch(_ctx(feed, "ada", now))
+    ranked = [world.store.find_post(x.post_id)["external_id"] for x in found if x.post_id != pid(world.store, a)]
+    assert ranked[0] == b
+
+
+def test_trending_decays_with_time(world, now):
+    world.user("zed")
+    old, new = world.post("zed", "music", hours_ago=80), world.post("zed", "music", hours_ago=3)
+    for i in range(10):
+        world.act(world.user(f"old{i}"), old, "like", hours_ago=70)
+    for i in range(4):
+        world.act(world.user(f"new{i}"), new, "like", hours_ago=1)
+    world.load()
+    found = TrendingSource().fetch(_ctx(world.feed(), "zed", now))
+    assert [world.store.find_post(c.post_id)["external_id"] for c in found][:2] == [new, old]
+
+
+def test_fresh_post_is_recommendable_at_once(world, now):
+    world.user("ada")
+    world.user("zed")
+    world.post("zed", "music", hours_ago=30)
+    world.load()
+    feed = world.feed()
+    assert FreshSource().fetch(_ctx(feed, "ada", now)) == []
+    newest = world.post("zed", "chess", hours_ago=0.01)
+    world.load()  # committed by "another worker"; this process's index catches up on the next request
+    feed.index.refresh()
+    assert _external(world.store, FreshSource().fetch(_ctx(feed, "ada", now))) == {newest}
+
+
+class _Broken(Source):
+    name = "test_broken"
+
+    def fetch(self, ctx):
+        raise RuntimeError("backend down")
+
+
+class _Slow(Source):
+    """Waits on something outside the process (runs in a worker thread)."""
+
+    name = "test_slow"
+    blocking = True
+
+    def fetch(self, ctx):
+        time.sleep(0.5)
+        return [Candidate(1, 1)]
+
+
+class _SlowInline(Source):
+    name = "test_slow_inline"
+
+    def fetch(self, ctx):
+        time.sleep(0.2)
+        return [Candidate(2, 1)]
+
+
+class _Fixed(Source):
+    name = "test_fixed"
+
+    def fetch(self, ctx):
+        return [Candidate(7, 2)]
+
+
+def test_failing_and_slow_sources_are_skipped_and_logged(world, now, caplog):
+    world.user("ada")
+    world.load()
+    ctx = _ctx(world.feed(), "ada", now)
+    found, outcomes = fetch_all([_Broken(), _Slow(), _SlowInline(), _Fixed()], ctx, timeout_ms=100)
+    assert [c.post_id for c in found] == [7]
+    errors = {o.name: o.error for o in outcomes}
+    assert "backend down" in errors["test_broken"] and "timed out" in errors["test_slow"]
+    assert "over the 100 ms limit" in errors["test_slow_inline"]
+    assert errors["test_fixed"] is None
+    assert "test_broken" in caplog.text and "test_slow" in caplog.text
+
+
+def test_candidates_from_several_sources_keep_every_reason(world, now):
+    for h in ("ada", "bob", "cy"):
+        world.user(h)
+    post = world.post("bob", "chess")
+    world.follow("ada", "bob")
+    world.follow("ada", "cy")
+    world.act("cy", post, "like")
+    world.load()
+    found, _ = fetch_all([InNetworkSource(), SocialProofSource()], _ctx(world.feed(), "ada", now), 1000)
+    assert len(found) == 1 and sorted(found[0].sources) == ["in_network", "social_proof"]
+    assert np.isfinite([r.score for r in found[0].reasons]).all()

@@ -1,0 +1,72 @@
+"""What only the ONNX embedder and the cache do: the built graph, batching, caching."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from townsquare.models.cache import CachedEmbedder, MemoryEmbeddingCache, text_key
+from townsquare.models.onnx_embedder import OnnxEmbedder, length_sorted_batches
+
+
+class CountingEmbedder:
+    """Records every text that reaches the real embedder."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.model_id, self.dim, self.seen = inner, inner.model_id, inner.dim, []
+
+    def embed(self, texts):
+        self.seen += list(texts)
+        return self.inner.embed(texts)
+
+
+def test_cache_embeds_each_distinct_text_once(onnx_embedder):
+    counting = CountingEmbedder(onnx_embedder)
+    cache = MemoryEmbeddingCache()
+    cached = CachedEmbedder(counting, cache)
+    first = cached.embed(["a", "b", "a"])
+    second = cached.embed(["b", "c"])
+    assert counting.seen == ["a", "b", "c"]
+    assert len(cache) == 3
+    np.testing.assert_array_equal(first[0], first[2])
+    np.testing.assert_array_equal(first[1], second[0])
+    np.testing.assert_allclose(second, onnx_embedder.embed(["b", "c"]), atol=1e-5)
+
+
+def test_cache_keys_are_model_and_text_hash(onnx_embedder):
+    cache = MemoryEmbeddingCache()
+    CachedEmbedder(onnx_embedder, cache).embed(["hello"])
+    found = cache.get_many(onnx_embedder.model_id, [text_key("hello")])
+    assert list(found) == [text_key("hello")] and len(text_key("hello")) == 64
+    assert cache.get_many("another-model", [text_key("hello")]) == {}
+
+
+def test_graph_is_built_once_and_reused(onnx_embedder, model_cache_dir):
+    onnx_embedder.embed(["warm"])
+    path = onnx_embedder.graph_path()
+    assert path.parent == model_cache_dir and path.is_file()
+    built_at = path.stat().st_mtime_ns
+    again = OnnxEmbedder(cache_dir=model_cache_dir)
+    np.testing.assert_allclose(again.embed(["warm"]), onnx_embedder.embed(["warm"]), atol=1e-6)
+    assert path.stat().st_mtime_ns == built_at
+
+
+@given(st.lists(st.integers(min_value=1, max_value=300), max_size=60),
+       st.integers(min_value=300, max_value=5000), st.integers(min_value=1, max_value=64))
+def test_batches_cover_every_text_once_within_the_token_budget(lengths, budget, max_batch):
+    batches = length_sorted_batches(lengths, budget, max_batch)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) <= max_batch
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= budget
+
+
+def test_concurrent_calls_share_one_session_safely(onnx_embedder):
+    batches = [["alpha beta", "gamma"], ["delta epsilon zeta eta"], ["theta", "iota kappa", "lambda"]]
+    expected = [onnx_embedder.embed(b) for b in batches]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for got, want in zip(pool.map(onnx_embedder.embed, batches), expected):
+            np.testing.assert_allclose(got, want, atol=1e-5)

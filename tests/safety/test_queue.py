@@ -1,0 +1,170 @@
+"""Scores on ingest, the queue, decisions, appeals, export, feed gating and user deletion: on every store."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from townsquare.errors import InputError, NotFoundError
+from townsquare.ingest.loader import Loader
+from townsquare.ingest.records import PostRecord, UserRecord
+from townsquare.safety.gate import moderate_candidates, post_decisions
+from townsquare.safety.policy import load_policy
+from townsquare.safety.queue import (
+    appeal_case,
+    decide_case,
+    export_decisions,
+    list_cases,
+    score_posts,
+    stored_scores,
+    unscored_posts,
+)
+from townsquare.safety.registry import SafetyScorer
+from townsquare.safety.rules import PersonalDataClassifier, SpamClassifier
+from townsquare.storage.moderation_schema import (
+    moderation_appeals,
+    moderation_cases,
+    moderation_decisions,
+    moderation_scores,
+)
+from townsquare.storage.privacy import delete_user
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SPAM = "WIN FREE crypto!!! click http://a.example/x http://b.example/y #win #free #crypto #airdrop #promo"
+POLICY = """
+community = "test"
+[[rules]]
+classifier = "spam"
+label = "spam"
+threshold = 0.5
+action = "demote"
+factor = 0.5
+[[rules]]
+classifier = "spam"
+label = "spam"
+threshold = 0.8
+action = "review"
+[[rules]]
+classifier = "personal_data"
+label = "personal_data"
+threshold = 0.95
+action = "hide"
+"""
+
+
+@pytest.fixture
+def world(store, tmp_path):
+    Loader(store).load([
+        UserRecord(id="u1", handle="ada"), UserRecord(id="u2", handle="bob"), UserRecord(id="u3", handle="cy"),
+        PostRecord(id="p1", author="u1", text="Lovely morning for a ride by the river.", created_at=T0),
+        PostRecord(id="p2", author="u2", text=SPAM, created_at=T0),
+        PostRecord(id="p3", author="u2", text="his ssn is 123-45-6789 and card 4111 1111 1111 1111", created_at=T0),
+        PostRecord(id="p4", author="u3", text="promo code inside, click to see", created_at=T0),
+    ])
+    path = tmp_path / "policy.toml"
+    path.write_text(POLICY)
+    scorer = SafetyScorer([PersonalDataClassifier(), SpamClassifier()], encoder=None)
+    policy = load_policy(path, scorer.curves())
+    ids = {ext: store.find_post(ext)["id"] for ext in ("p1", "p2", "p3", "p4")}
+    return store, scorer, policy, ids
+
+
+def count(store, table) -> int:
+    with store.read() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_scoring_on_ingest_fills_the_queue_once(world):
+    store, scorer, policy, ids = world
+    assert sorted(unscored_posts(store)) == sorted(ids.values())
+    report = score_posts(store, sorted(ids.values()), scorer, policy)
+    assert report.scored == 4 and report.enqueued == 2
+    assert report.actions == {"allow": 1, "demote": 1, "review": 1, "hide": 1}
+    assert unscored_posts(store) == []
+    assert count(store, moderation_scores) == 8
+    again = score_posts(store, sorted(ids.values()), scorer, policy)
+    assert again.enqueued == 0 and count(store, moderation_cases) == 2 and count(store, moderation_scores) == 8
+    cases = list_cases(store)
+    assert [c["post"] for c in cases] == ["p3", "p2"]  # hide outranks review
+    pii = cases[0]
+    assert pii["suggested_action"] == "hide"
+    assert {s["kind"] for s in pii["reasons"][0]["spans"]} == {"ssn", "card"}
+    assert "personal_data" in pii["reasons"][0]["why"]
+    assert stored_scores(store, [ids["p2"]])[ids["p2"]]["scores"]["spam"]["spam"] > 0.8
+
+
+def test_decisions_appeals_and_training_export(world, tmp_path):
+    store, scorer, policy, ids = world
+    score_posts(store, sorted(ids.values()), scorer, policy)
+    spam_case, pii_case = (next(c["id"] for c in list_cases(store) if c["post"] == p) for p in ("p2", "p3"))
+    decided = decide_case(store, spam_case, "mod-alice", "allow", note="a real giveaway")
+    assert decided["labels"] == {"spam": "ham"} and decided["moderator"] == "mod-alice"
+    decide_case(store, pii_case, "mod-bob", "hide")
+    assert list_cases(store) == []
+    assert {c["status"] for c in list_cases(store, status="decided")} == {"decided"}
+    with pytest.raises(InputError, match="unknown action"):
+        decide_case(store, pii_case, "mod-bob", "delete")
+    with pytest.raises(NotFoundError):
+        decide_case(store, 999, "mod-bob", "hide")
+
+    appeal_id = appeal_case(store, spam_case, "@cy", "it is spam, look at the links")
+    assert [c["id"] for c in list_cases(store, status="appealed")] == [spam_case]
+    with pytest.raises(InputError, match="only decided cases"):
+        appeal_case(store, spam_case, "@cy", "again")
+    decide_case(store, spam_case, "mod-carol", "hide", labels={"spam": "spam"})
+    with store.read() as conn:
+        appeal = conn.execute(select(moderation_appeals).where(moderation_appeals.c.id == appeal_id)).mappings().one()
+    assert appeal["status"] == "overturned" and appeal["resolved_at"] is not None
+
+    out = tmp_path / "spam.jsonl"
+    assert export_decisions(store, "spam", out) == 1
+    row = json.loads(out.read_text())
+    assert row["label"] == "spam" and row["moderator"] == "mod-carol" and row["text"] == SPAM
+
+
+@dataclass(eq=False)
+class FeedItem:
+    """The two things the gate needs from a feed candidate."""
+
+    post_id: int
+    score: float = 1.0
+    demotions: list = field(default_factory=list)
+
+    def scale(self, factor: float, stage: str, detail: str = "") -> None:
+        self.score *= factor
+        self.demotions.append((stage, factor, detail))
+
+
+def test_feed_hides_and_demotes_with_reasons_and_moderators_override(world):
+    store, scorer, policy, ids = world
+    score_posts(store, sorted(ids.values()), scorer, policy)
+    decisions = post_decisions(store, list(ids.values()), policy)
+    items = [FeedItem(pid) for pid in ids.values()]
+    kept, removed = moderate_candidates(items, decisions)
+    assert [r.candidate.post_id for r in removed] == [ids["p3"]]
+    assert "personal_data" in removed[0].explain()[0]
+    spam_item = next(i for i in kept if i.post_id == ids["p2"])
+    assert spam_item.score == 0.5 and spam_item.demotions[0][0] == "safety"
+    assert "spam" in spam_item.demotions[0][2]
+    # A moderator allows the hidden post: the feed follows the moderator, not the model.
+    case = next(c["id"] for c in list_cases(store) if c["post"] == "p3")
+    decide_case(store, case, "mod-alice", "allow")
+    kept, removed = moderate_candidates([FeedItem(ids["p3"])], post_decisions(store, [ids["p3"]], policy))
+    assert removed == [] and kept[0].score == 1.0
+
+
+def test_deleting_users_removes_their_moderation_rows(world):
+    store, scorer, policy, ids = world
+    score_posts(store, sorted(ids.values()), scorer, policy)
+    spam_case = next(c["id"] for c in list_cases(store) if c["post"] == "p2")
+    decide_case(store, spam_case, "mod-alice", "hide")
+    appeal_case(store, spam_case, "@cy", "please")
+    delete_user(store, "@cy")  # the appellant: their appeal goes, the case stays
+    assert count(store, moderation_appeals) == 0 and count(store, moderation_cases) == 2
+    delete_user(store, "@bob")  # the author: scores, cases and decisions about their posts go
+    assert count(store, moderation_cases) == 0 and count(store, moderation_decisions) == 0
+    assert count(store, moderation_scores) == 2  # p1's two scores remain

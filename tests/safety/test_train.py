@@ -1,0 +1,90 @@
+"""Training a head: cross-validation, calibration, pruning, files; on data whose answer is obvious."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from townsquare.errors import InputError
+from townsquare.safety.features import TextBatch
+from townsquare.safety.heads import LinearHead, fit_temperature, softmax
+from townsquare.safety.train import TrainOptions, load_labelled, train_head, train_head_holdout
+
+WORDS = {"calm": ["lovely", "kind", "thanks", "sunny", "friends"], "rude": ["idiot", "stupid", "trash", "shut", "loser"]}
+
+
+def world(n: int, seed: int = 0, dim: int = 16):
+    """Texts with a class word in most of them, and vectors carrying a weak class signal."""
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(["calm", "rude"], n)
+    texts = [f"{rng.choice(WORDS[y]) if rng.random() < 0.9 else 'meh'} post number {i}" for i, y in enumerate(labels)]
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    vectors[:, 0] += np.where(labels == "rude", 0.8, -0.8)
+    return TextBatch(texts, vectors=vectors / np.linalg.norm(vectors, axis=1, keepdims=True)), list(labels)
+
+
+def test_cross_validated_head_learns_and_is_calibrated():
+    batch, labels = world(400)
+    result = train_head(batch, labels, TrainOptions(folds=4, c_grid=(1.0, 8.0)))
+    m = result.cv_metrics
+    assert m["macro_f1"] > 0.85 and m["auc"] > 0.9
+    assert m["ece"] < 0.1
+    head = result.head
+    assert head.labels == ["calm", "rude"] and head.uses_ngrams
+    assert head.meta["precision_curves"]["rude"]
+    test, test_labels = world(200, seed=1)
+    predicted = np.array(head.labels)[head.predict_proba(test).argmax(1)]
+    assert (predicted == np.array(test_labels)).mean() > 0.85
+
+
+def test_vectors_only_head_is_worse_than_with_ngrams():
+    batch, labels = world(400)
+    plain = train_head(batch, labels, TrainOptions(folds=4, use_ngrams=False, c_grid=(1.0,)))
+    both = train_head(batch, labels, TrainOptions(folds=4, c_grid=(1.0,)))
+    assert not plain.head.uses_ngrams
+    assert both.cv_metrics["macro_f1"] > plain.cv_metrics["macro_f1"]
+
+
+def test_holdout_training_chooses_on_the_held_out_split():
+    batch, labels = world(300)
+    cal, cal_labels = world(150, seed=2)
+    result = train_head_holdout(batch, labels, cal, cal_labels, TrainOptions(c_grid=(1.0,)))
+    assert result.head.meta["calibrated_on"] == "held-out calibration split"
+    assert result.cv_metrics["n"] == 150 and result.cv_metrics["macro_f1"] > 0.8
+
+
+def test_head_file_round_trip_is_small(tmp_path):
+    batch, labels = world(300)
+    head = train_head(batch, labels, TrainOptions(folds=3, c_grid=(1.0,), keep_ngrams=50)).head
+    path = head.save(tmp_path / "rude.npz")
+    again = LinearHead.load(path)
+    assert len(again.ngram_index) <= 50 and again.labels == head.labels
+    assert np.allclose(again.predict_proba(batch), head.predict_proba(batch), atol=2e-3)
+    assert path.stat().st_size < 20_000
+    assert again.meta["cv_metrics"]["macro_f1"] == head.meta["cv_metrics"]["macro_f1"]
+
+
+def test_temperature_undoes_overconfidence():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 3000)
+    right = rng.random(3000) < 0.75
+    logits = np.where(right, 1, -1)[:, None] * np.array([-4.0, 4.0]) * np.where(y == 1, 1, -1)[:, None]
+    t = fit_temperature(logits, y)
+    assert t > 2
+    assert softmax(logits / t).max(axis=1).mean() == pytest.approx(0.75, abs=0.03)
+
+
+def test_labelled_files_and_their_errors(tmp_path):
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text("\n".join(json.dumps({"text": f"t{i}", "label": "x" if i % 2 else "y"}) for i in range(6)))
+    assert load_labelled(jsonl)[1][:2] == ["y", "x"]
+    csv = tmp_path / "a.csv"
+    csv.write_text("body,verdict\nhello there,ok\nyou fool,bad\n")
+    assert load_labelled(csv, "body", "verdict") == (["hello there", "you fool"], ["ok", "bad"])
+    batch, _ = world(10)
+    with pytest.raises(InputError, match="at least two different labels"):
+        train_head(batch, ["x"] * 10, TrainOptions(folds=2))
+    with pytest.raises(InputError, match="fewer examples than --folds"):
+        train_head(batch, ["x"] * 9 + ["y"], TrainOptions(folds=3))

@@ -1,0 +1,304 @@
+"""The API end to end on the demo community: ingest, feed, feedback, steering, privacy, errors, limits."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from tests.web.conftest import World
+
+
+def _user(i: int = 1) -> dict:
+    return {"id": f"api-u{i}", "handle": f"api_user_{i}", "display_name": f"API user {i}"}
+
+
+def test_ingest_single_is_idempotent_by_external_id(world):
+    ingest = world.auth(world.keys["ingest"])
+    first = world.client.post("/v1/users", json=_user(), headers=ingest)
+    again = world.client.post("/v1/users", json=_user(), headers=ingest)
+    assert first.status_code == 201 and first.json()["inserted"] == {"user": 1}
+    assert again.json()["inserted"].get("user", 0) == 0
+    post = {"id": "api-p1", "author": "api-u1", "text": "hello #bread"}
+    assert world.client.post("/v1/posts", json=post, headers=ingest).json()["inserted"] == {"post": 1}
+    follow = {"source": "api-u1", "target": world.store.find_user(world.handles[0])["external_id"]}
+    assert world.client.post("/v1/follows", json=follow, headers=ingest).status_code == 201
+    assert world.client.post("/v1/mutes", json=follow, headers=ingest).status_code == 201
+
+
+def test_batch_ingest_resolves_forward_references(world):
+    records = [
+        {"type": "interaction", "user": "api-u2", "post": "api-p2", "kind": "like"},
+        {"type": "post", "id": "api-p2", "author": "api-u2", "text": "later post"},
+        {"type": "user", **_user(2)},
+    ]
+    response = world.client.post(
+        "/v1/batch", json={"records": records}, headers=world.auth(world.keys["ingest"])
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["inserted"] == {"user": 1, "post": 1, "interaction": 1}
+
+
+def test_unknown_reference_is_a_clear_422(world):
+    response = world.client.post(
+        "/v1/posts",
+        json={"id": "x1", "author": "nobody-here", "text": "hi"},
+        headers=world.auth(world.keys["ingest"]),
+    )
+    assert response.status_code == 422
+    assert "nobody-here" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"id": "", "handle": "x"},
+        {"id": "a", "handle": "bad handle!"},
+        {"id": "a", "handle": "ok", "extra": 1},
+        [1, 2],
+        "null",
+    ],
+)
+def test_malformed_bodies_get_422_with_a_message(world, body):
+    response = world.client.post("/v1/users", json=body, headers=world.auth(world.keys["ingest"]))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["message"] and error["location"]
+
+
+def test_not_json_is_a_422(world):
+    response = world.client.post(
+        "/v1/users",
+        content=b"{not json",
+        headers={**world.auth(world.keys["ingest"]), "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+
+
+def test_feed_pages_with_a_cursor_and_explanations(world):
+    read = world.auth(world.keys["read"])
+    first = world.client.get(f"/v1/users/{world.handles[0]}/feed?limit=5", headers=read).json()
+    assert len(first["items"]) == 5 and first["cursor"]
+    assert all(item["because"] or item["sources"] for item in first["items"])
+    second = world.client.get(
+        f"/v1/users/{world.handles[0]}/feed", params={"limit": 5, "cursor": first["cursor"]}, headers=read
+    ).json()
+    assert second["page"] == 2
+    assert not {i["post"] for i in first["items"]} & {i["post"] for i in second["items"]}
+
+
+def test_a_bad_cursor_is_a_4xx(world):
+    response = world.client.get(
+        f"/v1/users/{world.handles[0]}/feed?cursor=garbage", headers=world.auth(world.keys["read"])
+    )
+    assert 400 <= response.status_code < 500
+
+
+def test_hide_feedback_changes_the_next_page(world):
+    me = world.auth(world.user_session)
+    user = world.handles[0]
+    top = world.client.get(f"/v1/users/{user}/feed?limit=5", headers=me).json()["items"][0]["post"]
+    response = world.client.post(f"/v1/users/{user}/feedback", json={"post": top, "kind": "hide"}, headers=me)
+    assert response.status_code == 201
+    after = world.client.get(f"/v1/users/{user}/feed?limit=20", headers=me).json()
+    assert top not in {i["post"] for i in after["items"]}
+    history = world.client.get(f"/v1/users/{user}/interactions?limit=5", headers=me).json()
+    assert history[0]["post"] == top and history[0]["kind"] == "hide"
+
+
+def test_steering_round_trip(world):
+    me, user = world.auth(world.user_session), world.handles[0]
+    added = world.client.post(
+        f"/v1/users/{user}/steering", json={"text": "more sourdough, less politics"}, headers=me
+    )
+    assert added.status_code == 201, added.text
+    phrases = world.client.get(f"/v1/users/{user}/steering", headers=me).json()
+    assert {(p["direction"], p["phrase"]) for p in phrases} >= {("more", "sourdough"), ("less", "politics")}
+    assert world.client.delete(f"/v1/users/{user}/steering", headers=me).status_code == 200
+    assert world.client.get(f"/v1/users/{user}/steering", headers=me).json() == []
+
+
+def test_why_not_names_a_stage(world):
+    response = world.client.get(
+        f"/v1/users/{world.handles[0]}/why-not/p00002", headers=world.auth(world.keys["read"])
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["post"] == "p00002"
+
+
+def test_export_and_delete_own_data(tmp_path, demo_db):
+    world = World(tmp_path, demo_db)
+    user = world.handles[2]
+    session = world.services.sessions.create(user)[0]
+    exported = world.client.get(f"/v1/users/{user}/export", headers=world.auth(session))
+    assert exported.status_code == 200 and exported.json()["user"]["handle"] == user
+    assert world.client.delete(f"/v1/users/{user}", headers=world.auth(session)).status_code == 200
+    assert world.client.get(f"/v1/users/{user}", headers=world.auth(world.keys["read"])).status_code == 404
+    world.store.close()
+
+
+def test_admin_manages_keys_over_the_api(world):
+    admin = world.auth(world.keys["admin"])
+    created = world.client.post("/v1/keys", json={"scopes": ["read"], "name": "ci"}, headers=admin).json()
+    assert created["key"].startswith("ts_")
+    listed = world.client.get("/v1/keys", headers=admin).json()
+    assert "key_hash" not in listed[0] and created["id"] in {k["id"] for k in listed}
+    assert world.client.delete(f"/v1/keys/{created['id']}", headers=admin).status_code == 200
+    assert (
+        world.client.get(f"/v1/users/{world.handles[0]}", headers=world.auth(created["key"])).status_code
+        == 401
+    )
+    session = world.client.post("/v1/sessions", json={"user": world.handles[1]}, headers=admin).json()
+    own = world.client.get(f"/v1/users/{world.handles[1]}/steering", headers=world.auth(session["token"]))
+    assert own.status_code == 200
+
+
+def test_rate_limit_per_key(tmp_path, demo_db):
+    world = World(tmp_path, demo_db, rate_per_s=0.001, rate_burst=3)
+    read = world.auth(world.keys["read"])
+    codes = [world.client.get(f"/v1/users/{world.handles[0]}", headers=read).status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    other = world.client.get(f"/v1/users/{world.handles[0]}", headers=world.auth(world.keys["ingest"]))
+    assert other.status_code == 403  # a different key has its own bucket
+    world.store.close()
+
+
+def test_request_size_limit(world):
+    big = {
+        "records": [
+            {"type": "user", "id": f"big{i}", "handle": f"big{i}", "bio": "x" * 1900} for i in range(1200)
+        ]
+    }
+    response = world.client.post("/v1/batch", json=big, headers=world.auth(world.keys["ingest"]))
+    assert response.status_code == 413
+    assert "bytes" in response.json()["error"]["message"]
+
+
+def _jwt(claims: dict) -> str:
+    part = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"eyJhbGciOiJFUzI1NksifQ.{part}.c2ln"
+
+
+def test_bluesky_feed_generator(world):
+    described = world.client.get("/xrpc/app.bsky.feed.describeFeedGenerator").json()
+    feed = described["feeds"][0]["uri"]
+    assert described["did"].startswith("did:") and feed.startswith("at://")
+    anonymous = world.client.get(
+        "/xrpc/app.bsky.feed.getFeedSkeleton", params={"feed": feed, "limit": 5}
+    ).json()
+    assert len(anonymous["feed"]) == 5 and anonymous["feed"][0]["post"].startswith("at://")
+    more = world.client.get(
+        "/xrpc/app.bsky.feed.getFeedSkeleton",
+        params={"feed": feed, "limit": 5, "cursor": anonymous["cursor"]},
+    ).json()
+    assert not {p["post"] for p in more["feed"]} & {p["post"] for p in anonymous["feed"]}
+    did = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
+    ingest = world.auth(world.keys["ingest"])
+    world.client.post("/v1/users", json={"id": did, "handle": "bsky_reader"}, headers=ingest)
+    for handle in world.handles:
+        target = world.store.find_user(handle)["external_id"]
+        world.client.post("/v1/follows", json={"source": did, "target": target}, headers=ingest)
+    personal = world.client.get(
+        "/xrpc/app.bsky.feed.getFeedSkeleton",
+        params={"feed": feed, "limit": 5},
+        headers={"Authorization": f"Bearer {_jwt({'iss': did})}"},
+    ).json()
+    assert personal["cursor"].startswith("p:")
+    unknown = world.client.get("/xrpc/app.bsky.feed.getFeedSkeleton", params={"feed": "at://x/y/z"})
+    assert unknown.status_code == 400 and unknown.json()["error"] == "UnknownFeed"
+    too_many = world.client.get("/xrpc/app.bsky.feed.getFeedSkeleton", params={"feed": feed, "limit": 101})
+    assert too_many.status_code == 422
+
+
+def test_health_ready_and_metrics(world):
+    assert world.client.get("/healthz").json() == {"status": "ok"}
+    assert world.client.get("/readyz").json()["status"] == "ready"
+    world.client.get(f"/v1/users/{world.handles[0]}/feed?limit=3", headers=world.auth(world.keys["read"]))
+    text = world.client.get("/metrics").text
+    assert 'route="/v1/users/{user}/feed"' in text
+    assert "townsquare_feed_stage_seconds_count" in text and "townsquare_moderation_queue_depth" in text
+
+
+def test_openapi_is_served(world):
+    schema = world.client.get("/v1/openapi.json").json()
+    assert "/v1/users/{user}/feed" in schema["paths"]
+
+
+def test_reply_suggestions_drafts_and_the_assistant(world):
+    me, user = world.auth(world.user_session), world.handles[0]
+    found = world.client.post(f"/v1/users/{user}/suggestions", json={"post": "p00005"}, headers=me)
+    assert found.status_code == 200, found.text
+    assert found.json()["items"] or found.json()["reasons"]
+    rewrite = world.client.post(
+        f"/v1/users/{user}/drafts/rewrite",
+        json={"text": "I think this is a really very long sentence about bread", "how": "shorter"},
+        headers=me,
+    )
+    assert rewrite.status_code == 200 and rewrite.json()["text"]
+    answer = world.client.post(
+        f"/v1/users/{user}/assistant", json={"question": "what about sourdough?"}, headers=me
+    )
+    assert answer.status_code == 200 and answer.json()["text"]
+
+
+def test_report_queue_decision_and_appeal(tmp_path, demo_db):
+    world = World(tmp_path, demo_db)
+    reporter = world.handles[0]
+    post = world.client.get(
+        f"/v1/users/{reporter}/feed?limit=1", headers=world.auth(world.user_session)
+    ).json()
+    reported = post["items"][0]["post"]
+    world.client.post(
+        f"/v1/users/{reporter}/feedback",
+        json={"post": reported, "kind": "report"},
+        headers=world.auth(world.user_session),
+    )
+    moderate = world.auth(world.keys["moderate"])
+    queue = world.client.get("/v1/moderation/queue", headers=moderate).json()
+    case = next(c for c in queue if c["post"] == reported)
+    decided = world.client.post(
+        f"/v1/moderation/cases/{case['id']}/decision", json={"action": "hide"}, headers=moderate
+    )
+    assert decided.status_code == 201 and decided.json()["action"] == "hide"
+    assert all(
+        c["post"] != reported for c in world.client.get("/v1/moderation/queue", headers=moderate).json()
+    )
+    bystander = world.client.post(
+        f"/v1/moderation/cases/{case['id']}/appeal",
+        json={"reason": "no"},
+        headers=world.auth(world.user_session),
+    )
+    assert bystander.status_code == 403
+    author = world.store.find_user(world.store.find_post(reported)["author_id"])["handle"]
+    session = world.services.sessions.create(author)[0]
+    appealed = world.client.post(
+        f"/v1/moderation/cases/{case['id']}/appeal",
+        json={"reason": "it was a joke"},
+        headers=world.auth(session),
+    )
+    assert appealed.status_code == 201
+    assert any(
+        c["id"] == case["id"]
+        for c in world.client.get("/v1/moderation/queue?status=appealed", headers=moderate).json()
+    )
+    world.store.close()
+
+
+def test_chunked_bodies_are_measured_and_still_reach_the_route(world):
+    def chunks(n: int):
+        body = json.dumps(
+            {
+                "records": [
+                    {"type": "user", "id": f"ch{i}", "handle": f"ch{i}", "bio": "y" * 1900} for i in range(n)
+                ]
+            }
+        ).encode()
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536]
+
+    headers = {**world.auth(world.keys["ingest"]), "content-type": "application/json"}
+    small = world.client.post("/v1/batch", content=chunks(3), headers=headers)
+    assert small.status_code == 201, small.text
+    assert world.client.post("/v1/batch", content=chunks(1200), headers=headers).status_code == 413

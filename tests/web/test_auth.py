@@ -1,0 +1,147 @@
+"""Every route tried as nobody, with the wrong scope, and as the wrong user."""
+
+from __future__ import annotations
+
+import pytest
+
+# route -> who may call it: a scope, "user" (the user's own session, or a key with ingest),
+# "own" (the user themselves or an admin key), "author" (the post's author), or "public".
+RULES = {
+    ("GET", "/healthz"): "public",
+    ("GET", "/readyz"): "public",
+    ("GET", "/metrics"): "public",
+    ("GET", "/xrpc/app.bsky.feed.describeFeedGenerator"): "public",
+    ("GET", "/xrpc/app.bsky.feed.getFeedSkeleton"): "public",
+    ("POST", "/v1/users"): "ingest",
+    ("POST", "/v1/posts"): "ingest",
+    ("POST", "/v1/interactions"): "ingest",
+    ("POST", "/v1/follows"): "ingest",
+    ("POST", "/v1/blocks"): "ingest",
+    ("POST", "/v1/mutes"): "ingest",
+    ("POST", "/v1/batch"): "ingest",
+    ("GET", "/v1/users/{user}/feed"): "read",
+    ("GET", "/v1/users/{user}/why-not/{post}"): "read",
+    ("GET", "/v1/users/{user}/steering"): "read",
+    ("GET", "/v1/users/{user}/interactions"): "read",
+    ("GET", "/v1/users/{user}/edges"): "read",
+    ("GET", "/v1/users/{user}"): "read",
+    ("POST", "/v1/users/{user}/steering"): "user",
+    ("DELETE", "/v1/users/{user}/steering"): "user",
+    ("POST", "/v1/users/{user}/feedback"): "user",
+    ("POST", "/v1/users/{user}/suggestions"): "user",
+    ("POST", "/v1/users/{user}/drafts"): "user",
+    ("POST", "/v1/users/{user}/drafts/rewrite"): "user",
+    ("POST", "/v1/users/{user}/assistant"): "user",
+    ("GET", "/v1/users/{user}/export"): "own",
+    ("DELETE", "/v1/users/{user}"): "own",
+    ("POST", "/v1/classify"): "moderate",
+    ("GET", "/v1/moderation/queue"): "moderate",
+    ("POST", "/v1/moderation/cases/{case_id}/decision"): "moderate",
+    ("POST", "/v1/moderation/cases/{case_id}/appeal"): "author",
+    ("GET", "/v1/keys"): "admin",
+    ("POST", "/v1/keys"): "admin",
+    ("DELETE", "/v1/keys/{key_id}"): "admin",
+    ("POST", "/v1/sessions"): "admin",
+}
+PRIVATE = {"read", "user", "own"}  # routes about one user's data: the wrong user is refused
+
+
+def api_routes(app) -> list[tuple[str, str]]:
+    """Every operation the OpenAPI schema describes."""
+    return sorted((method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item)
+
+
+def test_every_route_has_a_rule(world):
+    assert set(api_routes(world.app)) == set(RULES), "add the new route to RULES with who may call it"
+
+
+def _call(world, method: str, path: str, headers: dict, user: str | None = None):
+    url = (
+        path.replace("{user}", user or world.handles[0])
+        .replace("{post}", "p00001")
+        .replace("{case_id}", "1")
+        .replace("{key_id}", "999999")
+    )
+    body = {"text": "x"} if method == "POST" else None
+    return world.client.request(method, url, headers=headers, json=body)
+
+
+@pytest.mark.parametrize("method,path", sorted(k for k, v in RULES.items() if v != "public"))
+def test_nobody_gets_401(world, method, path):
+    response = _call(world, method, path, {})
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("method,path", sorted(k for k, v in RULES.items() if v != "public"))
+def test_unknown_key_gets_401(world, method, path):
+    assert _call(world, method, path, world.auth("ts_not-a-real-key")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    sorted(k for k, v in RULES.items() if v in ("ingest", "read", "moderate", "admin", "user", "own")),
+)
+def test_wrong_scope_gets_403(world, method, path):
+    needed = RULES[(method, path)]
+    wrong = {
+        "ingest": "read",
+        "read": "ingest",
+        "moderate": "read",
+        "admin": "moderate",
+        "user": "read",
+        "own": "read",
+    }[needed]
+    response = _call(world, method, path, world.auth(world.keys[wrong]))
+    assert response.status_code == 403, response.text
+    assert (
+        "scope" in response.json()["error"]["message"]
+        or "admin" in response.json()["error"]["message"]
+        or "session" in response.json()["error"]["message"]
+    )
+
+
+@pytest.mark.parametrize(
+    "method,path", sorted(k for k, v in RULES.items() if v in PRIVATE and "{user}" in k[1])
+)
+def test_wrong_user_gets_403(world, method, path):
+    """A session of one user asks about another user's data."""
+    response = _call(world, method, path, world.auth(world.other_session), user=world.handles[0])
+    if (method, path) == ("GET", "/v1/users/{user}"):  # a public profile: any reader may see it
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 403, response.text
+
+
+@pytest.mark.parametrize("method,path", [k for k, v in RULES.items() if v in ("admin", "moderate", "ingest")])
+def test_a_plain_users_session_cannot_use_platform_routes(world, method, path):
+    assert _call(world, method, path, world.auth(world.user_session)).status_code == 403
+
+
+def test_a_user_reads_their_own_private_data(world):
+    me = world.auth(world.user_session)
+    for path in ("feed", "steering", "interactions", "edges?kind=block", "edges?kind=mute"):
+        response = world.client.get(f"/v1/users/{world.handles[0]}/{path}", headers=me)
+        assert response.status_code == 200, (path, response.text)
+
+
+def test_a_key_bound_to_a_user_acts_only_for_them(world):
+    secret, _ = world.services.keys.create(["read"], user=world.handles[1])
+    ok = world.client.get(f"/v1/users/{world.handles[1]}/steering", headers=world.auth(secret))
+    refused = world.client.get(f"/v1/users/{world.handles[0]}/steering", headers=world.auth(secret))
+    assert (ok.status_code, refused.status_code) == (200, 403)
+
+
+def test_revoked_keys_stop_working(world):
+    secret, row = world.services.keys.create(["read"])
+    headers = world.auth(secret)
+    assert world.client.get(f"/v1/users/{world.handles[0]}", headers=headers).status_code == 200
+    world.services.keys.revoke(row["id"])
+    assert world.client.get(f"/v1/users/{world.handles[0]}", headers=headers).status_code == 401
+
+
+def test_keys_are_stored_hashed(world):
+    secret, _ = world.services.keys.create(["read"])
+    with world.store.read() as conn:
+        stored = [r[0] for r in conn.exec_driver_sql("SELECT key_hash FROM api_keys")]
+    assert secret not in stored and all(len(h) == 64 for h in stored)

@@ -1,0 +1,77 @@
+"""The web app's pages through the in-process client (the browser test drives the same in Chromium)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.web.conftest import World
+
+
+def _signed_in(world, moderator: bool = False):
+    client = world.client
+    client.cookies.clear()
+    response = client.post(
+        "/signin",
+        data={"handle": world.handles[0], **({"moderator": "true"} if moderator else {})},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and "townsquare_session" in response.cookies
+    client.cookies.set("townsquare_session", response.cookies["townsquare_session"])
+    return client
+
+
+def _posts(html: str) -> list[str]:
+    return re.findall(r'data-post="([^"]+)"', html)
+
+
+def test_pages_need_a_session(world):
+    world.client.cookies.clear()
+    for path in ("/home", "/compose", "/moderation", "/dashboard", "/assistant"):
+        response = world.client.get(path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/signin", path
+
+
+def test_home_explains_every_post_and_hide_changes_it(world):
+    client = _signed_in(world)
+    html = client.get("/home").text
+    posts = _posts(html)
+    assert len(posts) >= 10 and html.count("Why am I seeing this?") == len(posts)
+    client.post("/act", data={"post": posts[0], "kind": "hide"})
+    assert posts[0] not in _posts(client.get("/home").text)
+
+
+def test_unknown_actions_are_refused(world):
+    client = _signed_in(world)
+    assert client.post("/act", data={"post": "p00001", "kind": "delete_everything"}).status_code == 422
+
+
+def test_moderation_page_is_for_moderators(world):
+    assert _signed_in(world).get("/moderation").status_code == 403
+    assert _signed_in(world, moderator=True).get("/moderation").status_code == 200
+
+
+def test_sign_in_as_anyone_only_in_demo_mode(tmp_path, demo_db):
+    world = World(tmp_path, demo_db, demo=False)
+    refused = world.client.post("/signin", data={"handle": world.handles[0]}, follow_redirects=False)
+    assert refused.status_code == 400
+    token = world.services.sessions.create(world.handles[0])[0]
+    accepted = world.client.post("/signin", data={"token": token}, follow_redirects=False)
+    assert accepted.status_code == 303
+    world.store.close()
+
+
+def test_dashboard_draws_three_plots(world):
+    html = _signed_in(world).get("/dashboard").text
+    assert html.count('class="card plot"') == 3 and "<svg" in html
+
+
+def test_ingest_with_moderation_on_never_fails_the_write(tmp_path, demo_db):
+    world = World(tmp_path, demo_db, moderate_on_ingest=True)
+    author = world.store.find_user(world.handles[0])["external_id"]
+    response = world.client.post(
+        "/v1/posts",
+        json={"id": "mod-p1", "author": author, "text": "you are all idiots"},
+        headers=world.auth(world.keys["ingest"]),
+    )
+    assert response.status_code == 201 and response.json()["inserted"] == {"post": 1}
+    world.store.close()

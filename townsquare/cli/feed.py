@@ -1,0 +1,214 @@
+"""Feed commands: ``feed``, ``why-not``, ``steer``, ``feed-pipeline``, ``train ranker``, ``train collaborative``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from townsquare.cli import app, open_store, settings_of
+from townsquare.cli.groups import train_app
+from townsquare.errors import InputError, TownsquareError
+
+out = Console()
+err = Console(stderr=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+AtOption = Annotated[str | None, typer.Option(
+    "--at", help="Serve the feed as of this time: ISO 8601, or 'latest' (the newest post; for historical data).")]
+
+
+def _models_dir(ctx: typer.Context):
+    return settings_of(ctx).data_dir / "feed" / "collaborative"
+
+
+def _embedder(ctx: typer.Context, store):
+    from townsquare.models.registry import get_embedder
+
+    try:
+        return get_embedder(settings_of(ctx), cache=store)
+    except TownsquareError as error:
+        err.print(f"[yellow]note:[/] no text embedder ({error}); cold start and steering are off")
+        return None
+
+
+def _moderation(ctx: typer.Context, store):
+    try:
+        from townsquare.feed.moderation import PolicyModeration
+        from townsquare.safety.policy import load_policy
+        from townsquare.safety.registry import SafetyScorer
+
+        settings = settings_of(ctx)
+        scorer = SafetyScorer.load(None, data_dir=settings.data_dir, threads=settings.threads)
+        return PolicyModeration(store, load_policy(getattr(settings, "safety_policy", None), scorer.curves()))
+    except (TownsquareError, ImportError) as error:
+        err.print(f"[yellow]note:[/] moderation is off for this feed ({error})")
+        return None
+
+
+def open_feed(ctx: typer.Context, moderation: bool = True):
+    from townsquare.feed import ForYouFeed
+
+    store = open_store(ctx)
+    embedder = _embedder(ctx, store)
+    return ForYouFeed(store, embedder=embedder, moderation=_moderation(ctx, store) if moderation else None,
+                      models_dir=_models_dir(ctx))
+
+
+def _when(feed, at: str | None) -> float | None:
+    if at is None:
+        return None
+    if at == "latest":
+        return feed.index.latest_time() + 1.0
+    try:
+        return datetime.fromisoformat(at).timestamp()
+    except ValueError as error:
+        raise InputError(f"--at {at!r} is not an ISO 8601 time (e.g. 2026-11-20T12:00:00+00:00) or 'latest'",
+                         field="at") from error
+
+
+@app.command("feed")
+def feed_command(
+    ctx: typer.Context,
+    handle: Annotated[str, typer.Argument(help="Whose feed: a handle, external id or internal id.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Items on the page.")] = 20,
+    cursor: Annotated[str | None, typer.Option("--cursor", help="Continue a feed: the cursor a page gave.")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Say why each item is there.")] = False,
+    at: AtOption = None,
+    moderation: Annotated[bool, typer.Option(help="Apply the trust & safety policy.")] = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """The For-you feed of one user, one page at a time."""
+    logging.basicConfig(level=logging.WARNING)
+    feed = open_feed(ctx, moderation)
+    page = feed.page(handle, limit=limit, cursor=cursor, now=_when(feed, at))
+    feed.close()
+    if as_json:
+        print(json.dumps(page.to_dict(), default=str, indent=2))
+        return
+    table = Table("#", "author", "post", "why" if explain else "score", title=f"For you: @{page.user} (page {page.page})",
+                  show_lines=explain)
+    for item in page.items:
+        why = "\n".join(item["because"] + [f"{a['stage']} x{a['factor']:g}: {a['detail']}" for a in item["adjustments"]]
+                        + [", ".join(f"{f['feature']} {f['contribution']:+.2f}" for f in item["top_features"])])
+        table.add_row(str(item["position"]), item["author"], item["text"][:120],
+                      why if explain else f"{item['score']:.3f}")
+    out.print(table)
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in page.timings.items() if "." not in k)
+    out.print(f"[dim]ms: {stages}[/]")
+    if page.cursor:
+        out.print(f"next page: townsquare feed {handle} --cursor {page.cursor}", soft_wrap=True)
+
+
+@app.command("why-not")
+def why_not_command(
+    ctx: typer.Context,
+    handle: Annotated[str, typer.Argument(help="Whose feed.")],
+    post: Annotated[str, typer.Argument(help="The post's external id (or internal id as a number).")],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="The size of the first page.")] = 20,
+    at: AtOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Why a post is not in a user's feed: which stage let it go, from that stage's own record."""
+    feed = open_feed(ctx)
+    ref = int(post) if post.isdigit() else post
+    report = feed.why_not(handle, ref, limit=limit, now=_when(feed, at))
+    if as_json:
+        print(json.dumps(report, default=str, indent=2))
+        return
+    out.print(f"[bold]{report['post']}[/] by {report['author']}: {report['text'][:140]}")
+    out.print(f"[bold]why not:[/] {report['verdict']}")
+    for line in report.get("proposed_by", []):
+        out.print(f"  proposed: {line}")
+    for line in report.get("hints", []):
+        out.print(f"  - {line}")
+    for feature in report.get("top_features", []):
+        out.print(f"  feature {feature['feature']}: {feature['contribution']:+.3f}")
+
+
+@app.command("steer")
+def steer_command(
+    ctx: typer.Context,
+    handle: Annotated[str, typer.Argument(help="Whose feed.")],
+    text: Annotated[str | None, typer.Argument(help='e.g. "more cooking and chess, less politics". None: list.')] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove all of this user's steering.")] = False,
+    remove: Annotated[str | None, typer.Option("--remove", help="Remove one phrase.")] = None,
+) -> None:
+    """Steer a feed in plain words; the phrases are kept, shown in explanations, and removable."""
+    from townsquare.feed.steering import SteeringBook
+
+    store = open_store(ctx)
+    user = store.find_user(handle)
+    book = SteeringBook(store, _embedder(ctx, store) if text else None)
+    if clear or remove:
+        n = book.remove(user["id"], None if clear else remove)
+        out.print(f"removed {n} steering phrase{'s' if n != 1 else ''} for @{user['handle']}")
+    elif text:
+        book.add(user["id"], text)
+    phrases = book.list(user["id"])
+    out.print(f"@{user['handle']} steers: " + ("; ".join(p.label() for p in phrases) if phrases else "nothing"))
+
+
+@app.command("feed-pipeline")
+def pipeline_command(as_json: JsonFlag = False) -> None:
+    """The feed's pipeline as data: sources, filters, scorers, selectors and their options."""
+    from townsquare.feed import FeedConfig, FeedPipeline
+
+    described = FeedPipeline.from_config(FeedConfig()).describe()
+    if as_json:
+        print(json.dumps(described, indent=2))
+        return
+    table = Table("stage", "component", "options", title="For-you feed pipeline")
+    for stage in ("sources", "filters", "scorers", "selectors"):
+        for component in described[stage]:
+            table.add_row(stage, f"{component['name']} ({component['component']})",
+                          ", ".join(f"{k}={v}" for k, v in component["options"].items()))
+    table.add_row("weights", "", ", ".join(f"{k}={v:g}" for k, v in described["weights"].items()))
+    out.print(table)
+
+
+@train_app.command("ranker")
+def train_ranker_command(
+    ctx: typer.Context,
+    split: Annotated[float, typer.Option(help="Interactions before this quantile give features, after it labels.")] = 0.8,
+    max_users: Annotated[int, typer.Option(help="Users sampled for training examples.")] = 5000,
+    publish: Annotated[bool, typer.Option(help="Serve the new version (workers pick it up within seconds).")] = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """Retrain the feed's engagement ranker from the logged interactions."""
+    from townsquare.feed.training import train_ranker
+
+    store = open_store(ctx)
+    embedder = _embedder(ctx, store)
+    report = train_ranker(store, embedder.model_id if embedder else None, publish=publish, split=split,
+                          max_users=max_users)
+    if as_json:
+        print(json.dumps(report.__dict__, indent=2, default=str))
+        return
+    table = Table("head", "trained", "positives", "held-out AUC", "prior AUC", "log loss",
+                  title=f"ranker v{report.version} ({report.examples:,} examples, {report.users:,} users)")
+    for head, m in report.heads.items():
+        table.add_row(head, "yes" if m["trained"] else "prior", str(m["positives"]), str(m.get("auc", "-")),
+                      str(m.get("prior_auc", "-")), str(m.get("log_loss", "-")))
+    out.print(table)
+
+
+@train_app.command("collaborative")
+def train_collaborative_command(
+    ctx: typer.Context,
+    factors: Annotated[int, typer.Option(help="ALS factors.")] = 64,
+    neighbours: Annotated[int, typer.Option(help="Item-item neighbours kept per post.")] = 50,
+) -> None:
+    """Fit the feed's item-item and ALS models on the logged positive engagements."""
+    from townsquare.feed.collaborative import CollaborativeModels
+    from townsquare.feed.index import FeedIndex
+
+    store = open_store(ctx)
+    models = CollaborativeModels.train(FeedIndex.load(store, None), factors=factors, neighbours=neighbours,
+                                       threads=settings_of(ctx).threads)
+    path = models.save(_models_dir(ctx))
+    out.print(f"collaborative models for {len(models.user_ids):,} users x {len(models.post_ids):,} posts in {path}")

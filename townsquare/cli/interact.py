@@ -1,0 +1,131 @@
+"""Social interaction commands: reply suggestions, drafts, the assistant, feedback; train/eval the scorer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from townsquare.cli import app, open_store, settings_of
+from townsquare.cli.groups import eval_app, train_app
+
+out = Console()
+err = Console(stderr=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+UserOption = Annotated[str, typer.Option("--user", "-u", help="The user: handle, external id or internal id.")]
+DDData = Annotated[Path, typer.Option("--data", help="DailyDialog++ folder (with dev.json or dataset/dev.json).")]
+NoGen = Annotated[bool, typer.Option("--no-generator", help="Bank and stock candidates only (no language model).")]
+
+
+def _ref(value: str) -> str | int:
+    return int(value) if value.isdigit() else value
+
+
+def _interact(ctx: typer.Context, store, no_generator: bool = False):
+    from townsquare.interact import build_interact
+
+    return build_interact(settings_of(ctx), store, use_generator=not no_generator)
+
+
+def _print(obj, as_json: bool) -> None:
+    data = asdict(obj)
+    if as_json:
+        out.print_json(json.dumps(data, default=str))
+    else:
+        out.print(data)
+
+
+@app.command("suggest")
+def suggest(ctx: typer.Context, post: Annotated[str, typer.Argument(help="Post external id or internal id.")],
+            user: UserOption, no_generator: NoGen = False, as_json: JsonFlag = False) -> None:
+    """Up to 3 reply suggestions for a post, in the user's voice (or why there are none)."""
+    store = open_store(ctx)
+    _print(_interact(ctx, store, no_generator).suggester.suggest(_ref(post), _ref(user)), as_json)
+
+
+@app.command("draft")
+def draft(ctx: typer.Context, prompt: Annotated[str, typer.Argument(help="What the post is about.")],
+          user: UserOption, no_generator: NoGen = False, as_json: JsonFlag = False) -> None:
+    """Draft a post in the user's voice with fitting hashtags."""
+    store = open_store(ctx)
+    _print(_interact(ctx, store, no_generator).drafter.draft(_ref(user), prompt), as_json)
+
+
+@app.command("rewrite")
+def rewrite(ctx: typer.Context, text: Annotated[str, typer.Argument(help="The draft to rewrite.")],
+            how: Annotated[str, typer.Option("--how", help="shorter, warmer, more_formal or add_question.")],
+            no_generator: NoGen = False, as_json: JsonFlag = False) -> None:
+    """Rewrite a draft: shorter, warmer, more formal, or with a question."""
+    store = open_store(ctx)
+    _print(_interact(ctx, store, no_generator).drafter.rewrite(text, how), as_json)
+
+
+@app.command("ask")
+def ask(ctx: typer.Context, question: Annotated[str, typer.Argument(help="e.g. 'any posts about sourdough this week?'")],
+        user: UserOption, as_json: JsonFlag = False) -> None:
+    """Ask about the platform's posts and people; answers cite real posts the user may see."""
+    store = open_store(ctx)
+    answer = _interact(ctx, store, no_generator=True).assistant.answer(_ref(user), question)
+    if as_json:
+        _print(answer, True)
+    else:
+        out.print(answer.text, highlight=False)
+
+
+@app.command("feedback")
+def feedback(ctx: typer.Context, suggestion: Annotated[int, typer.Argument(help="Suggestion id from `suggest`.")],
+             outcome: Annotated[str, typer.Argument(help="picked, edited or ignored.")],
+             text: Annotated[str | None, typer.Option("--text", help="What the user posted (edited).")] = None) -> None:
+    """Record what the user did with a suggestion; it grows the bank and retrains the scorer."""
+    from townsquare.interact import record_feedback
+
+    record_feedback(open_store(ctx), suggestion, outcome, text)
+    out.print(f"recorded: suggestion {suggestion} {outcome}")
+
+
+@train_app.command("scorer")
+def train_scorer_cmd(ctx: typer.Context, data: DDData,
+                     out_path: Annotated[Path | None, typer.Option(
+                         "--out", help="Where to write the scorer (default: DATA_DIR/models/interact/).")] = None,
+                     with_feedback: Annotated[bool, typer.Option(
+                         "--feedback", help="Add the store's recorded feedback as training groups.")] = False,
+                     epochs: Annotated[int, typer.Option("--epochs")] = 20) -> None:
+    """Train the reply scorer (a 384x384 map + reply prior on frozen MiniLM vectors; needs torch)."""
+    from townsquare.interact.scorer import trained_scorer_path
+    from townsquare.interact.scorer_train import embed_groups, train_scorer
+    from townsquare.interact.training_data import dailydialog_groups, feedback_groups
+    from townsquare.models import get_embedder
+
+    settings = settings_of(ctx)
+    groups = dailydialog_groups(data)
+    if with_feedback:
+        groups += feedback_groups(open_store(ctx))
+    vectors = embed_groups(groups, get_embedder(settings))
+    scorer = train_scorer(vectors, epochs=epochs, log=lambda m: err.print(m, highlight=False))
+    path = scorer.save(out_path or trained_scorer_path(settings.data_dir))
+    out.print(f"wrote {path} ({path.stat().st_size // 1024} KB), trained on {len(groups)} contexts")
+
+
+@eval_app.command("replies")
+def eval_replies(ctx: typer.Context, data: DDData,
+                 folds: Annotated[int, typer.Option("--folds", min=2)] = 5,
+                 sample: Annotated[int, typer.Option(
+                     "--sample", help="Held-out contexts for generated suggestions (0: skip).")] = 50,
+                 no_generator: NoGen = False, as_json: JsonFlag = False) -> None:
+    """DailyDialog++ ranking (k-fold by context) with ablations, scorer speed, generated suggestions."""
+    from townsquare.interact.evaluation import evaluate_replies
+    from townsquare.interact.training_data import dailydialog_groups
+    from townsquare.models import get_embedder, get_generator
+
+    settings = settings_of(ctx)
+    generator = None if no_generator or sample == 0 else get_generator(settings)
+    report = evaluate_replies(dailydialog_groups(data), get_embedder(settings), folds=folds, generator=generator,
+                              sample=sample, log=lambda m: err.print(m, highlight=False))
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        out.print(report)

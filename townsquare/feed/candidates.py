@@ -1,0 +1,191 @@
+"""Candidates and the sources that propose them, each saying why.
+
+A ``Source`` has one method, ``fetch(ctx) -> list[Candidate]``; every candidate it returns
+carries one ``Reason``: the source's name, its score, and the people or posts behind it ("liked
+by 3 people you follow", "because you liked ..."). ``fetch_all`` runs every source at once with
+a deadline: a source that raises or is late is skipped and logged, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
+
+import numpy as np
+
+from townsquare.feed.component import Component
+
+if TYPE_CHECKING:
+    from townsquare.feed.context import FeedContext
+
+log = logging.getLogger(__name__)
+
+
+class Reason(NamedTuple):
+    """Why a source proposed a post: the people and posts behind it are internal ids."""
+
+    source: str
+    score: float
+    people: tuple[int, ...] = ()
+    posts: tuple[int, ...] = ()
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return {"source": self.source, "score": round(float(self.score), 4), "people": list(self.people),
+                "posts": list(self.posts), "detail": self.detail}
+
+
+class Adjustment(NamedTuple):
+    """A demotion (factor < 1), boost (> 1) or move (= 1) a scorer or selector applied, recorded where it happened."""
+
+    stage: str
+    factor: float
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return {"stage": self.stage, "factor": round(float(self.factor), 4), "detail": self.detail}
+
+
+@dataclass(eq=False, slots=True)
+class Candidate:
+    """A post on its way through the pipeline, with everything every stage said about it."""
+
+    post_id: int
+    author_id: int
+    reasons: list[Reason] = field(default_factory=list)
+    in_network: bool = False
+    score: float = 0.0
+    heads: np.ndarray | None = None  # P(engagement) per kind, in ``ranker.HEADS`` order
+    contributions: tuple[np.ndarray, np.ndarray] | None = None  # strongest features: (indices, values)
+    adjustments: list[Adjustment] | None = None
+    row: int = -1  # the candidate's row in the ranking run's feature and score arrays
+
+    def scale(self, factor: float, stage: str, detail: str = "") -> None:
+        """Demote (factor < 1) or boost (> 1), the same direction whatever the score's sign."""
+        self.score = self.score * factor if self.score >= 0 else self.score / max(factor, 1e-9)
+        self.note(stage, detail, factor)
+
+    def note(self, stage: str, detail: str, factor: float = 1.0) -> None:
+        """Record an adjustment (factor 1: a move that changed no score, e.g. a selector placing the post).
+
+        The list is replaced, not appended to, so copies of a candidate can share it safely.
+        """
+        self.adjustments = [*(self.adjustments or ()), Adjustment(stage, factor, detail)]
+
+    def copy(self) -> Candidate:
+        """A copy whose score and adjustments can change without touching this one (the rest is shared)."""
+        return Candidate(self.post_id, self.author_id, self.reasons, self.in_network, self.score, self.heads,
+                         self.contributions, self.adjustments, self.row)
+
+    @property
+    def sources(self) -> list[str]:
+        return [r.source for r in self.reasons]
+
+
+class Source(Component):
+    """Proposes posts for one user. ``fetch`` must be quick and read only ``ctx``.
+
+    ``blocking`` sources wait on something outside the process (a vector search in the database):
+    they run in worker threads under the deadline. The others are in-memory and run inline.
+    """
+
+    kind: ClassVar[str] = "source"
+    blocking: ClassVar[bool] = False
+
+    def fetch(self, ctx: FeedContext) -> list[Candidate]:
+        raise NotImplementedError
+
+    def wanted(self, ctx: FeedContext) -> bool:
+        """False when the source has nothing to do for this user (cheap; spares a thread hand-off)."""
+        return True
+
+    def propose(self, ctx: FeedContext, post_ids, scores, people=None, posts=None, detail=None) -> list[Candidate]:
+        """Candidates for ``post_ids`` with this source's reason; ``people``/``posts``/``detail`` per post."""
+        authors = ctx.index.authors_of(np.asarray(post_ids, dtype=np.int64)).tolist()
+        post_ids, scores, name = np.asarray(post_ids).tolist(), np.asarray(scores, np.float64).tolist(), self.name
+        people = people if people is not None else [()] * len(post_ids)
+        posts = posts if posts is not None else [()] * len(post_ids)
+        detail = detail if detail is not None else [""] * len(post_ids)
+        return [Candidate(pid, author, [Reason(name, score, tuple(who), tuple(what), why)])
+                for pid, author, score, who, what, why in zip(post_ids, authors, scores, people, posts, detail)
+                if author >= 0]
+
+
+@dataclass
+class SourceOutcome:
+    """What one source did in one request: how many it proposed, how long it took, or why it failed."""
+
+    name: str
+    proposed: int = 0
+    ms: float = 0.0
+    error: str | None = None
+
+
+_EXECUTOR: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _EXECUTOR  # a process-wide pool, started on first use (nothing happens at import)
+    if _EXECUTOR is None:
+        _EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="feed-source")
+    return _EXECUTOR
+
+
+def _timed(source: Source, ctx: FeedContext) -> tuple[list[Candidate], float]:
+    start = time.perf_counter()
+    found = source.fetch(ctx)
+    return found, (time.perf_counter() - start) * 1000
+
+
+def _inline(source: Source, ctx: FeedContext) -> tuple[list[Candidate] | None, float, BaseException | None]:
+    start = time.perf_counter()
+    try:
+        found, error = source.fetch(ctx), None
+    except Exception as failure:  # noqa: BLE001 - a failing source is skipped, never fatal
+        found, error = None, failure
+    return found, (time.perf_counter() - start) * 1000, error
+
+
+def fetch_all(sources: list[Source], ctx: FeedContext, timeout_ms: float) -> tuple[list[Candidate], list[SourceOutcome]]:
+    """Every source's candidates merged by post (reasons joined), and what each source did.
+
+    Blocking sources start first in worker threads; in-memory ones run meanwhile in this thread
+    (no thread hand-offs for work that holds the GIL anyway). A source that raises, or that ends
+    after ``timeout_ms`` from the start, is skipped and logged.
+    """
+    start = time.perf_counter()
+    idle = {i for i, s in enumerate(sources) if not s.wanted(ctx)}
+    futures = {i: _executor().submit(_timed, s, ctx) for i, s in enumerate(sources) if s.blocking and i not in idle}
+    done = {i: _inline(s, ctx) if i not in idle else ([], 0.0, None) for i, s in enumerate(sources)
+            if not s.blocking or i in idle}
+    wait(list(futures.values()), timeout=max(timeout_ms / 1000 - (time.perf_counter() - start), 0))
+    merged: dict[int, Candidate] = {}
+    outcomes = []
+    for i, source in enumerate(sources):
+        outcome = SourceOutcome(source.name)
+        found: list[Candidate] | None = None
+        if i in done:
+            found, outcome.ms, error = done[i]
+            if error is not None:
+                outcome.error = f"{type(error).__name__}: {error}"
+            elif outcome.ms > timeout_ms:
+                outcome.error, found = f"took {outcome.ms:.0f} ms, over the {timeout_ms:.0f} ms limit", None
+        elif not futures[i].done():
+            futures[i].cancel()
+            outcome.error = f"timed out after {timeout_ms:.0f} ms"
+        elif futures[i].exception() is not None:
+            outcome.error = f"{type(futures[i].exception()).__name__}: {futures[i].exception()}"
+        else:
+            found, outcome.ms = futures[i].result()
+        for candidate in found or ():
+            kept = merged.setdefault(candidate.post_id, candidate)
+            if kept is not candidate:
+                kept.reasons.extend(candidate.reasons)
+        outcome.proposed = len(found or ())
+        if outcome.error:
+            log.warning("feed source %s skipped for user %s: %s", source.name, ctx.user_id, outcome.error)
+        outcomes.append(outcome)
+    return list(merged.values()), outcomes

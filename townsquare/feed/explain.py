@@ -1,0 +1,133 @@
+"""Explanations, read off the pipeline's own records: why an item is there, and why a post is not.
+
+Nothing here decides anything: each sentence is rendered from a ``Reason`` a source returned,
+a contribution the ranker computed, an ``Adjustment`` a scorer or selector recorded, or a
+removal a filter reported. Ids become handles and external post ids for display.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from townsquare.feed.candidates import Candidate, Reason
+from townsquare.feed.features import FEATURES
+from townsquare.feed.ranker import HEADS
+from townsquare.feed.store_io import fetch_rows
+
+
+@dataclass
+class Names:
+    """Handles of users and the stored rows of posts that explanations mention."""
+
+    handles: dict[int, str]
+    posts: dict[int, dict]
+
+    def user(self, uid: int) -> str:
+        return "@" + self.handles.get(uid, f"user-{uid}")
+
+    def post(self, pid: int) -> str:
+        return self.posts.get(pid, {}).get("external_id", f"post-{pid}")
+
+
+def lookup_names(store, candidates: list[Candidate], extra_posts=()) -> Names:
+    """One query for the posts (with their authors' handles), one for other people the explanations name."""
+    post_ids = {c.post_id for c in candidates} | set(extra_posts)
+    for c in candidates:
+        for r in c.reasons:
+            post_ids.update(r.posts)
+    with store.read() as conn:
+        found = fetch_rows(conn, "SELECT p.id, p.external_id, p.author_id, p.text, u.handle FROM posts p "
+                                 "JOIN users u ON u.id = p.author_id WHERE p.id IN ({ids})", ids=sorted(post_ids))
+        rows = {r[0]: {"id": r[0], "external_id": r[1], "author_id": r[2], "text": r[3]} for r in found}
+        handles = {r[2]: r[4] for r in found}
+        people = {p for c in candidates for r in c.reasons for p in r.people} - set(handles)
+        if people:
+            handles.update(fetch_rows(conn, "SELECT id, handle FROM users WHERE id IN ({ids})", ids=sorted(people)))
+    return Names(handles, rows)
+
+
+def summarise(reason: Reason, names: Names) -> str:
+    """One sentence for one reason."""
+    people = [names.user(p) for p in reason.people]
+    liked = ", ".join(names.post(p) for p in reason.posts)
+    match reason.source:
+        case "in_network":
+            verb = "reposted" if reason.detail.startswith("reposted") else "posted"
+            return f"{verb} by {people[0] if people else 'someone'}, whom you follow"
+        case "social_proof":
+            n = len(people)
+            shown = ", ".join(people[:3]) + (" and others" if n > 3 else "")
+            return f"engaged with by {n} {'person' if n == 1 else 'people'} you follow: {shown}"
+        case "interest_similarity":
+            return f"close to your {reason.detail}" + (f" (like {liked}, which you liked)" if liked else "")
+        case "item_item":
+            return f"because you liked {liked}" if liked else "co-engaged with posts you liked"
+        case "factorisation":
+            return "liked by people whose likes resemble yours" + (f" (you liked {liked})" if liked else "")
+        case "trending":
+            return "trending now"
+        case "fresh":
+            return "just posted"
+        case _:
+            return reason.detail or reason.source
+
+
+def predicted(c: Candidate) -> dict[str, float]:
+    return {} if c.heads is None else {h: round(float(p), 5) for h, p in zip(HEADS, c.heads.tolist())}
+
+
+def top_features(c: Candidate) -> list[dict]:
+    if c.contributions is None:
+        return []
+    return [{"feature": FEATURES[int(j)], "contribution": round(float(v), 4)}
+            for j, v in zip(*(part.tolist() for part in c.contributions))]
+
+
+def explain_item(c: Candidate, names: Names, position: int, created_at: str | None = None) -> dict:
+    """Everything the pipeline recorded about one served item."""
+    row = names.posts.get(c.post_id, {})
+    return {
+        "position": position,
+        "post": names.post(c.post_id),
+        "author": names.user(c.author_id),
+        "text": row.get("text", ""),
+        "created_at": created_at,
+        "score": round(c.score, 5),
+        "in_network": c.in_network,
+        "because": [summarise(r, names) for r in c.reasons if r.source != "probe"],
+        "sources": [{**r.as_dict(), "people": [names.user(p) for p in r.people],
+                     "posts": [names.post(p) for p in r.posts]} for r in c.reasons if r.source != "probe"],
+        "predicted": predicted(c),
+        "top_features": top_features(c),
+        "adjustments": [a.as_dict() for a in c.adjustments or ()],
+    }
+
+
+def why_not_report(post: dict, ranking, page_items: list[Candidate], limit: int, names: Names) -> dict:
+    """Why ``post`` is not (or is) on the user's first page, from one ranking run that followed it."""
+    pid = post["id"]
+    out = {"post": post["external_id"], "author": names.user(post["author_id"]), "text": post["text"],
+           "sources_run": [{"source": o.name, "proposed": o.proposed, "error": o.error} for o in ranking.outcomes]}
+    probe = ranking.probe
+    proposed = [r for r in probe.reasons if r.source != "probe"] if probe is not None else []
+    out["proposed_by"] = [summarise(r, names) for r in proposed]
+    if pid in ranking.removed:
+        stage, why = ranking.removed[pid]
+        out.update(verdict=f"removed by the {stage} filter: {why}", removed_by={"filter": stage, "why": why})
+        return out
+    position = next((i for i, c in enumerate(page_items[:limit]) if c.post_id == pid), None)
+    out.update(rank=None if ranking.probe_rank is None else ranking.probe_rank + 1, ranked=ranking.ranked,
+               score=round(probe.score, 5), predicted=predicted(probe), top_features=top_features(probe),
+               adjustments=[a.as_dict() for a in probe.adjustments or ()])
+    cut = page_items[min(limit, len(page_items)) - 1].score if page_items else None
+    out["lowest_score_on_page"] = None if cut is None else round(cut, 5)
+    if position is not None:
+        out["verdict"] = f"it is on your first page, at place {position + 1}"
+    elif not proposed:
+        out["verdict"] = (f"no source proposed it; scored anyway it would rank {out['rank']} of "
+                          f"{ranking.ranked}")
+    else:
+        moved = [a["detail"] for a in out["adjustments"] if a["stage"] != "engagement"]
+        out["verdict"] = (f"ranked {out['rank']} of {ranking.ranked}, below the {limit} posts of your first page"
+                          + (f" ({'; '.join(moved)})" if moved else ""))
+    return out

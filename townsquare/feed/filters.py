@@ -1,0 +1,175 @@
+"""Filters: each returns what it kept AND what it removed, with why. Cheap in-memory ones run first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import compress
+from operator import attrgetter
+from typing import ClassVar, NamedTuple, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from townsquare.feed.candidates import Candidate
+from townsquare.feed.component import Component
+from townsquare.feed.index import DELETED, NOT_PUBLIC, PRIVATE, take
+
+
+@dataclass
+class FilterResult:
+    kept: list[Candidate]
+    removed: list[Candidate] = field(default_factory=list)
+    why: dict[int, str] = field(default_factory=dict)  # post id -> why it was removed
+
+
+class Filter(Component):
+    kind: ClassVar[str] = "filter"
+
+    def __call__(self, ctx, candidates: list[Candidate]) -> FilterResult:
+        raise NotImplementedError
+
+    @staticmethod
+    def split(candidates: list[Candidate], drop: np.ndarray, why) -> FilterResult:
+        """Keep where ``drop`` is False; ``why(candidate)`` says why each dropped one went."""
+        if not drop.any():
+            return FilterResult(list(candidates))
+        removed = list(compress(candidates, drop))
+        return FilterResult(list(compress(candidates, ~drop)), removed, {c.post_id: why(c) for c in removed})
+
+
+def _posts(candidates: list[Candidate]) -> np.ndarray:
+    return np.fromiter(map(_POST_ID, candidates), np.int64, len(candidates))
+
+
+_POST_ID, _AUTHOR_ID = attrgetter("post_id"), attrgetter("author_id")
+
+
+class OwnPostsFilter(Filter):
+    """The user's own posts."""
+
+    name = "own_posts"
+
+    def __call__(self, ctx, candidates):
+        drop = np.array([c.author_id == ctx.user_id for c in candidates], bool)
+        return self.split(candidates, drop, lambda c: "your own post")
+
+
+class SeenPostsFilter(Filter):
+    """Posts the user already interacted with (viewed, liked, hid, ...) or was served in this session."""
+
+    name = "seen_posts"
+
+    def __call__(self, ctx, candidates):
+        posts = _posts(candidates)
+        seen = np.isin(posts, ctx.seen)
+        served = np.isin(posts, np.fromiter(ctx.exclude_posts, np.int64, len(ctx.exclude_posts)))
+        why = dict(zip(posts.tolist(), np.where(seen, "you already saw it", "already served in this session")))
+        return self.split(candidates, seen | served, lambda c: str(why[c.post_id]))
+
+
+class BlockedAuthorsFilter(Filter):
+    """Authors the user blocked or muted, and authors who blocked or muted the user."""
+
+    name = "blocked_authors"
+
+    def __call__(self, ctx, candidates):
+        excluded = ctx.relations.excluded
+        drop = np.array([c.author_id in excluded for c in candidates], bool)
+        return self.split(candidates, drop, lambda c: excluded[c.author_id])
+
+
+class RepliesFilter(Filter):
+    """Replies to people the user does not follow (a reply's context is a conversation they are not in)."""
+
+    name = "replies"
+
+    def __call__(self, ctx, candidates):
+        parents = take(ctx.index.post_reply_to, _posts(candidates), -1).astype(np.int64)
+        parent_authors = ctx.index.authors_of(parents)
+        known = ctx.follow_set | {ctx.user_id}
+        drop = np.array([p >= 0 and a not in known for p, a in zip(parents.tolist(), parent_authors.tolist())],
+                        bool)
+        return self.split(candidates, drop, lambda c: "a reply to someone you do not follow")
+
+
+class LanguagesFilter(Filter):
+    """Posts in a language the user does not read (their own, or one they engaged with twice)."""
+
+    name = "languages"
+
+    def __call__(self, ctx, candidates):
+        codes = take(ctx.index.post_lang, _posts(candidates), -1)
+        drop = ~np.isin(codes, np.fromiter(ctx.languages, np.int64, len(ctx.languages))) & (codes >= 0)
+        names = {v: k for k, v in ctx.index.languages.items()}
+        lang = dict(zip((c.post_id for c in candidates), codes.tolist()))
+        return self.split(candidates, drop, lambda c: f"written in {names.get(lang[c.post_id], '?')}, "
+                                                      f"which you do not read")
+
+
+class DeletedPostsFilter(Filter):
+    """Deleted posts, and posts the user may not see (followers-only from someone they don't follow, private).
+
+    The index learns of deletes and visibility changes from ``feed_post_changes`` (written by
+    database triggers) on every request, so a delete counts at once without asking here.
+    """
+
+    name = "deleted_posts"
+
+    def __call__(self, ctx, candidates):
+        posts = _posts(candidates)
+        flags = take(ctx.index.post_flags, posts).astype(np.int64)
+        gone = take(ctx.index.post_author, posts, -1) < 0
+        following = np.isin(np.fromiter(map(_AUTHOR_ID, candidates), np.int64, len(candidates)),
+                            ctx.relations.follows)
+        hidden = ((flags & NOT_PUBLIC) > 0) & ~following | ((flags & PRIVATE) > 0)
+        deleted = ((flags & DELETED) > 0) | gone
+        why = dict(zip(posts.tolist(), np.where(gone, "no longer exists", np.where(
+            deleted, "deleted", "not visible to you")).tolist()))
+        return self.split(candidates, deleted | hidden, lambda c: why[c.post_id])
+
+
+class ModerationVerdict(NamedTuple):
+    """What moderation says about a post: "hide" removes it, "demote" scales its score by ``factor``."""
+
+    action: str  # "allow" | "demote" | "hide"
+    factor: float = 1.0
+    reasons: tuple[str, ...] = ()
+
+
+class ModerationProvider(Protocol):
+    """Anything that maps post ids to verdicts (only posts with a verdict other than allow need appear)."""
+
+    def verdicts(self, post_ids: list[int]) -> dict[int, ModerationVerdict]: ...
+
+
+class ModerationFilter(Filter):
+    """Posts the moderation policy hides; demotions are kept for the moderation scorer."""
+
+    name = "moderation"
+
+    def __call__(self, ctx, candidates):
+        provider = ctx.env.moderation
+        if provider is None or not candidates:
+            return FilterResult(list(candidates))
+        verdicts = provider.verdicts([c.post_id for c in candidates])
+        ctx.scratch["moderation"] = verdicts
+        drop = np.array([verdicts.get(c.post_id, ModerationVerdict("allow")).action == "hide" for c in candidates])
+        return self.split(candidates, drop, lambda c: "hidden by moderation: "
+                                                      + ", ".join(verdicts[c.post_id].reasons or ("policy",)))
+
+
+class MaxAgeOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    days: float = Field(7.0, gt=0)
+
+
+class MaxAgeFilter(Filter):
+    """Posts older than ``days`` (off by default: historical datasets would lose everything)."""
+
+    name = "max_age"
+    Options = MaxAgeOptions
+
+    def __call__(self, ctx, candidates):
+        age = ctx.now - take(ctx.index.post_time, _posts(candidates), ctx.now)
+        return self.split(candidates, age > self.options.days * 86400,
+                          lambda c: f"older than {self.options.days:g} days")

@@ -1,0 +1,134 @@
+"""``FeedPipeline``: sources, filters, features, scorers, selectors, read top to bottom.
+
+A pipeline is data you can print (``describe``). ``rank`` runs everything that happens once per
+feed session (sources -> filters -> features -> scorers) and keeps its own records: what each
+source did, what each filter removed and why, the ranked pool, the time of every stage.
+``select`` runs the selectors for one page. Explanations and "why not" are read off these
+records (see ``explain.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from operator import attrgetter
+
+import numpy as np
+
+from townsquare.feed.candidates import Candidate, Reason, Source, SourceOutcome, fetch_all
+from townsquare.feed.component import build
+from townsquare.feed.config import FeedConfig
+from townsquare.feed.features import Batch, hydrate
+from townsquare.feed.filters import Filter
+from townsquare.feed.scorers import Scorer
+from townsquare.feed.selectors import Page, Selector
+
+
+class Timings(dict):
+    """Milliseconds per stage, in the order the stages ran."""
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = self.get(name, 0.0) + (time.perf_counter() - start) * 1000
+
+
+@dataclass
+class Ranking:
+    """The records of one ranking run."""
+
+    pool: list[Candidate]
+    outcomes: list[SourceOutcome]
+    removed: dict[int, tuple[str, str]] = field(default_factory=dict)  # post -> (filter, why)
+    ranked: int = 0  # candidates that reached the scorers
+    ranker_version: int | None = None
+    probe: Candidate | None = None  # why-not: the asked-about post, wherever it ended
+    probe_rank: int | None = None
+    timings: Timings = field(default_factory=Timings)
+
+
+class FeedPipeline:
+    """An ordered list of components; ``FeedPipeline.from_config(FeedConfig())`` is the default feed."""
+
+    def __init__(self, sources: list[Source], filters: list[Filter], scorers: list[Scorer],
+                 selectors: list[Selector], config: FeedConfig) -> None:
+        self.sources, self.filters, self.scorers, self.selectors = sources, filters, scorers, selectors
+        self.config = config
+
+    @classmethod
+    def from_config(cls, config: FeedConfig) -> FeedPipeline:
+        def made(kind: str, specs) -> list:
+            return [build(kind, s.name, s.options) for s in specs]
+
+        return cls(made("source", config.sources), made("filter", config.filters), made("scorer", config.scorers),
+                   made("selector", config.selectors), config)
+
+    def describe(self) -> dict:
+        return {"sources": [s.describe() for s in self.sources], "filters": [f.describe() for f in self.filters],
+                "scorers": [s.describe() for s in self.scorers],
+                "selectors": [s.describe() for s in self.selectors],
+                "weights": self.config.weights.as_dict()}
+
+    def rank(self, ctx, timings: Timings | None = None, pool_size: int | None = None) -> Ranking:
+        """Candidates from every source, filtered, featurised and scored, best first (the session's pool)."""
+        timings = timings if timings is not None else Timings()
+        with timings.stage("sources"):
+            candidates, outcomes = fetch_all(self.sources, ctx, self.config.source_timeout_ms)
+        for outcome in outcomes:
+            timings[f"source.{outcome.name}"] = outcome.ms
+        ranking = Ranking([], outcomes, timings=timings)
+        candidates = self._with_probe(ctx, candidates, ranking)
+        follows = ctx.follow_set
+        for candidate in candidates:
+            candidate.in_network = candidate.author_id in follows
+        with timings.stage("filters"):
+            for step in self.filters:
+                with timings.stage(f"filter.{step.name}"):
+                    result = step(ctx, candidates)
+                for gone in result.removed:
+                    ranking.removed[gone.post_id] = (step.name, result.why.get(gone.post_id, ""))
+                candidates = result.kept
+        ranking.ranked = len(candidates)
+        with timings.stage("features"):
+            batch = Batch.of(ctx, np.fromiter(map(attrgetter("post_id"), candidates), np.int64, len(candidates)))
+            batch.features = hydrate(ctx, batch)
+        with timings.stage("scoring"):
+            for scorer in self.scorers:
+                scorer.score(ctx, candidates, batch)
+            candidates.sort(key=lambda c: -c.score)
+        ranking.ranker_version = ctx.scratch.get("ranker_version")
+        if ranking.probe is not None:
+            ranking.probe_rank = next((i for i, c in enumerate(candidates) if c is ranking.probe), None)
+            candidates = [c for c in candidates if c is not ranking.probe or len(c.reasons) > 1]
+        ranking.pool = candidates[: pool_size or self.config.pool_size]
+        described = ranking.pool + ([ranking.probe] if ranking.probe is not None else [])
+        for scorer in self.scorers:
+            scorer.annotate(ctx, described)
+        return ranking
+
+    @staticmethod
+    def _with_probe(ctx, candidates: list[Candidate], ranking: Ranking) -> list[Candidate]:
+        """For "why not": follow the asked-about post through every stage, proposed or not."""
+        if ctx.probe is None:
+            return candidates
+        found = next((c for c in candidates if c.post_id == ctx.probe), None)
+        if found is None:
+            author = int(ctx.index.authors_of(np.array([ctx.probe]))[0])
+            found = Candidate(ctx.probe, author, [])
+            candidates = [*candidates, found]
+        found.reasons.insert(0, Reason("probe", 0.0, detail="the post asked about"))
+        ranking.probe = found
+        return candidates
+
+    def select(self, ctx, pool: list[Candidate], page: Page, timings: Timings | None = None) -> list[Candidate]:
+        """The pool reordered by every selector; its first ``page.limit`` items are the page."""
+        timings = timings if timings is not None else Timings()
+        with timings.stage("selectors"):
+            for selector in self.selectors:
+                pool = selector.select(ctx, pool, page)
+        return pool

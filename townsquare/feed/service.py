@@ -1,0 +1,224 @@
+"""``ForYouFeed``: the For-you feed of one store, built once per process and shared by requests.
+
+``page`` serves a page (a new session without a cursor), ``why_not`` explains an absence,
+``record`` takes live feedback (a like, hide or report counts on the very next request),
+``steer`` / ``unsteer`` keep a user's plain-words steering.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from townsquare.errors import InputError, NotFoundError
+from townsquare.feed.collaborative import CollaborativeModels
+from townsquare.feed.config import FeedConfig
+from townsquare.feed.context import FeedEnv, build_context
+from townsquare.feed.explain import explain_item, lookup_names, why_not_report
+from townsquare.feed.index import KINDS, FeedIndex
+from townsquare.feed.pipeline import FeedPipeline, Timings
+from townsquare.feed.ranker import RankerRegistry
+from townsquare.feed.selectors import Page
+from townsquare.feed.sessions import FeedSession, SessionStore, make_cursor, read_cursor
+from townsquare.feed.state import InterestBook
+from townsquare.feed.steering import SteeringBook, SteeringPhrase
+from townsquare.feed.writer import BackgroundWriter
+from townsquare.storage.schema import interactions
+
+log = logging.getLogger(__name__)
+SELECTION_WINDOW = 5
+
+
+@dataclass
+class FeedPage:
+    user: str
+    items: list[dict]
+    cursor: str | None
+    session: str
+    page: int
+    timings: dict[str, float] = field(default_factory=dict)
+    sources: list[dict] = field(default_factory=list)
+    removed: dict[str, int] = field(default_factory=dict)  # filter -> how many it removed
+    ranker_version: int | None = None
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("user", "page", "cursor", "session", "ranker_version", "items",
+                                              "sources", "removed", "timings")}
+
+
+class ForYouFeed:
+    """The feed service: one ``FeedIndex`` per process, per-request work in ``FeedPipeline``."""
+
+    def __init__(self, store, config: FeedConfig | None = None, *, model: str | None = None, embedder=None,
+                 moderation=None, index: FeedIndex | None = None, models_dir: Path | None = None) -> None:
+        self.config = config or FeedConfig()
+        model = model or (embedder.model_id if embedder is not None else None)
+        search = self.config.vector_search
+        if search == "auto":
+            search = "store" if store.dialect == "postgresql" else "index"
+        self.index = index or FeedIndex.load(store, model, ann=search == "index")
+        if models_dir is not None and self.index.collaborative is None:
+            self.index.collaborative = CollaborativeModels.load_latest(models_dir)
+        self.pipeline = FeedPipeline.from_config(self.config)
+        self.writer = BackgroundWriter()
+        self.env = FeedEnv(store, self.index, self.config,
+                           InterestBook(store, self.index, slots=self.config.interest_slots,
+                                        merge=self.config.slot_merge_similarity, embedder=embedder,
+                                        writer=self.writer),
+                           SteeringBook(store, embedder), RankerRegistry(store), embedder, moderation)
+        self.sessions = SessionStore(store, self.config.session_ttl_s, writer=self.writer)
+        self.store = store
+
+    # -- pages ------------------------------------------------------------------------------
+    def page(self, user_ref: str | int, *, limit: int = 20, cursor: str | None = None,
+             now: float | None = None) -> FeedPage:
+        if not 1 <= limit <= self.config.max_page:
+            raise InputError(f"limit must be between 1 and {self.config.max_page}, not {limit}", field="limit")
+        timings = Timings()
+        with timings.stage("context"):
+            self.index.refresh(self.config.refresh_interval_s)
+            user = self.store.find_user(user_ref)
+        if cursor is None:  # a new session, ranked with room for at least ten pages
+            session, number = self._start(user, now, timings, max(self.config.pool_size, 10 * limit)), 0
+        else:
+            session_id, number = read_cursor(cursor)
+            session = self.sessions.get(session_id, int(user["id"]))
+            if number > len(session.pages):
+                raise InputError("this cursor skips pages this feed has not served; use the cursor of the "
+                                 "last page", field="cursor")
+        if number < len(session.pages):  # asked again: the same page again
+            items = session.pages[number]
+        else:
+            items = self._next_page(user, session, limit, timings)
+        return self._render(user, session, number, items, timings)
+
+    def _start(self, user: dict, now: float | None, timings: Timings, pool_size: int) -> FeedSession:
+        with timings.stage("context"):
+            ctx = build_context(self.env, user, self._now(now))
+        ranking = self.pipeline.rank(ctx, timings, pool_size)
+        session = self.sessions.new(int(user["id"]), ctx.now, ranking.pool, ranking.ranker_version)
+        session.ranking, session.ctx = ranking, ctx  # this process only: page 1 reuses them
+        return session
+
+    def _next_page(self, user: dict, session: FeedSession, limit: int, timings: Timings) -> list:
+        """The next page: the selectors choose from the best of what the session has not served.
+
+        They see the best ``SELECTION_WINDOW`` pages' worth: the diversity selectors only demote, so
+        a post further down could not climb onto this page, and balance and exploration draw from it.
+        """
+        ctx = session.ctx
+        pool = session.remaining(SELECTION_WINDOW * limit)
+        if ctx is None or session.pages:  # a later page: filter again with what changed since
+            with timings.stage("context"):
+                ctx = build_context(self.env, user, session.now, exclude_posts=session.served())
+            with timings.stage("filters"):
+                pool = self._refilter(ctx, pool)
+                if len(pool) < limit:  # the filters emptied the window: look at everything left
+                    pool = self._refilter(ctx, session.remaining())
+        served = [c for p in session.pages for c in p]
+        page = Page(limit, len(session.pages), Counter(c.author_id for c in served),
+                    [c.post_id for c in served[-10:]], seed=int(session.id[:8], 16))
+        items = self.pipeline.select(ctx, pool, page, timings)[:limit]
+        with timings.stage("session"):
+            self.sessions.record_page(session, items)
+        session.ctx = None
+        return items
+
+    def _refilter(self, ctx, pool: list) -> list:
+        for step in self.pipeline.filters:
+            pool = step(ctx, pool).kept
+        return pool
+
+    def _render(self, user: dict, session: FeedSession, number: int, items: list, timings: Timings) -> FeedPage:
+        with timings.stage("explain"):
+            names = lookup_names(self.store, items)
+            before = sum(len(p) for p in session.pages[:number])
+            times = self.index.post_time
+            rendered = [explain_item(c, names, before + i + 1, datetime.fromtimestamp(times[c.post_id], UTC).isoformat())
+                        for i, c in enumerate(items)]
+        ranking = session.ranking
+        more = len(session.served()) < len(session.pool)
+        page = FeedPage(user["handle"], rendered, make_cursor(session.id, number + 1) if more else None,
+                        session.id, number + 1, ranker_version=session.ranker_version)
+        if ranking is not None and number == 0:
+            page.sources = [{"source": o.name, "proposed": o.proposed, "ms": round(o.ms, 3), "error": o.error}
+                            for o in ranking.outcomes]
+            page.removed = dict(Counter(stage for stage, _ in ranking.removed.values()))
+            session.ranking = None
+        page.timings = {k: round(v, 3) for k, v in timings.items()}
+        return page
+
+    def _now(self, now: float | None) -> float:
+        if now is not None:
+            return float(now)
+        if self.config.clock == "latest_post":
+            return self.index.latest_time() + 1.0
+        return time.time()
+
+    def close(self) -> None:
+        """Finish background writes (call before a short-lived process exits)."""
+        self.writer.flush()
+
+    # -- why not ----------------------------------------------------------------------------
+    def why_not(self, user_ref: str | int, post_ref: str | int, *, limit: int = 20, now: float | None = None) -> dict:
+        """Why ``post_ref`` is not on ``user_ref``'s first page: which stage let it go, from that stage's record."""
+        self.index.refresh()
+        user, post = self.store.find_user(user_ref), self.store.find_post(post_ref)
+        if post["id"] > self.index.max_post:
+            raise NotFoundError(f"post {post_ref!r} is not in the feed index yet; try again in a moment")
+        ctx = build_context(self.env, user, self._now(now), probe=int(post["id"]))
+        ranking = self.pipeline.rank(ctx)
+        page = self.pipeline.select(ctx, list(ranking.pool), Page(limit, seed=0))[:limit]
+        names = lookup_names(self.store, page + ([ranking.probe] if ranking.probe else []), [post["id"]])
+        report = why_not_report(post, ranking, page, limit, names)
+        if not report["proposed_by"]:
+            report["hints"] = self._hints(ctx, post)
+        return report
+
+    def _hints(self, ctx, post: dict) -> list[str]:
+        """What each kind of source looks at, for a post no source proposed."""
+        index, author = self.index, int(post["author_id"])
+        hints = [] if author in ctx.follow_set else ["you do not follow its author"]
+        if author in ctx.follow_set:
+            hints.append("it is not among its author's newest posts")
+        engaged = len(ctx.social.get(int(post["id"]), ()))
+        hints.append(f"{engaged} people you follow engaged with it this week")
+        has, vector = index.vectors_of(np.array([post["id"]]))
+        if has[0] and len(ctx.interests.vectors):
+            sims = ctx.interests.vectors @ vector[0]
+            hints.append(f"its text is {float(sims.max()):.2f} similar to your closest interest")
+        elif not has[0]:
+            hints.append("it has no text vector yet (run `townsquare embed`)")
+        age_h = (ctx.now - index.post_time[post["id"]]) / 3600
+        hints.append(f"it is {age_h:.1f} hours old")
+        return hints
+
+    # -- live feedback and steering ---------------------------------------------------------
+    def record(self, user_ref: str | int, post_ref: str | int, kind: str, *, value: float | None = None,
+               at: datetime | None = None) -> None:
+        """Log an interaction and fold it into the user's state at once (the next request sees it)."""
+        if kind not in KINDS:
+            raise InputError(f"unknown interaction kind {kind!r}; kinds: {', '.join(KINDS)}", field="kind")
+        user, post = self.store.find_user(user_ref), self.store.find_post(post_ref)
+        with self.store.begin() as conn:
+            self.store.insert_ignore(conn, interactions, [{"user_id": user["id"], "post_id": post["id"],
+                                                           "kind": kind, "value": value,
+                                                           "created_at": at or datetime.now(UTC)}])
+        self.index.refresh()
+        self.env.interests.get(user)
+
+    def steer(self, user_ref: str | int, text: str) -> list[SteeringPhrase]:
+        user = self.store.find_user(user_ref)
+        return self.env.steering.add(int(user["id"]), text)
+
+    def steering(self, user_ref: str | int) -> list[SteeringPhrase]:
+        return self.env.steering.list(int(self.store.find_user(user_ref)["id"]))
+
+    def unsteer(self, user_ref: str | int, phrase: str | int | None = None) -> int:
+        return self.env.steering.remove(int(self.store.find_user(user_ref)["id"]), phrase)

@@ -1,0 +1,211 @@
+"""Feed sessions: stable cursor pagination across pages and across API workers.
+
+Page 1 ranks the candidates once; the session keeps that ranked pool. Each later page runs the
+selectors over what is left of the pool, so a post is never served twice and nothing is skipped;
+a page asked for again (a retried request) is served again from the record of what it held.
+The cursor names the session and the page: ``base64url("<session id>.<page number>")``.
+
+Sessions live in this process's memory (least recently used, with a time to live) and in
+``feed_sessions``, so any worker can continue any session. The page-1 write (the pool, a few
+tens of kilobytes) happens on a background writer thread, off the request's path; a worker that
+is asked for page 2 of a session still being written waits for it (milliseconds). Chosen over
+state in the cursor because the pool with its explanations is far too big for a URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select, update
+
+from townsquare.errors import InputError
+from townsquare.feed.candidates import Adjustment, Candidate, Reason
+from townsquare.feed.ranker import HEADS
+from townsquare.feed.writer import BackgroundWriter
+from townsquare.storage.feed_schema import feed_sessions
+
+_TOP = 3  # feature contributions kept per candidate
+
+
+def pack_pool(pool: list[Candidate], now: float, ranker: int | None) -> bytes:
+    """The ranked pool as numpy columns plus JSON for reasons: cheap to write, cheap to read back."""
+    n = len(pool)
+    heads, contrib_idx, contrib_val = np.zeros((n, len(HEADS)), np.float32), np.full((n, _TOP), -1, np.int16), \
+        np.zeros((n, _TOP), np.float32)
+    for i, c in enumerate(pool):
+        if c.heads is not None:
+            heads[i] = c.heads
+        if c.contributions is not None:
+            k = min(_TOP, len(c.contributions[0]))
+            contrib_idx[i, :k], contrib_val[i, :k] = c.contributions[0][:k], c.contributions[1][:k]
+    text = json.dumps({"now": now, "ranker": ranker, "reasons": [c.reasons for c in pool],
+                       "adjustments": [c.adjustments or [] for c in pool]}, separators=(",", ":"))
+    buffer = io.BytesIO()
+    np.savez(buffer, post=np.array([c.post_id for c in pool], np.int64),
+             author=np.array([c.author_id for c in pool], np.int64), score=np.array([c.score for c in pool]),
+             inside=np.array([c.in_network for c in pool], bool), heads=heads, contrib_idx=contrib_idx,
+             contrib_val=contrib_val, text=np.array(text))
+    return buffer.getvalue()
+
+
+def unpack_pool(blob: bytes) -> tuple[list[Candidate], float, int | None]:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as d:
+        arrays = {k: d[k] for k in d.files}
+    text = json.loads(str(arrays["text"]))
+    heads, idx, val = arrays["heads"], arrays["contrib_idx"], arrays["contrib_val"]
+    pool = []
+    for i, (post, author, score, inside) in enumerate(zip(arrays["post"].tolist(), arrays["author"].tolist(),
+                                                          arrays["score"].tolist(), arrays["inside"].tolist())):
+        keep = idx[i] >= 0
+        pool.append(Candidate(post, author, [Reason(s, sc, tuple(pe), tuple(po), de)
+                                             for s, sc, pe, po, de in text["reasons"][i]],
+                              inside, score, heads[i], (idx[i][keep], val[i][keep]),
+                              [Adjustment(*a) for a in text["adjustments"][i]] or None, i))
+    return pool, text["now"], text["ranker"]
+
+
+@dataclass
+class FeedSession:
+    id: str
+    user_id: int
+    now: float
+    ranker_version: int | None
+    pool: list[Candidate]  # as ranked on page 1
+    expires: float
+    pages: list[list[Candidate]] = field(default_factory=list)  # what each served page held
+    ranking: Any = None  # this process only: page 1's ranking records and context
+    ctx: Any = None
+
+    def served(self) -> set[int]:
+        return {c.post_id for page in self.pages for c in page}
+
+    def remaining(self, limit: int | None = None) -> list[Candidate]:
+        """Fresh copies of the best ``limit`` unserved candidates, in ranked order (selectors change copies)."""
+        served = self.served()
+        left = (c for c in self.pool if c.post_id not in served)
+        return [c.copy() for c in (left if limit is None else islice(left, limit))]
+
+    def served_rows(self) -> list[list]:
+        """Per page: [post, score after the selectors, the page's own adjustments] of each item."""
+        base = {c.post_id: len(c.adjustments or ()) for c in self.pool}
+        return [[[c.post_id, c.score, (c.adjustments or [])[base.get(c.post_id, 0):]] for c in page]
+                for page in self.pages]
+
+    def restore_pages(self, rows: list[list]) -> None:
+        by_post = {c.post_id: c for c in self.pool}
+        self.pages = []
+        for page in rows:
+            items = []
+            for post, score, extra in page:
+                item = by_post[post].copy()
+                item.score, item.adjustments = score, (item.adjustments or []) + [Adjustment(*a) for a in extra]
+                items.append(item)
+            self.pages.append(items)
+
+
+def make_cursor(session_id: str, page: int) -> str:
+    return base64.urlsafe_b64encode(f"{session_id}.{page}".encode()).decode().rstrip("=")
+
+
+def read_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        session_id, page = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(".")
+        return session_id, int(page)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InputError(f"cursor {cursor!r} is not one this feed gave out; ask again without a cursor",
+                         field="cursor") from error
+
+
+class SessionStore:
+    """Sessions in memory and in ``feed_sessions``; page-1 writes go through one background writer."""
+
+    def __init__(self, store, ttl_s: int = 1800, *, writer: BackgroundWriter | None = None, capacity: int = 2000,
+                 wait_s: float = 5.0) -> None:
+        self.store, self.ttl_s, self.capacity, self.wait_s = store, ttl_s, capacity, wait_s
+        self.writer = writer or BackgroundWriter()
+        self._memory: OrderedDict[str, FeedSession] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def new(self, user_id: int, now: float, pool: list[Candidate], ranker_version: int | None) -> FeedSession:
+        """A session in memory; ``record_page`` stores it with its first page."""
+        return FeedSession(secrets.token_hex(16), user_id, now, ranker_version, pool, time.time() + self.ttl_s)
+
+    def record_page(self, session: FeedSession, page: list[Candidate]) -> None:
+        """Remember what a page held; the first page also writes the session's pool (in the background)."""
+        session.pages.append(page)
+        self._remember(session)
+        served = json.dumps(session.served_rows(), separators=(",", ":")).encode()
+        if len(session.pages) == 1:
+            self.writer.submit(lambda: self._insert(session, served), f"feed session {session.id}")
+            return
+        with self.store.begin() as conn:
+            conn.execute(update(feed_sessions).where(feed_sessions.c.id == session.id).values(
+                served=served, pages=len(session.pages)))
+
+    def _insert(self, session: FeedSession, served: bytes) -> None:
+        payload = pack_pool(session.pool, session.now, session.ranker_version)
+        with self.store.begin() as conn:
+            conn.execute(feed_sessions.insert().values(
+                id=session.id, user_id=session.user_id, pages=1, payload=payload, served=served,
+                expires_at=datetime.fromtimestamp(session.expires, UTC)))
+
+    def flush(self) -> None:
+        """Wait for background writes (a short-lived process calls this before it exits)."""
+        self.writer.flush()
+
+    def get(self, session_id: str, user_id: int) -> FeedSession:
+        """The session, with every page any worker served so far."""
+        row = self._row(session_id)
+        if row.user_id != user_id:
+            raise InputError("this cursor belongs to another user's feed", field="cursor")
+        with self._lock:
+            session = self._memory.get(session_id)
+        if session is None or len(session.pages) != row.pages:
+            with self.store.read() as conn:
+                full = conn.execute(select(feed_sessions).where(feed_sessions.c.id == session_id)).mappings().one()
+            if session is None:
+                pool, now, ranker = unpack_pool(full["payload"])
+                session = FeedSession(session_id, full["user_id"], now, ranker, pool, full["expires_at"].timestamp())
+            session.restore_pages(json.loads(full["served"]))
+        self._remember(session)
+        return session
+
+    def _row(self, session_id: str):
+        """The session's row, waiting a moment for one another worker is still writing."""
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            with self.store.read() as conn:
+                row = conn.execute(select(feed_sessions.c.user_id, feed_sessions.c.pages,
+                                          feed_sessions.c.expires_at).where(feed_sessions.c.id == session_id)).first()
+            if row is not None and row.expires_at.timestamp() >= time.time():
+                return row
+            if row is not None or time.monotonic() > deadline:
+                break
+            with self._lock:
+                mine = session_id in self._memory
+            self.flush() if mine else time.sleep(0.01)  # this process's writer, or another worker's
+        raise InputError("this feed cursor has expired; ask for the feed again without a cursor", field="cursor")
+
+    def purge(self) -> int:
+        """Delete expired sessions; returns how many."""
+        with self.store.begin() as conn:
+            return conn.execute(delete(feed_sessions).where(
+                feed_sessions.c.expires_at < datetime.now(UTC))).rowcount
+
+    def _remember(self, session: FeedSession) -> None:
+        with self._lock:
+            self._memory[session.id] = session
+            self._memory.move_to_end(session.id)
+            while len(self._memory) > self.capacity:
+                self._memory.popitem(last=False)

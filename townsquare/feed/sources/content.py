@@ -1,0 +1,117 @@
+"""Out-of-network sources by text similarity: to each interest vector, to sign-up topics, to steering."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from townsquare.feed.candidates import Candidate, Source
+from townsquare.feed.index import POSITIVE
+
+
+def nearest_posts(ctx, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` posts whose text vectors are closest to ``vector``: the feed index's own search when it
+    keeps one (SQLite), else the store's (pgvector on PostgreSQL)."""
+    index = ctx.index
+    if index.model is None or not index.dim:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    if index.ann is not None:
+        return index.nearest(vector, k)
+    return ctx.env.store.vectors.search_posts(index.model, vector, k)
+
+
+def closest_liked(ctx, vector: np.ndarray, n: int = 2, recent: int = 100) -> tuple[int, ...]:
+    """The user's recently liked posts closest to ``vector``: the posts behind an interest."""
+    liked = ctx.positives[:recent]
+    has, vectors = ctx.index.vectors_of(liked)
+    if not len(vectors):
+        return ()
+    best = np.argsort(-(vectors @ vector), kind="stable")[:n]
+    return tuple(int(p) for p in liked[has][best])
+
+
+class SimilarityOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    per_slot: int = Field(100, ge=1, description="Posts taken per interest vector.")
+
+
+class InterestSimilaritySource(Source):
+    """Posts close in text to each of the user's interest vectors (one search per slot, not one average)."""
+
+    name = "interest_similarity"
+    Options = SimilarityOptions
+    blocking = True
+
+    def wanted(self, ctx) -> bool:
+        return bool(len(ctx.interests.vectors)) and ctx.index.dim > 0
+
+    def fetch(self, ctx) -> list[Candidate]:
+        state = ctx.interests
+        if not len(state.vectors):
+            return []
+        share = state.weights / max(float(state.weights.sum()), 1e-9)
+        out = []
+        for slot, (vector, weight) in enumerate(zip(state.vectors, share)):
+            k = max(10, round(self.options.per_slot * (0.5 + len(share) * weight / 2)))
+            ids, sims = nearest_posts(ctx, vector, k)
+            behind = [closest_liked(ctx, vector)] * len(ids)
+            out += self.propose(ctx, ids, sims, posts=behind, detail=[f"interest {slot + 1}"] * len(ids))
+        return out
+
+
+class ColdStartOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_history: int = Field(5, ge=0, description="Below this many likes the user counts as new.")
+    per_topic: int = Field(60, ge=1, description="Posts taken per sign-up topic.")
+
+
+class ColdStartSource(Source):
+    """For a user with little history: posts near the topics and bio given at sign-up, popular ones first."""
+
+    name = "cold_start"
+    Options = ColdStartOptions
+    blocking = True
+
+    def wanted(self, ctx) -> bool:
+        return len(ctx.positives) < self.options.min_history and bool(len(ctx.interests.signup))
+
+    def fetch(self, ctx) -> list[Candidate]:
+        state, index = ctx.interests, ctx.index
+        if len(ctx.positives) >= self.options.min_history or not len(state.signup):
+            return []
+        out = []
+        for topic, vector in zip(state.signup_topics, state.signup):
+            ids, sims = nearest_posts(ctx, vector, self.options.per_topic * 2)
+            popular = np.log1p(index.post_counts[ids][:, POSITIVE].sum(axis=1)) if len(ids) else ids
+            scores = sims * (1.0 + 0.25 * popular)
+            top = np.argsort(-scores, kind="stable")[: self.options.per_topic]
+            label = topic if len(topic) <= 60 else topic[:57] + "..."
+            out += self.propose(ctx, ids[top], scores[top], detail=[f"you said you like: {label}"] * len(top))
+        return out
+
+
+class SteeringSourceOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    per_phrase: int = Field(60, ge=1, description="Posts taken per 'more ...' phrase.")
+
+
+class SteeringSource(Source):
+    """Posts close to each "more ..." phrase the user asked for."""
+
+    name = "steering"
+    Options = SteeringSourceOptions
+    blocking = True
+
+    def wanted(self, ctx) -> bool:
+        return any(p.direction == "more" for p in ctx.steering)
+
+    def fetch(self, ctx) -> list[Candidate]:
+        out = []
+        for phrase in ctx.steering:
+            if phrase.direction != "more" or phrase.vector is None or len(phrase.vector) != ctx.index.dim:
+                continue
+            ids, sims = nearest_posts(ctx, phrase.vector, self.options.per_phrase)
+            out += self.propose(ctx, ids, sims * math.sqrt(phrase.weight), detail=[f"you asked for {phrase.label()}"] * len(ids))
+        return out

@@ -1,0 +1,146 @@
+"""``Assistant``: answers questions about the platform from its real posts and users, with links.
+
+'any good posts about sourdough this week?' -> posts; 'who here writes about chess openings?' ->
+people. Only posts the asking user may see are searched: live, public (or followers-only from
+people they follow, or their own), not by anyone they block or mute or who blocks them, and not
+hidden or sent to review by moderation. The answer is assembled from the retrieved records only
+(quoted snippets and links), never generated, so it cannot invent posts or people and text in
+posts cannot instruct it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import and_, or_, select
+
+from townsquare.errors import InputError
+from townsquare.models.base import Embedder
+from townsquare.storage.schema import edges, posts, users
+
+_WINDOWS = {"today": 1, "this week": 7, "past week": 7, "last week": 7, "this month": 30, "past month": 30,
+            "last month": 30, "this year": 365}
+_PEOPLE = re.compile(r"^\s*(who|anyone|any people|which (users|people|accounts))\b", re.IGNORECASE)
+_SCAFFOLD = re.compile(
+    r"\b(any|some|good|great|best|interesting|recent|posts?|threads?|who|here|there|writes?|writing|posts|"
+    r"talks?|talking|is|are|anyone|about|on|regarding|of|the|me|show|find|what|people|users?|accounts?|"
+    r"which|do|does|know|tips|please|can|you|i|for)\b", re.IGNORECASE)
+
+
+@dataclass
+class Citation:
+    kind: str  # post | user
+    id: int
+    ref: str  # external id (post) or handle (user)
+    url: str
+    snippet: str = ""
+    score: float = 0.0
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    topic: str = ""
+    since: datetime | None = None
+
+
+def parse_question(question: str, now: datetime) -> tuple[str, str, datetime | None]:
+    """``(kind, topic, since)``: kind is 'people' or 'posts'."""
+    q = " ".join(question.strip().split())
+    if not q:
+        raise InputError("the question is empty: ask about a topic, e.g. 'any posts about sourdough?'",
+                         field="question")
+    since = None
+    for phrase, days in _WINDOWS.items():
+        if phrase in q.lower():
+            since = now - timedelta(days=days)
+            q = re.sub(re.escape(phrase), " ", q, flags=re.IGNORECASE)
+    kind = "people" if _PEOPLE.search(q) else "posts"
+    topic = " ".join(_SCAFFOLD.sub(" ", q.replace("?", " ")).split()) or q
+    return kind, topic, since
+
+
+class Assistant:
+    """``answer(user_id, question) -> Answer(text, citations)``."""
+
+    def __init__(self, store, embedder: Embedder, policy=None, *, min_similarity: float = 0.35, k: int = 5,
+                 pool: int = 5000, post_url: str = "/posts/{ref}", user_url: str = "/@{ref}") -> None:
+        self.store, self.embedder, self.policy = store, embedder, policy
+        self.min_similarity, self.k, self.pool = min_similarity, k, pool
+        self.post_url, self.user_url = post_url, user_url
+
+    def answer(self, user_id: int | str, question: str, *, now: datetime | None = None) -> Answer:
+        user = self.store.find_user(user_id)
+        kind, topic, since = parse_question(question, now or datetime.now(UTC))
+        rows = self.visible_posts(user["id"], since)
+        hits = self._rank(rows, topic)
+        when = " from the past week" if since and (now or datetime.now(UTC)) - since == timedelta(days=7) else (
+            f" since {since:%Y-%m-%d}" if since else "")
+        if not hits:
+            return Answer(f"I found no posts about {topic}{when} that you can see.", [], topic, since)
+        if kind == "people":
+            return self._people(hits, topic, since)
+        cites = [Citation("post", r["id"], r["external_id"], self.post_url.format(ref=r["external_id"]),
+                          _snippet(r["text"]), round(s, 3)) for r, s in hits[: self.k]]
+        lines = [f"{i}. @{r['handle']}: \"{c.snippet}\" ({c.url})" for i, ((r, _), c) in enumerate(zip(hits, cites), 1)]
+        return Answer(f"Posts about {topic}{when}:\n" + "\n".join(lines), cites, topic, since)
+
+    def _people(self, hits, topic: str, since) -> Answer:
+        by_author: dict[int, list] = defaultdict(list)
+        for row, score in hits:
+            by_author[row["author_id"]].append((row, score))
+        ranked = sorted(by_author.values(), key=lambda rs: -(sum(s for _, s in rs) + 0.1 * len(rs)))[: self.k]
+        cites, lines = [], []
+        for rs in ranked:
+            row = rs[0][0]
+            cites.append(Citation("user", row["author_id"], row["handle"], self.user_url.format(ref=row["handle"]),
+                                  _snippet(row["text"]), round(rs[0][1], 3)))
+            cites.append(Citation("post", row["id"], row["external_id"], self.post_url.format(ref=row["external_id"]),
+                                  _snippet(row["text"]), round(rs[0][1], 3)))
+            lines.append(f"- @{row['handle']} ({len(rs)} post{'s' * (len(rs) > 1)}), e.g. \"{_snippet(row['text'])}\" "
+                         f"({self.post_url.format(ref=row['external_id'])})")
+        return Answer(f"People here who write about {topic}:\n" + "\n".join(lines), cites, topic, since)
+
+    def visible_posts(self, user_id: int, since: datetime | None) -> list[dict]:
+        """Live posts the user may see, newest first, without blocked/muted authors or moderated posts."""
+        e = edges
+        with self.store.read() as conn:
+            hidden = set(conn.execute(select(e.c.target_id).where(e.c.source_id == user_id,
+                                                                  e.c.kind.in_(("block", "mute")))).scalars())
+            hidden |= set(conn.execute(select(e.c.source_id).where(e.c.target_id == user_id,
+                                                                    e.c.kind == "block")).scalars())
+            follows = select(e.c.target_id).where(e.c.source_id == user_id, e.c.kind == "follow")
+            query = (select(posts.c.id, posts.c.external_id, posts.c.text, posts.c.author_id, posts.c.created_at,
+                            users.c.handle).join(users, users.c.id == posts.c.author_id)
+                     .where(posts.c.deleted.is_(False), posts.c.repost_of_id.is_(None),
+                            or_(posts.c.visibility == "public", posts.c.author_id == user_id,
+                                and_(posts.c.visibility == "followers", posts.c.author_id.in_(follows))))
+                     .order_by(posts.c.created_at.desc()).limit(self.pool))
+            if since is not None:
+                query = query.where(posts.c.created_at >= since)
+            rows = [dict(r) for r in conn.execute(query).mappings() if r["author_id"] not in hidden]
+        if self.policy is not None and rows:
+            from townsquare.safety import post_decisions
+            decisions = post_decisions(self.store, [r["id"] for r in rows], self.policy)
+            rows = [r for r in rows if decisions.get(r["id"]) is None or decisions[r["id"]].action not in ("review", "hide")]
+        return rows
+
+    def _rank(self, rows: list[dict], topic: str) -> list[tuple[dict, float]]:
+        if not rows:
+            return []
+        vectors = self.embedder.embed([topic] + [r["text"] for r in rows])
+        sims = vectors[1:] @ vectors[0]
+        words = [w for w in re.findall(r"\w+", topic.lower()) if len(w) > 2]
+        boosted = sims + np.array([0.1 * any(w in r["text"].lower() for w in words) for r in rows])
+        order = np.argsort(-boosted)
+        return [(rows[i], float(boosted[i])) for i in order if boosted[i] >= self.min_similarity][: 4 * self.k]
+
+
+def _snippet(text: str, limit: int = 100) -> str:
+    text = " ".join(text.replace('"', "'").split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"

@@ -1,0 +1,110 @@
+"""``ResponseBank``: replies the platform's own users wrote, found again by what they replied to.
+
+Built from the store: every public, live reply with its parent's text, plus suggestions users
+picked or edited (feedback), minus texts users kept ignoring. Retrieval embeds the new post and
+takes the replies whose parents are nearest (cosine). Replies that carry personal data or
+@mentions are left out: a suggestion must never carry another user's details or name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import and_, select
+from sqlalchemy.orm import aliased
+
+from townsquare.models import find_pii
+from townsquare.models.base import Embedder
+from townsquare.storage.interact_schema import interact_suggestions
+from townsquare.storage.schema import posts
+
+_MENTION = "@"
+_LEADING_MENTIONS = re.compile(r"^(@\w+[\s,:]*)+")
+
+
+@dataclass(frozen=True)
+class BankEntry:
+    context: str
+    reply: str
+    weight: float = 1.0
+    origin: str = "reply"  # reply | feedback
+
+
+def usable_reply(text: str) -> bool:
+    """Short, no mentions, no links, no personal data."""
+    words = text.split()
+    return (0 < len(words) <= 30 and _MENTION not in text and "http" not in text.lower()
+            and not find_pii(text))
+
+
+@dataclass
+class ResponseBank:
+    """Context-reply pairs with their context vectors, searchable by cosine."""
+
+    entries: list[BankEntry]
+    vectors: np.ndarray = field(repr=False)
+
+    @classmethod
+    def build(cls, entries: list[BankEntry], embedder: Embedder) -> ResponseBank:
+        kept = [e for e in entries if usable_reply(e.reply) and e.weight > 0]
+        if not kept:
+            return cls([], np.zeros((0, 384), np.float32))
+        contexts = list(dict.fromkeys(e.context for e in kept))  # embed each distinct context once
+        unique = embedder.embed(contexts)
+        row = {c: i for i, c in enumerate(contexts)}
+        vectors = unique[[row[e.context] for e in kept]]
+        return cls(kept, vectors)
+
+    @classmethod
+    def from_store(cls, store, embedder: Embedder, *, limit: int = 50_000) -> ResponseBank:
+        return cls.build(bank_entries(store, limit=limit), embedder)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def search(self, query: np.ndarray, k: int = 20, *, exclude_replies: set[str] = frozenset()) -> list[tuple[BankEntry, float]]:
+        """Up to ``k`` distinct replies whose contexts are nearest to ``query``, with the similarity."""
+        if not self.entries:
+            return []
+        sims = self.vectors @ np.asarray(query, np.float32)
+        out, seen = [], set(exclude_replies)
+        for i in np.argsort(-sims):
+            entry = self.entries[int(i)]
+            key = entry.reply.lower().strip()
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append((entry, float(sims[i])))
+            if len(out) >= k:
+                break
+        return out
+
+
+def bank_entries(store, *, limit: int = 50_000) -> list[BankEntry]:
+    """Public live replies with their parent text, then feedback: picked/edited added, ignored down-weighted."""
+    parent = aliased(posts)
+    query = (select(parent.c.text, posts.c.text)
+             .join(parent, and_(posts.c.reply_to_id == parent.c.id))
+             .where(posts.c.deleted.is_(False), parent.c.deleted.is_(False),
+                    posts.c.visibility == "public", parent.c.visibility == "public")
+             .order_by(posts.c.id.desc()).limit(limit))
+    s = interact_suggestions
+    feedback = (select(posts.c.text, s.c.text, s.c.final_text, s.c.outcome)
+                .join(posts, posts.c.id == s.c.post_id)
+                .where(s.c.kind == "reply", s.c.outcome.is_not(None)))
+    with store.read() as conn:
+        replies = [BankEntry(c, r) for c, r in conn.execute(query)]
+        rows = conn.execute(feedback).all()
+    ignored: dict[str, int] = {}
+    added = []
+    for context, text, final, outcome in rows:
+        if outcome == "ignored":
+            ignored[text.lower().strip()] = ignored.get(text.lower().strip(), 0) + 1
+        else:
+            added.append(BankEntry(context, final or text, 2.0 if outcome == "picked" else 1.5, "feedback"))
+    entries = [BankEntry(e.context, _LEADING_MENTIONS.sub("", e.reply).strip(), e.weight, e.origin)
+               for e in added + replies]
+    return [BankEntry(e.context, e.reply, e.weight - 0.5 * ignored.get(e.reply.lower().strip(), 0), e.origin)
+            for e in entries]

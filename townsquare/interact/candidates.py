@@ -1,0 +1,119 @@
+"""Where reply candidates come from: the response bank, the generator, and a small stock of replies.
+
+Each source is ``fetch(thread, voice) -> list[Candidate]``; a failing source is skipped by the
+suggester, not fatal. Intents: ``warm`` (kind words), ``question`` (asks about it), ``brief``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from townsquare.interact.bank import ResponseBank
+from townsquare.interact.voice import VoiceProfile
+from townsquare.models import GenerationRequest, chat_messages
+from townsquare.models.base import Generator
+
+INTENTS = ("warm", "question", "brief")
+_WARM = re.compile(r"\b(love|lovely|great|amazing|awesome|congrat\w*|glad|happy|beautiful|wonderful|nice|"
+                   r"thank\w*|proud|enjoy\w*|fantastic|cool|good luck|well done|sweet|delicious|yum\w*|"
+                   r"wow|cute|brilliant|fun)\b", re.IGNORECASE)
+
+STOCK: dict[str, tuple[str, ...]] = {
+    "warm": ("Love this!", "This is great, thanks for sharing!", "So happy for you!", "That sounds amazing.",
+             "Beautiful, well done!", "Glad to hear it!"),
+    "question": ("How did it go?", "What made you choose it?", "Where was this?", "Any tips for a beginner?",
+                 "How long did it take?", "What's next?"),
+    "brief": ("Nice!", "Agreed.", "Congrats!", "Same here.", "Thanks!", "Good luck!"),
+}
+
+
+@dataclass
+class Candidate:
+    """One proposed reply and where it came from."""
+
+    text: str
+    source: str  # bank | generated | stock
+    intent: str = ""
+    score: float = 0.0
+    prior: float = 0.0  # added to the scorer's score (bank weight)
+    why: str = ""
+
+
+def intent_of(text: str) -> str:
+    """question if it asks, brief if at most 3 words, warm if it sounds warm, else comment."""
+    words = text.split()
+    if text.rstrip().endswith("?"):
+        return "question"
+    if len(words) <= 3:
+        return "brief"
+    return "warm" if _WARM.search(text) else "comment"
+
+
+class BankSource:
+    """Replies that users here wrote to posts like this one."""
+
+    name = "bank"
+
+    def __init__(self, bank: ResponseBank, k: int = 24) -> None:
+        self.bank, self.k = bank, k
+
+    def fetch(self, thread: Sequence[str], voice: VoiceProfile, query: np.ndarray | None = None) -> list[Candidate]:
+        hits = self.bank.search(query, self.k) if query is not None else []
+        return [Candidate(e.reply, "bank", intent_of(e.reply), prior=0.1 * np.log(max(e.weight, 0.1)),
+                          why=f"{e.origin} to a similar post ({sim:.2f})") for e, sim in hits]
+
+
+class StockSource:
+    """A few generic replies per intent, so every intent has a candidate even on a new platform."""
+
+    name = "stock"
+
+    def fetch(self, thread: Sequence[str], voice: VoiceProfile, query: np.ndarray | None = None) -> list[Candidate]:
+        return [Candidate(t, "stock", intent, why="stock reply") for intent, texts in STOCK.items() for t in texts]
+
+
+class GeneratedSource:
+    """One short reply per intent from the generator; user text goes in fenced blocks only."""
+
+    name = "generated"
+    ASK: ClassVar[dict[str, str]] = {"warm": "a warm, kind reply", "question": "a friendly question about it"}
+
+    def __init__(self, generator: Generator, intents: Sequence[str] = ("warm", "question"), max_tokens: int = 32,
+                 seed: int = 0) -> None:
+        self.generator, self.intents, self.max_tokens, self.seed = generator, tuple(intents), max_tokens, seed
+
+    def fetch(self, thread: Sequence[str], voice: VoiceProfile, query: np.ndarray | None = None) -> list[Candidate]:
+        data = [("thread", "\n".join(thread[:-1]))] if len(thread) > 1 else []
+        data.append(("post", thread[-1]))
+        out = []
+        for intent in self.intents:
+            task = (f"Write {self.ASK.get(intent, 'a short reply')} to the post, as its reader. "
+                    f"Style: {voice.describe()}. At most 15 words. Answer with the reply only.")
+            request = GenerationRequest(messages=chat_messages("You write short replies to social media posts.",
+                                                               data, task),
+                                        max_tokens=self.max_tokens, temperature=0.0, stop=["\n"],
+                                        repeat_penalty=1.2, seed=self.seed)
+            text = clean_generated(self.generator.generate(request).text)
+            if text:
+                out.append(Candidate(text, "generated", intent_of(text), why=f"generated ({intent})"))
+        return out
+
+
+_PREFIX = re.compile(r"^\s*(reply|response|answer|assistant)\s*[:\-]\s*", re.IGNORECASE)
+
+
+def clean_generated(text: str, max_words: int = 25) -> str:
+    """First line, no 'Reply:' prefix or wrapping quotes, at most ``max_words`` words (cut at a sentence end)."""
+    line = next((l for l in text.strip().splitlines() if l.strip()), "")
+    line = _PREFIX.sub("", line).strip().strip('"“”\'').strip()
+    words = line.split()
+    if len(words) > max_words:
+        line = " ".join(words[:max_words])
+        cut = max(line.rfind("."), line.rfind("!"), line.rfind("?"))
+        line = line[:cut + 1] if cut > 10 else line
+    return line

@@ -1,0 +1,59 @@
+"""When not to suggest replies: the post is hidden from the user, unsafe, sensitive, or nothing fits.
+
+``TriggerCheck.reasons(...)`` returns why not (empty: go ahead). Sensitive topics (grief, illness,
+self-harm, abuse...) get no canned replies, as Smart Reply systems do: a one-tap "Nice!" under a
+post about a death hurts. The word list is hand-written because no package ships one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+
+from townsquare.storage.schema import edges
+
+SENSITIVE = re.compile(
+    r"\b(passed away|passing of|died|death|dying|funeral|grief|grieving|condolences|miscarriage|cancer|"
+    r"diagnos\w*|chemo\w*|terminal|hospital\w*|suicid\w*|self[- ]harm|kill (myself|me)|depress\w*|"
+    r"anxiety attack|panic attack|abuse\w*|assault\w*|rape\w*|divorce\w*|laid off|fired from|"
+    r"eviction|evicted|overdose\w*|rip)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TriggerCheck:
+    """Cheap checks first: access, then the safety policy, then sensitivity."""
+
+    min_words: int = 1
+
+    def access_reasons(self, store, post: dict, user: dict) -> list[str]:
+        if post["deleted"]:
+            return ["the post was deleted"]
+        if post["author_id"] == user["id"]:
+            return ["this is your own post"]
+        with store.read() as conn:
+            rows = conn.execute(select(edges.c.source_id, edges.c.kind).where(
+                or_((edges.c.source_id == post["author_id"]) & (edges.c.target_id == user["id"]),
+                    (edges.c.source_id == user["id"]) & (edges.c.target_id == post["author_id"])))).all()
+        kinds = {(src == user["id"], kind) for src, kind in rows}
+        if (False, "block") in kinds or (True, "block") in kinds:
+            return ["one of you blocks the other"]
+        if post["visibility"] == "private" or (post["visibility"] == "followers" and (True, "follow") not in kinds):
+            return [f"the post is {post['visibility']} and you cannot reply to it"]
+        return []
+
+    def text_reasons(self, text: str) -> list[str]:
+        if len(text.split()) < self.min_words:
+            return ["the post has no words to reply to"]
+        match = SENSITIVE.search(text)
+        if match:
+            return [f"sensitive topic ('{match.group(0)}'): write this reply yourself"]
+        return []
+
+    @staticmethod
+    def safety_reasons(decision) -> list[str]:
+        """The policy's decision on the post: anything above allow stops suggestions."""
+        if decision.action == "allow":
+            return []
+        return [f"the post is flagged by the safety policy ({decision.action}): " + "; ".join(decision.explain())]

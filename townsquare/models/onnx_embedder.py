@@ -1,0 +1,116 @@
+"""``OnnxEmbedder``: a BERT sentence encoder on onnxruntime + tokenizers (no torch at serving)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from townsquare.models.base import Embedder, l2_normalise
+from townsquare.models.files import ONNXRUNTIME_INSTALL, import_optional, minilm_dir
+
+MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+_GRAPH_VERSION = "fused-v1"  # bump when bert_onnx.py changes the graph
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "townsquare" / "models"
+
+
+class OnnxEmbedder(Embedder):
+    """all-MiniLM-L6-v2 (or any BERT in the same layout) with mean pooling, fp32.
+
+    The ONNX graph is built once from the safetensors weights and cached in ``cache_dir``.
+    Texts are tokenized once, sorted by length and cut into batches of at most
+    ``batch_tokens`` padded tokens, so short texts never pay for a long neighbour's padding.
+    The session loads lazily on the first ``embed`` and is safe to share between threads.
+    """
+
+    def __init__(self, model: str | Path = "minilm", *, cache_dir: Path | None = None, threads: int = 2,
+                 batch_tokens: int = 4096, max_batch: int = 256, model_id: str | None = None) -> None:
+        self.model_dir = minilm_dir(str(model))
+        self.cache_dir = cache_dir or default_cache_dir()
+        self.threads, self.batch_tokens, self.max_batch = threads, batch_tokens, max_batch
+        self.model_id = model_id or (MINILM_ID if str(model) == "minilm" else self.model_dir.name)
+        config = json.loads((self.model_dir / "config.json").read_text())
+        self.dim = int(config["hidden_size"])
+        self.max_length = _max_seq_length(self.model_dir, config)
+        self._lock = threading.Lock()
+        self._session = None
+        self._tokenizer = None
+
+    def graph_path(self) -> Path:
+        """Where the built graph is cached; the name changes when the weights or builder change."""
+        weights = self.model_dir / "model.safetensors"
+        stat = weights.stat()
+        key = f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{_GRAPH_VERSION}"
+        return self.cache_dir / f"{self.model_dir.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            ort = import_optional("onnxruntime", "onnxruntime", ONNXRUNTIME_INSTALL)
+            tokenizers = import_optional("tokenizers", "tokenizers", ONNXRUNTIME_INSTALL)
+            path = self.graph_path()
+            if not path.is_file():
+                from townsquare.models.bert_onnx import build_bert_onnx
+                build_bert_onnx(self.model_dir, path)
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            tokenizer = tokenizers.Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+            tokenizer.no_padding()
+            tokenizer.enable_truncation(max_length=self.max_length)
+            self._tokenizer = tokenizer
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        self._load()
+        token_ids = [encoding.ids for encoding in self._tokenizer.encode_batch(texts)]
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for batch in length_sorted_batches([len(ids) for ids in token_ids], self.batch_tokens, self.max_batch):
+            ids, mask = _pad([token_ids[i] for i in batch])
+            out[batch] = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return l2_normalise(out)
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_tokens: int, max_batch: int) -> list[list[int]]:
+    """Indices grouped longest-first so that each batch pads to at most ``batch_tokens`` tokens."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        longest = lengths[current[0]] if current else lengths[i]
+        if current and (len(current) + 1 > max_batch or (len(current) + 1) * longest > batch_tokens):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _pad(sequences: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    width = max(len(s) for s in sequences)
+    ids = np.zeros((len(sequences), width), dtype=np.int32)
+    mask = np.zeros((len(sequences), width), dtype=np.int32)
+    for row, seq in enumerate(sequences):
+        ids[row, :len(seq)] = seq
+        mask[row, :len(seq)] = 1
+    return ids, mask
+
+
+def _max_seq_length(model_dir: Path, config: dict) -> int:
+    st_config = model_dir / "sentence_bert_config.json"
+    if st_config.is_file():
+        return int(json.loads(st_config.read_text()).get("max_seq_length", 256))
+    return int(config.get("max_position_embeddings", 512))

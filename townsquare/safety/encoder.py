@@ -1,0 +1,113 @@
+"""The moderation encoder: all-MiniLM-L6-v2 with townsquare's trained low-rank adapter merged in.
+
+The adapter (a few hundred KB, shipped in ``townsquare/safety/shipped/``) holds, for the layers
+it adapts, low-rank updates ``B @ A`` of every weight matrix plus new biases and LayerNorm
+parameters, and says how many of MiniLM's layers the encoder keeps (the shipped one keeps four
+of six, for speed). ``merge_adapter`` applies it to the base safetensors weights with numpy; the
+merged model is written once to the model cache and served by ``OnnxEmbedder`` (onnxruntime, no
+torch). All text classifiers share this one encoder pass per post.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from townsquare.errors import NotFoundError
+from townsquare.models.base import Embedder
+from townsquare.models.files import minilm_dir
+
+ADAPTER_MATRICES = ("attention.self.query", "attention.self.key", "attention.self.value",
+                    "attention.output.dense", "intermediate.dense", "output.dense")
+
+
+def read_adapter(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(metadata, arrays) of an adapter ``.npz`` written by ``save_adapter``."""
+    if not path.is_file():
+        raise NotFoundError(f"encoder adapter {path} not found; run `townsquare train moderation-models` "
+                            "or reinstall townsquare")
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files if key != "meta"}
+        meta = json.loads(str(data["meta"]))
+    return meta, arrays
+
+
+def save_adapter(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
+    return path
+
+
+def merge_adapter(base: dict[str, np.ndarray], meta: dict[str, Any],
+                  arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Base BERT weights with the adapter applied: ``W + scale * B @ A``; vectors replaced."""
+    merged = dict(base)
+    scale = float(meta["scale"])
+    for key, value in arrays.items():
+        if key.endswith(".lora_A"):
+            name = key.removesuffix(".lora_A")
+            delta = arrays[name + ".lora_B"].astype(np.float32) @ value.astype(np.float32)
+            merged[name + ".weight"] = (base[name + ".weight"] + scale * delta).astype(np.float32)
+        elif not key.endswith(".lora_B"):
+            merged[key] = value.astype(np.float32)
+    layers = int(meta.get("num_layers", 0)) or None
+    if layers is not None:  # a shortened encoder drops the layers above ``num_layers``
+        merged = {k: v for k, v in merged.items()
+                  if not k.startswith("encoder.layer.") or int(k.split(".")[2]) < layers}
+    return merged
+
+
+class ModerationEncoder(Embedder):
+    """Texts in, the adapted encoder's L2-normalised vectors out (lazy: built on first use)."""
+
+    def __init__(self, adapter: Path, *, cache_dir: Path | None = None, threads: int = 2,
+                 base: str = "minilm") -> None:
+        self.adapter = adapter
+        self.meta, _ = read_adapter(adapter)
+        self.model_id = f"townsquare-moderation-{self.meta['version']}"
+        self.dim = int(self.meta.get("dim", 384))
+        self.threads, self.base = threads, base
+        from townsquare.models.onnx_embedder import default_cache_dir
+
+        self.cache_dir = cache_dir or default_cache_dir()
+        self._inner: Embedder | None = None
+
+    def model_folder(self) -> Path:
+        """The merged model folder in the cache (config, tokenizer, merged safetensors)."""
+        digest = hashlib.sha256(self.adapter.read_bytes()).hexdigest()[:16]
+        folder = self.cache_dir / f"{self.model_id}-{digest}"
+        if (folder / "model.safetensors").is_file():
+            return folder
+        from safetensors.numpy import load_file, save_file
+
+        base_dir = minilm_dir(self.base)
+        meta, arrays = read_adapter(self.adapter)
+        merged = merge_adapter(load_file(str(base_dir / "model.safetensors")), meta, arrays)
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        config = json.loads((base_dir / "config.json").read_text())
+        config["num_hidden_layers"] = int(meta.get("num_layers") or config["num_hidden_layers"])
+        (tmp / "config.json").write_text(json.dumps(config))
+        (tmp / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": meta["max_length"]}))
+        shutil.copy(base_dir / "tokenizer.json", tmp / "tokenizer.json")
+        save_file({k: np.ascontiguousarray(v) for k, v in merged.items()}, str(tmp / "model.safetensors"))
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+        return folder
+
+    def _encoder(self) -> Embedder:
+        if self._inner is None:
+            from townsquare.models.onnx_embedder import OnnxEmbedder
+
+            self._inner = OnnxEmbedder(self.model_folder(), cache_dir=self.cache_dir, threads=self.threads,
+                                       model_id=self.model_id)
+        return self._inner
+
+    def embed(self, texts) -> np.ndarray:
+        return self._encoder().embed(list(texts))

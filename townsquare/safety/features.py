@@ -1,0 +1,55 @@
+"""What a classifier reads from a batch of texts, computed once and shared by every head.
+
+``TextBatch`` holds the texts and, on first use, their encoder vectors (one encoder pass per
+text, shared by all heads) and their hashed word and character n-grams (for heads that use
+them: no vocabulary to ship, only the weights of the n-grams a head kept).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.preprocessing import normalize
+
+from townsquare.models.base import Embedder
+
+NGRAM_DIM = 2 ** 20
+_WORDS = HashingVectorizer(n_features=NGRAM_DIM, ngram_range=(1, 2), alternate_sign=False, norm=None,
+                           binary=True, token_pattern=r"(?u)[#@]?\b\w+\b")
+_CHARS = HashingVectorizer(n_features=NGRAM_DIM, analyzer="char_wb", ngram_range=(3, 5),
+                           alternate_sign=False, norm=None, binary=True)
+
+
+def ngram_features(texts: Sequence[str]) -> sparse.csr_matrix:
+    """Binary word 1-2-grams and character 3-5-grams, hashed into one space, rows L2-normalised."""
+    texts = list(texts)
+    matrix = _WORDS.transform(texts) + _CHARS.transform(texts)
+    return normalize(matrix.tocsr(), norm="l2", copy=False)
+
+
+class TextBatch:
+    """A batch of texts with lazily computed, shared features."""
+
+    def __init__(self, texts: Sequence[str], encoder: Embedder | None = None,
+                 vectors: np.ndarray | None = None) -> None:
+        self.texts = list(texts)
+        self.encoder = encoder
+        if vectors is not None:
+            self.__dict__["vectors"] = np.asarray(vectors, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @cached_property
+    def vectors(self) -> np.ndarray:
+        if self.encoder is None:
+            raise ValueError("this TextBatch has no encoder; give one or precomputed vectors")
+        return self.encoder.embed(self.texts)
+
+    @cached_property
+    def ngrams(self) -> sparse.csr_matrix:
+        return ngram_features(self.texts)

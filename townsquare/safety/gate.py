@@ -1,0 +1,102 @@
+"""Where the policy acts: the feed (hide, demote, label, explained) and reply suggestions.
+
+``post_decisions`` turns stored scores into one ``Decision`` per post with the community's
+policy; a moderator's latest decision on a post overrides the models. ``moderate_candidates``
+applies decisions to feed candidates (anything with ``post_id`` and ``scale(factor, stage,
+detail)``, such as ``townsquare.feed.candidates.Candidate``) and returns what it kept and what it
+removed, each with its reasons. ``ReplySafetyCheck`` scores drafted replies and drops the ones
+the policy would act on, so that townsquare never suggests what it would itself demote or hide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from townsquare.safety.policy import SEVERITY, Decision, Policy, Reason
+from townsquare.safety.registry import SafetyScorer
+
+STAGE = "safety"
+
+
+class Scalable(Protocol):
+    post_id: int
+
+    def scale(self, factor: float, stage: str, detail: str = "") -> None: ...
+
+
+def moderator_decision(action: str) -> Decision:
+    """What a moderator's action means for the feed (it replaces the models' decision)."""
+    factor = 0.5 if action == "demote" else 1.0
+    reason = Reason("moderator", action, 1.0, 1.0, action, factor)
+    return Decision(action, factor, (reason,), False) if action != "allow" else Decision()
+
+
+def post_decisions(store, post_ids: Sequence[int], policy: Policy) -> dict[int, Decision]:
+    """Per post: the moderator's latest decision if any, else the policy applied to stored scores.
+
+    Posts without stored scores get no entry (score them on ingest with ``score_posts``).
+    """
+    from townsquare.safety.queue import moderator_actions, stored_scores
+
+    decisions = {pid: policy.decide(entry["scores"], entry["spans"])
+                 for pid, entry in stored_scores(store, post_ids).items()}
+    for pid, action in moderator_actions(store, post_ids).items():
+        decisions[pid] = moderator_decision(action)
+    return decisions
+
+
+@dataclass
+class Removed:
+    candidate: Any
+    decision: Decision
+
+    def explain(self) -> list[str]:
+        return self.decision.explain()
+
+
+def moderate_candidates(candidates: Sequence[Scalable], decisions: dict[int, Decision]) -> tuple[list, list[Removed]]:
+    """Drop hidden posts, demote the rest as the policy says; (kept, removed with reasons)."""
+    kept, removed = [], []
+    for candidate in candidates:
+        decision = decisions.get(candidate.post_id)
+        if decision is None or decision.action == "allow":
+            kept.append(candidate)
+        elif decision.action == "hide":
+            removed.append(Removed(candidate, decision))
+        else:
+            if decision.factor < 1.0:
+                candidate.scale(decision.factor, STAGE, "; ".join(decision.explain()))
+            kept.append(candidate)
+    return kept, removed
+
+
+@dataclass
+class CheckedReply:
+    text: str
+    decision: Decision
+    allowed: bool
+
+
+class ReplySafetyCheck:
+    """Scores drafted replies; a reply is allowed when the policy's action is below ``block_at``.
+
+    The default blocks at ``label``: a suggestion that would be labelled, demoted, reviewed or
+    hidden is never offered.
+    """
+
+    def __init__(self, scorer: SafetyScorer, policy: Policy, block_at: str = "label") -> None:
+        if block_at not in SEVERITY:
+            raise ValueError(f"block_at must be one of {', '.join(SEVERITY)}")
+        self.scorer, self.policy, self.block_at = scorer, policy, SEVERITY[block_at]
+
+    def check(self, replies: Sequence[str]) -> list[CheckedReply]:
+        out = []
+        for text, result in zip(replies, self.scorer.score(list(replies))):
+            decision = self.policy.decide(result.scores, result.spans)
+            out.append(CheckedReply(text, decision, SEVERITY[decision.action] < self.block_at))
+        return out
+
+    def allowed(self, replies: Sequence[str]) -> list[str]:
+        return [r.text for r in self.check(replies) if r.allowed]

@@ -1,0 +1,135 @@
+"""``LinearHead``: a calibrated linear classifier over shared encoder vectors and hashed n-grams.
+
+A head is a few arrays: dense weights over the encoder vector, sparse weights over the n-grams
+it kept, a bias and a temperature. Probabilities are ``softmax(logits / temperature)``, with the
+temperature fitted on held-out scores so that they are calibrated. Heads are saved as small
+``.npz`` files whose metadata holds the labels, metrics and precision curve (the model card).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from townsquare.errors import NotFoundError
+from townsquare.safety.features import NGRAM_DIM, TextBatch
+
+
+@dataclass
+class LinearHead:
+    """Logits = vectors @ dense + ngrams[:, index] @ ngram_weights + bias; probs = softmax(logits / T)."""
+
+    labels: list[str]
+    dense: np.ndarray | None            # (dim, k)
+    bias: np.ndarray                    # (k,)
+    ngram_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ngram_weights: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    temperature: float = 1.0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uses_ngrams(self) -> bool:
+        return len(self.ngram_index) > 0
+
+    def logits(self, batch: TextBatch) -> np.ndarray:
+        out = np.tile(self.bias.astype(np.float32), (len(batch), 1))
+        if self.dense is not None:
+            out += batch.vectors @ self.dense.astype(np.float32)
+        if self.uses_ngrams:
+            out += np.asarray(batch.ngrams[:, self.ngram_index] @ self.ngram_weights.astype(np.float32))
+        return out
+
+    def predict_proba(self, batch: TextBatch) -> np.ndarray:
+        return softmax(self.logits(batch) / self.temperature)
+
+    # -- files ----------------------------------------------------------------------------
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {**self.meta, "labels": self.labels, "temperature": self.temperature}
+        arrays = {"bias": self.bias.astype(np.float32), "ngram_index": self.ngram_index.astype(np.int32),
+                  "ngram_weights": self.ngram_weights.astype(np.float16)}
+        if self.dense is not None:
+            arrays["dense"] = self.dense.astype(np.float16)
+        np.savez_compressed(path, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> LinearHead:
+        if not path.is_file():
+            raise NotFoundError(f"classifier head {path} not found")
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            return cls(labels=list(meta.pop("labels")), dense=data["dense"].astype(np.float32)
+                       if "dense" in data.files else None, bias=data["bias"].astype(np.float32),
+                       ngram_index=data["ngram_index"].astype(np.int64),
+                       ngram_weights=data["ngram_weights"].astype(np.float32),
+                       temperature=float(meta.pop("temperature")), meta=meta)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature that minimises held-out log loss (grid then golden-section refinement)."""
+    def nll(t: float) -> float:
+        p = softmax(logits / t)
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None))))
+
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 60))
+    best = float(grid[int(np.argmin([nll(t) for t in grid]))])
+    lo, hi = best / 1.15, best * 1.15
+    for _ in range(30):
+        a, b = lo + 0.382 * (hi - lo), lo + 0.618 * (hi - lo)
+        lo, hi = (lo, b) if nll(a) < nll(b) else (a, hi)
+    return (lo + hi) / 2
+
+
+def head_from_sklearn(model, labels: list[str], dim: int, use_vectors: bool, keep_ngrams: int,
+                      columns: np.ndarray | None = None) -> LinearHead:
+    """Turn a fitted LogisticRegression over [vectors | ngrams] into a LinearHead.
+
+    ``columns`` maps the model's n-gram columns back to hashed n-gram ids (see ``design_matrix``).
+    Keeps the ``keep_ngrams`` n-gram weights of largest magnitude, so that the file stays small.
+    """
+    coef, intercept = np.asarray(model.coef_, np.float64), np.asarray(model.intercept_, np.float64)
+    if coef.shape[0] == 1:  # binary: class 1 against class 0
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
+    dense = coef[:, :dim].T.astype(np.float32) if use_vectors else None
+    ngram = coef[:, dim:] if use_vectors else coef
+    index = np.zeros(0, np.int64)
+    weights = np.zeros((0, len(labels)), np.float32)
+    if ngram.shape[1] and keep_ngrams:
+        strength = np.abs(ngram).max(axis=0)
+        chosen = np.argsort(-strength)[:keep_ngrams]
+        chosen = chosen[strength[chosen] > 0]
+        hashed = columns[chosen] if columns is not None else chosen
+        order = np.argsort(hashed)
+        index, weights = hashed[order].astype(np.int64), ngram[:, chosen[order]].T.astype(np.float32)
+    return LinearHead(labels=labels, dense=dense, bias=intercept.astype(np.float32),
+                      ngram_index=index, ngram_weights=weights)
+
+
+def design_matrix(batch: TextBatch, use_vectors: bool,
+                  use_ngrams: bool) -> tuple[sparse.csr_matrix | np.ndarray, np.ndarray | None]:
+    """The matrix a head's logistic regression is trained on, and which hashed n-gram each
+    n-gram column is: only the n-grams present in ``batch`` get a column, which keeps the
+    optimisation small (2^20 mostly empty columns would dominate its cost)."""
+    if not use_ngrams:
+        return batch.vectors, None
+    ngrams = batch.ngrams.tocsc()
+    columns = np.flatnonzero(np.diff(ngrams.indptr))
+    present = ngrams[:, columns].tocsr()
+    if not use_vectors:
+        return present, columns
+    return sparse.hstack([sparse.csr_matrix(batch.vectors), present], format="csr"), columns
+
+
+__all__ = ["NGRAM_DIM", "LinearHead", "design_matrix", "fit_temperature", "head_from_sklearn", "softmax"]

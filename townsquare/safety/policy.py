@@ -1,0 +1,194 @@
+"""A community's moderation policy: calibrated scores in, an action with its reasons out.
+
+A policy file (TOML) lists rules; each rule watches one label of one classifier and names an
+action: ``allow``, ``label``, ``demote`` (with a ``factor``), ``review`` (send to the moderation
+queue) or ``hide``. A rule's threshold is either given (``threshold = 0.8``) or chosen from the
+classifier's calibrated held-out scores to reach a stated precision (``min_precision = 0.9``):
+the lowest score at which at least that share of flagged texts truly had the label.
+
+``Policy.decide(scores)`` is what the feed, reply suggestions and ingest call: the most severe
+action of the rules that fire, the product of the demotion factors, and every reason.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from townsquare.errors import ConfigError
+
+Action = Literal["allow", "label", "demote", "review", "hide"]
+SEVERITY: dict[str, int] = {"allow": 0, "label": 1, "demote": 2, "review": 3, "hide": 4}
+
+
+class Rule(BaseModel):
+    """When ``classifier``'s probability of ``label`` reaches the threshold, take ``action``."""
+
+    model_config = ConfigDict(extra="forbid")
+    classifier: str
+    label: str
+    action: Action
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    min_precision: float | None = Field(None, gt=0.0, le=1.0)
+    factor: float = Field(1.0, gt=0.0, le=1.0, description="Score multiplier for demote.")
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Rule:
+        if (self.threshold is None) == (self.min_precision is None):
+            raise ValueError("give exactly one of threshold or min_precision")
+        if self.action == "demote" and self.factor >= 1.0:
+            raise ValueError("a demote rule needs a factor below 1, e.g. factor = 0.5")
+        return self
+
+
+class PolicyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    community: str = "default"
+    description: str = ""
+    rules: list[Rule] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a rule fired: which classifier, which label, its score, the threshold, the spans."""
+
+    classifier: str
+    label: str
+    score: float
+    threshold: float
+    action: str
+    factor: float = 1.0
+    precision: float | None = None
+    spans: tuple[dict[str, Any], ...] = ()
+
+    def explain(self) -> str:
+        what = f"{self.classifier}: {self.label} {self.score:.2f} >= {self.threshold:.2f}"
+        if self.precision is not None:
+            what += f" (precision {self.precision:.0%} at this threshold)"
+        if self.spans:
+            what += "; spans: " + ", ".join(f"{s['kind']} at {s['start']}-{s['end']}" for s in self.spans)
+        return f"{self.action}" + (f" x{self.factor:g}" if self.action == "demote" else "") + f" because {what}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one text. ``factor`` multiplies a feed score (1.0: no demotion)."""
+
+    action: str = "allow"
+    factor: float = 1.0
+    reasons: tuple[Reason, ...] = ()
+    review: bool = False
+
+    @property
+    def hidden(self) -> bool:
+        return self.action == "hide"
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({f"{r.classifier}:{r.label}" for r in self.reasons if r.action == "label"})
+
+    def explain(self) -> list[str]:
+        return [reason.explain() for reason in self.reasons]
+
+
+@dataclass
+class ResolvedRule:
+    rule: Rule
+    threshold: float
+    precision: float | None
+
+
+@dataclass
+class Policy:
+    """A community's rules with their thresholds resolved."""
+
+    community: str
+    rules: list[ResolvedRule] = field(default_factory=list)
+    source: str = "built-in default"
+
+    def decide(self, scores: Mapping[str, Mapping[str, float]],
+               spans: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> Decision:
+        """The decision for one text, given ``{classifier: {label: probability}}``."""
+        reasons = []
+        for resolved in self.rules:
+            rule = resolved.rule
+            score = scores.get(rule.classifier, {}).get(rule.label)
+            if score is None or score < resolved.threshold or rule.action == "allow":
+                continue
+            found = tuple(dict(s) for s in (spans or {}).get(rule.classifier, ()))
+            reasons.append(Reason(rule.classifier, rule.label, float(score), resolved.threshold, rule.action,
+                                  rule.factor if rule.action == "demote" else 1.0, resolved.precision, found))
+        if not reasons:
+            return Decision()
+        action = max((r.action for r in reasons), key=SEVERITY.__getitem__)
+        factor = 1.0
+        for r in reasons:
+            factor *= r.factor
+        review = any(r.action in ("review", "hide") for r in reasons)
+        reasons.sort(key=lambda r: (-SEVERITY[r.action], -r.score))
+        return Decision(action, factor, tuple(reasons), review)
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [{"classifier": r.rule.classifier, "label": r.rule.label, "action": r.rule.action,
+                 "factor": r.rule.factor, "threshold": round(r.threshold, 4),
+                 "min_precision": r.rule.min_precision, "precision": r.precision} for r in self.rules]
+
+
+def threshold_for_precision(curve: Sequence[Sequence[float]], min_precision: float,
+                            where: str = "the classifier") -> tuple[float, float]:
+    """The lowest threshold whose held-out precision reaches ``min_precision``.
+
+    ``curve`` is (threshold, precision, recall) from low to high threshold. If no threshold
+    reaches it, the most precise one is used (and its precision reported).
+    """
+    if not curve:
+        raise ConfigError(f"{where} has no measured precision curve (a rule-based classifier, or a head "
+                          "trained without held-out scores): give `threshold` instead of `min_precision`")
+    for threshold, precision, _recall in curve:
+        if precision >= min_precision:
+            return float(threshold), float(precision)
+    threshold, precision, _ = max(curve, key=lambda point: (point[1], point[0]))
+    return float(threshold), float(precision)
+
+
+def load_policy(path: Path | None, curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]]) -> Policy:
+    """Read a policy file (the shipped default when ``path`` is None), resolving thresholds with
+    ``curves`` = ``{classifier: {label: precision curve}}``."""
+    if path is None:
+        text, source = (resources.files("townsquare.safety") / "default_policy.toml").read_text(), "built-in default"
+    else:
+        if not Path(path).is_file():
+            raise ConfigError(f"policy file {path} not found; set TOWNSQUARE_SAFETY_POLICY to a TOML file "
+                              "or leave it unset for the built-in default")
+        text, source = Path(path).read_text(encoding="utf-8"), str(path)
+    try:
+        parsed = PolicyFile.model_validate(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"policy file {source} is not valid TOML: {error}") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"policy file {source}: {where}: {first['msg']}") from None
+    resolved = []
+    for rule in parsed.rules:
+        if rule.classifier not in curves:
+            raise ConfigError(f"policy file {source}: no classifier {rule.classifier!r}; classifiers: "
+                              f"{', '.join(sorted(curves))}")
+        if rule.label not in curves[rule.classifier]:
+            raise ConfigError(f"policy file {source}: classifier {rule.classifier!r} has no label {rule.label!r}; "
+                              f"labels: {', '.join(curves[rule.classifier])}")
+        if rule.threshold is not None:
+            resolved.append(ResolvedRule(rule, rule.threshold, None))
+        else:
+            assert rule.min_precision is not None
+            threshold, precision = threshold_for_precision(curves[rule.classifier][rule.label], rule.min_precision,
+                                                           f"policy file {source}: {rule.classifier}/{rule.label}")
+            resolved.append(ResolvedRule(rule, threshold, precision))
+    return Policy(parsed.community, resolved, source)

@@ -1,0 +1,232 @@
+"""Scores on ingest, the moderation queue, decisions, appeals, and decisions back as training data.
+
+``score_posts`` classifies posts, stores their scores and opens a case for each post the policy
+sends to review (or hides). Moderators list open cases, decide them (who, when, what, which
+labels), users appeal, and ``export_decisions`` writes the decided labels as labelled JSONL that
+``townsquare train classifier`` reads, so a platform retrains on its own moderators.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from townsquare.errors import InputError, NotFoundError
+from townsquare.safety.policy import SEVERITY, Decision, Policy
+from townsquare.safety.registry import SafetyScorer
+from townsquare.storage import Store
+from townsquare.storage.moderation_schema import (
+    moderation_appeals,
+    moderation_cases,
+    moderation_decisions,
+    moderation_scores,
+)
+from townsquare.storage.schema import posts
+
+_CHUNK = 500
+
+
+@dataclass
+class ScoreReport:
+    scored: int = 0
+    enqueued: int = 0
+    actions: dict[str, int] = field(default_factory=dict)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def reasons_json(decision: Decision, labels: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """Reasons as stored with a case; ``rejected_label`` is what a binary classifier's flag means
+    when a moderator overrules it (the other label)."""
+    labels = labels or {}
+
+    def other(classifier: str, label: str) -> str | None:
+        names = labels.get(classifier, [])
+        return next((n for n in names if n != label), None) if len(names) == 2 else None
+
+    return [{"classifier": r.classifier, "label": r.label, "score": round(r.score, 4),
+             "threshold": round(r.threshold, 4), "action": r.action, "factor": r.factor,
+             "precision": r.precision, "spans": list(r.spans), "why": r.explain(),
+             "rejected_label": other(r.classifier, r.label)} for r in decision.reasons]
+
+
+def score_posts(store: Store, post_ids: Sequence[int], scorer: SafetyScorer | None = None,
+                policy: Policy | None = None, batch_size: int = _CHUNK) -> ScoreReport:
+    """Score posts with every classifier, store the scores, enqueue what the policy flags.
+
+    Without ``scorer`` / ``policy``: the shipped classifiers and the built-in policy (build them
+    once and pass them in when calling this often). Re-scoring a post replaces its scores; a
+    post with an open case is not enqueued twice.
+    """
+    if scorer is None:
+        scorer = SafetyScorer.load()
+    if policy is None:
+        from townsquare.safety.policy import load_policy
+
+        policy = load_policy(None, scorer.curves())
+    report = ScoreReport()
+    versions = scorer.versions()
+    labels = {c.name: list(c.labels) for c in scorer.classifiers}
+    for start in range(0, len(post_ids), batch_size):
+        chunk = list(post_ids[start:start + batch_size])
+        with store.read() as conn:
+            rows = conn.execute(select(posts.c.id, posts.c.text).where(posts.c.id.in_(chunk))).all()
+        if not rows:
+            continue
+        results = scorer.score([text for _, text in rows])
+        now = _now()
+        score_rows, cases = [], []
+        for (post_id, _), result in zip(rows, results):
+            for name, probs in result.scores.items():
+                score_rows.append({"post_id": post_id, "classifier": name, "version": versions[name],
+                                   "scores": probs, "spans": result.spans.get(name, []),
+                                   "top_score": max(probs.values()), "scored_at": now})
+            decision = policy.decide(result.scores, result.spans)
+            report.actions[decision.action] = report.actions.get(decision.action, 0) + 1
+            if decision.review:
+                cases.append({"post_id": post_id, "community": policy.community, "status": "open",
+                              "suggested_action": decision.action, "reasons": reasons_json(decision, labels),
+                              "priority": max(r.score for r in decision.reasons) + SEVERITY[decision.action],
+                              "created_at": now, "updated_at": now})
+        with store.begin() as conn:
+            ids = [r[0] for r in rows]
+            conn.execute(delete(moderation_scores).where(moderation_scores.c.post_id.in_(ids),
+                                                         moderation_scores.c.classifier.in_(list(versions))))
+            store.insert_ignore(conn, moderation_scores, score_rows)
+            open_posts = set(conn.execute(select(moderation_cases.c.post_id).where(
+                moderation_cases.c.post_id.in_(ids), moderation_cases.c.status.in_(("open", "appealed")))).scalars())
+            fresh = [c for c in cases if c["post_id"] not in open_posts]
+            if fresh:
+                conn.execute(moderation_cases.insert(), fresh)
+        report.scored += len(rows)
+        report.enqueued += len(fresh)
+    return report
+
+
+def stored_scores(store: Store, post_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """``{post_id: {"scores": {classifier: {label: p}}, "spans": {classifier: [...]}}}``."""
+    out: dict[int, dict[str, Any]] = {}
+    with store.read() as conn:
+        for start in range(0, len(post_ids), 5000):
+            query = select(moderation_scores).where(moderation_scores.c.post_id.in_(list(post_ids[start:start + 5000])))
+            for row in conn.execute(query).mappings():
+                entry = out.setdefault(row["post_id"], {"scores": {}, "spans": {}})
+                entry["scores"][row["classifier"]] = row["scores"]
+                if row["spans"]:
+                    entry["spans"][row["classifier"]] = row["spans"]
+    return out
+
+
+def list_cases(store: Store, status: str = "open", limit: int = 50) -> list[dict[str, Any]]:
+    """Cases with their post's text, the suggested action and reasons; most urgent first."""
+    query = (select(moderation_cases, posts.c.text, posts.c.external_id.label("post"))
+             .join(posts, posts.c.id == moderation_cases.c.post_id)
+             .order_by(moderation_cases.c.priority.desc(), moderation_cases.c.id).limit(limit))
+    if status != "all":
+        query = query.where(moderation_cases.c.status == status)
+    with store.read() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def _case(conn, case_id: int) -> dict[str, Any]:
+    row = conn.execute(select(moderation_cases).where(moderation_cases.c.id == case_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no moderation case {case_id}; list them with `townsquare moderate queue`")
+    return dict(row)
+
+
+def inferred_labels(case: dict[str, Any], action: str) -> dict[str, str]:
+    """Training labels a decision implies for binary classifiers: confirmed or rejected flags."""
+    labels: dict[str, str] = {}
+    for reason in case["reasons"]:
+        if action != "allow":
+            labels[reason["classifier"]] = reason["label"]
+        elif reason.get("rejected_label"):
+            labels[reason["classifier"]] = reason["rejected_label"]
+    return labels
+
+
+def decide_case(store: Store, case_id: int, moderator: str, action: str, *, labels: dict[str, str] | None = None,
+                note: str = "") -> dict[str, Any]:
+    """Record a moderator's decision on a case (and on its open appeal, if any)."""
+    if action not in SEVERITY:
+        raise InputError(f"unknown action {action!r}; actions: {', '.join(SEVERITY)}", field="action")
+    if not moderator.strip():
+        raise InputError("a decision needs the moderator's name", field="moderator")
+    with store.begin() as conn:
+        case = _case(conn, case_id)
+        appeal = conn.execute(select(moderation_appeals).where(
+            moderation_appeals.c.case_id == case_id, moderation_appeals.c.status == "open")).mappings().first()
+        previous = conn.execute(select(moderation_decisions.c.action).where(
+            moderation_decisions.c.case_id == case_id).order_by(moderation_decisions.c.id.desc())).scalar()
+        row = {"case_id": case_id, "post_id": case["post_id"], "moderator": moderator.strip(), "action": action,
+               "labels": labels if labels is not None else inferred_labels(case, action), "note": note,
+               "on_appeal": appeal["id"] if appeal else None, "created_at": _now()}
+        decision_id = conn.execute(moderation_decisions.insert().values(**row)).inserted_primary_key[0]
+        if appeal is not None:
+            conn.execute(update(moderation_appeals).where(moderation_appeals.c.id == appeal["id"]).values(
+                status="upheld" if action == previous else "overturned", resolved_at=_now()))
+        conn.execute(update(moderation_cases).where(moderation_cases.c.id == case_id).values(
+            status="closed" if appeal is not None else "decided", updated_at=_now()))
+    return {"decision": decision_id, **row, "created_at": row["created_at"].isoformat()}
+
+
+def appeal_case(store: Store, case_id: int, user: str | int, reason: str) -> int:
+    """A user appeals the decision on a case; the case goes back to the queue as ``appealed``."""
+    who = store.find_user(user)
+    with store.begin() as conn:
+        case = _case(conn, case_id)
+        if case["status"] not in ("decided", "closed"):
+            raise InputError(f"case {case_id} is {case['status']}: only decided cases can be appealed", field="case")
+        appeal_id = conn.execute(moderation_appeals.insert().values(
+            case_id=case_id, user_id=who["id"], reason=reason, status="open", created_at=_now())).inserted_primary_key[0]
+        conn.execute(update(moderation_cases).where(moderation_cases.c.id == case_id).values(
+            status="appealed", updated_at=_now()))
+    return int(appeal_id)
+
+
+def moderator_actions(store: Store, post_ids: Sequence[int]) -> dict[int, str]:
+    """The latest moderator action per post (it overrides the policy's suggestion)."""
+    latest = (select(moderation_decisions.c.post_id, func.max(moderation_decisions.c.id).label("id"))
+              .where(moderation_decisions.c.post_id.in_(list(post_ids))).group_by(moderation_decisions.c.post_id)
+              .subquery())
+    query = select(moderation_decisions.c.post_id, moderation_decisions.c.action).join(
+        latest, latest.c.id == moderation_decisions.c.id)
+    with store.read() as conn:
+        return dict(conn.execute(query).all())
+
+
+def export_decisions(store: Store, classifier: str, path: Path) -> int:
+    """Write the latest decided label per post for ``classifier`` as labelled JSONL; returns the count."""
+    query = (select(moderation_decisions.c.post_id, moderation_decisions.c.labels, moderation_decisions.c.moderator,
+                    moderation_decisions.c.created_at, posts.c.text, posts.c.external_id)
+             .join(posts, posts.c.id == moderation_decisions.c.post_id).order_by(moderation_decisions.c.id))
+    latest: dict[int, dict[str, Any]] = {}
+    with store.read() as conn:
+        for row in conn.execute(query).mappings():
+            if classifier in (row["labels"] or {}):
+                latest[row["post_id"]] = {"text": row["text"], "label": row["labels"][classifier],
+                                          "post": row["external_id"], "moderator": row["moderator"],
+                                          "decided_at": row["created_at"].isoformat()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for record in latest.values():
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return len(latest)
+
+
+def unscored_posts(store: Store, rescore: bool = False) -> list[int]:
+    """Ids of posts without stored scores (every post with ``rescore``)."""
+    query = select(posts.c.id).where(posts.c.deleted.is_(False)).order_by(posts.c.id)
+    if not rescore:
+        query = query.where(~posts.c.id.in_(select(moderation_scores.c.post_id)))
+    with store.read() as conn:
+        return list(conn.execute(query).scalars())

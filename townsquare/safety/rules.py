@@ -1,0 +1,150 @@
+"""Classifiers written as rules, for what no labelled data here covers: personal data and spam.
+
+``PersonalDataClassifier`` reuses ``townsquare.models.pii`` (emails, phones, street addresses,
+Luhn-checked card numbers) and adds identity numbers (US social security numbers, IBANs with
+their mod-97 check, UK national insurance numbers). It returns the spans, not only a flag.
+
+``SpamClassifier`` scores promotional and automated-looking posts from a few transparent
+signals. No labelled spam data ships with townsquare, so its probabilities are not calibrated on
+data: train a head on your own moderators' spam decisions (``townsquare train classifier spam
+--data FILE``) and it replaces this one.
+
+The probabilities of both are per-signal confidences combined as independent evidence
+(``1 - prod(1 - c)``); they are set by hand, documented in the cards, and checked on fixtures.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from townsquare.models.pii import find_pii
+from townsquare.safety.base import Classifier, ClassifierOutput, Span
+from townsquare.safety.features import TextBatch
+
+# How sure a match of each kind is personal data (hand-set, see the module docstring).
+PII_CONFIDENCE = {"email": 0.9, "card": 0.97, "ssn": 0.95, "iban": 0.97, "national_insurance": 0.9,
+                  "phone": 0.85, "address": 0.8}
+
+_SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_NINO = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
+
+
+def iban_valid(candidate: str) -> bool:
+    """The ISO 13616 mod-97 check."""
+    code = candidate.replace(" ", "")
+    if not 15 <= len(code) <= 34:
+        return False
+    moved = code[4:] + code[:4]
+    digits = "".join(str(int(ch, 36)) for ch in moved)
+    return int(digits) % 97 == 1
+
+
+def find_identity_numbers(text: str) -> list[Span]:
+    spans = [Span(m.start(), m.end(), "ssn", m.group()) for m in _SSN.finditer(text)]
+    spans += [Span(m.start(), m.end(), "iban", m.group()) for m in _IBAN.finditer(text) if iban_valid(m.group())]
+    spans += [Span(m.start(), m.end(), "national_insurance", m.group()) for m in _NINO.finditer(text)]
+    return spans
+
+
+def find_personal_data(text: str) -> list[Span]:
+    """Non-overlapping personal-data spans; identity numbers win over the phone numbers they resemble."""
+    ids = find_identity_numbers(text)
+    spans = list(ids)
+    for found in find_pii(text):
+        if all(found.end <= s.start or found.start >= s.end for s in ids):
+            spans.append(Span(found.start, found.end, found.kind, found.text))
+    return sorted(spans, key=lambda s: s.start)
+
+
+def _combine(confidences: list[float]) -> float:
+    return 1.0 - float(np.prod([1.0 - c for c in confidences])) if confidences else 0.0
+
+
+class PersonalDataClassifier(Classifier):
+    """Labels ``none`` / ``personal_data``, with the spans found."""
+
+    name = "personal_data"
+    labels = ["none", "personal_data"]  # noqa: RUF012 (read-only, as in every Classifier)
+    version = "rules-1"
+
+    def __init__(self) -> None:
+        self.meta: dict[str, Any] = {
+            "kind": "rules", "data": "none: regular expressions with checksums (Luhn, IBAN mod-97)",
+            "confidence": PII_CONFIDENCE,
+            "limits": "English-centric formats; street addresses need a house number and a street word; "
+                      "names, dates of birth and free-form ids are not detected.",
+            "precision_curves": {"none": [], "personal_data": []},  # not measured: policies give thresholds
+        }
+
+    def predict(self, batch: TextBatch) -> ClassifierOutput:
+        spans = [find_personal_data(text) for text in batch.texts]
+        p = np.array([_combine([PII_CONFIDENCE[s.kind] for s in found]) for found in spans], dtype=np.float32)
+        return ClassifierOutput(self.name, self.labels, np.stack([1.0 - p, p], axis=1), spans)
+
+
+_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+_PROMO = re.compile(r"\b(?:free|win(?:ner)?|prize|giveaway|click|subscribe|discount|% ?off|promo(?:tion)?|"
+                    r"buy now|order now|limited offer|cash|earn \$?\d+|make money|crypto|airdrop|bitcoin|"
+                    r"dm (?:me|us)|follow (?:me|back)|followers|check out my|link in (?:bio|profile))\b", re.IGNORECASE)
+_MONEY = re.compile(r"[$€£]\s?\d[\d,.]*|\d+\s?(?:usd|dollars|euros)\b", re.IGNORECASE)
+_REPEAT = re.compile(r"(.)\1{5,}")
+_CONTACT = re.compile(r"\b(?:whatsapp|telegram|wa\.me|t\.me)\b", re.IGNORECASE)
+
+# (signal, confidence that a post showing it is spam); hand-set, see the module docstring.
+SPAM_SIGNALS = {"promo_words_2plus": 0.55, "promo_word": 0.2, "money": 0.2, "two_plus_links": 0.35,
+                "link": 0.1, "hashtags_5plus": 0.35, "mentions_5plus": 0.35, "contact_app": 0.4,
+                "shouting": 0.2, "repeated_chars": 0.15}
+
+
+def spam_signals(text: str) -> list[str]:
+    """The spam signals a text shows (names from ``SPAM_SIGNALS``)."""
+    found = []
+    promos = len(_PROMO.findall(text))
+    if promos >= 2:
+        found.append("promo_words_2plus")
+    elif promos == 1:
+        found.append("promo_word")
+    if _MONEY.search(text):
+        found.append("money")
+    links = len(_URL.findall(text))
+    if links >= 2:
+        found.append("two_plus_links")
+    elif links == 1:
+        found.append("link")
+    if text.count("#") >= 5:
+        found.append("hashtags_5plus")
+    if text.count("@") >= 5:
+        found.append("mentions_5plus")
+    if _CONTACT.search(text):
+        found.append("contact_app")
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) >= 20 and sum(c.isupper() for c in letters) / len(letters) > 0.7:
+        found.append("shouting")
+    if _REPEAT.search(text):
+        found.append("repeated_chars")
+    return found
+
+
+class SpamClassifier(Classifier):
+    """Labels ``ham`` / ``spam`` from transparent signals (not trained: no labelled spam data here)."""
+
+    name = "spam"
+    labels = ["ham", "spam"]  # noqa: RUF012 (read-only, as in every Classifier)
+    version = "rules-1"
+
+    def __init__(self) -> None:
+        self.meta = {
+            "kind": "rules", "data": "none: hand-set signals; retrain on your moderators' decisions",
+            "signals": SPAM_SIGNALS,
+            "limits": "Not calibrated on data. Misses spam that reads like ordinary posts, flags "
+                      "genuine giveaways; repeated posting across accounts needs the store, not one text.",
+            "precision_curves": {"ham": [], "spam": []},  # not measured: policies give thresholds
+        }
+
+    def predict(self, batch: TextBatch) -> ClassifierOutput:
+        p = np.array([_combine([SPAM_SIGNALS[s] for s in spam_signals(t)]) for t in batch.texts], np.float32)
+        return ClassifierOutput(self.name, self.labels, np.stack([1.0 - p, p], axis=1))

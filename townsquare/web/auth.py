@@ -1,0 +1,160 @@
+"""API keys and sessions: created, listed, revoked and checked; only hashes are stored.
+
+A ``Principal`` is who is asking: a platform key (scopes, maybe bound to one user) or a signed-in
+user's session. ``may_act_for`` is the one rule for private data: a platform key that is not bound
+to a user acts for any user; a bound key or a session acts only for its own user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from townsquare.errors import InputError, NotFoundError
+from townsquare.storage.web_schema import api_keys, web_sessions
+
+SCOPES = ("ingest", "read", "moderate", "admin")
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "key" or "session"
+    id: int
+    scopes: frozenset[str]
+    user_id: int | None = None
+    handle: str | None = None
+
+    def may_act_for(self, user_id: int) -> bool:
+        return self.user_id is None or self.user_id == user_id
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+def _check_scopes(scopes: list[str]) -> list[str]:
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise InputError(
+            f"unknown or missing scopes {unknown}; choose from {', '.join(SCOPES)}", field="scopes"
+        )
+    return sorted(set(scopes))
+
+
+class KeyBook:
+    """Platform API keys in the store."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+
+    def create(
+        self, scopes: list[str], *, user: str | None = None, name: str = ""
+    ) -> tuple[str, dict[str, Any]]:
+        """A new key: returns the secret (shown once) and its stored row (without the hash)."""
+        scopes = _check_scopes(scopes)
+        user_id = int(self.store.find_user(user)["id"]) if user else None
+        secret = "ts_" + secrets.token_urlsafe(32)
+        row = {
+            "key_hash": digest(secret),
+            "prefix": secret[:10],
+            "name": name,
+            "scopes": scopes,
+            "user_id": user_id,
+            "created_at": datetime.now(UTC),
+        }
+        with self.store.begin() as conn:
+            row["id"] = conn.execute(api_keys.insert().values(**row)).inserted_primary_key[0]
+        return secret, _public(row)
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.store.read() as conn:
+            return [
+                _public(dict(r)) for r in conn.execute(select(api_keys).order_by(api_keys.c.id)).mappings()
+            ]
+
+    def revoke(self, key_id: int) -> None:
+        with self.store.begin() as conn:
+            done = conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=datetime.now(UTC))
+            ).rowcount
+        if not done:
+            raise NotFoundError(f"no active API key {key_id}; list them with `townsquare keys list`")
+
+    def verify(self, secret: str) -> Principal | None:
+        with self.store.read() as conn:
+            row = (
+                conn.execute(
+                    select(api_keys).where(
+                        api_keys.c.key_hash == digest(secret), api_keys.c.revoked_at.is_(None)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        return Principal("key", int(row["id"]), frozenset(row["scopes"]), row["user_id"])
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in row.items() if k != "key_hash"}
+    for k in ("created_at", "revoked_at"):
+        if out.get(k) is not None:
+            out[k] = out[k].isoformat()
+    return out
+
+
+class SessionBook:
+    """Per-user sessions: a random token (cookie or bearer), stored hashed, with an expiry."""
+
+    def __init__(self, store, ttl_s: int) -> None:
+        self.store, self.ttl_s = store, ttl_s
+
+    def create(self, user: str | int, scopes: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+        row_user = self.store.find_user(user)
+        scopes = sorted(set(scopes or ["read"]))
+        _check_scopes(scopes)
+        token = "tss_" + secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        row = {
+            "token_hash": digest(token),
+            "user_id": int(row_user["id"]),
+            "scopes": scopes,
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=self.ttl_s),
+        }
+        with self.store.begin() as conn:
+            conn.execute(web_sessions.insert().values(**row))
+        return token, {
+            "user": row_user["handle"],
+            "scopes": scopes,
+            "expires_at": row["expires_at"].isoformat(),
+        }
+
+    def verify(self, token: str) -> Principal | None:
+        query = select(web_sessions).where(
+            web_sessions.c.token_hash == digest(token), web_sessions.c.expires_at > datetime.now(UTC)
+        )
+        with self.store.read() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        user = self.store.find_user(int(row["user_id"]))
+        return Principal(
+            "session", int(row["id"]), frozenset(row["scopes"]), int(row["user_id"]), user["handle"]
+        )
+
+    def end(self, token: str) -> None:
+        with self.store.begin() as conn:
+            conn.execute(web_sessions.delete().where(web_sessions.c.token_hash == digest(token)))

@@ -1,0 +1,52 @@
+"""Settings of the HTTP API and web app, read from TOWNSQUARE_WEB_* variables.
+
+Kept apart from ``townsquare.settings.Settings`` until the lead folds them in; ``WebConfig()`` is
+built by ``create_app`` (or the ``serve`` command), never at import.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WebConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOWNSQUARE_WEB_", extra="forbid")
+
+    demo: bool = Field(
+        False, description="Demo mode: anyone may sign in to the web app as any user. Never in production."
+    )
+    session_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="How long a web or bearer session lasts.")
+    rate_per_s: float = Field(
+        50.0, gt=0, description="Requests per second per API key or session (per worker)."
+    )
+    rate_burst: int = Field(
+        200, ge=1, description="Requests a key may make at once before the rate limit applies."
+    )
+    max_body_bytes: int = Field(
+        2_000_000, ge=1024, description="Largest request body accepted (413 beyond it)."
+    )
+    max_batch: int = Field(5000, ge=1, description="Most records in one batch ingest request.")
+    cookie_secure: bool = Field(
+        False, description="Send the session cookie only over HTTPS (set behind TLS)."
+    )
+    feed_model: str | None = Field(
+        None, description="Text model whose post vectors the feed reads (default: the embedder's)."
+    )
+    generate_replies: bool = Field(
+        True,
+        description="Use the text generator for reply suggestions and drafts "
+        "(off: the response bank and stock replies only, much faster).",
+    )
+    moderate_on_ingest: bool = Field(
+        True,
+        description="Score ingested posts with the safety classifiers and queue "
+        "what the policy flags (skipped, with a warning, when none are installed).",
+    )
+    service_did: str = Field("did:web:localhost", description="The DID of this feed generator (Bluesky).")
+    publisher_did: str = Field(
+        "did:web:localhost", description="The DID of the account that publishes the feed."
+    )
+    feed_name: str = Field(
+        "for-you", pattern=r"^[a-z0-9-]{1,15}$", description="The feed's record key on Bluesky."
+    )

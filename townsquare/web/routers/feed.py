@@ -1,0 +1,123 @@
+"""A user's feed and their private data: the feed, why-not, steering, feedback, history, blocks and mutes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import select
+
+from townsquare.storage.schema import edges, interactions, posts, users
+from townsquare.web.deps import ActingUser, ReadKey, Services, user_for
+from townsquare.web.routers.moderation import open_report_case
+from townsquare.web.schemas import FeedbackCreate, FeedPagePublic, Message, SteeringCreate, SteeringPublic
+
+router = APIRouter(prefix="/v1/users/{user}", tags=["feed"])
+UserRef = Annotated[str, Path(min_length=1, max_length=256, description="Handle, @handle or external id.")]
+
+
+def serve_page(services, user_ref: str | int, limit: int, cursor: str | None) -> dict[str, Any]:
+    page = services.feed.page(user_ref, limit=limit, cursor=cursor).to_dict()
+    services.metrics.feed_timings(page["timings"])
+    return page
+
+
+@router.get("/feed")
+def feed(
+    user: UserRef,
+    principal: ReadKey,
+    services: Services,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> FeedPagePublic:
+    """A page of the For-you feed, each item with why it is there; pass ``cursor`` for the next page."""
+    row = user_for(principal, services.store, user)
+    return FeedPagePublic(**serve_page(services, int(row["id"]), limit, cursor))
+
+
+@router.get("/why-not/{post}")
+def why_not(
+    user: UserRef,
+    post: Annotated[str, Path(min_length=1, max_length=256)],
+    principal: ReadKey,
+    services: Services,
+) -> dict[str, Any]:
+    """Why a post is not on the user's first page: which stage let it go."""
+    row = user_for(principal, services.store, user)
+    return services.feed.why_not(int(row["id"]), post)
+
+
+def _phrases(items) -> list[SteeringPublic]:
+    return [SteeringPublic(id=p.id, direction=p.direction, phrase=p.phrase, weight=p.weight) for p in items]
+
+
+@router.get("/steering")
+def steering(user: UserRef, principal: ReadKey, services: Services) -> list[SteeringPublic]:
+    row = user_for(principal, services.store, user)
+    return _phrases(services.feed.steering(int(row["id"])))
+
+
+@router.post("/steering", status_code=201)
+def steer(user: UserRef, body: SteeringCreate, row: ActingUser, services: Services) -> list[SteeringPublic]:
+    """Steer in plain words: 'more cooking, less politics'."""
+    return _phrases(services.feed.steer(int(row["id"]), body.text))
+
+
+@router.delete("/steering")
+def unsteer(
+    user: UserRef,
+    row: ActingUser,
+    services: Services,
+    phrase: Annotated[str | None, Query(max_length=200)] = None,
+) -> Message:
+    """Remove one phrase (by id or text) or, without ``phrase``, all of them."""
+    ref: str | int | None = int(phrase) if phrase and phrase.isdigit() else phrase
+    removed = services.feed.unsteer(int(row["id"]), ref)
+    return Message(detail=f"removed {removed} steering phrase(s)")
+
+
+@router.post("/feedback", status_code=201)
+def feedback(user: UserRef, body: FeedbackCreate, row: ActingUser, services: Services) -> Message:
+    """Live feedback (like, hide, report, ...): logged and counted on the very next feed request."""
+    services.feed.record(int(row["id"]), body.post, body.kind.value, value=body.value)
+    if body.kind.value == "report":
+        open_report_case(services.store, body.post, row["handle"])
+    return Message(detail=f"recorded {body.kind.value} on {body.post}")
+
+
+@router.get("/interactions")
+def history(
+    user: UserRef, principal: ReadKey, services: Services, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
+    """The user's own interaction history, newest first (private)."""
+    row = user_for(principal, services.store, user)
+    query = (
+        select(
+            interactions.c.kind,
+            interactions.c.created_at,
+            interactions.c.value,
+            posts.c.external_id.label("post"),
+        )
+        .join(posts, posts.c.id == interactions.c.post_id)
+        .where(interactions.c.user_id == row["id"])
+        .order_by(interactions.c.id.desc())
+        .limit(limit)
+    )
+    with services.store.read() as conn:
+        return [{**r, "created_at": r["created_at"].isoformat()} for r in conn.execute(query).mappings()]
+
+
+@router.get("/edges")
+def relations(
+    user: UserRef, principal: ReadKey, services: Services, kind: Literal["follow", "block", "mute"] = "follow"
+) -> list[str]:
+    """Whom the user follows, blocks or mutes (blocks and mutes are private), as external ids."""
+    row = user_for(principal, services.store, user)
+    query = (
+        select(users.c.external_id)
+        .join(edges, edges.c.target_id == users.c.id)
+        .where(edges.c.source_id == row["id"], edges.c.kind == kind)
+        .order_by(users.c.external_id)
+    )
+    with services.store.read() as conn:
+        return list(conn.execute(query).scalars())

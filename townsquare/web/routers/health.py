@@ -1,0 +1,45 @@
+"""Health, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select
+
+from townsquare.web.deps import Services
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def health() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def ready(services: Services) -> JSONResponse:
+    """The database answers and its schema is migrated."""
+    try:
+        revision = services.store.schema_revision()
+    except Exception as error:  # noqa: BLE001 - any database failure means not ready
+        return JSONResponse({"status": "unavailable", "detail": type(error).__name__}, status_code=503)
+    if revision is None:
+        return JSONResponse({"status": "unavailable", "detail": "schema not migrated"}, status_code=503)
+    return JSONResponse({"status": "ready", "schema": revision})
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(services: Services) -> Response:
+    """Prometheus metrics: request latency per route, feed stages, model latency, queue depth."""
+    from townsquare.storage.moderation_schema import moderation_cases
+
+    with services.store.read() as conn:
+        depth = conn.execute(
+            select(func.count())
+            .select_from(moderation_cases)
+            .where(moderation_cases.c.status.in_(("open", "appealed")))
+        ).scalar_one()
+    services.metrics.queue_depth.set(depth)
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

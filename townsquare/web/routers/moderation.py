@@ -1,0 +1,118 @@
+"""Trust & safety: classify texts, the moderation queue, decisions and appeals."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from sqlalchemy import select
+
+from townsquare.safety.queue import appeal_case, decide_case, list_cases
+from townsquare.storage.moderation_schema import moderation_cases
+from townsquare.storage.schema import posts
+from townsquare.web.deps import CurrentKey, ModerateKey, Services
+from townsquare.web.schemas import AppealCreate, ClassifyCreate, DecisionCreate
+
+router = APIRouter(prefix="/v1", tags=["moderation"])
+CaseId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.post("/classify")
+def classify(body: ClassifyCreate, _key: ModerateKey, services: Services) -> list[dict[str, Any]]:
+    """Scores of every classifier for each text, and what the community policy would do."""
+    scorer, policy = services.scorer(), services.policy()
+    start = time.perf_counter()
+    results = scorer.score(body.texts)
+    services.metrics.models.labels("safety", "classify").observe(time.perf_counter() - start)
+    out = []
+    for text, result in zip(body.texts, results):
+        decision = policy.decide(result.scores, result.spans)
+        out.append(
+            {
+                "text": text,
+                "scores": result.scores,
+                "spans": result.spans,
+                "action": decision.action,
+                "why": decision.explain(),
+            }
+        )
+    return out
+
+
+def _jsonable(case: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in case.items()}
+
+
+@router.get("/moderation/queue")
+def queue(
+    _key: ModerateKey,
+    services: Services,
+    status: Literal["open", "appealed", "decided", "closed", "all"] = "open",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[dict[str, Any]]:
+    """Cases, most urgent first, with the post's text, suggested action and reasons."""
+    return [_jsonable(c) for c in list_cases(services.store, status=status, limit=limit)]
+
+
+@router.post("/moderation/cases/{case_id}/decision", status_code=201)
+def decide(
+    case_id: CaseId, body: DecisionCreate, principal: ModerateKey, services: Services
+) -> dict[str, Any]:
+    moderator = principal.handle or principal.label
+    return decide_case(services.store, case_id, moderator, body.action, labels=body.labels, note=body.note)
+
+
+@router.post("/moderation/cases/{case_id}/appeal", status_code=201)
+def appeal(case_id: CaseId, body: AppealCreate, principal: CurrentKey, services: Services) -> dict[str, int]:
+    """The author of the post appeals the decision on it."""
+    with services.store.read() as conn:
+        author = conn.execute(
+            select(posts.c.author_id)
+            .join(moderation_cases, moderation_cases.c.post_id == posts.c.id)
+            .where(moderation_cases.c.id == case_id)
+        ).scalar()
+    if author is None:
+        raise HTTPException(404, f"no moderation case {case_id}")
+    if principal.user_id != author:
+        raise HTTPException(403, "only the post's author may appeal, from their own session or key")
+    return {"appeal": appeal_case(services.store, case_id, int(author), body.reason)}
+
+
+def open_report_case(store, post_ref: str, reporter: str) -> None:
+    """A user's report puts the post in the moderation queue (once while a case is open)."""
+    post = store.find_post(post_ref)
+    now = datetime.now(UTC)
+    with store.begin() as conn:
+        exists = conn.execute(
+            select(moderation_cases.c.id).where(
+                moderation_cases.c.post_id == post["id"], moderation_cases.c.status.in_(("open", "appealed"))
+            )
+        ).first()
+        if exists is None:
+            conn.execute(
+                moderation_cases.insert().values(
+                    post_id=post["id"],
+                    community="default",
+                    status="open",
+                    suggested_action="review",
+                    priority=0.5,
+                    reasons=[
+                        {
+                            "classifier": "user_reports",
+                            "label": "reported",
+                            "score": 1.0,
+                            "threshold": 1.0,
+                            "action": "review",
+                            "factor": 1.0,
+                            "precision": None,
+                            "spans": [],
+                            "why": f"reported by @{reporter}",
+                            "rejected_label": None,
+                        }
+                    ],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )

@@ -1,0 +1,132 @@
+"""Request and response bodies, split by direction. Ingest bodies are the importers' own records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from townsquare.ingest.loader import ImportReport
+from townsquare.ingest.records import EPOCH, AnyRecord, ExternalId, InteractionKind
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- in --------------------------------------------------------------------------------------
+class EdgeCreate(Body):
+    source: ExternalId
+    target: ExternalId
+    created_at: datetime = EPOCH
+
+
+class BatchCreate(Body):
+    records: list[AnyRecord] = Field(
+        min_length=1, description="Users, posts, edges and interactions, any order."
+    )
+
+
+class FeedbackCreate(Body):
+    post: ExternalId
+    kind: InteractionKind
+    value: float | None = Field(None, ge=0.0, le=1e9, allow_inf_nan=False)
+
+
+class SteeringCreate(Body):
+    text: Annotated[
+        str,
+        Field(min_length=1, max_length=500, description="Plain words, e.g. 'more cooking, less politics'."),
+    ]
+
+
+class ClassifyCreate(Body):
+    texts: list[Annotated[str, Field(min_length=1, max_length=20000)]] = Field(min_length=1, max_length=64)
+
+
+class DecisionCreate(Body):
+    action: Literal["allow", "label", "demote", "review", "hide"]
+    note: Annotated[str, Field(max_length=2000)] = ""
+    labels: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=64)]] | None = None
+
+
+class AppealCreate(Body):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+Scope = Literal["ingest", "read", "moderate", "admin"]
+
+
+class KeyCreate(Body):
+    scopes: list[Scope] = Field(min_length=1, max_length=4)
+    user: ExternalId | None = None
+    name: Annotated[str, Field(max_length=128)] = ""
+
+
+class SessionCreate(Body):
+    user: ExternalId
+    scopes: list[Literal["read", "moderate"]] = Field(
+        default_factory=lambda: ["read"], min_length=1, max_length=2
+    )
+
+
+# -- out -------------------------------------------------------------------------------------
+class IngestPublic(BaseModel):
+    inserted: dict[str, int]
+    existing: dict[str, int]
+    skipped: int
+
+    @classmethod
+    def of(cls, report: ImportReport) -> IngestPublic:
+        summary = report.summary()
+        return cls(
+            inserted={k: v for k, v in summary["inserted"].items() if v},
+            existing={k: v for k, v in summary["existing"].items() if v},
+            skipped=summary["skipped"],
+        )
+
+
+class FeedPagePublic(BaseModel):
+    user: str
+    page: int
+    cursor: str | None
+    session: str
+    ranker_version: int | None
+    items: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
+    removed: dict[str, int]
+    timings: dict[str, float]
+
+
+class SteeringPublic(BaseModel):
+    id: int | None
+    direction: str
+    phrase: str
+    weight: float
+
+
+class KeyPublic(BaseModel):
+    id: int
+    prefix: str
+    name: str
+    scopes: list[str]
+    user_id: int | None
+    created_at: str
+    revoked_at: str | None = None
+
+
+class KeyCreated(KeyPublic):
+    key: str = Field(description="The secret, shown only once.")
+
+
+class SessionCreated(BaseModel):
+    token: str
+    user: str
+    scopes: list[str]
+    expires_at: str
+
+
+class Message(BaseModel):
+    ok: bool = True
+    detail: str = ""

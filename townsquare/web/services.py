@@ -1,0 +1,126 @@
+"""What the routes share: the store, the feed, the safety scorer, keys, sessions, metrics, limits.
+
+Built once by ``create_app``; the heavy parts (feed index, classifiers) load on first use, so
+the server answers health checks at once and the first feed request pays the load.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from townsquare.errors import TownsquareError
+from townsquare.settings import Settings
+from townsquare.web.auth import KeyBook, SessionBook
+from townsquare.web.config import WebConfig
+from townsquare.web.limits import TokenBucketLimiter
+from townsquare.web.metrics import AppMetrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WebServices:
+    settings: Settings
+    config: WebConfig
+    store: Any
+    embedder: Any = None
+    feed_override: Any = None
+    scorer_override: Any = None
+    interact_override: Any = None
+    moderation: Any = "auto"  # a feed ModerationProvider; None: the feed ignores moderation
+    metrics: AppMetrics = field(default_factory=AppMetrics)
+
+    def __post_init__(self) -> None:
+        self.keys = KeyBook(self.store)
+        self.sessions = SessionBook(self.store, self.config.session_ttl_s)
+        self.limiter = TokenBucketLimiter(self.config.rate_per_s, self.config.rate_burst)
+        self._lock = threading.RLock()
+        self._feed = self.feed_override
+        self._scorer = self.scorer_override
+        self._policy = None
+        self._interact = self.interact_override
+
+    # -- the feed ---------------------------------------------------------------------------
+    @property
+    def feed(self):
+        if self._feed is None:
+            with self._lock:
+                if self._feed is None:
+                    self._feed = self._build_feed()
+        return self._feed
+
+    def _build_feed(self):
+        from townsquare.feed import ForYouFeed
+
+        embedder = self.embedder if self.embedder is not None else self._default_embedder()
+        model = self.config.feed_model
+        if model and embedder is not None and embedder.model_id != model:
+            embedder = None  # the feed's vectors come from another model: no query-time embedding
+        moderation = self._moderation() if self.moderation == "auto" else self.moderation
+        return ForYouFeed(
+            self.store,
+            model=model,
+            embedder=embedder,
+            moderation=moderation,
+            models_dir=self.settings.data_dir / "feed" / "collaborative",
+        )
+
+    def _default_embedder(self):
+        from townsquare.models.registry import get_embedder
+
+        try:
+            return get_embedder(self.settings, cache=self.store)
+        except TownsquareError as error:
+            log.warning("no text embedder (%s): cold start and steering are off", error)
+            return None
+
+    def _moderation(self):
+        try:
+            from townsquare.feed.moderation import PolicyModeration
+
+            return PolicyModeration(self.store, self.policy())
+        except (TownsquareError, ImportError) as error:
+            log.warning("moderation is off for the feed (%s)", error)
+            return None
+
+    # -- trust & safety ---------------------------------------------------------------------
+    def scorer(self):
+        if self._scorer is None:
+            with self._lock:
+                if self._scorer is None:
+                    from townsquare.safety.registry import SafetyScorer
+
+                    self._scorer = SafetyScorer.load(
+                        None, data_dir=self.settings.data_dir, threads=self.settings.threads
+                    )
+        return self._scorer
+
+    def policy(self):
+        if self._policy is None:
+            from townsquare.safety.policy import load_policy
+
+            self._policy = load_policy(getattr(self.settings, "safety_policy", None), self.scorer().curves())
+        return self._policy
+
+    # -- reply suggestions, drafts, the assistant -------------------------------------------
+    def interact(self):
+        """``townsquare.interact``'s components, built on first use; NotFoundError when they cannot be."""
+        if self._interact is None:
+            with self._lock:
+                if self._interact is None:
+                    from townsquare.errors import NotFoundError
+                    from townsquare.interact import build_interact
+
+                    try:
+                        self._interact = build_interact(
+                            self.settings, self.store, use_generator=self.config.generate_replies
+                        )
+                    except TownsquareError as error:
+                        raise NotFoundError(
+                            f"reply suggestions, drafts and the assistant are not available on "
+                            f"this server: {error}"
+                        ) from error
+        return self._interact
