@@ -14,7 +14,8 @@ export TRANSFORMERS_OFFLINE := 1
 
 demo: $(STAMP)
 	$(BIN)/townsquare --data-dir $(DATA_DIR) demo load
-	$(BIN)/townsquare --data-dir $(DATA_DIR) status
+	$(BIN)/townsquare --data-dir $(DATA_DIR) embed
+	$(BIN)/townsquare --data-dir $(DATA_DIR) serve --demo --host 127.0.0.1 --port 8000
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -134,15 +134,16 @@ def reply_ranking(spec, dialogs: Path, n: int, threads: int) -> dict:
 
 
 MEMORY_SCRIPT = """
-import json, resource, sys
+import json, sys
 from townsquare.models import GenerationRequest, get_embedder, get_generator
 from townsquare.settings import Settings
 settings = Settings(data_dir=sys.argv[1], generator_model=sys.argv[2])
 texts = json.loads(sys.argv[3])
 get_embedder(settings).embed(texts)
 get_generator(settings).generate(GenerationRequest(prompt=texts[0], max_tokens=32))
-print(json.dumps({"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                  "torch_imported": "torch" in sys.modules}))
+# VmHWM, not ru_maxrss: ru_maxrss carries over the parent's size at fork time through exec.
+peak_kb = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0])
+print(json.dumps({"peak_rss_mb": round(peak_kb / 1024, 1), "torch_imported": "torch" in sys.modules}))
 """
 
 

@@ -32,8 +32,11 @@ HEADLINE = ("ndcg", "recall", "precision", "map", "mrr", "hit", "coverage", "gin
 def summary(result: dict, k: int) -> dict:
     out = {}
     for name, entry in result["models"].items():
-        row = {f"{m}@{k}": f"{entry[f'{m}@{k}']:.4f} ± {entry['std'][f'{m}@{k}']:.4f}" for m in HEADLINE
-               if f"{m}@{k}" in entry}
+        row = {
+            f"{m}@{k}": f"{entry[f'{m}@{k}']:.4f} ± {entry['std'][f'{m}@{k}']:.4f}"
+            for m in HEADLINE
+            if f"{m}@{k}" in entry
+        }
         cold = entry["cold_start"]
         row[f"cold_recall@{k}"] = f"{cold[f'recall@{k}']:.4f} ± {cold['std'][f'recall@{k}']:.4f}"
         row["seconds"] = entry["seconds"]
@@ -42,7 +45,9 @@ def summary(result: dict, k: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("dataset", choices=sorted(DATASETS))
     parser.add_argument("--data", type=Path)
     parser.add_argument("--seeds", type=int, default=3)
@@ -61,14 +66,34 @@ def main() -> None:
     suffix = "-train-only" if args.no_refit else ""
     out = args.out / f"recommend-{name}-{protocol}{suffix}.json"
     started = time.perf_counter()
-    result = run_recommend_eval(name, args.data or default_path, protocol, k=args.k, seeds=args.seeds, out=out,
-                                vectors=args.vectors, embedder=embedder, refit=not args.no_refit,
-                                progress=lambda m: print(f"[{time.perf_counter() - started:7.1f}s] {m}",
-                                                         file=sys.stderr, flush=True))
-    print(json.dumps({"dataset": name, "protocol": protocol, "refit_on_valid": result["protocol"]["refit_on_valid"],
-                      "seeds": result["protocol"]["seeds"], "item_vectors": result["item_vectors"],
-                      "seconds": result["seconds"], "load_average": os.getloadavg(), "report": str(out),
-                      "models": summary(result, args.k)}, indent=2))
+    result = run_recommend_eval(
+        name,
+        args.data or default_path,
+        protocol,
+        k=args.k,
+        seeds=args.seeds,
+        out=out,
+        vectors=args.vectors,
+        embedder=embedder,
+        refit=not args.no_refit,
+        progress=lambda m: print(f"[{time.perf_counter() - started:7.1f}s] {m}", file=sys.stderr, flush=True),
+    )
+    print(
+        json.dumps(
+            {
+                "dataset": name,
+                "protocol": protocol,
+                "refit_on_valid": result["protocol"]["refit_on_valid"],
+                "seeds": result["protocol"]["seeds"],
+                "item_vectors": result["item_vectors"],
+                "seconds": result["seconds"],
+                "load_average": os.getloadavg(),
+                "report": str(out),
+                "models": summary(result, args.k),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

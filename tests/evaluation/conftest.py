@@ -25,8 +25,14 @@ def community_records(users: int = 45, posts_per_topic: int = 14, seed: int = 0)
     posts = [(t, p) for t in range(len(TOPICS)) for p in range(posts_per_topic)]
     for t, p in posts:
         author = "editor" if p % 2 else f"u{t}"
-        records.append(PostRecord(id=f"p{t}-{p}", author=author, text=f"Post {p} about {TOPICS[t]}",
-                                  created_at=start + timedelta(hours=p)))
+        records.append(
+            PostRecord(
+                id=f"p{t}-{p}",
+                author=author,
+                text=f"Post {p} about {TOPICS[t]}",
+                created_at=start + timedelta(hours=p),
+            )
+        )
     topic_of = rng.integers(0, len(TOPICS), users)
     for u in range(users):
         same = [v for v in range(users) if topic_of[v] == topic_of[u] and v != u]
@@ -34,8 +40,14 @@ def community_records(users: int = 45, posts_per_topic: int = 14, seed: int = 0)
             records.append(EdgeRecord(source=f"u{u}", target=f"u{v}"))
         liked = rng.choice(posts_per_topic, 7, replace=False)
         for p in liked:
-            records.append(InteractionRecord(user=f"u{u}", post=f"p{topic_of[u]}-{p}", kind=InteractionKind.like,
-                                             created_at=start + timedelta(days=int(p))))
+            records.append(
+                InteractionRecord(
+                    user=f"u{u}",
+                    post=f"p{topic_of[u]}-{p}",
+                    kind=InteractionKind.like,
+                    created_at=start + timedelta(days=int(p)),
+                )
+            )
         other = (topic_of[u] + 1) % len(TOPICS)
         records.append(InteractionRecord(user=f"u{u}", post=f"p{other}-0", kind=InteractionKind.hide))
     return records

@@ -15,10 +15,14 @@ from townsquare.ingest.records import EdgeRecord, InteractionKind, InteractionRe
 def records():
     at = datetime(2024, 5, 1, tzinfo=UTC)
     return [
-        UserRecord(id="a", handle="a"), UserRecord(id="b", handle="b"), UserRecord(id="quiet", handle="quiet"),
-        PostRecord(id="p1", author="a", text="first"), PostRecord(id="p2", author="b", text="second"),
+        UserRecord(id="a", handle="a"),
+        UserRecord(id="b", handle="b"),
+        UserRecord(id="quiet", handle="quiet"),
+        PostRecord(id="p1", author="a", text="first"),
+        PostRecord(id="p2", author="b", text="second"),
         PostRecord(id="gone", author="b", text="deleted", deleted=True),
-        EdgeRecord(source="a", target="b"), EdgeRecord(source="a", target="quiet"),
+        EdgeRecord(source="a", target="b"),
+        EdgeRecord(source="a", target="quiet"),
         EdgeRecord(type="block", source="b", target="a"),
         InteractionRecord(user="a", post="p2", kind=InteractionKind.rating, value=4.0, created_at=at),
         InteractionRecord(user="a", post="p2", kind=InteractionKind.like),
@@ -32,7 +36,11 @@ def records():
 def test_positives_values_and_graph():
     data = interaction_data(records())
     assert data.users == ["a", "b"]  # 'quiet' only viewed: not a positive
-    assert data.items == ["p1", "p2", "p3"]  # the deleted post is gone; p3 has no post record but was reposted
+    assert data.items == [
+        "p1",
+        "p2",
+        "p3",
+    ]  # the deleted post is gone; p3 has no post record but was reposted
     values = data.values.toarray()
     assert values[0].tolist() == [0.0, 4.0, 0.0]  # a rating keeps its value (the max with the like's 1)
     assert values[1].tolist() == [1.0, 0.0, 1.0]  # b's hide is not a positive

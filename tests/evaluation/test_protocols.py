@@ -30,7 +30,7 @@ def test_recbole_sizes_follow_recbole():
     counts = recbole_counts()
     assert counts(50) == [40, 5, 5]
     assert counts(10) == [8, 1, 1]
-    assert counts(5) == [3, 1, 1]   # 0.1 * 5 rounds down to 0: one item each while train keeps more than one
+    assert counts(5) == [3, 1, 1]  # 0.1 * 5 rounds down to 0: one item each while train keeps more than one
     assert counts(2) == [1, 0, 1]
 
 

@@ -15,24 +15,61 @@ K = 5
 
 def _run(community_file, tmp_path, **options):
     options.setdefault("workers", 1)
-    return run_recommend_eval("jsonl", community_file, options.pop("protocol", "recbole"), k=K, seeds=2,
-                              out=tmp_path / "out" / "result.json", vectors="tfidf", cold_share=0.3, **options)
+    return run_recommend_eval(
+        "jsonl",
+        community_file,
+        options.pop("protocol", "recbole"),
+        k=K,
+        seeds=2,
+        out=tmp_path / "out" / "result.json",
+        vectors="tfidf",
+        cold_share=0.3,
+        **options,
+    )
 
 
 def test_every_model_side_by_side_with_lower_case_at_k_keys(community_file, tmp_path):
     result = _run(community_file, tmp_path)
     models = result["models"]
-    assert list(models) == ["popularity", "als", "bpr", "ease", "itemknn", "rp3beta", "text", "social", "townsquare",
-                            "townsquare_without_social"]
+    assert list(models) == [
+        "popularity",
+        "als",
+        "bpr",
+        "ease",
+        "itemknn",
+        "rp3beta",
+        "text",
+        "social",
+        "townsquare",
+        "townsquare_without_social",
+    ]
     for name, entry in models.items():
-        for metric in ("precision", "recall", "ndcg", "map", "mrr", "hit", "coverage", "gini_items", "gini_authors",
-                       "ild", "novelty"):
+        for metric in (
+            "precision",
+            "recall",
+            "ndcg",
+            "map",
+            "mrr",
+            "hit",
+            "coverage",
+            "gini_items",
+            "gini_authors",
+            "ild",
+            "novelty",
+        ):
             assert 0.0 <= entry[f"{metric}@{K}"] <= (20.0 if metric == "novelty" else 1.0), (name, metric)
             assert f"{metric}@{K}" in entry["std"]
         assert f"recall@{K}" in entry["cold_start"] and len(entry["seeds"]) == 2
         assert all(t["configs"] >= 1 for t in entry["tuning"])
-    assert result["protocol"] == {"name": "recbole", "description": result["protocol"]["description"], "k": K,
-                                  "seeds": [0, 1], "refit_on_valid": True, "cold_item_share": 0.3, "social": True}
+    assert result["protocol"] == {
+        "name": "recbole",
+        "description": result["protocol"]["description"],
+        "k": K,
+        "seeds": [0, 1],
+        "refit_on_valid": True,
+        "cold_item_share": 0.3,
+        "social": True,
+    }
     # one topic per user, told by the texts: personalised models beat popularity, text wins the cold items
     assert models["townsquare"][f"ndcg@{K}"] > models["popularity"][f"ndcg@{K}"]
     assert models["text"]["cold_start"][f"recall@{K}"] > models["als"]["cold_start"][f"recall@{K}"]
@@ -47,8 +84,9 @@ def test_a_subset_without_the_graph(community_file, tmp_path):
     result = _run(community_file, tmp_path, protocol="msr", social=False, models=("popularity", "townsquare"))
     assert list(result["models"]) == ["popularity", "townsquare"]
     assert result["protocol"]["social"] is False
-    assert set(result["models"]["townsquare"]["tuning"][0]["params"]) == {"ease", "als", "text", "social"}
-    assert result["models"]["townsquare"]["tuning"][0]["params"]["social"] == 0.0
+    weights = result["models"]["townsquare"]["tuning"][0]["params"]
+    assert set(weights) == {"ease", "als", "text", "text_knn", "social"} and weights["social"] == 0.0
+    assert weights["text"] + weights["text_knn"] > 0  # text always takes part: it scores new items
 
 
 def test_bad_options_are_refused(community_file, tmp_path):
@@ -62,12 +100,33 @@ def test_cli_prints_json_and_writes_the_report(community_file, tmp_path):
 
     out = tmp_path / "cli" / "r.json"
     runner = CliRunner()
-    answer = runner.invoke(app, ["--data-dir", str(tmp_path / "data"), "eval", "recommend", "jsonl",
-                                 str(community_file), "--protocol", "msr", "--seeds", "1", "--k", "5", "--json",
-                                 "--out", str(out), "--vectors", "tfidf", "--models", "popularity,ease",
-                                 "--no-social"])
+    answer = runner.invoke(
+        app,
+        [
+            "--data-dir",
+            str(tmp_path / "data"),
+            "eval",
+            "recommend",
+            "jsonl",
+            str(community_file),
+            "--protocol",
+            "msr",
+            "--seeds",
+            "1",
+            "--k",
+            "5",
+            "--json",
+            "--out",
+            str(out),
+            "--vectors",
+            "tfidf",
+            "--models",
+            "popularity,ease",
+            "--no-social",
+        ],
+    )
     assert answer.exit_code == 0, answer.output
-    printed = json.loads(answer.stdout[answer.stdout.index("{"):])
+    printed = json.loads(answer.stdout[answer.stdout.index("{") :])
     assert list(printed["models"]) == ["popularity", "ease"] and "ndcg@5" in printed["models"]["ease"]
     assert out.is_file() and out.with_suffix(".html").is_file() and out.with_suffix(".png").is_file()
 

@@ -50,8 +50,9 @@ def make_world(seed: int = 0) -> World:
         follow_rows += [user] * 3
         follow_cols += list(followed)
     interactions = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_users, n_items))
-    social = sp.csr_matrix((np.ones(len(follow_rows), np.float32), (follow_rows, follow_cols)),
-                           shape=(n_users, n_users))
+    social = sp.csr_matrix(
+        (np.ones(len(follow_rows), np.float32), (follow_rows, follow_cols)), shape=(n_users, n_users)
+    )
     vectors = np.eye(GROUPS, dtype=np.float32)[item_group] + 0.05 * rng.standard_normal((n_items, GROUPS))
     vectors = np.hstack([vectors, 0.05 * rng.standard_normal((n_items, 3))]).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -18,11 +18,17 @@ CONFIGS: dict[str, dict] = {
     "rp3beta": {"alpha": 1.0, "beta": 0.3, "k": 20},
     "text": {"neighbours": 0},
     "social": {"power": 1.0},
-    "blend": {"components": [{"name": "ease", "params": {"l2": 5.0}},
-                             {"name": "als", "params": {"factors": 2, "regularization": 1.0, "alpha": 10.0,
-                                                        "threads": 1, "members": 2}},
-                             {"name": "text", "params": {"neighbours": 5}}],
-              "weights": [1.0, 1.0, 0.3]},
+    "blend": {
+        "components": [
+            {"name": "ease", "params": {"l2": 5.0}},
+            {
+                "name": "als",
+                "params": {"factors": 2, "regularization": 1.0, "alpha": 10.0, "threads": 1, "members": 2},
+            },
+            {"name": "text", "params": {"neighbours": 5}},
+        ],
+        "weights": [1.0, 1.0, 0.3],
+    },
 }
 PERSONAL = [name for name in CONFIGS if name != "popularity"]
 HISTORY_BASED = [name for name in PERSONAL if name != "social"]  # score any history, even a new user's
@@ -30,8 +36,10 @@ HISTORY_BASED = [name for name in PERSONAL if name != "social"]  # score any his
 
 @pytest.fixture(scope="module")
 def fitted(world) -> dict[str, Recommender]:
-    return {name: get_recommender(name, **params).fit(world.interactions, **world.side)
-            for name, params in CONFIGS.items()}
+    return {
+        name: get_recommender(name, **params).fit(world.interactions, **world.side)
+        for name, params in CONFIGS.items()
+    }
 
 
 def test_every_registered_recommender_is_in_the_suite():
@@ -83,13 +91,17 @@ def test_save_and_load_give_the_same_scores(name, fitted, tmp_path):
     path = fitted[name].save(tmp_path / name)
     loaded = Recommender.load(path)
     assert type(loaded) is type(fitted[name]) and loaded.params() == fitted[name].params()
-    np.testing.assert_allclose(loaded.score(np.arange(20)), fitted[name].score(np.arange(20)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.score(np.arange(20)), fitted[name].score(np.arange(20)), rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", HISTORY_BASED)
 def test_a_new_users_history_is_enough(name, fitted, world):
     group_one = np.flatnonzero(world.item_group == 1)[:4]
-    history = sp.csr_matrix((np.ones(4, np.float32), ([0] * 4, group_one)), shape=(1, world.interactions.shape[1]))
+    history = sp.csr_matrix(
+        (np.ones(4, np.float32), ([0] * 4, group_one)), shape=(1, world.interactions.shape[1])
+    )
     ids, _ = fitted[name].recommend([-1], 3, user_items=history)
     assert (world.item_group[ids[0]] == 1).all()
 
@@ -146,7 +158,9 @@ def test_als_fold_in_matches_training_factors(world):
 def test_popularity_guesses_cold_items_from_text_neighbours(world):
     interactions = world.interactions.tolil()
     interactions[:, 3] = 0  # item 3 (group 0) has no engagement
-    model = get_recommender("popularity", cold_neighbours=3).fit(interactions.tocsr(), item_vectors=world.item_vectors)
+    model = get_recommender("popularity", cold_neighbours=3).fit(
+        interactions.tocsr(), item_vectors=world.item_vectors
+    )
     group_counts = np.asarray(world.interactions.sum(axis=0)).ravel()[world.item_group == 0]
     assert model.counts[3] > 0 and group_counts.min() <= model.counts[3] <= group_counts.max()
 

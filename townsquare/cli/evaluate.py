@@ -35,22 +35,49 @@ def _embedder(ctx: typer.Context, vectors: str):
 @eval_app.command("recommend")
 def recommend(
     ctx: typer.Context,
-    dataset: Annotated[str, typer.Argument(help="A built-in social dataset (movielens-100k, lastfm-hetrec2011, "
-                                                "mind) or 'jsonl' for a records file.")],
+    dataset: Annotated[
+        str,
+        typer.Argument(
+            help="A built-in social dataset (movielens-100k, lastfm-hetrec2011, "
+            "mind) or 'jsonl' for a records file."
+        ),
+    ],
     path: Annotated[Path, typer.Argument(help="The dataset folder (or the JSONL file).")],
-    protocol: Annotated[str, typer.Option(help="msr (Microsoft Recommenders 75/25) or recbole (8:1:1).")] = "msr",
+    protocol: Annotated[
+        str, typer.Option(help="msr (Microsoft Recommenders 75/25) or recbole (8:1:1).")
+    ] = "msr",
     k: Annotated[int, typer.Option("--k", help="List length for every @k metric.")] = 10,
     seeds: Annotated[int, typer.Option(help="Split seeds (0..n-1); results are mean ± std over them.")] = 3,
-    output: Annotated[Path | None, typer.Option("--out", help="JSON result file; the HTML + PNG report go beside "
-                                                 "it. Default: reports/recommend-DATASET-PROTOCOL.json")] = None,
-    social: Annotated[bool | None, typer.Option("--social/--no-social", help="Use the follow graph (default: when "
-                                                "the dataset has one).")] = None,
-    vectors: Annotated[str, typer.Option(help="Item text vectors: auto, minilm, tfidf or minilm+tfidf.")] = "auto",
-    models: Annotated[str | None, typer.Option(help="Comma-separated subset, e.g. popularity,ease,townsquare.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="JSON result file; the HTML + PNG report go beside "
+            "it. Default: reports/recommend-DATASET-PROTOCOL.json",
+        ),
+    ] = None,
+    social: Annotated[
+        bool | None,
+        typer.Option(
+            "--social/--no-social", help="Use the follow graph (default: when the dataset has one)."
+        ),
+    ] = None,
+    vectors: Annotated[
+        str, typer.Option(help="Item text vectors: auto, minilm, tfidf or minilm+tfidf.")
+    ] = "auto",
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated subset, e.g. popularity,ease,townsquare.")
+    ] = None,
     cold_share: Annotated[float, typer.Option(help="Share of items held out as cold-start items.")] = 0.1,
-    refit: Annotated[bool, typer.Option("--refit/--no-refit", help="recbole: fit final models on train+valid "
-                                        "(default) or on train only.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON result instead of a table.")] = False,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            "--refit/--no-refit", help="recbole: fit final models on train+valid (default) or on train only."
+        ),
+    ] = True,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the JSON result instead of a table.")
+    ] = False,
 ) -> None:
     """Tune and score the baselines and townsquare's recommender side by side; write JSON + report."""
     from townsquare.evaluation.recommend import run_recommend_eval
@@ -58,8 +85,13 @@ def recommend(
     target = output or Path("reports") / f"recommend-{dataset}-{protocol}.json"
     chosen = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
     console = Console(stderr=True)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
-                  transient=as_json) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=as_json,
+    ) as progress:
         task = progress.add_task(f"{dataset} / {protocol}", total=None)
 
         def step(message: str) -> None:
@@ -67,9 +99,21 @@ def recommend(
             if not as_json:
                 progress.console.log(message)
 
-        result = run_recommend_eval(dataset, path, protocol, k=k, seeds=seeds, out=target, social=social,
-                                    vectors=vectors, embedder=_embedder(ctx, vectors), models=chosen,
-                                    cold_share=cold_share, refit=refit, progress=step)
+        result = run_recommend_eval(
+            dataset,
+            path,
+            protocol,
+            k=k,
+            seeds=seeds,
+            out=target,
+            social=social,
+            vectors=vectors,
+            embedder=_embedder(ctx, vectors),
+            models=chosen,
+            cold_share=cold_share,
+            refit=refit,
+            progress=step,
+        )
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -80,9 +124,13 @@ def recommend(
 def _table(result: dict) -> Table:
     k = result["protocol"]["k"]
     columns = [f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"map@{k}", f"coverage@{k}", f"novelty@{k}"]
-    table = Table("model", *columns, f"cold recall@{k}",
-                  title=f"{result['dataset']['name']} / {result['protocol']['name']}: mean ± std over "
-                        f"{len(result['protocol']['seeds'])} seeds")
+    table = Table(
+        "model",
+        *columns,
+        f"cold recall@{k}",
+        title=f"{result['dataset']['name']} / {result['protocol']['name']}: mean ± std over "
+        f"{len(result['protocol']['seeds'])} seeds",
+    )
     for name, entry in result["models"].items():
         cells = [f"{entry[c]:.4f} ± {entry['std'][c]:.4f}" for c in columns]
         cold = entry["cold_start"]

@@ -7,5 +7,13 @@ from townsquare.evaluation.data import InteractionData, interaction_data, read_d
 from townsquare.evaluation.protocols import PROTOCOLS, Split, cold_item_split, protocol_splits
 from townsquare.evaluation.recommend import run_recommend_eval
 
-__all__ = ["PROTOCOLS", "InteractionData", "Split", "cold_item_split", "interaction_data", "protocol_splits",
-           "read_dataset", "run_recommend_eval"]
+__all__ = [
+    "PROTOCOLS",
+    "InteractionData",
+    "Split",
+    "cold_item_split",
+    "interaction_data",
+    "protocol_splits",
+    "read_dataset",
+    "run_recommend_eval",
+]

@@ -20,9 +20,18 @@ from townsquare.ingest.datasets import DATASETS, get_dataset
 from townsquare.ingest.jsonl import read_jsonl
 from townsquare.ingest.records import AnyRecord, InteractionKind
 
-POSITIVE_KINDS = frozenset({InteractionKind.click, InteractionKind.dwell, InteractionKind.like, InteractionKind.reply,
-                            InteractionKind.repost, InteractionKind.bookmark, InteractionKind.share,
-                            InteractionKind.rating})
+POSITIVE_KINDS = frozenset(
+    {
+        InteractionKind.click,
+        InteractionKind.dwell,
+        InteractionKind.like,
+        InteractionKind.reply,
+        InteractionKind.repost,
+        InteractionKind.bookmark,
+        InteractionKind.share,
+        InteractionKind.rating,
+    }
+)
 
 
 @dataclass
@@ -31,10 +40,10 @@ class InteractionData:
 
     users: list[str]
     items: list[str]
-    values: sp.csr_matrix            # users x items, engagement strength (> 0)
-    times: sp.csr_matrix             # same pattern: latest engagement, unix seconds (for time-aware protocols)
+    values: sp.csr_matrix  # users x items, engagement strength (> 0)
+    times: sp.csr_matrix  # same pattern: latest engagement, unix seconds (for time-aware protocols)
     item_texts: list[str]
-    item_authors: np.ndarray         # author index per item, into ``authors``
+    item_authors: np.ndarray  # author index per item, into ``authors``
     authors: list[str]
     social: sp.csr_matrix | None = None  # users x users, 1 where row follows column
     name: str = "records"
@@ -48,12 +57,19 @@ class InteractionData:
         return len(self.items)
 
     def summary(self) -> dict[str, int | str]:
-        return {"name": self.name, "users": self.n_users, "items": self.n_items, "interactions": int(self.values.nnz),
-                "follows": int(self.social.nnz) if self.social is not None else 0, "authors": len(self.authors)}
+        return {
+            "name": self.name,
+            "users": self.n_users,
+            "items": self.n_items,
+            "interactions": int(self.values.nnz),
+            "follows": int(self.social.nnz) if self.social is not None else 0,
+            "authors": len(self.authors),
+        }
 
 
-def interaction_data(records: Iterable[AnyRecord], name: str = "records",
-                     kinds: frozenset[InteractionKind] = POSITIVE_KINDS) -> InteractionData:
+def interaction_data(
+    records: Iterable[AnyRecord], name: str = "records", kinds: frozenset[InteractionKind] = POSITIVE_KINDS
+) -> InteractionData:
     """Read a record stream once into an ``InteractionData`` (only users with a positive interaction kept)."""
     texts: dict[str, str] = {}
     authors: dict[str, str] = {}
@@ -71,12 +87,19 @@ def interaction_data(records: Iterable[AnyRecord], name: str = "records",
             old = engaged.get(key, (0.0, 0.0))
             engaged[key] = (max(old[0], value), max(old[1], record.created_at.timestamp()))
     if not engaged:
-        raise InputError(f"{name}: no positive interactions (kinds {', '.join(sorted(kinds))}) to evaluate on")
+        raise InputError(
+            f"{name}: no positive interactions (kinds {', '.join(sorted(kinds))}) to evaluate on"
+        )
     return _build(name, texts, authors, follows, engaged)
 
 
-def _build(name: str, texts: dict[str, str], authors: dict[str, str], follows: list[tuple[str, str]],
-           engaged: dict[tuple[str, str], tuple[float, float]]) -> InteractionData:
+def _build(
+    name: str,
+    texts: dict[str, str],
+    authors: dict[str, str],
+    follows: list[tuple[str, str]],
+    engaged: dict[tuple[str, str], tuple[float, float]],
+) -> InteractionData:
     users = sorted({u for u, _ in engaged}, key=_natural)
     items = list(texts) + sorted({p for _, p in engaged if p not in texts}, key=_natural)
     user_row = {u: i for i, u in enumerate(users)}
@@ -99,8 +122,17 @@ def _build(name: str, texts: dict[str, str], authors: dict[str, str], follows: l
         er, ec = np.array(edges).T
         social = sp.csr_matrix((np.ones(len(edges), np.float32), (er, ec)), shape=(len(users), len(users)))
         social.data[:] = 1.0
-    return InteractionData(users, items, values, when, [texts.get(p, "") for p in items], item_authors,
-                           author_names, social, name)
+    return InteractionData(
+        users,
+        items,
+        values,
+        when,
+        [texts.get(p, "") for p in items],
+        item_authors,
+        author_names,
+        social,
+        name,
+    )
 
 
 def _natural(value: str) -> tuple[int, str]:
@@ -108,11 +140,13 @@ def _natural(value: str) -> tuple[int, str]:
 
 
 def read_dataset(dataset: str, path: str) -> InteractionData:
-    """A built-in dataset (``townsquare.ingest.datasets`` name) or a JSONL records file, as InteractionData."""
+    """A built-in dataset (a ``townsquare.ingest.datasets`` name) or a JSONL records file."""
     if dataset in ("jsonl", "records"):
         return interaction_data(read_jsonl(Path(path)), name=Path(path).name)
     info = get_dataset(dataset)
     if info.kind != "social":
         social = ", ".join(n for n, d in DATASETS.items() if d.kind == "social")
-        raise InputError(f"{dataset} is a labelled-text dataset; recommendation needs one of: {social}, or jsonl")
+        raise InputError(
+            f"{dataset} is a labelled-text dataset; recommendation needs one of: {social}, or jsonl"
+        )
     return interaction_data(info.reader(path), name=dataset)

@@ -87,7 +87,7 @@ def intra_list_diversity(top_ids: np.ndarray, item_vectors: np.ndarray, k: int, 
     """Mean over lists of the mean pairwise cosine distance between the listed items' (unit) vectors."""
     values = []
     for start in range(0, len(top_ids), batch):
-        ids = top_ids[start:start + batch, :k]
+        ids = top_ids[start : start + batch, :k]
         valid = ids >= 0
         vectors = item_vectors[np.where(valid, ids, 0)] * valid[..., None]
         sims = np.einsum("ukd,uld->ukl", vectors, vectors)
@@ -111,8 +111,13 @@ def novelty(top_ids: np.ndarray, train: sp.csr_matrix, k: int) -> float:
     return float(information[ids].mean())
 
 
-def beyond_accuracy(top_ids: np.ndarray, train: sp.csr_matrix, item_vectors: np.ndarray | None,
-                    item_authors: np.ndarray | None, k: int) -> dict[str, float]:
+def beyond_accuracy(
+    top_ids: np.ndarray,
+    train: sp.csr_matrix,
+    item_vectors: np.ndarray | None,
+    item_authors: np.ndarray | None,
+    k: int,
+) -> dict[str, float]:
     """Coverage, Gini (items, authors), intra-list diversity and novelty of the top-k lists."""
     out = exposure(top_ids, train.shape[1], item_authors, k)
     if item_vectors is not None:

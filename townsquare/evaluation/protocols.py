@@ -64,7 +64,7 @@ def _per_user_parts(matrix: sp.csr_matrix, rng: np.random.Generator, counts_of) 
     parts_rows: list[list[np.ndarray]] = [[] for _ in range(n_parts)]
     parts_cols: list[list[np.ndarray]] = [[] for _ in range(n_parts)]
     for user in range(matrix.shape[0]):
-        items = matrix.indices[matrix.indptr[user]:matrix.indptr[user + 1]]
+        items = matrix.indices[matrix.indptr[user] : matrix.indptr[user + 1]]
         if len(items) == 0:
             continue
         shuffled = rng.permutation(items)
@@ -83,15 +83,18 @@ def _per_user_parts(matrix: sp.csr_matrix, rng: np.random.Generator, counts_of) 
 
 def stratified_counts(ratio: float):
     """Microsoft Recommenders' python_stratified_split sizes: round(ratio * n) to train, the rest to test."""
+
     def counts(n: int) -> list[int]:
         first = round(ratio * n)  # Python rounds half to even, as the pandas-based original does
         return [first, n - first]
+
     return counts
 
 
 def recbole_counts(ratios: tuple[float, ...] = (0.8, 0.1, 0.1)):
     """RecBole's ``_calcu_split_ids``: int(r * n) for valid and test, the rest to train; a part that would be
     empty (0 < r * n < 1) gets one item while train keeps more than one."""
+
     def counts(n: int) -> list[int]:
         cnt = [int(r * n) for r in ratios]
         cnt[0] = n - sum(cnt[1:])
@@ -102,6 +105,7 @@ def recbole_counts(ratios: tuple[float, ...] = (0.8, 0.1, 0.1)):
                 cnt[-i] += 1
                 cnt[0] -= 1
         return cnt
+
     return counts
 
 
@@ -125,12 +129,14 @@ def protocol_splits(protocol: str, values: sp.csr_matrix, seed: int, *, refit: b
         return msr_splits(values, seed)
     if protocol == "recbole":
         return recbole_splits(values, seed, refit)
-    raise NotFoundError(f"No evaluation protocol called {protocol!r}. Protocols: "
-                        + "; ".join(f"{k} ({v})" for k, v in PROTOCOLS.items()))
+    raise NotFoundError(
+        f"No evaluation protocol called {protocol!r}. Protocols: "
+        + "; ".join(f"{k} ({v})" for k, v in PROTOCOLS.items())
+    )
 
 
 def cold_item_split(values: sp.csr_matrix, train: sp.csr_matrix, seed: int, share: float = 0.1) -> Split:
-    """Hold out ``share`` of the items that have interactions: ``train`` without them; test = all their interactions."""
+    """Hold out ``share`` of the items that have interactions: ``train`` without them; test: all of theirs."""
     rng = np.random.default_rng([seed, 7919])
     active = np.flatnonzero(np.bincount(values.indices, minlength=values.shape[1]) > 0)
     cold = np.sort(rng.choice(active, size=max(1, round(share * len(active))), replace=False))

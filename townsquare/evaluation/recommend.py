@@ -4,9 +4,9 @@ For each seed: the protocol's splits; every model tunes its grid on the validati
 is refitted with the winner on the training data and scored on test (accuracy, exposure,
 diversity, novelty); then refitted once more without the held-out cold items and scored on
 them (cold start). ``townsquare`` is a weighted blend of the tuned EASE, a 3-member bag of the
-tuned ALS, a text nearest-neighbour model and (with a follow graph) the tuned social model;
-its weights are tuned on the same validation split. Results are means and standard deviations
-over the seeds.
+tuned ALS, a text model (the tuned one or a text nearest-neighbour one) and, with a follow
+graph, the tuned social model; its weights are tuned on the same validation split. Results
+are means and standard deviations over the seeds.
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ from townsquare.recommenders import BlendRecommender, Recommender, get_recommend
 from townsquare.recommenders.text import text_neighbours
 
 BASELINES = ("popularity", "als", "bpr", "ease", "itemknn", "rp3beta", "text")
-BLEND_PARTS = ("ease", "als", "social")  # tuned baselines the blend reuses
+BLEND_PARTS = ("ease", "als", "text", "social")  # tuned baselines the blend reuses
 ALS_BAG = 3
-# The blend's text part: many neighbours, high power (only close ones count). Chosen on the
-# validation splits: it blends better than the text-only model's own best (a mean profile).
+# The blend's second text option: many neighbours, high power (only close ones count). On
+# Last.fm's validation splits it blended better than the text-only model's own best.
 BLEND_TEXT = {"neighbours": 100, "power": 3.0}
 Progress = Callable[[str], None]
 
@@ -105,7 +105,9 @@ def evaluate(model: Recommender, split: Split, ctx: EvalContext, beyond: bool) -
     top = rank_model(model, split, rows, ctx.k)
     out = accuracy(top, split.test, rows, ctx.k)
     if beyond:
-        out.update(beyond_accuracy(top, split.train, ctx.side.get("item_vectors"), ctx.data.item_authors, ctx.k))
+        out.update(
+            beyond_accuracy(top, split.train, ctx.side.get("item_vectors"), ctx.data.item_authors, ctx.k)
+        )
     return out
 
 
@@ -113,8 +115,9 @@ def _fit(kind: str, params: dict[str, Any], train, ctx: EvalContext) -> Recommen
     return get_recommender(kind, **params).fit(train, **ctx.side)
 
 
-def _run_baseline(kind: str, splits, cold: Split, ctx: EvalContext, result: SeedResult,
-                  keep: dict[str, Any]) -> None:
+def _run_baseline(
+    kind: str, splits, cold: Split, ctx: EvalContext, result: SeedResult, keep: dict[str, Any]
+) -> None:
     start = time.perf_counter()
     grid = default_grids()[kind]
     tuned = tune_model(kind, grid, splits.tune, ctx.side, ctx.k, keep_scores=kind in BLEND_PARTS)
@@ -130,8 +133,12 @@ def _run_baseline(kind: str, splits, cold: Split, ctx: EvalContext, result: Seed
 
 
 def _tuning_record(tuned: Tuned, k: int) -> dict[str, Any]:
-    return {"params": tuned.params, f"valid_ndcg@{k}": round(tuned.value, 5), "configs": len(tuned.tried),
-            "seconds": round(tuned.seconds, 2)}
+    return {
+        "params": tuned.params,
+        f"valid_ndcg@{k}": round(tuned.value, 5),
+        "configs": len(tuned.tried),
+        "seconds": round(tuned.seconds, 2),
+    }
 
 
 def _run_townsquare(splits, cold: Split, ctx: EvalContext, result: SeedResult, keep: dict[str, Any]) -> None:
@@ -139,15 +146,26 @@ def _run_townsquare(splits, cold: Split, ctx: EvalContext, result: SeedResult, k
     start = time.perf_counter()
     bag_params = {**keep["als"][0].params, "members": ALS_BAG}
     rows = eval_rows(splits.tune)
-    scores = {"ease": keep["ease"][0].scores,
-              "als": model_scores(_fit("als", bag_params, splits.tune.train, ctx), rows),
-              "text": model_scores(_fit("text", BLEND_TEXT, splits.tune.train, ctx), rows)}
+    scores = {
+        "ease": keep["ease"][0].scores,
+        "als": model_scores(_fit("als", bag_params, splits.tune.train, ctx), rows),
+        "text": keep["text"][0].scores,
+        "text_knn": model_scores(_fit("text", BLEND_TEXT, splits.tune.train, ctx), rows),
+    }
     if ctx.social:
         scores["social"] = keep["social"][0].scores
-    final_parts = {"ease": keep["ease"][1], "als": _fit("als", bag_params, splits.final.train, ctx),
-                   "text": _fit("text", BLEND_TEXT, splits.final.train, ctx)}
-    cold_parts = {"ease": keep["ease"][2], "als": _fit("als", bag_params, cold.train, ctx),
-                  "text": _fit("text", BLEND_TEXT, cold.train, ctx)}
+    final_parts = {
+        "ease": keep["ease"][1],
+        "als": _fit("als", bag_params, splits.final.train, ctx),
+        "text": keep["text"][1],
+        "text_knn": _fit("text", BLEND_TEXT, splits.final.train, ctx),
+    }
+    cold_parts = {
+        "ease": keep["ease"][2],
+        "als": _fit("als", bag_params, cold.train, ctx),
+        "text": keep["text"][2],
+        "text_knn": _fit("text", BLEND_TEXT, cold.train, ctx),
+    }
     if ctx.social:
         final_parts["social"], cold_parts["social"] = keep["social"][1], keep["social"][2]
     fitted_seconds = time.perf_counter() - start
@@ -155,8 +173,13 @@ def _run_townsquare(splits, cold: Split, ctx: EvalContext, result: SeedResult, k
     for name, with_social in variants.items():
         begin = time.perf_counter()
         grid = blend_grid(with_social)
-        tuned = tune_blend({n: s for n, s in scores.items() if with_social or n != "social"}, grid, splits.tune, ctx.k)
-        for split, parts, target in ((splits.final, final_parts, result.metrics), (cold, cold_parts, result.cold)):
+        tuned = tune_blend(
+            {n: s for n, s in scores.items() if with_social or n != "social"}, grid, splits.tune, ctx.k
+        )
+        for split, parts, target in (
+            (splits.final, final_parts, result.metrics),
+            (cold, cold_parts, result.cold),
+        ):
             names = [n for n, w in tuned.params.items() if w and n in parts]
             blend = BlendRecommender.of([parts[n] for n in names], [tuned.params[n] for n in names])
             target[name] = evaluate(blend, split, ctx, beyond=target is result.metrics)
@@ -195,8 +218,8 @@ def run_seeds(ctx: EvalContext, seeds: int, workers: int) -> list[SeedResult]:
         results = []
         for future in as_completed(futures):
             results.append(future.result())
-            ctx.progress(f"seed {futures[future]} done ({len(results)}/{seeds}): townsquare "
-                         f"ndcg@{ctx.k} {results[-1].metrics.get('townsquare', {}).get(f'ndcg@{ctx.k}', float('nan')):.4f}")
+            scores = {name: f"{m[f'ndcg@{ctx.k}']:.4f}" for name, m in results[-1].metrics.items()}
+            ctx.progress(f"seed {futures[future]} done ({len(results)}/{seeds}): ndcg@{ctx.k} {scores}")
     return sorted(results, key=lambda r: r.seed)
 
 
@@ -223,24 +246,40 @@ def summarise(seeds: list[SeedResult]) -> dict[str, Any]:
     for name in seeds[0].metrics:
         entry = _mean_std([s.metrics[name] for s in seeds])
         entry["cold_start"] = _mean_std([s.cold[name] for s in seeds])
-        entry["seeds"] = [{"seed": s.seed, **{k: round(v, 5) for k, v in s.metrics[name].items()}} for s in seeds]
+        entry["seeds"] = [
+            {"seed": s.seed, **{k: round(v, 5) for k, v in s.metrics[name].items()}} for s in seeds
+        ]
         entry["tuning"] = [{"seed": s.seed, **s.tuning[name]} for s in seeds]
         entry["seconds"] = round(sum(s.seconds[name] for s in seeds), 1)
         models[name] = entry
     return models
 
 
-def run_recommend_eval(dataset: str, path: str | Path, protocol: str = "msr", *, k: int = 10, seeds: int = 3,
-                       out: Path | None = None, social: bool | None = None, vectors: str = "auto",
-                       embedder: Any = None, models: tuple[str, ...] | None = None, cold_share: float = 0.1,
-                       refit: bool = True, workers: int | None = None,
-                       progress: Progress | None = None) -> dict[str, Any]:
-    """Evaluate every model on ``dataset`` (read from ``path``) under ``protocol``; write JSON + report to ``out``.
+def run_recommend_eval(
+    dataset: str,
+    path: str | Path,
+    protocol: str = "msr",
+    *,
+    k: int = 10,
+    seeds: int = 3,
+    out: Path | None = None,
+    social: bool | None = None,
+    vectors: str = "auto",
+    embedder: Any = None,
+    models: tuple[str, ...] | None = None,
+    cold_share: float = 0.1,
+    refit: bool = True,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Evaluate every model on ``dataset`` (read from ``path``) under ``protocol``; JSON + report to ``out``.
 
     Seeds run in ``workers`` processes (default: one per CPU, at most one per seed).
     """
     if protocol not in PROTOCOLS:
-        raise InputError(f"unknown protocol {protocol!r}; protocols: {', '.join(PROTOCOLS)}", field="protocol")
+        raise InputError(
+            f"unknown protocol {protocol!r}; protocols: {', '.join(PROTOCOLS)}", field="protocol"
+        )
     if seeds < 1 or k < 1 or not 0 < cold_share < 1:
         raise InputError("need seeds >= 1, k >= 1 and 0 < cold_share < 1")
     say = progress or (lambda message: None)
@@ -252,15 +291,26 @@ def run_recommend_eval(dataset: str, path: str | Path, protocol: str = "msr", *,
     say(f"item vectors: {vector_source} ({vecs.shape[1]} dims)")
     chosen = tuple(models) if models else BASELINES + (("social",) if use_social else ()) + ("townsquare",)
     widest = max([p.get("neighbours", 0) for p in default_grids()["text"]] + [BLEND_TEXT["neighbours"]])
-    side = {"item_vectors": vecs, "item_neighbours": text_neighbours(vecs, widest, 1.0) if widest else None,
-            "social": data.social if use_social else None}  # text neighbours: computed once, shared by every fit
+    side = {
+        "item_vectors": vecs,
+        "item_neighbours": text_neighbours(vecs, widest, 1.0) if widest else None,
+        "social": data.social if use_social else None,
+    }  # text neighbours: computed once, shared by every fit
     ctx = EvalContext(data, protocol, k, side, use_social, refit, cold_share, chosen, say)
     per_seed = run_seeds(ctx, seeds, workers or min(seeds, _cpus()))
     result = {
-        "dataset": data.summary(), "protocol": {"name": protocol, "description": PROTOCOLS[protocol], "k": k,
-                                                "seeds": list(range(seeds)), "refit_on_valid": refit if protocol == "recbole" else None,
-                                                "cold_item_share": cold_share, "social": use_social},
-        "item_vectors": vector_source, "models": summarise(per_seed),
+        "dataset": data.summary(),
+        "protocol": {
+            "name": protocol,
+            "description": PROTOCOLS[protocol],
+            "k": k,
+            "seeds": list(range(seeds)),
+            "refit_on_valid": refit if protocol == "recbole" else None,
+            "cold_item_share": cold_share,
+            "social": use_social,
+        },
+        "item_vectors": vector_source,
+        "models": summarise(per_seed),
         "seconds": round(time.perf_counter() - started, 1),
         "machine": {"python": platform.python_version(), "cpus": _cpus()},
     }

@@ -1,4 +1,4 @@
-"""The report beside the JSON: one PNG with the plots and an HTML page embedding it, with every number in tables."""
+"""The report beside the JSON: a PNG with the plots and an HTML page embedding it, every number in tables."""
 
 from __future__ import annotations
 
@@ -43,12 +43,28 @@ def plot_png(result: dict[str, Any]) -> bytes:
 
     k = result["protocol"]["k"]
     fig, axes = plt.subplots(3, 1, figsize=(11, 11), constrained_layout=True)
-    _bars(axes[0], result, [f"{m}@{k}" for m in ACCURACY_PLOT], "warm",
-          f"{result['dataset']['name']}, protocol {result['protocol']['name']}: accuracy (mean ± std over seeds)")
-    _bars(axes[1], result, [f"{m}@{k}" for m in ACCURACY_PLOT], "cold",
-          f"cold-start items ({result['protocol']['cold_item_share']:.0%} of items never seen in training)")
-    _bars(axes[2], result, [f"{m}@{k}" for m in BEYOND_PLOT if m != "novelty"], "warm",
-          "catalogue coverage, Gini of item exposure, intra-list diversity")
+    _bars(
+        axes[0],
+        result,
+        [f"{m}@{k}" for m in ACCURACY_PLOT],
+        "warm",
+        f"{result['dataset']['name']}, protocol {result['protocol']['name']}: "
+        "accuracy (mean ± std over seeds)",
+    )
+    _bars(
+        axes[1],
+        result,
+        [f"{m}@{k}" for m in ACCURACY_PLOT],
+        "cold",
+        f"cold-start items ({result['protocol']['cold_item_share']:.0%} of items never seen in training)",
+    )
+    _bars(
+        axes[2],
+        result,
+        [f"{m}@{k}" for m in BEYOND_PLOT if m != "novelty"],
+        "warm",
+        "catalogue coverage, Gini of item exposure, intra-list diversity",
+    )
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), fontsize=9)
     buffer = io.BytesIO()
@@ -65,8 +81,12 @@ def _table(result: dict[str, Any], source: str) -> str:
     rows = []
     for name, entry in models.items():
         values = entry["cold_start"] if source == "cold" else entry
-        cells = "".join(f"<td>{values[key]:.4f} ± {values['std'][key]:.4f}</td>" if isinstance(values.get(key), float)
-                        else "<td></td>" for key in keys)
+        cells = "".join(
+            f"<td>{values[key]:.4f} ± {values['std'][key]:.4f}</td>"
+            if isinstance(values.get(key), float)
+            else "<td></td>"
+            for key in keys
+        )
         rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
     return f"<table><tr><th>model</th>{head}</tr>{''.join(rows)}</table>"
 
@@ -74,19 +94,23 @@ def _table(result: dict[str, Any], source: str) -> str:
 def render_html(result: dict[str, Any], png: bytes) -> str:
     image = base64.b64encode(png).decode("ascii")
     tuning = "".join(
-        f"<li><b>{html.escape(name)}</b>: " + "; ".join(html.escape(str(t["params"])) for t in entry["tuning"]) + "</li>"
-        for name, entry in result["models"].items())
+        f"<li><b>{html.escape(name)}</b>: "
+        + "; ".join(html.escape(str(t["params"])) for t in entry["tuning"])
+        + "</li>"
+        for name, entry in result["models"].items()
+    )
     protocol = result["protocol"]
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>townsquare recommend eval</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;font-size:12px}}
 td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}}</style></head><body>
-<h1>Recommendation: {html.escape(result['dataset']['name'])}</h1>
-<p>Protocol <b>{html.escape(protocol['name'])}</b> ({html.escape(protocol['description'])}); k={protocol['k']};
-seeds {protocol['seeds']}; item vectors {html.escape(result['item_vectors'])}; social graph used: {protocol['social']};
-{result['seconds']} s in all. Dataset: {html.escape(str(result['dataset']))}.</p>
+<h1>Recommendation: {html.escape(result["dataset"]["name"])}</h1>
+<p>Protocol <b>{html.escape(protocol["name"])}</b> ({html.escape(protocol["description"])});
+k={protocol["k"]}; seeds {protocol["seeds"]}; item vectors {html.escape(result["item_vectors"])};
+social graph used: {protocol["social"]};
+{result["seconds"]} s in all. Dataset: {html.escape(str(result["dataset"]))}.</p>
 <img alt="metric plots" src="data:image/png;base64,{image}">
-<h2>Test (mean ± std over seeds)</h2>{_table(result, 'warm')}
-<h2>Cold-start items</h2>{_table(result, 'cold')}
+<h2>Test (mean ± std over seeds)</h2>{_table(result, "warm")}
+<h2>Cold-start items</h2>{_table(result, "cold")}
 <h2>Chosen hyperparameters per seed</h2><ul>{tuning}</ul></body></html>
 """
 

@@ -36,10 +36,16 @@ def default_grids() -> dict[str, list[dict[str, Any]]]:
     """The grid of each baseline kind (recommender name -> list of constructor arguments)."""
     grids = {
         "popularity": [{"cold_neighbours": 20}],
-        "als": [{"factors": f, "regularization": r, "alpha": a, "iterations": 20, "threads": THREADS}
-                for f in (32, 64, 128) for r, a in ((20, 2), (20, 8), (48, 8), (60, 16))],
-        "bpr": [{"factors": f, "learning_rate": lr, "regularization": reg, "iterations": it, "threads": THREADS}
-                for f in (64, 128) for lr, reg, it in ((0.001, 0.01, 400), (0.001, 0.001, 400), (0.002, 0.01, 200))],
+        "als": [
+            {"factors": f, "regularization": r, "alpha": a, "iterations": 20, "threads": THREADS}
+            for f in (32, 64, 128)
+            for r, a in ((20, 2), (20, 8), (48, 8), (60, 16))
+        ],
+        "bpr": [
+            {"factors": f, "learning_rate": lr, "regularization": reg, "iterations": it, "threads": THREADS}
+            for f in (64, 128)
+            for lr, reg, it in ((0.001, 0.01, 400), (0.001, 0.001, 400), (0.002, 0.01, 200))
+        ],
         "ease": [{"l2": l2, "max_items": EASE_MAX_ITEMS} for l2 in (25, 50, 100, 200, 400, 800, 1600)],
         "itemknn": _product(k=(50, 200, 800), shrink=(0, 20, 100)),
         "rp3beta": _product(alpha=(0.5, 0.8, 1.0), beta=(0.2, 0.4, 0.6), k=(200,)),
@@ -52,8 +58,20 @@ def default_grids() -> dict[str, list[dict[str, Any]]]:
 
 
 def blend_grid(social: bool) -> list[dict[str, float]]:
-    """Weights of townsquare's blend (ALS fixed at 1; the rest relative to it)."""
-    grid = _product(ease=(0.5, 1.0), als=(1.0,), text=(0.0, 0.15, 0.3), social=(0.0, 0.15) if social else (0.0,))
+    """Weights of townsquare's blend, on per-user z-scored parts.
+
+    EASE and ALS count the same (on the validation splits weighting one of them half was no
+    better, and a fixed 1:1 leaves less to chance in the choice). Text always takes part (it is
+    what scores brand-new items), as one of two text models: the tuned text-only model
+    (``text``) or the blend's text neighbours (``text_knn``); then the social model, if any.
+    """
+    weights = (0.15, 0.3)
+    texts = [{"text": w, "text_knn": 0.0} for w in weights] + [{"text": 0.0, "text_knn": w} for w in weights]
+    grid = [
+        {"ease": 1.0, "als": 1.0, **text, "social": s}
+        for text in texts
+        for s in ((0.0, 0.15) if social else (0.0,))
+    ]
     assert len(grid) <= MAX_GRID
     return grid
 
@@ -80,19 +98,28 @@ def rank_scores(scores: np.ndarray, split: Split, rows: np.ndarray, k: int) -> n
 
 
 def model_scores(model: Recommender, rows: np.ndarray, batch: int = 2048) -> np.ndarray:
-    parts = [model.score(rows[start:start + batch]) for start in range(0, len(rows), batch)]
+    parts = [model.score(rows[start : start + batch]) for start in range(0, len(rows), batch)]
     return np.vstack(parts) if parts else np.zeros((0, model.n_items), np.float32)
 
 
 def rank_model(model: Recommender, split: Split, rows: np.ndarray, k: int, batch: int = 2048) -> np.ndarray:
     """Top-k ids of a fitted model for ``rows``, scored in batches."""
-    parts = [rank_scores(model.score(rows[s:s + batch]), split, rows[s:s + batch], k)
-             for s in range(0, len(rows), batch)]
+    parts = [
+        rank_scores(model.score(rows[s : s + batch]), split, rows[s : s + batch], k)
+        for s in range(0, len(rows), batch)
+    ]
     return np.vstack(parts) if parts else np.zeros((0, k), np.int64)
 
 
-def tune_model(kind: str, grid: list[dict[str, Any]], split: Split, side: dict[str, Any], k: int,
-               keep_scores: bool = False, on_try: Callable[[str], None] | None = None) -> Tuned:
+def tune_model(
+    kind: str,
+    grid: list[dict[str, Any]],
+    split: Split,
+    side: dict[str, Any],
+    k: int,
+    keep_scores: bool = False,
+    on_try: Callable[[str], None] | None = None,
+) -> Tuned:
     """Fit every configuration on ``split.train``; keep the one with the best ndcg@k on ``split.test``."""
     start = time.perf_counter()
     rows = eval_rows(split)
@@ -112,8 +139,9 @@ def tune_model(kind: str, grid: list[dict[str, Any]], split: Split, side: dict[s
     return best
 
 
-def tune_blend(component_scores: dict[str, np.ndarray], grid: list[dict[str, float]], split: Split,
-               k: int) -> Tuned:
+def tune_blend(
+    component_scores: dict[str, np.ndarray], grid: list[dict[str, float]], split: Split, k: int
+) -> Tuned:
     """Choose blend weights on validation from the components' cached (per-user normalised) scores."""
     start = time.perf_counter()
     rows = eval_rows(split)

@@ -177,7 +177,7 @@ class ForYouFeed:
         page = self.pipeline.select(ctx, list(ranking.pool), Page(limit, seed=0))[:limit]
         names = lookup_names(self.store, page + ([ranking.probe] if ranking.probe else []), [post["id"]])
         report = why_not_report(post, ranking, page, limit, names)
-        if not report["proposed_by"]:
+        if not report["proposed_by"] and "removed_by" not in report:
             report["hints"] = self._hints(ctx, post)
         return report
 

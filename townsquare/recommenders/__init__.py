@@ -12,6 +12,20 @@ from townsquare.recommenders.popularity import PopularityRecommender
 from townsquare.recommenders.social import SocialRecommender
 from townsquare.recommenders.text import TextRecommender, tfidf_item_vectors
 
-__all__ = ["ALSRecommender", "BPRRecommender", "BlendRecommender", "EASERecommender", "ItemKNNRecommender",
-           "PopularityRecommender", "RP3BetaRecommender", "Recommender", "SocialRecommender", "TextRecommender",
-           "get_recommender", "normalise_scores", "recommender_names", "tfidf_item_vectors", "top_n"]
+__all__ = [
+    "ALSRecommender",
+    "BPRRecommender",
+    "BlendRecommender",
+    "EASERecommender",
+    "ItemKNNRecommender",
+    "PopularityRecommender",
+    "RP3BetaRecommender",
+    "Recommender",
+    "SocialRecommender",
+    "TextRecommender",
+    "get_recommender",
+    "normalise_scores",
+    "recommender_names",
+    "tfidf_item_vectors",
+    "top_n",
+]

@@ -74,14 +74,21 @@ class Recommender(ABC):
         return self
 
     def score(self, user_rows: np.ndarray | list[int], user_items: sp.spmatrix | None = None) -> np.ndarray:
-        """Scores of every item for ``user_rows``; ``user_items`` (one row per user) replaces their stored history."""
+        """Scores of every item for ``user_rows``; ``user_items`` (a row per user) replaces their history."""
         rows = np.asarray(user_rows, dtype=np.int64).reshape(-1)
         history = self._history(rows, user_items)
         return np.asarray(self._score(rows, history, user_items is not None), dtype=np.float32)
 
-    def recommend(self, user_rows: np.ndarray | list[int], n: int = 10, *, exclude_seen: bool = True,
-                  user_items: sp.spmatrix | None = None, items: np.ndarray | None = None,
-                  batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    def recommend(
+        self,
+        user_rows: np.ndarray | list[int],
+        n: int = 10,
+        *,
+        exclude_seen: bool = True,
+        user_items: sp.spmatrix | None = None,
+        items: np.ndarray | None = None,
+        batch_size: int = 1024,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` (item ids, scores) per user, best first; ``items`` restricts the candidates.
 
         Returns two arrays of shape (len(user_rows), n); where a user has fewer than ``n``
@@ -93,7 +100,9 @@ class Recommender(ABC):
         scores = np.full((len(rows), n), -np.inf, dtype=np.float32)
         for start in range(0, len(rows), batch_size):
             part = slice(start, start + batch_size)
-            block = np.asarray(self._score(rows[part], history[part], user_items is not None), dtype=np.float32)
+            block = np.asarray(
+                self._score(rows[part], history[part], user_items is not None), dtype=np.float32
+            )
             block = mask_scores(block, history[part] if exclude_seen else None, items)
             ids[part], scores[part] = top_n(block, n)
         return ids, scores
@@ -143,8 +152,10 @@ class Recommender(ABC):
         if user_items is not None:
             history = as_interactions(user_items)
             if history.shape != (len(rows), train.shape[1]):
-                raise InputError(f"user_items has shape {history.shape}; it needs one row per user and "
-                                 f"{train.shape[1]} item columns")
+                raise InputError(
+                    f"user_items has shape {history.shape}; it needs one row per user and "
+                    f"{train.shape[1]} item columns"
+                )
             return history
         if len(rows) and (rows.min() < 0 or rows.max() >= train.shape[0]):
             raise InputError(f"user rows must be in [0, {train.shape[0]}); pass user_items for new users")
@@ -213,8 +224,12 @@ def recommender_names() -> list[str]:
 
 
 def _matrix_arrays(prefix: str, matrix: sp.csr_matrix) -> dict[str, np.ndarray]:
-    return {f"{prefix}/data": matrix.data, f"{prefix}/indices": matrix.indices, f"{prefix}/indptr": matrix.indptr,
-            f"{prefix}/shape": np.array(matrix.shape, dtype=np.int64)}
+    return {
+        f"{prefix}/data": matrix.data,
+        f"{prefix}/indices": matrix.indices,
+        f"{prefix}/indptr": matrix.indptr,
+        f"{prefix}/shape": np.array(matrix.shape, dtype=np.int64),
+    }
 
 
 def _matrix_from_arrays(prefix: str, arrays: dict[str, np.ndarray]) -> sp.csr_matrix:

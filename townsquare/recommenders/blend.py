@@ -36,20 +36,27 @@ class BlendRecommender(Recommender):
 
     name = "blend"
 
-    def __init__(self, components: Sequence[dict[str, Any]] = (), weights: Sequence[float] = (),
-                 normalise: Normalise = "zscore") -> None:
+    def __init__(
+        self,
+        components: Sequence[dict[str, Any]] = (),
+        weights: Sequence[float] = (),
+        normalise: Normalise = "zscore",
+    ) -> None:
         super().__init__()
         if len(components) != len(weights):
-            raise InputError(f"a blend needs one weight per component: {len(components)} components, "
-                             f"{len(weights)} weights")
+            raise InputError(
+                f"a blend needs one weight per component: {len(components)} components, "
+                f"{len(weights)} weights"
+            )
         self.specs = [{"name": c["name"], "params": dict(c.get("params", {}))} for c in components]
         self.weights = [float(w) for w in weights]
         self.normalise = normalise
         self.components: list[Recommender] = [get_recommender(c["name"], **c["params"]) for c in self.specs]
 
     @classmethod
-    def of(cls, components: Sequence[Recommender], weights: Sequence[float],
-           normalise: Normalise = "zscore") -> BlendRecommender:
+    def of(
+        cls, components: Sequence[Recommender], weights: Sequence[float], normalise: Normalise = "zscore"
+    ) -> BlendRecommender:
         """A blend of already fitted components (all fitted on the same interactions)."""
         blend = cls([{"name": c.name, "params": c.params()} for c in components], weights, normalise)
         blend.components = list(components)
@@ -67,14 +74,20 @@ class BlendRecommender(Recommender):
         total = np.zeros(user_items.shape, dtype=np.float32)
         for component, weight in zip(self.components, self.weights, strict=True):
             if weight:
-                total += weight * normalise_scores(component._score(user_rows, user_items, fresh), self.normalise)
+                total += weight * normalise_scores(
+                    component._score(user_rows, user_items, fresh), self.normalise
+                )
         return total
 
     def state(self) -> dict[str, np.ndarray]:
-        return {f"{i}/{key}": value for i, c in enumerate(self.components) for key, value in c.state().items()}
+        return {
+            f"{i}/{key}": value for i, c in enumerate(self.components) for key, value in c.state().items()
+        }
 
     def set_state(self, arrays: dict[str, np.ndarray]) -> None:
         for i, component in enumerate(self.components):
             prefix = f"{i}/"
             component.user_items = self.user_items
-            component.set_state({k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)})
+            component.set_state(
+                {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+            )

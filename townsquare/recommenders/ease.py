@@ -22,22 +22,28 @@ class EASERecommender(Recommender):
 
     name = "ease"
 
-    def __init__(self, l2: float = 500.0, dropout: float = 0.0, min_count: int = 1,
-                 max_items: int | None = None) -> None:
+    def __init__(
+        self, l2: float = 500.0, dropout: float = 0.0, min_count: int = 1, max_items: int | None = None
+    ) -> None:
         super().__init__()
         self.l2, self.dropout, self.min_count, self.max_items = l2, dropout, min_count, max_items
         self.kept = np.zeros(0, dtype=np.int64)
         self.weights = np.zeros((0, 0), dtype=np.float32)
 
     def params(self) -> dict[str, Any]:
-        return {"l2": self.l2, "dropout": self.dropout, "min_count": self.min_count, "max_items": self.max_items}
+        return {
+            "l2": self.l2,
+            "dropout": self.dropout,
+            "min_count": self.min_count,
+            "max_items": self.max_items,
+        }
 
     def _fit(self, interactions: sp.csr_matrix, **side: Any) -> None:
         x = binarize(interactions)
         counts = np.bincount(x.indices, minlength=x.shape[1])
         kept = np.flatnonzero(counts >= max(self.min_count, 1))
         if self.max_items is not None and len(kept) > self.max_items:
-            kept = np.sort(kept[np.argsort(-counts[kept], kind="stable")[:self.max_items]])
+            kept = np.sort(kept[np.argsort(-counts[kept], kind="stable")[: self.max_items]])
         self.kept = kept
         xk = x[:, self.kept]
         gram = (xk.T @ xk).toarray().astype(np.float64)
@@ -61,4 +67,3 @@ class EASERecommender(Recommender):
 
     def set_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.kept, self.weights = arrays["kept"], arrays["weights"]
-

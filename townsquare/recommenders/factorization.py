@@ -36,8 +36,17 @@ class ALSRecommender(Recommender):
 
     name = "als"
 
-    def __init__(self, factors: int = 64, regularization: float = 0.05, alpha: float = 1.0, iterations: int = 15,
-                 weighting: Weighting = "binary", members: int = 1, seed: int = 0, threads: int = 0) -> None:
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.05,
+        alpha: float = 1.0,
+        iterations: int = 15,
+        weighting: Weighting = "binary",
+        members: int = 1,
+        seed: int = 0,
+        threads: int = 0,
+    ) -> None:
         super().__init__()
         self.factors, self.regularization, self.alpha = factors, regularization, alpha
         self.iterations, self.weighting, self.members = iterations, weighting, members
@@ -46,18 +55,31 @@ class ALSRecommender(Recommender):
         self.item_factors = np.zeros((0, factors * members), np.float32)
 
     def params(self) -> dict[str, Any]:
-        return {"factors": self.factors, "regularization": self.regularization, "alpha": self.alpha,
-                "iterations": self.iterations, "weighting": self.weighting, "members": self.members,
-                "seed": self.seed, "threads": self.threads}
+        return {
+            "factors": self.factors,
+            "regularization": self.regularization,
+            "alpha": self.alpha,
+            "iterations": self.iterations,
+            "weighting": self.weighting,
+            "members": self.members,
+            "seed": self.seed,
+            "threads": self.threads,
+        }
 
     def _fit(self, interactions: sp.csr_matrix, **side: Any) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
+
         users, items = [], []
         for member in range(self.members):
             with threadpool_limits(1, "blas"):  # implicit runs its own threads; BLAS threads would fight them
-                model = AlternatingLeastSquares(factors=self.factors, regularization=self.regularization,
-                                                alpha=self.alpha, iterations=self.iterations,
-                                                random_state=self.seed + 1000 * member, num_threads=self.threads)
+                model = AlternatingLeastSquares(
+                    factors=self.factors,
+                    regularization=self.regularization,
+                    alpha=self.alpha,
+                    iterations=self.iterations,
+                    random_state=self.seed + 1000 * member,
+                    num_threads=self.threads,
+                )
                 model.fit(weigh(interactions, self.weighting), show_progress=False)
             users.append(np.asarray(model.user_factors, dtype=np.float32) / self.members)
             items.append(np.asarray(model.item_factors, dtype=np.float32))
@@ -98,8 +120,15 @@ class BPRRecommender(Recommender):
 
     name = "bpr"
 
-    def __init__(self, factors: int = 64, learning_rate: float = 0.05, regularization: float = 0.01,
-                 iterations: int = 100, seed: int = 0, threads: int = 0) -> None:
+    def __init__(
+        self,
+        factors: int = 64,
+        learning_rate: float = 0.05,
+        regularization: float = 0.01,
+        iterations: int = 100,
+        seed: int = 0,
+        threads: int = 0,
+    ) -> None:
         super().__init__()
         self.factors, self.learning_rate, self.regularization = factors, learning_rate, regularization
         self.iterations, self.seed, self.threads = iterations, seed, threads
@@ -107,16 +136,27 @@ class BPRRecommender(Recommender):
         self.item_factors = np.zeros((0, factors + 1), np.float32)
 
     def params(self) -> dict[str, Any]:
-        return {"factors": self.factors, "learning_rate": self.learning_rate, "regularization": self.regularization,
-                "iterations": self.iterations, "seed": self.seed, "threads": self.threads}
+        return {
+            "factors": self.factors,
+            "learning_rate": self.learning_rate,
+            "regularization": self.regularization,
+            "iterations": self.iterations,
+            "seed": self.seed,
+            "threads": self.threads,
+        }
 
     def _fit(self, interactions: sp.csr_matrix, **side: Any) -> None:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         with threadpool_limits(1, "blas"):  # implicit runs its own threads
-            model = BayesianPersonalizedRanking(factors=self.factors, learning_rate=self.learning_rate,
-                                                regularization=self.regularization, iterations=self.iterations,
-                                                random_state=self.seed, num_threads=self.threads)
+            model = BayesianPersonalizedRanking(
+                factors=self.factors,
+                learning_rate=self.learning_rate,
+                regularization=self.regularization,
+                iterations=self.iterations,
+                random_state=self.seed,
+                num_threads=self.threads,
+            )
             model.fit(weigh(interactions, "binary"), show_progress=False)
         # implicit keeps an item bias in the last column (and 1 in the users' last column)
         self.user_factors = np.ascontiguousarray(model.user_factors, dtype=np.float32)

@@ -33,7 +33,9 @@ def top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
         vals.append(data)
     if not rows:
         return sp.csr_matrix(matrix.shape, dtype=np.float32)
-    out = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=matrix.shape)
+    out = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=matrix.shape
+    )
     out.sort_indices()
     return out
 
@@ -53,12 +55,13 @@ class _SimilarityRecommender(Recommender):
         return {"data": s.data, "indices": s.indices, "indptr": s.indptr, "shape": np.array(s.shape)}
 
     def set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.similarity = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
-                                        shape=tuple(arrays["shape"]))
+        self.similarity = sp.csr_matrix(
+            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"])
+        )
 
 
 class ItemKNNRecommender(_SimilarityRecommender):
-    """Cosine item-item similarity with shrinkage: c_ij / (sqrt(n_i n_j) + shrink), ``k`` neighbours per item."""
+    """Cosine item-item similarity with shrinkage: c_ij / (sqrt(n_i n_j) + shrink), ``k`` neighbours each."""
 
     name = "itemknn"
 
@@ -98,9 +101,9 @@ class RP3BetaRecommender(_SimilarityRecommender):
         x = binarize(interactions)
         user_degree = np.maximum(np.asarray(x.sum(axis=1)).ravel(), 1.0)
         item_degree = np.maximum(np.asarray(x.sum(axis=0)).ravel(), 1.0)
-        to_items = sp.diags(user_degree ** -self.alpha) @ x          # user -> item step
-        to_users = sp.diags(item_degree ** -self.alpha) @ x.T.tocsr()  # item -> user step
-        walk = (to_users @ to_items).tocsr() @ sp.diags(item_degree ** -self.beta)
+        to_items = sp.diags(user_degree**-self.alpha) @ x  # user -> item step
+        to_users = sp.diags(item_degree**-self.alpha) @ x.T.tocsr()  # item -> user step
+        walk = (to_users @ to_items).tocsr() @ sp.diags(item_degree**-self.beta)
         kept = top_k_per_row(walk, self.k)
         sums = np.asarray(kept.sum(axis=1)).ravel()
         self.similarity = (sp.diags(1.0 / np.maximum(sums, 1e-12)) @ kept).tocsr().astype(np.float32)

@@ -28,10 +28,14 @@ class PopularityRecommender(Recommender):
     def params(self) -> dict[str, Any]:
         return {"cold_neighbours": self.cold_neighbours}
 
-    def _fit(self, interactions: sp.csr_matrix, *, item_vectors: np.ndarray | None = None, **side: Any) -> None:
+    def _fit(
+        self, interactions: sp.csr_matrix, *, item_vectors: np.ndarray | None = None, **side: Any
+    ) -> None:
         counts = np.bincount(interactions.indices, minlength=interactions.shape[1]).astype(np.float32)
         if self.cold_neighbours > 0 and item_vectors is not None:
-            counts = _with_cold_guesses(counts, np.asarray(item_vectors, dtype=np.float32), self.cold_neighbours)
+            counts = _with_cold_guesses(
+                counts, np.asarray(item_vectors, dtype=np.float32), self.cold_neighbours
+            )
         self.counts = counts
 
     def _score(self, user_rows: np.ndarray, user_items: sp.csr_matrix, fresh: bool) -> np.ndarray:
@@ -52,7 +56,7 @@ def _with_cold_guesses(counts: np.ndarray, vectors: np.ndarray, k: int, batch: i
         return out
     kk = min(k, len(warm))
     for start in range(0, len(cold), batch):
-        rows = cold[start:start + batch]
+        rows = cold[start : start + batch]
         sims = vectors[rows] @ vectors[warm].T
         nearest = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
         out[rows] = counts[warm][nearest].mean(axis=1)

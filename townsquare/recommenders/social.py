@@ -22,8 +22,8 @@ def history_cosine(x: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray, batch: 
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     out = np.zeros(len(rows), dtype=np.float64)
     for start in range(0, len(rows), batch):
-        r, c = rows[start:start + batch], cols[start:start + batch]
-        out[start:start + batch] = np.asarray(x[r].multiply(x[c]).sum(axis=1)).ravel()
+        r, c = rows[start : start + batch], cols[start : start + batch]
+        out[start : start + batch] = np.asarray(x[r].multiply(x[c]).sum(axis=1)).ravel()
     return out / np.maximum(norms[rows] * norms[cols], 1e-12)
 
 
@@ -42,7 +42,9 @@ class SocialRecommender(Recommender):
 
     def _fit(self, interactions: sp.csr_matrix, *, social: sp.spmatrix | None = None, **side: Any) -> None:
         if social is None:
-            raise InputError("SocialRecommender needs social=(users x users follow matrix); the dataset has none")
+            raise InputError(
+                "SocialRecommender needs social=(users x users follow matrix); the dataset has none"
+            )
         n = interactions.shape[0]
         if social.shape != (n, n):
             raise InputError(f"social has shape {social.shape}; it needs ({n}, {n}) to match the users")
@@ -67,4 +69,6 @@ class SocialRecommender(Recommender):
         return {"data": t.data, "indices": t.indices, "indptr": t.indptr, "shape": np.array(t.shape)}
 
     def set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.trust = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"]))
+        self.trust = sp.csr_matrix(
+            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"])
+        )

@@ -43,8 +43,10 @@ def tfidf_item_vectors(texts: Sequence[str], dim: int = 128, seed: int = 0) -> n
         try:
             tfidf = TfidfVectorizer(min_df=1, sublinear_tf=True).fit_transform(texts)
         except ValueError:
-            raise InputError(f"the {len(texts)} item texts have no words to compare; text-based models need "
-                             "item texts (leave out text and townsquare, e.g. --models popularity,als,ease)") from None
+            raise InputError(
+                f"the {len(texts)} item texts have no words to compare; text-based models need "
+                "item texts (leave out text and townsquare, e.g. --models popularity,als,ease)"
+            ) from None
     if tfidf.shape[1] <= dim:  # few words: the TF-IDF rows are small enough as they are
         vectors = tfidf.toarray()
     else:
@@ -58,7 +60,7 @@ def text_neighbours(vectors: np.ndarray, k: int, power: float, batch: int = 2048
     n = len(vectors)
     blocks = []
     for start in range(0, n, batch):
-        sims = vectors[start:start + batch] @ vectors.T
+        sims = vectors[start : start + batch] @ vectors.T
         rows = np.arange(start, min(start + batch, n))
         sims[rows - start, rows] = -np.inf
         kk = min(k, n - 1)
@@ -67,8 +69,13 @@ def text_neighbours(vectors: np.ndarray, k: int, power: float, batch: int = 2048
             continue
         idx = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
         vals = np.maximum(np.take_along_axis(sims, idx, axis=1), 0.0) ** power
-        blocks.append(sp.csr_matrix((vals.ravel(), (np.repeat(np.arange(len(rows)), kk), idx.ravel())),
-                                    shape=(len(rows), n), dtype=np.float32))
+        blocks.append(
+            sp.csr_matrix(
+                (vals.ravel(), (np.repeat(np.arange(len(rows)), kk), idx.ravel())),
+                shape=(len(rows), n),
+                dtype=np.float32,
+            )
+        )
     out = sp.vstack(blocks).tocsr() if blocks else sp.csr_matrix((0, 0), dtype=np.float32)
     out.eliminate_zeros()
     return out
@@ -88,10 +95,18 @@ class TextRecommender(Recommender):
     def params(self) -> dict[str, Any]:
         return {"neighbours": self.neighbours, "power": self.power}
 
-    def _fit(self, interactions: sp.csr_matrix, *, item_vectors: np.ndarray | None = None,
-             item_neighbours: sp.csr_matrix | None = None, **side: Any) -> None:
+    def _fit(
+        self,
+        interactions: sp.csr_matrix,
+        *,
+        item_vectors: np.ndarray | None = None,
+        item_neighbours: sp.csr_matrix | None = None,
+        **side: Any,
+    ) -> None:
         if item_vectors is None:
-            raise InputError("TextRecommender needs item_vectors=(items x dim array): embed the item texts first")
+            raise InputError(
+                "TextRecommender needs item_vectors=(items x dim array): embed the item texts first"
+            )
         vectors = np.asarray(item_vectors, dtype=np.float32)
         if vectors.shape[0] != interactions.shape[1]:
             raise InputError(f"item_vectors has {vectors.shape[0]} rows for {interactions.shape[1]} items")
@@ -115,10 +130,17 @@ class TextRecommender(Recommender):
 
     def state(self) -> dict[str, np.ndarray]:
         s = self.similarity
-        return {"item_vectors": self.item_vectors, "sim_data": s.data, "sim_indices": s.indices,
-                "sim_indptr": s.indptr, "sim_shape": np.array(s.shape)}
+        return {
+            "item_vectors": self.item_vectors,
+            "sim_data": s.data,
+            "sim_indices": s.indices,
+            "sim_indptr": s.indptr,
+            "sim_shape": np.array(s.shape),
+        }
 
     def set_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.item_vectors = arrays["item_vectors"]
-        self.similarity = sp.csr_matrix((arrays["sim_data"], arrays["sim_indices"], arrays["sim_indptr"]),
-                                        shape=tuple(arrays["sim_shape"]))
+        self.similarity = sp.csr_matrix(
+            (arrays["sim_data"], arrays["sim_indices"], arrays["sim_indptr"]),
+            shape=tuple(arrays["sim_shape"]),
+        )

@@ -125,7 +125,9 @@ def design_matrix(batch: TextBatch, use_vectors: bool,
     if not use_ngrams:
         return batch.vectors, None
     ngrams = batch.ngrams.tocsc()
-    columns = np.flatnonzero(np.diff(ngrams.indptr))
+    # n-grams seen in one text only cannot generalise; on large sets they are most of the columns
+    least = 2 if len(batch) >= 1000 else 1
+    columns = np.flatnonzero(np.diff(ngrams.indptr) >= least)
     present = ngrams[:, columns].tocsr()
     if not use_vectors:
         return present, columns
