@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     openai_timeout_s: float = Field(30.0, gt=0, description="Timeout per request to the OpenAI-compatible endpoint.")
     openai_max_retries: int = Field(3, ge=0, le=10, description="Retries with exponential backoff on 5xx / connection errors.")
     threads: int = Field(2, ge=1, le=256, description="CPU threads for model inference.")
+    safety_policy: Path | None = Field(
+        None, description="The community's moderation policy file (TOML); unset: the built-in policy.")
 
     @property
     def sqlite_path(self) -> Path:

@@ -109,7 +109,8 @@ class Source(Component):
         people = people if people is not None else [()] * len(post_ids)
         posts = posts if posts is not None else [()] * len(post_ids)
         detail = detail if detail is not None else [""] * len(post_ids)
-        return [Candidate(pid, author, [Reason(name, score, tuple(who), tuple(what), why)])
+        return [Candidate(pid, author, [Reason(name, score, who if type(who) is tuple else tuple(who),
+                                               what if type(what) is tuple else tuple(what), why)])
                 for pid, author, score, who, what, why in zip(post_ids, authors, scores, people, posts, detail)
                 if author >= 0]
 

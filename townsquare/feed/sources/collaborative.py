@@ -39,7 +39,7 @@ class ItemItemSource(Source):
 class FactorisationOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     count: int = Field(150, ge=1, description="Posts proposed.")
-    recent_items: int = Field(100_000, ge=1, description="Only the newest this many posts are scored.")
+    recent_items: int = Field(50_000, ge=1, description="Only the newest this many posts are scored.")
 
 
 class FactorisationSource(Source):

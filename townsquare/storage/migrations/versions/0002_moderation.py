@@ -5,12 +5,11 @@ Revises: 0001
 Create Date: 2026-11-28 14:30:00.000000
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import townsquare.storage.moderation_schema  # noqa: F401  (registers the moderation tables in ``metadata``)
 from townsquare.storage.schema import UTCDateTime
-
 
 revision = '0002'
 down_revision = '0001'
