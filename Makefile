@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= data
 # llama-cpp-python compiles from source (about 8 minutes on 2 cores, once: pip caches the wheel).
-export CMAKE_ARGS ?= -DGGML_NATIVE=ON
+# Not GGML_NATIVE: on CPUs with AMX a native build's AMX kernels segfault on the first batch.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_BMI2=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 

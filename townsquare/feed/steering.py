@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from townsquare.errors import InputError
+from townsquare.feed.store_io import fetch_rows
 from townsquare.storage.feed_schema import feed_steering
 
 _LESS = (r"no more|not so much|stop showing(?: me)?|don't show(?: me)?|do not show(?: me)?|less of|less|fewer"
@@ -89,12 +90,11 @@ class SteeringBook:
                  "model": self.embedder.model_id, "vector": v.tobytes()} for p, v in zip(phrases, vectors)])
         return self.list(user_id)
 
-    def list(self, user_id: int, conn=None) -> list[SteeringPhrase]:
-        query = select(feed_steering).where(feed_steering.c.user_id == user_id).order_by(feed_steering.c.id)
-        with self.store._conn(conn) as c:
-            rows = c.execute(query).mappings().all()
-        return [SteeringPhrase(r["direction"], r["phrase"], r["weight"], r["id"],
-                               np.frombuffer(r["vector"], np.float32)) for r in rows]
+    def list(self, user_id: int) -> list[SteeringPhrase]:
+        with self.store.read() as conn:  # on every feed request: straight from the driver
+            rows = fetch_rows(conn, "SELECT direction, phrase, weight, id, vector FROM feed_steering "
+                                    "WHERE user_id = :user ORDER BY id", {"user": user_id})
+        return [SteeringPhrase(d, p, w, i, np.frombuffer(bytes(v), np.float32)) for d, p, w, i, v in rows]
 
     def remove(self, user_id: int, phrase: str | int | None = None) -> int:
         """Remove one phrase (by text or id), or every phrase when ``phrase`` is None."""

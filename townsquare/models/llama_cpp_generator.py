@@ -6,6 +6,7 @@ names it; a lock serialises calls because a llama.cpp context holds one sequence
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ def load_gguf(spec: GgufSpec, threads: int) -> LoadedModel:
                                       n_threads_batch=threads, n_batch=512, verbose=False)
             except (ValueError, RuntimeError) as exc:
                 raise BackendError(f"llama.cpp could not load {spec.path}: {exc}. Is it a valid GGUF file?") from exc
+            atexit.register(llm.close)  # before interpreter teardown, or llama-cpp-python's __del__ errors
             chat = spec.chat if spec.chat is not None else "tokenizer.chat_template" in llm.metadata
             _loaded[key] = LoadedModel(llm, chat)
         return _loaded[key]

@@ -22,6 +22,14 @@ def nearest_posts(ctx, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
     return ctx.env.store.vectors.search_posts(index.model, vector, k)
 
 
+def nearest_many(ctx, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``nearest_posts`` for several vectors: one batched search when the feed index keeps its own."""
+    if ctx.index.ann is not None and ctx.index.dim and len(vectors):
+        ids, sims = ctx.index.ann.search(np.asarray(vectors, np.float32), k)
+        return [(row[row >= 0], sim[row >= 0]) for row, sim in zip(ids, sims)]
+    return [nearest_posts(ctx, v, k) for v in vectors]
+
+
 def closest_liked(ctx, vector: np.ndarray, n: int = 2, recent: int = 100) -> tuple[int, ...]:
     """The user's recently liked posts closest to ``vector``: the posts behind an interest."""
     liked = ctx.positives[:recent]
@@ -52,10 +60,11 @@ class InterestSimilaritySource(Source):
         if not len(state.vectors):
             return []
         share = state.weights / max(float(state.weights.sum()), 1e-9)
+        sizes = [max(10, round(self.options.per_slot * (0.5 + len(share) * w / 2))) for w in share]
+        found = nearest_many(ctx, state.vectors, max(sizes))
         out = []
-        for slot, (vector, weight) in enumerate(zip(state.vectors, share)):
-            k = max(10, round(self.options.per_slot * (0.5 + len(share) * weight / 2)))
-            ids, sims = nearest_posts(ctx, vector, k)
+        for slot, (vector, k, (ids, sims)) in enumerate(zip(state.vectors, sizes, found)):
+            ids, sims = ids[:k], sims[:k]
             behind = [closest_liked(ctx, vector)] * len(ids)
             out += self.propose(ctx, ids, sims, posts=behind, detail=[f"interest {slot + 1}"] * len(ids))
         return out

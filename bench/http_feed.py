@@ -1,7 +1,7 @@
 """Feed over HTTP: requests per second and latency percentiles with N uvicorn workers.
 
-    python bench/http.py --demo                              # the demo community in a temp SQLite
-    python bench/http.py --database-url sqlite:///.bench/feed/100000-1000000-10000000/corpus.sqlite \\
+    python bench/http_feed.py --demo                              # the demo community in a temp SQLite
+    python bench/http_feed.py --database-url sqlite:///.bench/feed/100000-1000000-10000000/corpus.sqlite \\
         --feed-model bench-hashing-384                       # the 1M-post corpus built by bench/feed.py
 
 Starts ``uvicorn townsquare.web.app:factory`` with ``--workers`` processes (pinned to the first
@@ -166,7 +166,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="townsquare-http-"))
     url = build_demo(folder) if args.demo else args.database_url
     store = Store.open(url)
-    key, _ = KeyBook(store).create(["read"], name="bench/http.py")
+    key, _ = KeyBook(store).create(["read"], name="bench/http_feed.py")
     with store.read() as conn:
         handles = list(conn.execute(select(users.c.handle).order_by(users.c.id).limit(args.users)).scalars())
     store.close()
