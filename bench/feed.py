@@ -177,7 +177,7 @@ def serve(feed: ForYouFeed, store: Store, index: FeedIndex, args: argparse.Names
         handles = [h for (h,) in conn.execute(text(
             "SELECT handle FROM users WHERE id IN (SELECT DISTINCT user_id FROM interactions) ORDER BY id"))]
     start = time.perf_counter()
-    for handle in rng.sample(handles, 5):  # warm up: loads the vector index and the served ranker
+    for handle in rng.sample(handles, 20):  # warm up: the served ranker, the OS page cache, the first IVF probes
         feed.page(handle, limit=args.limit, now=now)
     feed.close()
     report["warm_up_s"] = round(time.perf_counter() - start, 1)

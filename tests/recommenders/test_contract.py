@@ -181,3 +181,19 @@ def test_tfidf_vectors_are_unit_rows_and_need_words():
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
     with pytest.raises(InputError, match="no words"):
         tfidf_item_vectors(["", "!"])
+
+
+def test_ease_with_a_text_prior_reaches_items_nobody_engaged_with(world):
+    interactions = world.interactions.tolil()
+    interactions[:, 3] = 0  # item 3 (group 0) is brand new
+    interactions = interactions.tocsr()
+    plain = get_recommender("ease", l2=5.0).fit(interactions)
+    texty = get_recommender("ease", l2=5.0, text_weight=20.0, min_count=0).fit(
+        interactions, item_vectors=world.item_vectors
+    )
+    group0 = np.flatnonzero(world.user_group == 0)
+    assert (plain.score(group0)[:, 3] == 0).all()
+    scores = texty.score(group0)
+    assert (scores[:, 3] > np.median(scores[:, world.item_group == 1], axis=1)).all()
+    with pytest.raises(InputError, match="item_vectors"):
+        get_recommender("ease", text_weight=1.0).fit(interactions)

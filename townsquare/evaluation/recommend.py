@@ -3,10 +3,11 @@
 For each seed: the protocol's splits; every model tunes its grid on the validation split,
 is refitted with the winner on the training data and scored on test (accuracy, exposure,
 diversity, novelty); then refitted once more without the held-out cold items and scored on
-them (cold start). ``townsquare`` is a weighted blend of the tuned EASE, a 3-member bag of the
-tuned ALS, a text model (the tuned one or a text nearest-neighbour one) and, with a follow
-graph, the tuned social model; its weights are tuned on the same validation split. Results
-are means and standard deviations over the seeds.
+them (cold start). ``townsquare`` is a weighted blend of EASE with an item-text prior (its text
+weight tuned around the tuned EASE), a 3-member bag of the tuned ALS, a text model (the tuned
+one or a text nearest-neighbour one) and, with a follow graph, the tuned social model; its
+weights are tuned on the same validation split. Results are means and standard deviations
+over the seeds.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -36,6 +36,7 @@ from townsquare.evaluation.tuning import (
     eval_rows,
     model_scores,
     rank_model,
+    text_ease_grid,
     tune_blend,
     tune_model,
 )
@@ -146,8 +147,11 @@ def _run_townsquare(splits, cold: Split, ctx: EvalContext, result: SeedResult, k
     start = time.perf_counter()
     bag_params = {**keep["als"][0].params, "members": ALS_BAG}
     rows = eval_rows(splits.tune)
+    text_ease = tune_model(
+        "ease", text_ease_grid(keep["ease"][0].params["l2"]), splits.tune, ctx.side, ctx.k, keep_scores=True
+    )
     scores = {
-        "ease": keep["ease"][0].scores,
+        "ease": text_ease.scores,
         "als": model_scores(_fit("als", bag_params, splits.tune.train, ctx), rows),
         "text": keep["text"][0].scores,
         "text_knn": model_scores(_fit("text", BLEND_TEXT, splits.tune.train, ctx), rows),
@@ -155,13 +159,13 @@ def _run_townsquare(splits, cold: Split, ctx: EvalContext, result: SeedResult, k
     if ctx.social:
         scores["social"] = keep["social"][0].scores
     final_parts = {
-        "ease": keep["ease"][1],
+        "ease": _fit("ease", text_ease.params, splits.final.train, ctx),
         "als": _fit("als", bag_params, splits.final.train, ctx),
         "text": keep["text"][1],
         "text_knn": _fit("text", BLEND_TEXT, splits.final.train, ctx),
     }
     cold_parts = {
-        "ease": keep["ease"][2],
+        "ease": _fit("ease", text_ease.params, cold.train, ctx),
         "als": _fit("als", bag_params, cold.train, ctx),
         "text": keep["text"][2],
         "text_knn": _fit("text", BLEND_TEXT, cold.train, ctx),
@@ -183,7 +187,11 @@ def _run_townsquare(splits, cold: Split, ctx: EvalContext, result: SeedResult, k
             names = [n for n, w in tuned.params.items() if w and n in parts]
             blend = BlendRecommender.of([parts[n] for n in names], [tuned.params[n] for n in names])
             target[name] = evaluate(blend, split, ctx, beyond=target is result.metrics)
-        result.tuning[name] = _tuning_record(tuned, ctx.k) | {"als_members": ALS_BAG, "text": BLEND_TEXT}
+        result.tuning[name] = _tuning_record(tuned, ctx.k) | {
+            "ease": _tuning_record(text_ease, ctx.k),
+            "als_members": ALS_BAG,
+            "text_knn": BLEND_TEXT,
+        }
         result.seconds[name] = fitted_seconds + time.perf_counter() - begin
         ctx.progress(f"seed {result.seed}: {name} ndcg@{ctx.k} {result.metrics[name][f'ndcg@{ctx.k}']:.4f}")
 
@@ -212,14 +220,20 @@ def run_seeds(ctx: EvalContext, seeds: int, workers: int) -> list[SeedResult]:
     if workers <= 1:
         return [run_seed(seed, ctx) for seed in range(seeds)]
     quiet = replace(ctx, progress=_silent)
-    threads = max(1, _cpus() // workers)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_run_seed_limited, seed, quiet, threads): seed for seed in range(seeds)}
-        results = []
-        for future in as_completed(futures):
-            results.append(future.result())
-            scores = {name: f"{m[f'ndcg@{ctx.k}']:.4f}" for name, m in results[-1].metrics.items()}
-            ctx.progress(f"seed {futures[future]} done ({len(results)}/{seeds}): ndcg@{ctx.k} {scores}")
+    jobs = [(seed, quiet, max(1, _cpus() // workers)) for seed in range(seeds)]
+    results = []
+    pool = get_context("spawn").Pool(workers)
+    try:
+        for result in pool.imap_unordered(_run_seed_limited, jobs):
+            results.append(result)
+            scores = {name: f"{m[f'ndcg@{ctx.k}']:.4f}" for name, m in result.metrics.items()}
+            ctx.progress(f"seed {result.seed} done ({len(results)}/{seeds}): ndcg@{ctx.k} {scores}")
+        pool.close()
+    except BaseException:  # an error or Ctrl-C: stop the other seeds now
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
     return sorted(results, key=lambda r: r.seed)
 
 
@@ -227,7 +241,8 @@ def _silent(message: str) -> None:
     return None
 
 
-def _run_seed_limited(seed: int, ctx: EvalContext, threads: int) -> SeedResult:
+def _run_seed_limited(job: tuple[int, EvalContext, int]) -> SeedResult:
+    seed, ctx, threads = job
     with threadpool_limits(threads):  # the workers share the CPUs: no more BLAS threads than each one's share
         return run_seed(seed, ctx)
 

@@ -7,11 +7,13 @@ names it; a lock serialises calls because a llama.cpp context holds one sequence
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from townsquare.errors import BackendError
@@ -32,12 +34,32 @@ _loaded: dict[tuple[str, int, int], LoadedModel] = {}
 _loading = threading.Lock()
 
 
+_AMX_SYMBOL = "_Z28ggml_backend_amx_buffer_typev"  # ggml_backend_amx_buffer_type(), C++ name
+
+
+def check_build(llama_cpp: Any, cpuinfo: Path = Path("/proc/cpuinfo")) -> None:
+    """Refuse a llama.cpp build whose AMX kernels would run: on AMX CPUs they crash the process.
+
+    A build with ``GGML_NATIVE=ON`` on a machine with AMX compiles them in; ``make install``
+    builds without them. A segfault cannot be caught, so this is checked before loading a model.
+    """
+    library = Path(llama_cpp.__file__).parent / "lib" / "libggml-cpu.so"
+    if not library.exists() or not cpuinfo.exists() or " amx_int8" not in cpuinfo.read_text():
+        return
+    if hasattr(ctypes.CDLL(str(library)), _AMX_SYMBOL):
+        raise BackendError(
+            f"{library} was built with AMX kernels, which crash on this CPU. Rebuild llama-cpp-python "
+            "without them: rm .venv/.installed && make install (see CMAKE_ARGS in the Makefile)"
+        )
+
+
 def load_gguf(spec: GgufSpec, threads: int) -> LoadedModel:
     """The process-wide loaded model for ``spec``; loads it on the first call."""
     key = (str(spec.path), spec.n_ctx, threads)
     with _loading:
         if key not in _loaded:
             llama_cpp = import_optional("llama_cpp", "llama-cpp-python", LLAMA_CPP_INSTALL)
+            check_build(llama_cpp)
             try:
                 llm = llama_cpp.Llama(model_path=str(spec.path), n_ctx=spec.n_ctx, n_threads=threads,
                                       n_threads_batch=threads, n_batch=512, verbose=False)
