@@ -6,7 +6,10 @@
 
 Starts ``uvicorn townsquare.web.app:factory`` with ``--workers`` processes (pinned to the first
 two CPU cores with ``taskset`` when it exists), creates a read key, warms every worker, then
-``--clients`` threads request page 1 of a new feed session for a random user for ``--seconds``.
+``--clients`` connections request page 1 of a new feed session for a random user for
+``--seconds``. The load comes from ``wrk`` (Debian package ``wrk``) when it is installed: a C
+load generator takes little of the two cores the server runs on. Without it, Python threads
+with httpx make the requests, and they take a share of the CPU the server needs (``--load``).
 Prints one JSON object.
 """
 
@@ -141,6 +144,56 @@ def measure(base: str, key: str, handles: list[str], clients: int, seconds: floa
     }
 
 
+WRK_SCRIPT = """
+local handles = {%(handles)s}
+local headers = {["Authorization"] = "Bearer %(key)s"}
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("seed", counter)
+end
+function init(args)
+  math.randomseed(seed * 7919)
+end
+function request()
+  local handle = handles[math.random(#handles)]
+  return wrk.format("GET", "/v1/users/" .. handle .. "/feed?limit=%(limit)d", headers)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "JSON{\\"requests\\": %%d, \\"seconds\\": %%.3f, \\"non_2xx\\": %%d, \\"socket_errors\\": %%d, " ..
+    "\\"p50_us\\": %%d, \\"p90_us\\": %%d, \\"p99_us\\": %%d, \\"mean_us\\": %%.0f}\\n",
+    summary.requests, summary.duration / 1e6, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean))
+end
+"""
+
+
+def measure_wrk(base: str, key: str, handles: list[str], clients: int, seconds: float, limit: int) -> dict:
+    """The same load from wrk: ``clients`` connections over 2 threads, random users, page 1."""
+    script = WRK_SCRIPT % {
+        "handles": ", ".join(json.dumps(h) for h in handles), "key": key, "limit": limit,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script)
+    command = ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds:.0f}s", "--timeout", "10s", "-s", file.name, base]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    os.unlink(file.name)
+    raw = json.loads(out[out.index("JSON{") + 4:].splitlines()[0])
+    ok = raw["requests"] - raw["non_2xx"] - raw["socket_errors"]
+    return {
+        "requests": raw["requests"],
+        "errors": raw["non_2xx"] + raw["socket_errors"],
+        "seconds": round(raw["seconds"], 1),
+        "requests_per_s": round(ok / raw["seconds"], 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 1),
+        "p90_ms": round(raw["p90_us"] / 1000, 1),
+        "p99_ms": round(raw["p99_us"] / 1000, 1),
+        "mean_ms": round(raw["mean_us"] / 1000, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo", action="store_true", help="Build the demo community in a temp folder.")
@@ -153,7 +206,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--users", type=int, default=2000, help="How many users to draw requests from.")
+    parser.add_argument("--load", choices=["auto", "wrk", "python"], default="auto",
+                        help="Load generator: wrk when installed (auto), or Python threads.")
     args = parser.parse_args()
+    load = "wrk" if args.load == "wrk" or (args.load == "auto" and shutil.which("wrk")) else "python"
     if not (args.demo or args.database_url):
         parser.error("give --demo or --database-url")
 
@@ -189,7 +245,8 @@ def main() -> None:
         warm = measure(
             base, key, handles, args.workers * 2, 3.0, args.limit
         )  # loads the index in every worker
-        result = measure(base, key, handles, args.clients, args.seconds, args.limit)
+        run = measure_wrk if load == "wrk" else measure
+        result = run(base, key, handles, args.clients, args.seconds, args.limit)
     finally:
         server.terminate()
         server.wait(30)
@@ -198,6 +255,7 @@ def main() -> None:
             {
                 "corpus": "demo" if args.demo else url,
                 "workers": args.workers,
+                "load": load,
                 "clients": args.clients,
                 "limit": args.limit,
                 "server_ready_s": round(ready_s, 1),

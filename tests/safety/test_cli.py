@@ -21,7 +21,7 @@ RUDE = ["shut up you pathetic idiot", "nobody cares about your stupid opinion, l
 
 @pytest.fixture
 def runner():
-    import townsquare.cli.data  # noqa: F401  (import commands)
+    import townsquare.cli.data
     import townsquare.cli.safety  # noqa: F401  (adds the safety commands to ``app``)
 
     return CliRunner()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from townsquare.errors import InputError, NotFoundError
 from townsquare.ingest.records import (
@@ -172,8 +172,19 @@ def _duplicate_key(record: BaseModel) -> tuple[Hashable, str, str] | None:
     return None  # interactions repeat legitimately (a user views a post many times)
 
 
+_RECORD = TypeAdapter(AnyRecord)
+
+
 def parse_record_line(text: str, *, source: str, line: int) -> AnyRecord:
-    """One JSONL line -> the record its ``type`` names, or a located InputError."""
+    """One JSONL line -> the record its ``type`` names, or a located InputError.
+
+    A good line is parsed and validated in one call into pydantic's core; a bad one goes the
+    slow way, step by step, so that the error says exactly what is wrong.
+    """
+    try:
+        return _RECORD.validate_json(text)
+    except ValidationError:
+        pass
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -39,9 +39,8 @@ class ImportReport:
 
     def write_skipped(self, path: Path) -> None:
         with open(path, "w", encoding="utf-8") as out:
-            for error in self.skipped:
-                out.write(json.dumps({"source": error.source, "line": error.line, "field": error.field,
-                                      "error": error.message}) + "\n")
+            out.writelines(json.dumps({"source": error.source, "line": error.line, "field": error.field,
+                                      "error": error.message}) + "\n" for error in self.skipped)
 
     def summary(self) -> dict[str, Any]:
         return {"inserted": dict(self.inserted), "existing": dict(self.existing),

@@ -61,7 +61,12 @@ ExternalId = Annotated[str, Field(min_length=1, max_length=256)]
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """The same instant in UTC (naive times are taken as UTC). Subtracting the offset is much
+    cheaper than ``astimezone`` with pydantic's tzinfo class, and this runs for every record."""
+    if value.tzinfo is None or value.tzinfo is UTC:
+        return value.replace(tzinfo=UTC)
+    offset = value.utcoffset()
+    return (value - offset if offset else value).replace(tzinfo=UTC)
 
 
 class Record(BaseModel):

@@ -49,7 +49,7 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        if value is not None and value.tzinfo is not None:
+        if value is not None and value.tzinfo is not None and value.tzinfo is not UTC:
             value = value.astimezone(UTC)
         if value is not None and dialect.name == "sqlite":
             value = value.replace(tzinfo=None)
@@ -206,7 +206,7 @@ text_models = Table(
 
 # Each part's own tables live in a module beside this one; importing them here makes ``metadata``
 # complete wherever the schema is used (migrations, privacy deletion, the schema tests).
-from townsquare.storage import (  # noqa: E402,F401
+from townsquare.storage import (  # noqa: F401
     feed_schema,
     interact_schema,
     moderation_schema,

@@ -5,11 +5,10 @@ Revises:
 Create Date: 2026-11-28 14:09:48.169281
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from townsquare.storage.schema import UTCDateTime, VectorType
-
 
 revision = '0001'
 down_revision = None

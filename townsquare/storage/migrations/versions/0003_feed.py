@@ -5,12 +5,11 @@ Revises: 0002
 Create Date: 2026-11-28 15:00:00.000000
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import townsquare.storage.feed_schema  # noqa: F401  (registers the feed tables in ``metadata``)
 from townsquare.storage.schema import UTCDateTime
-
 
 revision = '0003'
 down_revision = '0002'

@@ -5,12 +5,11 @@ Revises: 0003
 Create Date: 2026-11-28 16:00:00.000000
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import townsquare.storage.web_schema  # noqa: F401  (registers the web tables in ``metadata``)
 from townsquare.storage.schema import UTCDateTime
-
 
 revision = '0004'
 down_revision = '0003'

@@ -5,12 +5,11 @@ Revises: 0004
 Create Date: 2026-11-28 15:30:00.000000
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import townsquare.storage.interact_schema  # noqa: F401  (registers the interact tables in ``metadata``)
 from townsquare.storage.schema import UTCDateTime
-
 
 revision = '0005'
 down_revision = '0004'
