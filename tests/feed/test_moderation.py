@@ -38,3 +38,31 @@ def test_policy_scores_and_moderator_decisions_become_verdicts(world):
     assert verdicts[ids[borderline]].action == "demote" and verdicts[ids[borderline]].factor == 0.2
     assert ids[fine] not in verdicts and ids[overturned] not in verdicts  # the moderator allowed it
     assert "toxicity: toxic 0.97" in verdicts[ids[toxic]].reasons[0]
+
+
+def test_verdicts_are_kept_until_forgotten_or_stale(world):
+    world.user("bob")
+    post = world.post("bob", "music")
+    world.load()
+    post_id, now = pid(world.store, post), datetime.now(UTC)
+    clock = [100.0]
+    provider = PolicyModeration(world.store, _policy(), ttl_s=5.0, clock=lambda: clock[0])
+    assert provider.verdicts([post_id]) == {}  # read once: allowed, kept
+
+    def moderator(action: str) -> None:
+        with world.store.begin() as conn:
+            case = conn.execute(moderation_cases.insert().values(
+                post_id=post_id, suggested_action="hide", reasons=[], created_at=now, updated_at=now)
+            ).inserted_primary_key[0]
+            conn.execute(moderation_decisions.insert().values(
+                case_id=case, post_id=post_id, moderator="mo", action=action, labels={}, created_at=now))
+
+    moderator("hide")
+    assert provider.verdicts([post_id]) == {}  # the kept verdict still holds ...
+    provider.forget([post_id])
+    assert provider.verdicts([post_id])[post_id].action == "hide"  # ... until forgotten
+    moderator("allow")
+    clock[0] += 4.0
+    assert provider.verdicts([post_id])[post_id].action == "hide"
+    clock[0] += 2.0  # past ttl_s: read again
+    assert provider.verdicts([post_id]) == {}

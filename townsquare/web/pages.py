@@ -293,7 +293,8 @@ def moderate(
         return _to_signin()
     if "moderate" not in viewer.scopes:
         return _render(request, "error.html", viewer, 403, message="Only moderators may decide cases.")
-    decide_case(services.store, case_id, viewer.handle or "moderator", action, note=note)
+    decision = decide_case(services.store, case_id, viewer.handle or "moderator", action, note=note)
+    services.moderation_changed([decision["post_id"]])
     return RedirectResponse("/moderation", status_code=303)
 
 

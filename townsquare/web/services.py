@@ -77,6 +77,12 @@ class WebServices:
             log.warning("no text embedder (%s): cold start and steering are off", error)
             return None
 
+    def moderation_changed(self, post_ids: list[int]) -> None:
+        """This process's feed reads these posts' moderation again (others within its ``ttl_s``)."""
+        provider = getattr(getattr(self._feed, "env", None), "moderation", None)
+        if hasattr(provider, "forget"):
+            provider.forget(post_ids)
+
     def _moderation(self):
         try:
             from townsquare.feed.moderation import PolicyModeration

@@ -42,6 +42,7 @@ def _moderate(services, external_ids: list[str]) -> None:
         ids = list(services.store.resolve(conn, posts, external_ids).values())
     start = time.perf_counter()
     score_posts(services.store, ids, scorer, policy)
+    services.moderation_changed(ids)
     services.metrics.models.labels("safety", "score_posts").observe(time.perf_counter() - start)
 
 

@@ -61,7 +61,9 @@ def decide(
     case_id: CaseId, body: DecisionCreate, principal: ModerateKey, services: Services
 ) -> dict[str, Any]:
     moderator = principal.handle or principal.label
-    return decide_case(services.store, case_id, moderator, body.action, labels=body.labels, note=body.note)
+    decision = decide_case(services.store, case_id, moderator, body.action, labels=body.labels, note=body.note)
+    services.moderation_changed([decision["post_id"]])
+    return decision
 
 
 @router.post("/moderation/cases/{case_id}/appeal", status_code=201)
