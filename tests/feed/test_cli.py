@@ -16,7 +16,7 @@ from .conftest import NOW, World
 @pytest.fixture
 def cli(tmp_path, monkeypatch):
     """A data folder with a small world, and a function that runs ``townsquare ...`` on it."""
-    import townsquare.cli.feed  # noqa: F401  (adds the feed commands)
+    import townsquare.cli.feed as feed_cli  # adds the feed commands
 
     store = Store.open(f"sqlite:///{tmp_path / 'townsquare.sqlite'}")
     world = World(store)
@@ -30,7 +30,7 @@ def cli(tmp_path, monkeypatch):
     world.load()
     store.close()
     monkeypatch.setenv("TOWNSQUARE_EMBED_MODEL", str(tmp_path / "no-such-model"))  # no embedder needed here
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(feed_cli.out, "width", 200)  # the console was made at import, whatever COLUMNS was then
     runner = CliRunner()
 
     def run(*args: str) -> str:

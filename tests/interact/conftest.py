@@ -77,7 +77,7 @@ def safety(embedder):
     from townsquare.interact.service import interaction_policy
     from townsquare.safety import ReplySafetyCheck, SafetyScorer
 
-    scorer = SafetyScorer.load(encoder=embedder)
+    scorer = SafetyScorer.load()  # its own moderation encoder: the heads read its vectors
     policy = interaction_policy(scorer)
     return ReplySafetyCheck(scorer, policy), scorer, policy
 

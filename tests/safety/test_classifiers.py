@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from townsquare.errors import NotFoundError
+from townsquare.errors import ConfigError, NotFoundError
 from townsquare.models.base import Embedder
 from townsquare.safety.encoder import merge_adapter, read_adapter
 from townsquare.safety.registry import (
@@ -114,3 +114,11 @@ def test_merge_adapter_adds_the_low_rank_update():
     assert "encoder.layer.5.output.dense.weight" not in merged  # num_layers=1 drops the layers above
     meta, _ = read_adapter(shipped_dir() / ADAPTER_FILE)
     assert meta["base"] == "sentence-transformers/all-MiniLM-L6-v2" and meta["max_length"] == 128
+
+
+def test_a_head_refuses_vectors_from_another_encoder():
+    from townsquare.models.onnx_embedder import OnnxEmbedder
+
+    general = OnnxEmbedder("minilm", threads=1)  # the feed's embedder: not what the heads were trained on
+    with pytest.raises(ConfigError, match="offensive.*reads vectors of encoder"):
+        load_classifier("offensive", encoder=general)

@@ -66,12 +66,16 @@ class Interact:
 
 def build_interact(settings: Settings, store, *, generator=None, use_generator: bool = True,
                    min_fit: float = DEFAULT_MIN_FIT, record: bool = True) -> Interact:
-    """Every component over one embedder (cached in the store), one safety scorer and one policy."""
+    """Every component over one embedder (cached in the store), one safety scorer and one policy.
+
+    The safety scorer keeps its own encoder: its heads read the moderation encoder's vectors,
+    not the general embedder's.
+    """
     from townsquare.models import get_embedder, get_generator
     from townsquare.safety import ReplySafetyCheck, SafetyScorer
 
     embedder = get_embedder(settings, cache=store)
-    safety_scorer = SafetyScorer.load(data_dir=settings.data_dir, encoder=embedder, threads=settings.threads)
+    safety_scorer = SafetyScorer.load(data_dir=settings.data_dir, threads=settings.threads)
     policy = interaction_policy(safety_scorer)
     safety = ReplySafetyCheck(safety_scorer, policy)
     if generator is None and use_generator:

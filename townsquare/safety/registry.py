@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from townsquare.errors import NotFoundError
+from townsquare.errors import ConfigError, NotFoundError
 from townsquare.models.base import Embedder
 from townsquare.safety.base import Classifier, ClassifierOutput, TextScores
 from townsquare.safety.features import TextBatch
@@ -36,6 +36,12 @@ class HeadClassifier(Classifier):
     """A trained ``LinearHead`` over the shared moderation encoder."""
 
     def __init__(self, name: str, head: LinearHead, encoder: Embedder | None, path: Path | None = None) -> None:
+        trained_on = head.meta.get("encoder")
+        if encoder is not None and trained_on and "encoder" in head.meta.get("features", ["encoder"]) \
+                and encoder.model_id != trained_on:
+            raise ConfigError(f"classifier {name!r} ({path}) reads vectors of encoder {trained_on!r}, but was "
+                              f"given {encoder.model_id!r}: its scores would be meaningless. Load it with the "
+                              "moderation encoder (SafetyScorer.load without encoder=), or retrain it.")
         self.name, self.head, self.encoder, self.path = name, head, encoder, path
         self.labels = list(head.labels)
         self.version = str(head.meta.get("version", "1"))
