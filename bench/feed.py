@@ -26,6 +26,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threa
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
+import gc
 import json
 import platform
 import random
@@ -163,12 +164,32 @@ def main() -> None:
         train(store, index, folder, report)
     feed = ForYouFeed(store, FeedConfig(), model=MODEL, index=index,
                       models_dir=None if args.skip_training else folder / "collaborative")
+    gc.freeze()  # as the web app does once its feed is built (townsquare/web/services.py)
     serve(feed, store, index, args, report)
     print(json.dumps(report, indent=2))
 
 
+class GcPauses:
+    """The garbage collector's pauses while measuring (a full collection over a big heap can take
+    longer than a page): count and longest per generation."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._start) * 1000)
+
+    def summary(self) -> dict:
+        return {f"gen{g}": {"count": len(p), "max_ms": round(max(p), 2) if p else 0.0} for g, p in self.pauses.items()}
+
+
 def serve(feed: ForYouFeed, store: Store, index: FeedIndex, args: argparse.Namespace, report: dict) -> None:
     """Page 1 for random users (cold, then warm), then page 2; per stage."""
+
     from sqlalchemy import text
 
     now = index.latest_time() + 1.0
@@ -182,6 +203,8 @@ def serve(feed: ForYouFeed, store: Store, index: FeedIndex, args: argparse.Names
     feed.close()
     report["warm_up_s"] = round(time.perf_counter() - start, 1)
     chosen = rng.sample(handles, args.requests)
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
     jobs, busy = feed.writer.jobs, feed.writer.busy_s
     report["page1_cold_users"] = measure(feed, chosen, args.limit, now)
     feed.close()
@@ -190,6 +213,8 @@ def serve(feed: ForYouFeed, store: Store, index: FeedIndex, args: argparse.Names
     report["page1_warm_users"] = measure(feed, chosen, args.limit, now)
     report["page2_ms"] = next_pages(feed, chosen[:100], args.limit, now)
     feed.close()
+    gc.callbacks.remove(pauses)
+    report["gc_pauses_while_measuring"] = pauses.summary()
     report["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     report["ranker_version"] = feed.env.rankers.current()[0]
     report["collaborative"] = index.collaborative.version if index.collaborative else None

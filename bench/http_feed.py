@@ -2,10 +2,11 @@
 
     python bench/http_feed.py --demo                              # the demo community in a temp SQLite
     python bench/http_feed.py --database-url sqlite:///.bench/feed/100000-1000000-10000000/corpus.sqlite \\
-        --feed-model bench-hashing-384                       # the 1M-post corpus built by bench/feed.py
+        --feed-model bench-lsa-384                           # the 1M-post corpus built by bench/feed.py
 
 Starts ``uvicorn townsquare.web.app:factory`` with ``--workers`` processes (pinned to the first
-two CPU cores with ``taskset`` when it exists), creates a read key, warms every worker, then
+two CPU cores with ``taskset`` when it exists), creates a read key, waits until ``/readyz`` says
+every worker has loaded its feed index, warms them for 3 seconds, then
 ``--clients`` connections request page 1 of a new feed session for a random user for
 ``--seconds``. The load comes from ``wrk`` (Debian package ``wrk``) when it is installed: a C
 load generator takes little of the two cores the server runs on. Without it, Python threads
@@ -232,24 +233,26 @@ def main() -> None:
     started = time.monotonic()
     server = start_server(url, args.workers, port, args.feed_model, folder)
     try:
-        while True:
+        ready_in_a_row = 0  # /readyz is 503 until the answering worker has loaded its feed index:
+        while ready_in_a_row < 10:  # ten 200s in a row, so every worker has (each poll hits any of them)
             try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
+                ok = httpx.get(base + "/readyz", timeout=5).status_code == 200
             except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() - started > 300:
-                raise SystemExit("the server did not start")
-            time.sleep(0.2)
+                ok = False
+            ready_in_a_row = ready_in_a_row + 1 if ok else 0
+            if server.poll() is not None or time.monotonic() - started > 900:
+                raise SystemExit("the server did not get ready")
+            time.sleep(0.05 if ok else 1.0)
         ready_s = time.monotonic() - started
-        warm = measure(
-            base, key, handles, args.workers * 2, 3.0, args.limit
-        )  # loads the index in every worker
+        warm = measure(base, key, handles, args.workers * 2, 3.0, args.limit)  # first pages: rankers, caches
         run = measure_wrk if load == "wrk" else measure
         result = run(base, key, handles, args.clients, args.seconds, args.limit)
     finally:
         server.terminate()
-        server.wait(30)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
     print(
         json.dumps(
             {

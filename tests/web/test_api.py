@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 
@@ -212,9 +213,21 @@ def test_bluesky_feed_generator(world):
     assert too_many.status_code == 422
 
 
+def wait_ready(client, seconds: float = 120.0) -> dict:
+    """Poll /readyz: it answers 503 "loading" while this worker builds its feed index."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = client.get("/readyz")
+        assert answer.status_code in (200, 503), answer.text
+        if answer.status_code == 200 or time.monotonic() > deadline:
+            return answer.json()
+        assert answer.json()["status"] == "loading", answer.text
+        time.sleep(0.2)
+
+
 def test_health_ready_and_metrics(world):
     assert world.client.get("/healthz").json() == {"status": "ok"}
-    assert world.client.get("/readyz").json()["status"] == "ready"
+    assert wait_ready(world.client)["status"] == "ready"
     world.client.get(f"/v1/users/{world.handles[0]}/feed?limit=3", headers=world.auth(world.keys["read"]))
     text = world.client.get("/metrics").text
     assert 'route="/v1/users/{user}/feed"' in text
@@ -302,3 +315,10 @@ def test_chunked_bodies_are_measured_and_still_reach_the_route(world):
     small = world.client.post("/v1/batch", content=chunks(3), headers=headers)
     assert small.status_code == 201, small.text
     assert world.client.post("/v1/batch", content=chunks(1200), headers=headers).status_code == 413
+
+
+def test_readyz_waits_for_the_feed_index(tmp_path, demo_db):
+    world = World(tmp_path, demo_db)
+    first = world.client.get("/readyz")
+    assert first.status_code == 503 and first.json()["status"] == "loading", first.text
+    assert wait_ready(world.client)["status"] == "ready"

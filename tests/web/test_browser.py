@@ -93,9 +93,18 @@ def submit(driver, element) -> None:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
+    from selenium.common.exceptions import WebDriverException
+
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+
+    def left(_driver) -> bool:
+        try:
+            return expected_conditions.staleness_of(page)(_driver)
+        except WebDriverException:  # Chromium may answer "node does not belong to the document" instead
+            return True
+
+    WebDriverWait(driver, 20).until(left)
 
 
 def feed_posts(driver) -> list[str]:

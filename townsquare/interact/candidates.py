@@ -91,13 +91,14 @@ class GeneratedSource:
         data = [("thread", "\n".join(thread[:-1]))] if len(thread) > 1 else []
         data.append(("post", thread[-1]))
         out = []
-        for intent in self.intents:
+        for number, intent in enumerate(self.intents):
             task = (f"Write {self.ASK.get(intent, 'a short reply')} to the post, as its reader. "
                     f"Style: {voice.describe()}. At most 15 words. Answer with the reply only.")
             request = GenerationRequest(messages=chat_messages("You write short replies to social media posts.",
                                                                data, task),
                                         max_tokens=self.max_tokens, temperature=0.0, stop=["\n"],
-                                        repeat_penalty=1.2, seed=self.seed)
+                                        repeat_penalty=1.2, seed=self.seed,
+                                        reuse_prefix=number > 0)  # same system text and post: keep them
             text = clean_generated(self.generator.generate(request).text)
             if text:
                 out.append(Candidate(text, "generated", intent_of(text), why=f"generated ({intent})"))

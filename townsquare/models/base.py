@@ -53,6 +53,9 @@ class GenerationRequest(BaseModel):
     stop: list[str] = Field(default_factory=list)
     json_schema: dict[str, Any] | None = Field(
         None, description="Constrain the output to JSON matching this schema (backends with a grammar).")
+    reuse_prefix: bool = Field(
+        False, description="Local backends may keep the previous request's context for the prompt's shared "
+        "beginning (faster for several requests over one post; the output may then differ in rounding).")
 
     @model_validator(mode="after")
     def _one_input(self) -> GenerationRequest:

@@ -99,9 +99,10 @@ class LlamaCppGenerator(Generator):
         kwargs: dict[str, Any] = {"max_tokens": request.max_tokens, "temperature": request.temperature,
                                   "top_p": request.top_p, "repeat_penalty": request.repeat_penalty,
                                   "stop": list(request.stop), "seed": request.seed, "stream": stream}
-        # Start from an empty context: reusing the previous request's KV-cache prefix changes float
-        # rounding, and then the same seed no longer gives the same sample.
-        model.llm.reset()
+        # Start from an empty context unless asked: reusing the previous request's KV-cache prefix
+        # changes float rounding, and then the same seed no longer gives the same sample.
+        if not request.reuse_prefix:
+            model.llm.reset()
         if request.json_schema is not None:
             kwargs["grammar"] = _grammar(json.dumps(request.json_schema, sort_keys=True))
         if request.messages is not None and model.chat:

@@ -6,6 +6,7 @@ the server answers health checks at once and the first feed request pays the loa
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ class WebServices:
         self._scorer = self.scorer_override
         self._policy = None
         self._interact = self.interact_override
+        self._feed_loader: threading.Thread | None = None
+        self._feed_error: str | None = None
 
     # -- the feed ---------------------------------------------------------------------------
     @property
@@ -50,7 +53,30 @@ class WebServices:
             with self._lock:
                 if self._feed is None:
                     self._feed = self._build_feed()
+                    # The feed's index lives as long as the worker: take its objects out of the
+                    # garbage collector's full passes, which otherwise walk them on every one.
+                    gc.freeze()
         return self._feed
+
+    def feed_state(self) -> tuple[str, str | None]:
+        """("ready", None) once this worker's feed is built; otherwise it starts building it in the
+        background (a 1M-post index takes minutes) and says ("loading" | "failed", why)."""
+        if self._feed is not None:
+            return "ready", None
+        with self._lock:
+            if self._feed_error is not None:
+                return "failed", self._feed_error
+            if self._feed_loader is None:
+                self._feed_loader = threading.Thread(target=self._load_feed, name="feed-load", daemon=True)
+                self._feed_loader.start()
+        return "loading", "building the feed index"
+
+    def _load_feed(self) -> None:
+        try:
+            self.feed  # noqa: B018 - builds and keeps it
+        except Exception as error:
+            log.exception("the feed could not be built")
+            self._feed_error = f"{type(error).__name__}: {error}"
 
     def _build_feed(self):
         from townsquare.feed import ForYouFeed

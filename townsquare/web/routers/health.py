@@ -20,13 +20,19 @@ def health() -> dict[str, str]:
 
 @router.get("/readyz")
 def ready(services: Services) -> JSONResponse:
-    """The database answers and its schema is migrated."""
+    """The database answers, its schema is migrated and this worker's feed index is loaded.
+
+    The first call starts loading the index in the background and answers 503 until it is done.
+    """
     try:
         revision = services.store.schema_revision()
     except Exception as error:  # noqa: BLE001 - any database failure means not ready
         return JSONResponse({"status": "unavailable", "detail": type(error).__name__}, status_code=503)
     if revision is None:
         return JSONResponse({"status": "unavailable", "detail": "schema not migrated"}, status_code=503)
+    state, detail = services.feed_state()
+    if state != "ready":
+        return JSONResponse({"status": state, "detail": detail, "schema": revision}, status_code=503)
     return JSONResponse({"status": "ready", "schema": revision})
 
 
