@@ -105,3 +105,15 @@ def test_feedback_is_recorded_and_grows_the_bank(make_suggester, community):
     assert outcomes[first.id] == "edited"
     entries = bank_entries(community)
     assert entries[0].reply == "Great progress, the Sicilian rewards patience." and entries[0].origin == "feedback"
+
+
+def test_generated_assistant_talk_is_never_a_candidate():
+    from tests.interact.conftest import ScriptedGenerator
+    from townsquare.interact.candidates import GeneratedSource
+    from townsquare.interact.voice import VoiceProfile
+
+    for junk in ("I'm sorry for the confusion, but as a text-based AI I cannot reply.",
+                 "As an AI language model, I love bird boxes.", "<post>"):
+        assert GeneratedSource(ScriptedGenerator(junk)).fetch(["Finished a bird box today."], VoiceProfile()) == []
+    kept = GeneratedSource(ScriptedGenerator("That looks lovely, what wood?")).fetch(["A bird box."], VoiceProfile())
+    assert [c.text for c in kept] == ["That looks lovely, what wood?"] * 2

@@ -89,11 +89,10 @@ def shot(driver, name: str) -> None:
 
 def submit(driver, element) -> None:
     """Click a button or link that loads a new page, and wait until it has."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
-
-    from selenium.common.exceptions import WebDriverException
 
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()

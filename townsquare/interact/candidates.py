@@ -83,7 +83,7 @@ class GeneratedSource:
     name = "generated"
     ASK: ClassVar[dict[str, str]] = {"warm": "a warm, kind reply", "question": "a friendly question about it"}
 
-    def __init__(self, generator: Generator, intents: Sequence[str] = ("warm", "question"), max_tokens: int = 32,
+    def __init__(self, generator: Generator, intents: Sequence[str] = ("warm", "question"), max_tokens: int = 24,
                  seed: int = 0) -> None:
         self.generator, self.intents, self.max_tokens, self.seed = generator, tuple(intents), max_tokens, seed
 
@@ -100,12 +100,17 @@ class GeneratedSource:
                                         repeat_penalty=1.2, seed=self.seed,
                                         reuse_prefix=number > 0)  # same system text and post: keep them
             text = clean_generated(self.generator.generate(request).text)
-            if text:
+            if text and not ASSISTANT_TALK.search(text):
                 out.append(Candidate(text, "generated", intent_of(text), why=f"generated ({intent})"))
         return out
 
 
 _PREFIX = re.compile(r"^\s*(reply|response|answer|assistant)\s*[:\-]\s*", re.IGNORECASE)
+# A small chat model often answers as an assistant ("I'm sorry for the confusion, but as a
+# text-based AI ...") instead of as a reader of the post: never a reply a person would send.
+ASSISTANT_TALK = re.compile(r"\bas an? (ai|text-based|language model|assistant)\b|\bI'?m sorry for (the|any) "
+                            r"(confusion|misunderstanding)|\bI (can(no|')t|am unable to) (help|assist)|</?post>",
+                            re.IGNORECASE)
 
 
 def clean_generated(text: str, max_words: int = 25) -> str:
