@@ -128,9 +128,14 @@ def read_cursor(cursor: str) -> tuple[str, int]:
 
 
 class SessionStore:
-    """Sessions in memory and in ``feed_sessions``; page-1 writes go through one background writer."""
+    """Sessions in memory and in ``feed_sessions``; page-1 writes go through one background writer.
 
-    def __init__(self, store, ttl_s: int = 1800, *, writer: BackgroundWriter | None = None, capacity: int = 2000,
+    Only the ``capacity`` most recent sessions stay in memory (older ones are read back from
+    the table, a few milliseconds): each holds its whole ranked pool as Python objects, and a
+    few thousand of them made the garbage collector's full passes take over half a second.
+    """
+
+    def __init__(self, store, ttl_s: int = 1800, *, writer: BackgroundWriter | None = None, capacity: int = 32,
                  wait_s: float = 5.0) -> None:
         self.store, self.ttl_s, self.capacity, self.wait_s = store, ttl_s, capacity, wait_s
         self.writer = writer or BackgroundWriter()
