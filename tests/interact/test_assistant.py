@@ -40,3 +40,14 @@ def test_post_text_cannot_instruct_the_assistant(community, embedder):
     assert all(c.ref != "mallory" for c in answer.citations)
     cited_users = {community.find_post(c.ref)["author_id"] for c in answer.citations if c.kind == "post"}
     assert all(community.find_user(u)["handle"] != "mallory" for u in cited_users)
+
+
+def test_the_question_words_are_not_the_topic():
+    from datetime import UTC, datetime, timedelta
+
+    from townsquare.interact.assistant import parse_question
+
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    kind, topic, since = parse_question("what did people say about sourdough this week?", now)
+    assert (kind, topic, since) == ("posts", "sourdough", now - timedelta(days=7))
+    assert parse_question("who here writes about chess openings?", now)[:2] == ("people", "chess openings")

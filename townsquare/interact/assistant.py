@@ -28,7 +28,8 @@ _PEOPLE = re.compile(r"^\s*(who|anyone|any people|which (users|people|accounts))
 _SCAFFOLD = re.compile(
     r"\b(any|some|good|great|best|interesting|recent|posts?|threads?|who|here|there|writes?|writing|posts|"
     r"talks?|talking|is|are|anyone|about|on|regarding|of|the|me|show|find|what|people|users?|accounts?|"
-    r"which|do|does|know|tips|please|can|you|i|for)\b", re.IGNORECASE)
+    r"which|do|does|did|know|tips|please|can|you|i|for|say|says|said|saying|think|thinks|thought|was|were|"
+    r"has|have|had|been|everyone|everybody|folks|lately|recently|new|latest|there)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -76,10 +77,11 @@ class Assistant:
 
     def answer(self, user_id: int | str, question: str, *, now: datetime | None = None) -> Answer:
         user = self.store.find_user(user_id)
-        kind, topic, since = parse_question(question, now or datetime.now(UTC))
+        now = now or datetime.now(UTC)
+        kind, topic, since = parse_question(question, now)
         rows = self.visible_posts(user["id"], since)
         hits = self._rank(rows, topic)
-        when = " from the past week" if since and (now or datetime.now(UTC)) - since == timedelta(days=7) else (
+        when = " from the past week" if since and now - since == timedelta(days=7) else (
             f" since {since:%Y-%m-%d}" if since else "")
         if not hits:
             return Answer(f"I found no posts about {topic}{when} that you can see.", [], topic, since)
