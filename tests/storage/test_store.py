@@ -196,3 +196,18 @@ def test_delete_user_leaves_nothing_behind(store):
 def test_every_table_is_created(store):
     names = set(inspect(store.engine).get_table_names())
     assert {t.name for t in metadata.sorted_tables} <= names
+
+
+def test_an_import_widens_the_page_cache_only_while_it_runs(store):
+    from townsquare.ingest.loader import _page_cache
+
+    if store.dialect != "sqlite":
+        pytest.skip("a SQLite connection setting")
+    with store.begin() as conn:
+        before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        with _page_cache(conn, 64):
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -64 * 1024
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before
+    Loader(store, cache_mb=64).load(small_world(), source="world.jsonl")
+    with store.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before
