@@ -75,7 +75,7 @@ def full_load(folder: Path) -> dict:
     seconds = {}
     for name, path in (("content", content), ("relations", relations)):
         start = time.perf_counter()
-        report = Loader(store).load(read_jsonl(path, located=True), str(path))
+        report = Loader(store, bulk=True).load(read_jsonl(path, located=True), str(path))
         seconds[name] = round(time.perf_counter() - start, 1)
         for kind, n in report.inserted.items():
             inserted[kind] = inserted.get(kind, 0) + n

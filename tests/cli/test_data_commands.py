@@ -52,6 +52,14 @@ def test_import_jsonl_then_again_is_idempotent(run, db, tmp_path):
     assert again.exit_code == 0 and db().counts() == counts
 
 
+def test_bulk_import_gives_the_same_rows(run, db, tmp_path):
+    file = write_jsonl(tmp_path / "world.jsonl", WORLD)
+    result = run("import", "jsonl", str(file), "--bulk")
+    assert result.exit_code == 0, result.output
+    counts = db().counts()
+    assert (counts["users"], counts["posts"], counts["interactions"], counts["edges"]) == (2, 2, 1, 1)
+
+
 def test_bad_line_names_file_line_and_field_and_changes_nothing(run, db, tmp_path):
     rows = [*WORLD, {"type": "interaction", "user": "u2", "post": "p404", "kind": "like"}]
     file = write_jsonl(tmp_path / "bad.jsonl", rows)

@@ -211,3 +211,20 @@ def test_an_import_widens_the_page_cache_only_while_it_runs(store):
     Loader(store, cache_mb=64).load(small_world(), source="world.jsonl")
     with store.begin() as conn:
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before
+
+
+def _index_names(store) -> set[str]:
+    with store.read() as conn:
+        return {ix["name"] for table in ("users", "posts", "edges", "interactions")
+                for ix in inspect(conn).get_indexes(table)}
+
+
+def test_a_bulk_import_rebuilds_the_indexes_it_dropped(store):
+    indexes = _index_names(store)
+    assert "ix_interactions_post" in indexes
+    report = Loader(store, bulk=True).load(small_world(), source="world.jsonl")
+    assert report.inserted["interaction"] == 3 and _index_names(store) == indexes
+    bad = [InteractionRecord(user="u2", post="nope", kind="like")]
+    with pytest.raises(InputError):
+        Loader(store, bulk=True).load(bad, source="bad.jsonl")
+    assert _index_names(store) == indexes  # the failed import rolled the drops back too

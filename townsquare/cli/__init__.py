@@ -16,7 +16,7 @@ from townsquare.settings import Settings
 app = typer.Typer(help="townsquare: language models for your social platform, on your own machines.",
                   no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode="rich",
                   add_completion=False)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error line stays one line: paths and ids must not break
 
 
 @app.callback()

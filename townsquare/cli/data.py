@@ -25,6 +25,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(demo_app, name="demo")
 
 SkipBad = Annotated[bool, typer.Option("--skip-bad", help="Import the good records; report the bad ones.")]
+Bulk = Annotated[bool, typer.Option("--bulk", help=(
+    "For millions of records: drop the secondary indexes and build them again at the end (same transaction)."))]
 SkipReport = Annotated[Path | None, typer.Option(
     "--report", help="Where --skip-bad writes what it skipped and why (JSONL). Default: FILE.skipped.jsonl")]
 
@@ -35,14 +37,14 @@ def _progress() -> Progress:
 
 
 def _load(ctx: typer.Context, records: Iterable, source: str, skip_bad: bool, report_path: Path | None,
-          errors: list | None = None) -> None:
+          errors: list | None = None, bulk: bool = False) -> None:
     """Load records in one transaction with a progress bar, then print what happened."""
     from townsquare.ingest.loader import ImportReport, Loader
 
     store = open_store(ctx)
     with _progress() as progress:
         task = progress.add_task(f"importing {source}", total=None)
-        report: ImportReport = Loader(store, skip_bad=skip_bad,
+        report: ImportReport = Loader(store, skip_bad=skip_bad, bulk=bulk,
                                       progress=lambda n: progress.advance(task, n)).load(records, source)
     report.skipped = sorted([*(errors or []), *report.skipped], key=lambda e: (e.source or "", e.line or 0))
     table = Table("record", "inserted", "already there", title=f"imported {source}")
@@ -76,13 +78,13 @@ def migrate(ctx: typer.Context) -> None:
 
 @import_app.command("jsonl")
 def import_jsonl(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="JSONL file, one record a line.")],
-                 skip_bad: SkipBad = False, report: SkipReport = None) -> None:
+                 skip_bad: SkipBad = False, report: SkipReport = None, bulk: Bulk = False) -> None:
     """Import a JSONL file: objects with "type" user, post, follow, block, mute or interaction."""
     from townsquare.ingest.jsonl import read_jsonl
 
     errors: list = []
     records = read_jsonl(file, on_error=errors.append if skip_bad else None, located=True)
-    _load(ctx, records, str(file), skip_bad, report, errors)
+    _load(ctx, records, str(file), skip_bad, report, errors, bulk)
 
 
 @import_app.command("table")
@@ -102,6 +104,7 @@ def import_table(
         "Create a user for each id not seen before (interactions, edges).")) ] = False,
     skip_bad: SkipBad = False,
     report: SkipReport = None,
+    bulk: Bulk = False,
 ) -> None:
     """Import interactions, edges or items from a CSV/TSV file with a column mapping."""
     from townsquare.errors import InputError
@@ -118,7 +121,7 @@ def import_table(
         records = tabular.read_items_table(file, mapping, author=author, **common)
     else:
         raise InputError(f"unknown --kind {kind!r}: use interactions, edges or items", field="kind")
-    _load(ctx, records, str(file), skip_bad, report, errors)
+    _load(ctx, records, str(file), skip_bad, report, errors, bulk)
 
 
 @import_app.command("dataset")
