@@ -117,3 +117,10 @@ def test_generated_assistant_talk_is_never_a_candidate():
         assert GeneratedSource(ScriptedGenerator(junk)).fetch(["Finished a bird box today."], VoiceProfile()) == []
     kept = GeneratedSource(ScriptedGenerator("That looks lovely, what wood?")).fetch(["A bird box."], VoiceProfile())
     assert [c.text for c in kept] == ["That looks lovely, what wood?"] * 2
+
+
+def test_drafts_and_replies_share_the_assistant_talk_filter():
+    from townsquare.interact.candidates import clean_generated
+
+    assert clean_generated("As an AI language model, I can't post for you.") == ""
+    assert clean_generated("Reply: \"Lovely broth!\"") == "Lovely broth!"

@@ -100,7 +100,7 @@ class GeneratedSource:
                                         repeat_penalty=1.2, seed=self.seed,
                                         reuse_prefix=number > 0)  # same system text and post: keep them
             text = clean_generated(self.generator.generate(request).text)
-            if text and not ASSISTANT_TALK.search(text):
+            if text:
                 out.append(Candidate(text, "generated", intent_of(text), why=f"generated ({intent})"))
         return out
 
@@ -114,8 +114,11 @@ ASSISTANT_TALK = re.compile(r"\bas an? (ai|text-based|language model|assistant)\
 
 
 def clean_generated(text: str, max_words: int = 25) -> str:
-    """First line, no 'Reply:' prefix or wrapping quotes, at most ``max_words`` words (cut at a sentence end)."""
+    """First line, no 'Reply:' prefix or wrapping quotes, at most ``max_words`` words (cut at a sentence end);
+    empty when the model talked as an assistant instead of writing the text asked for."""
     line = next((l for l in text.strip().splitlines() if l.strip()), "")
+    if ASSISTANT_TALK.search(line):
+        return ""
     line = _PREFIX.sub("", line).strip().strip('"“”\'').strip()
     words = line.split()
     if len(words) > max_words:
