@@ -55,14 +55,15 @@ def pack_pool(pool: list[Candidate], now: float, ranker: int | None) -> bytes:
     np.savez(buffer, post=np.array([c.post_id for c in pool], np.int64),
              author=np.array([c.author_id for c in pool], np.int64), score=np.array([c.score for c in pool]),
              inside=np.array([c.in_network for c in pool], bool), heads=heads, contrib_idx=contrib_idx,
-             contrib_val=contrib_val, text=np.array(text))
+             contrib_val=contrib_val, text=np.frombuffer(text.encode(), np.uint8))  # bytes: a str array is UTF-32
     return buffer.getvalue()
 
 
 def unpack_pool(blob: bytes) -> tuple[list[Candidate], float, int | None]:
     with np.load(io.BytesIO(blob), allow_pickle=False) as d:
         arrays = {k: d[k] for k in d.files}
-    text = json.loads(str(arrays["text"]))
+    raw = arrays["text"]
+    text = json.loads(raw.tobytes().decode() if raw.dtype == np.uint8 else str(raw))
     heads, idx, val = arrays["heads"], arrays["contrib_idx"], arrays["contrib_val"]
     pool = []
     for i, (post, author, score, inside) in enumerate(zip(arrays["post"].tolist(), arrays["author"].tolist(),

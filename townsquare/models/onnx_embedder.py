@@ -31,7 +31,7 @@ class OnnxEmbedder(Embedder):
     """
 
     def __init__(self, model: str | Path = "minilm", *, cache_dir: Path | None = None, threads: int = 2,
-                 batch_tokens: int = 4096, max_batch: int = 256, model_id: str | None = None) -> None:
+                 batch_tokens: int = 512, max_batch: int = 64, model_id: str | None = None) -> None:
         self.model_dir = minilm_dir(str(model))
         self.cache_dir = cache_dir or default_cache_dir()
         self.threads, self.batch_tokens, self.max_batch = threads, batch_tokens, max_batch

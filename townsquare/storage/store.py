@@ -44,6 +44,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-200000")  # 200 MB page cache
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # Reads through a memory map: no read() call and copy per page. A feed page's lookups of
+    # 120 random posts in the 5 GB bench corpus took 0.45 ms instead of 1.0-1.3 ms. SQLite caps
+    # the size at its compile-time limit (2 GB in most builds).
+    cursor.execute("PRAGMA mmap_size=17179869184")
     cursor.close()
 
 
@@ -60,7 +64,9 @@ def make_engine(url: str) -> Engine:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # Enough pooled connections for every request thread of a worker, so none is opened per
+        # request (each new one runs the pragmas and starts with an empty page cache).
+        engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=24)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
