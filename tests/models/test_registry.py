@@ -49,7 +49,7 @@ def test_unknown_names_list_the_known_ones(tmp_path):
         get_generator(Settings.model_construct(data_dir=tmp_path, generator_backend="vllm", threads=2))
     with pytest.raises(ConfigError, match="minilm, minilm-torch"):
         get_embedder(Settings(data_dir=tmp_path, embed_model="bert-huge"))
-    with pytest.raises(NotFoundError, match="smollm2, gemma3"):
+    with pytest.raises(NotFoundError, match="smollm2, smollm2-q4, gemma3"):
         resolve_gguf("llama-70b", tmp_path)
     with pytest.raises(NotFoundError, match="does not exist"):
         resolve_gguf(str(tmp_path / "missing.gguf"), tmp_path)

@@ -1,9 +1,13 @@
 """``Drafter``: a post in the user's voice from a short prompt, with fitting hashtags; rewrites on request.
 
-The generator writes from the fenced prompt; its output is cleaned, kept on topic (cosine to the
-prompt), stripped of personal data the prompt did not contain, styled to the user's voice and
-checked by the safety classifiers. When the generator fails or drifts, a plain draft built from
-the prompt's own words is used instead, so a draft never depends on the small model alone.
+The generator writes from the fenced prompt, as the user in the first person (two fenced worked
+examples show how); its output is cleaned, kept on topic (cosine to the prompt), rejected when
+it talks to a "you" the prompt never mentioned (a small model tends to answer the user instead
+of writing for them), stripped of personal data the prompt did not contain, styled to the
+user's voice and checked by the safety classifiers. When the generator fails or drifts, a plain
+draft built from the prompt's own words is used instead, so a draft never depends on the small
+model alone. Hashtags are the platform's own (``HashtagIndex``), chosen by how near the draft is
+to the posts that carry them; a prompt word becomes a tag only when it is a clear topic word.
 Rewrites (shorter, warmer, more formal, add a question) are rule-based edits with a generated
 question where useful; every rewrite is checked again.
 """
@@ -11,17 +15,21 @@ question where useful; every rewrite is checked again.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 from sqlalchemy import select
 
 from townsquare.errors import InputError
 from townsquare.interact.candidates import clean_generated
 from townsquare.interact.store_io import user_texts
 from townsquare.interact.voice import EMOJI, VoiceProfile, VoiceStyler
-from townsquare.models import GenerationRequest, chat_messages, find_pii
-from townsquare.models.base import Embedder, Generator
+from townsquare.models import GenerationRequest, Message, chat_messages, fence, find_pii
+from townsquare.models.base import Embedder, Generator, l2_normalise
 from townsquare.storage.schema import posts
 
 REWRITES = ("shorter", "warmer", "more_formal", "add_question")
@@ -32,6 +40,31 @@ _CONTRACTIONS = {"can't": "cannot", "won't": "will not", "don't": "do not", "i'm
                  "didn't": "did not", "isn't": "is not", "i've": "I have", "that's": "that is"}
 _FILLER = re.compile(r"\b(really|very|just|so|totally|literally|actually|honestly)\s+", re.IGNORECASE)
 _HASHTAG = re.compile(r"(?<![\w#])#\w+")
+# Words that never make a hashtag on their own: common verbs, adjectives, adverbs, time words and
+# nouns too general to name a topic ("#first", "#place"). Hand-written: no tagger ships here.
+_NOT_TOPIC = {"finished", "finish", "first", "second", "last", "next", "place", "thing", "things", "stuff", "time",
+              "times", "morning", "evening", "night", "afternoon", "again", "finally", "great", "good", "best",
+              "better", "nice", "lovely", "amazing", "awesome", "baked", "made", "make", "making", "learning",
+              "learn", "reading", "read", "watched", "watch", "took", "take", "came", "come", "back", "home",
+              "people", "friends", "friend", "family", "kids", "life", "today", "tomorrow", "year", "years", "days",
+              "late", "early", "long", "short", "little", "big", "small", "old", "whole", "still", "ever", "never",
+              "always", "every", "other", "another", "ready", "done", "want", "need", "feel", "felt", "think",
+              "thought", "know", "knew", "said", "says", "went", "goes", "going", "work", "working", "started",
+              "start", "lots", "enjoy", "enjoyed", "happy", "glad", "ripe", "fresh", "free", "open", "closed", "hungry",
+              "angry", "sorry", "very", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+              "sunday", "month", "months", "sister", "brother", "mum", "mom", "dad", "wife", "husband", "partner",
+              "son", "daughter", "baby", "mother", "father", "parents", "cousin", "neighbour", "neighbor"}
+# Endings of verbs, adjectives and adverbs (baked, amazing, finally, leaky); a noun lost to them
+# (comedy, puppy) only means one tag fewer.
+_NOT_TOPIC_ENDINGS = ("ed", "ing", "ly", "est", "ful", "ous", "ive", "able", "ible", "ish", "less",
+                      "ky", "ny", "sy", "zy", "py", "dy", "my", "wy", "fy", "by", "xy")
+_YOU = re.compile(r"\b(you|your|yours|yourself|yourselves|you're|youre|you've|you'll|you'd|u|ur)\b", re.IGNORECASE)
+# Two worked examples shown to the generator before the real notes: a post written *by* the
+# user about what they did, never a reply *to* them.
+DRAFT_EXAMPLES = (("made pancakes for breakfast", "Made fluffy pancakes for breakfast this morning. Best start to a Sunday!"),
+                  ("my cat knocked over a plant", "My cat just knocked a plant off the shelf and looked at me while doing it."))
+DRAFT_SYSTEM = ("You write a social media post for the user, as the user: in the first person (I, my, we), telling "
+                "their followers what they did or think. Never reply to the user and never address them as 'you'.")
 
 
 @dataclass
@@ -47,9 +80,12 @@ class Drafter:
     """``draft(user_id, prompt)`` and ``rewrite(text, how)``."""
 
     def __init__(self, store, embedder: Embedder, generator: Generator | None, safety, *, min_topic: float = 0.45,
-                 max_words: int = 40) -> None:
+                 max_words: int = 40, min_tag: float = 0.42, tag_margin: float = 0.06, min_topic_word: float = 0.5,
+                 index_ttl_s: float = 3600.0) -> None:
         self.store, self.embedder, self.generator, self.safety = store, embedder, generator, safety
-        self.min_topic, self.max_words, self.styler = min_topic, max_words, VoiceStyler()
+        self.min_topic, self.max_words, self.styler = min_topic, max_words, VoiceStyler(embedder)
+        self.min_tag, self.tag_margin, self.min_topic_word = min_tag, tag_margin, min_topic_word
+        self.index_ttl_s, self._index, self._index_lock = index_ttl_s, None, threading.Lock()
 
     def draft(self, user_id: int | str, prompt: str) -> Draft:
         prompt = " ".join(prompt.split())
@@ -61,8 +97,8 @@ class Drafter:
         body, source = self._generate(prompt, voice, reasons), "generated"
         if not body:
             body, source = _from_prompt(prompt), "prompt"
-        body = self.styler.apply(_HASHTAG.sub("", body), voice)
-        tags = self.hashtags(user["id"], prompt, voice)
+        body = self.styler.apply(_HASHTAG.sub("", body), voice, topic=prompt)
+        tags = self.hashtags(prompt, body, voice)
         text = f"{body} {' '.join('#' + t for t in tags)}".strip()
         return self._checked(Draft(text, tags, source, reasons), prompt)
 
@@ -79,16 +115,18 @@ class Drafter:
         if self.generator is None:
             return ""
         words = max(8, min(self.max_words, int(voice.words * 1.3)))
-        request = GenerationRequest(messages=chat_messages(
-            "You write social media posts in the first person for the user.", [("notes", prompt)],
-            f"Write one post from the notes, at most {words} words. Style: {voice.describe()}. "
-            "Answer with the post only."), max_tokens=72, temperature=0.0, stop=["\n\n"], repeat_penalty=1.2)
+        request = GenerationRequest(messages=draft_messages(prompt, voice.describe(), words), max_tokens=72,
+                                    temperature=0.0, stop=["\n\n"], repeat_penalty=1.2)
         try:
-            text = clean_generated(self.generator.generate(request).text, max_words=words)
+            # cut at the hard cap only: the styler trims to the user's length at a sentence end, not mid-sentence
+            text = clean_generated(self.generator.generate(request).text, max_words=self.max_words)
         except Exception as error:  # noqa: BLE001  (the generator is optional: fall back to the prompt's words)
             reasons.append(f"generator failed ({error}); drafted from the prompt")
             return ""
         if not text:
+            return ""
+        if _YOU.search(text) and not _YOU.search(prompt):
+            reasons.append("generated draft talked to 'you' instead of writing as the user; drafted from the prompt")
             return ""
         a, b = self.embedder.embed([prompt, text])
         if float(a @ b) < self.min_topic:
@@ -136,16 +174,32 @@ class Drafter:
         return body if body.rstrip().endswith("?") else f"{body.rstrip()} {self._ask(body)}"
 
     # -- shared -------------------------------------------------------------------------------
-    def hashtags(self, user_id: int, prompt: str, voice: VoiceProfile, k: int = 2) -> list[str]:
-        """Tags the platform already uses that match the prompt's words, else its own key words."""
-        words = [w for w in re.findall(r"[a-z0-9]+", prompt.lower()) if w not in _STOP and len(w) > 2]
-        known = Counter(voice.hashtags)
-        with self.store.read() as conn:
-            for tags in conn.execute(select(posts.c.hashtags).order_by(posts.c.id.desc()).limit(5000)).scalars():
-                known.update(t.lower() for t in tags or [])
-        matched = [t for t, _ in known.most_common() if any(w == t or (len(w) > 3 and w in t) for w in words)]
-        chosen = list(dict.fromkeys(matched + [w for w in words if len(w) > 3]))
-        return chosen[:k]
+    def hashtags(self, prompt: str, body: str, voice: VoiceProfile, k: int = 2) -> list[str]:
+        """Up to ``k`` platform hashtags that fit the draft (near the best one), else one clear topic word, else none."""
+        words = [w for w in re.findall(r"[a-z0-9]+", prompt.lower()) if w not in _STOP]
+        a, b = self.embedder.embed([prompt, body])
+        query = l2_normalise((a + b)[None])[0]
+        ranked = [(t, s) for t, s in self.tag_index().rank(query, words, voice.hashtags) if s >= self.min_tag]
+        if ranked:
+            return [t for t, s in ranked if s >= ranked[0][1] - self.tag_margin][:k]
+        return self._topic_word(words, a)
+
+    def tag_index(self) -> HashtagIndex:
+        """The platform's hashtags, built on first use and again once ``index_ttl_s`` has passed."""
+        with self._index_lock:
+            if self._index is None or time.monotonic() - self._index.built_at > self.index_ttl_s:
+                self._index = HashtagIndex.build(self.store, self.embedder)
+            return self._index
+
+    def _topic_word(self, words: list[str], prompt_vector: np.ndarray) -> list[str]:
+        """The prompt word that carries its topic ("ramen"), if one clearly does; never a verb or an adjective."""
+        nouns = list(dict.fromkeys(w for w in words if w.isalpha() and len(w) >= 4 and w not in _NOT_TOPIC
+                                   and not w.endswith(_NOT_TOPIC_ENDINGS)))
+        if not nouns:
+            return []
+        sims = self.embedder.embed(nouns) @ prompt_vector
+        best = int(np.argmax(sims))
+        return [nouns[best]] if sims[best] >= self.min_topic_word else []
 
     def _checked(self, draft: Draft, source_text: str) -> Draft:
         """Mask personal data the user did not write themselves; drop the draft if safety blocks it."""
@@ -159,6 +213,73 @@ class Drafter:
             draft.reasons.append("the draft failed the safety classifiers: " + "; ".join(check.decision.explain()))
             draft.text, draft.hashtags = "", []
         return draft
+
+
+def draft_messages(prompt: str, style: str, words: int) -> list[Message]:
+    """System rules, two worked examples, then the user's fenced notes with the task restated last."""
+    task = (f"Write the user's own post about the notes, in the first person, at most {words} words. "
+            f"Style: {style}. Answer with the post only.")
+    system, user = chat_messages(DRAFT_SYSTEM, [("notes", prompt)], task)
+    shots = [m for notes, post in DRAFT_EXAMPLES for m in (
+        Message(role="user", content=f"{fence(notes, 'notes')}\n\n{task}"), Message(role="assistant", content=post))]
+    return [system, *shots, user]
+
+
+def _spells(word: str, tag: str) -> bool:
+    """A prompt word that the tag starts or ends with: chess -> chesstwitter, train -> bytrain."""
+    return len(word) >= 3 and (tag == word or tag.endswith(word) or (len(word) >= 4 and tag.startswith(word)))
+
+
+@dataclass
+class HashtagIndex:
+    """The platform's hashtags, each with the centroid of the posts that carry it and the vector of its name.
+
+    ``rank`` scores every tag for a draft's vector: mostly by how near the draft is to the posts
+    that carry the tag, partly by how near it is to the tag's name, plus a little when a prompt
+    word spells the tag and when the tag is one of the user's favourites.
+    """
+
+    tags: list[str]
+    centroids: np.ndarray = field(repr=False)
+    names: np.ndarray = field(repr=False)
+    built_at: float = 0.0
+
+    @classmethod
+    def build(cls, store, embedder: Embedder, *, max_posts: int = 2000, per_tag: int = 20,
+              scan: int = 40_000) -> HashtagIndex:
+        """From the newest public live posts with hashtags: at most ``per_tag`` a tag and ``max_posts`` in all."""
+        kept: list[tuple[str, list[str]]] = []
+        taken: Counter[str] = Counter()
+        with store.read() as conn:
+            rows = conn.execute(select(posts.c.text, posts.c.hashtags).where(
+                posts.c.deleted.is_(False), posts.c.visibility == "public", posts.c.repost_of_id.is_(None))
+                .order_by(posts.c.id.desc()).limit(scan))
+            for text, tags in rows:
+                fresh = [t for t in dict.fromkeys(t.lower() for t in tags or []) if taken[t] < per_tag]
+                if fresh:
+                    kept.append((text, fresh))
+                    taken.update(fresh)
+                if len(kept) >= max_posts:
+                    break
+        names = sorted(taken)
+        if not names:
+            empty = np.zeros((0, embedder.dim), np.float32)
+            return cls([], empty, empty, time.monotonic())
+        row = {t: i for i, t in enumerate(names)}
+        sums = np.zeros((len(names), embedder.dim), np.float32)
+        for vector, (_, tags) in zip(embedder.embed([text for text, _ in kept]), kept):
+            sums[[row[t] for t in tags]] += vector
+        return cls(names, l2_normalise(sums), embedder.embed(names), time.monotonic())
+
+    def rank(self, query: np.ndarray, words: Iterable[str] = (), favourites: Iterable[str] = (),
+             k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` best tags for ``query`` with their scores, best first."""
+        if not self.tags:
+            return []
+        words, favourites = list(words), set(favourites)
+        scores = 0.6 * (self.centroids @ query) + 0.4 * (self.names @ query)
+        scores += np.array([0.08 * any(_spells(w, t) for w in words) + 0.04 * (t in favourites) for t in self.tags])
+        return [(self.tags[i], round(float(scores[i]), 4)) for i in np.argsort(-scores)[:k]]
 
 
 def _from_prompt(prompt: str) -> str:

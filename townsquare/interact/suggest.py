@@ -85,7 +85,7 @@ class ReplySuggester:
         self.store, self.embedder, self.scorer, self.sources = store, embedder, scorer, list(sources)
         self.safety, self.policy, self.safety_scorer = safety, policy, safety_scorer
         self.min_fit, self.k, self.record, self.dedupe_cos = min_fit, k, record, dedupe_cos
-        self.triggers, self.styler = TriggerCheck(), VoiceStyler()
+        self.triggers, self.styler = TriggerCheck(), VoiceStyler(embedder)
 
     def suggest(self, post_id: int | str, user_id: int | str) -> Suggestions:
         post, user = self.store.find_post(post_id), self.store.find_user(user_id)
@@ -114,7 +114,7 @@ class ReplySuggester:
             out.reasons.append(f"poor fit: the best reply scores {candidates[order[0]].score:.2f} "
                                f"< {self.min_fit:.2f}, so none is offered")
             return out
-        picked = self._select(candidates, vectors, order, voice, self.embedder.embed([post["text"]])[0], out.reasons)
+        picked = self._select(candidates, vectors, order, voice, post["text"], out.reasons)
         out.items = [Suggestion(c.text, c.intent, c.source, round(c.score, 4), why=c.why) for c in picked]
         if self.record and out.items:
             ids = record_suggestions(self.store, user["id"], post["id"], out.items)
@@ -146,12 +146,17 @@ class ReplySuggester:
         reasons += [f"removed {n} candidate(s): {why}" for why, n in dropped.items() if why != "duplicate"]
         return kept
 
-    def _select(self, candidates, vectors, order, voice, post_vector, reasons) -> list[Candidate]:
-        """Best candidate per intent (warm, question, brief), then the best others; styled, safe, distinct."""
+    def _select(self, candidates, vectors, order, voice, post_text, reasons) -> list[Candidate]:
+        """Best candidate per intent (warm, question, brief), then the best others; styled, safe, distinct.
+
+        Emoji added by the styler must fit the post (``post_text``), not just the user's habits.
+        """
         chosen: list[Candidate] = []
         chosen_vecs: list[np.ndarray] = []
+        post_vector = self.embedder.embed([post_text])[0]
         pool = order[: 4 * self.k + 8]
-        styled = {i: self.styler.apply(candidates[i].text, voice, emoji_slot=n) for n, i in enumerate(pool)}
+        styled = {i: self.styler.apply(candidates[i].text, voice, emoji_slot=n, topic=post_text)
+                  for n, i in enumerate(pool)}
         checks = {r.text: r for r in self.safety.check(list(dict.fromkeys(styled.values())))}
         unsafe = [t for t, r in checks.items() if not r.allowed]
         if unsafe:

