@@ -289,6 +289,10 @@ class FeedIndex:
         """An author's post ids, oldest first."""
         return self._by_author.get(author)["post"]
 
+    def recent_posts_by(self, authors: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The newest ``n`` post ids of each author (oldest first within each), concatenated, and how many each gave."""
+        return self._by_author.tails(authors, n, "post")
+
     def history(self, user: int) -> dict[str, np.ndarray]:
         """A user's interactions in id order: columns id, post, kind, time."""
         return self._by_user.get(user)
@@ -348,6 +352,27 @@ class _Slices:
     def append(self, key: int, row: tuple) -> None:
         """Add one row (values in column order); a list append, atomic for concurrent readers."""
         self.delta[key].append(row)
+
+    def tails(self, keys: np.ndarray, n: int, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """The last ``n`` values of ``column`` for each key, concatenated in key order, and each key's count.
+
+        One gather for all keys instead of a slice per key; keys with rows added since the base
+        was built take the slower per-key path.
+        """
+        keys = np.asarray(keys, np.int64)
+        if self.delta and not self.delta.keys().isdisjoint(keys.tolist()):
+            parts = [self.get(k)[column][-n:] for k in keys.tolist()]
+            counts = np.array([len(p) for p in parts], np.int64)
+            return (np.concatenate(parts) if parts else self.columns[column][:0]), counts
+        if len(self.ptr) < 2:
+            return self.columns[column][:0], np.zeros(len(keys), np.int64)
+        inside = (keys >= 0) & (keys < len(self.ptr) - 1)
+        at = np.where(inside, keys, 0)
+        hi = np.where(inside, self.ptr[at + 1], 0)
+        start = np.maximum(np.where(inside, self.ptr[at], 0), hi - n)
+        counts = hi - start
+        rows = np.repeat(start - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        return self.columns[column][rows], counts
 
     def get(self, key: int) -> dict[str, np.ndarray]:
         if 0 <= key < len(self.ptr) - 1:

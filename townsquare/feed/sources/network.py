@@ -32,15 +32,11 @@ class InNetworkSource(Source):
         follows = ctx.relations.follows
         affinity = ctx.affinity_of(follows)
         order = np.argsort(-affinity, kind="stable")[: o.max_authors]
-        posts, people, weights = [], [], []
-        for author, aff in zip(follows[order].tolist(), affinity[order].tolist()):
-            recent = index.posts_by(author)[-o.per_author:]
-            posts.append(recent)
-            people.append(np.full(len(recent), author))
-            weights.append(np.full(len(recent), 1.0 + math.log1p(max(aff, 0.0))))
-        if not posts:
+        posts, counts = index.recent_posts_by(follows[order], o.per_author)
+        if not len(posts):
             return []
-        posts, people, weights = np.concatenate(posts), np.concatenate(people), np.concatenate(weights)
+        people = np.repeat(follows[order], counts)
+        weights = np.repeat(1.0 + np.log1p(np.maximum(affinity[order], 0.0)), counts)
         original = index.post_repost_of[posts]
         reposted = (index.post_flags[posts] & REPOST).astype(bool) & (original >= 0)
         posts = np.where(reposted, original, posts)

@@ -1,0 +1,36 @@
+"""``_Slices.tails``: the newest rows of many keys in one gather, the same as slicing key by key."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from townsquare.feed.index import _Slices
+
+
+def slices(keys: list[int], size: int) -> _Slices:
+    keys_array = np.array(sorted(keys), np.int64)
+    return _Slices.build(keys_array, {"post": np.arange(len(keys_array), dtype=np.int64) * 10}, size)
+
+
+def by_key(groups: _Slices, keys: list[int], n: int) -> tuple[list[int], list[int]]:
+    parts = [groups.get(k)["post"][-n:].tolist() for k in keys]
+    return [v for p in parts for v in p], [len(p) for p in parts]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 20), max_size=60), st.lists(st.integers(-3, 25), max_size=15), st.integers(1, 5),
+       st.lists(st.tuples(st.integers(0, 20), st.integers(1000, 2000)), max_size=4))
+def test_tails_equal_slicing_key_by_key(rows, asked, n, added):
+    groups = slices(rows, 21)
+    for key, post in added:
+        groups.append(key, (post,))
+    values, counts = groups.tails(np.array(asked, np.int64), n, "post")
+    assert (values.tolist(), counts.tolist()) == by_key(groups, asked, n)
+
+
+def test_tails_of_an_empty_base():
+    groups = _Slices(np.zeros(1, np.int64), {"post": np.zeros(0, np.int64)})
+    values, counts = groups.tails(np.array([0, 3]), 2, "post")
+    assert values.tolist() == [] and counts.tolist() == [0, 0]
