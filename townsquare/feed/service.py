@@ -96,7 +96,10 @@ class ForYouFeed:
             items = session.pages[number]
         else:
             items = self._next_page(user, session, limit, timings)
-        return self._render(user, session, number, items, timings)
+        page = self._render(user, session, number, items, timings)
+        if cursor is None:
+            self.sessions.save_new(session)
+        return page
 
     def _start(self, user: dict, now: float | None, timings: Timings, pool_size: int) -> FeedSession:
         with timings.stage("context"):

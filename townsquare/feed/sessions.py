@@ -148,16 +148,26 @@ class SessionStore:
         return FeedSession(secrets.token_hex(16), user_id, now, ranker_version, pool, time.time() + self.ttl_s)
 
     def record_page(self, session: FeedSession, page: list[Candidate]) -> None:
-        """Remember what a page held; the first page also writes the session's pool (in the background)."""
+        """Remember what a page held. A later page is written at once; the first waits for ``save_new``."""
         session.pages.append(page)
         self._remember(session)
-        served = json.dumps(session.served_rows(), separators=(",", ":")).encode()
         if len(session.pages) == 1:
-            self.writer.submit(lambda: self._insert(session, served), f"feed session {session.id}")
             return
+        served = json.dumps(session.served_rows(), separators=(",", ":")).encode()
         with self.store.begin() as conn:
             conn.execute(update(feed_sessions).where(feed_sessions.c.id == session.id).values(
                 served=served, pages=len(session.pages)))
+
+    def save_new(self, session: FeedSession) -> None:
+        """Write a session that has served only its first page, with its pool, on the background writer.
+
+        Called once the page is rendered: the write holds the GIL for a few milliseconds, which
+        the page's response should not wait for.
+        """
+        if len(session.pages) != 1:
+            return
+        served = json.dumps(session.served_rows(), separators=(",", ":")).encode()
+        self.writer.submit(lambda: self._insert(session, served), f"feed session {session.id}")
 
     def _insert(self, session: FeedSession, served: bytes) -> None:
         payload = pack_pool(session.pool, session.now, session.ranker_version)
