@@ -39,6 +39,15 @@ def test_cross_validated_head_learns_and_is_calibrated():
     assert (predicted == np.array(test_labels)).mean() > 0.85
 
 
+def test_fits_in_worker_processes_give_the_same_head_as_in_one():
+    batch, labels = world(300)
+    serial = train_head(batch, labels, TrainOptions(folds=3, c_grid=(1.0, 8.0), jobs=1))
+    parallel = train_head(batch, labels, TrainOptions(folds=3, c_grid=(1.0, 8.0), jobs=2, parallel_from=0))
+    assert parallel.head.meta["C"] == serial.head.meta["C"]
+    np.testing.assert_allclose(parallel.oof_probs, serial.oof_probs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(parallel.head.dense, serial.head.dense, rtol=1e-5, atol=1e-6)
+
+
 def test_vectors_only_head_is_worse_than_with_ngrams():
     batch, labels = world(400)
     plain = train_head(batch, labels, TrainOptions(folds=4, use_ngrams=False, c_grid=(1.0,)))
