@@ -9,7 +9,7 @@ DATA_DIR ?= data
 # a folder named after CMAKE_ARGS, never taken from pip's own cache: pip keys its cache by the
 # source archive only, so a wheel built earlier with other flags would come back.
 # Not GGML_NATIVE: on CPUs with AMX a native build's AMX kernels segfault on the first batch.
-# The AVX-512 kernels are compiled in only where this CPU has them (about 1.2x faster prompts).
+# The AVX-512 kernels are compiled in only where this CPU has them (prompts read 1.1-1.3x faster).
 LLAMA_CPP := llama-cpp-python==0.3.36
 CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
 cpu_has = $(if $(filter $(1),$(CPU_FLAGS)),$(2))

@@ -28,8 +28,8 @@ created with `townsquare keys create`) or a user's session token (`tss_...`)."""
 class RequestGuard:
     """Refuses bodies over the size limit (413) and times every request per route template.
 
-    Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``, whose extra task and stream per
-    request cost about a millisecond of CPU on every feed page.
+    Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``, which adds a task and a memory
+    stream to every request.
     """
 
     def __init__(self, app, services: WebServices) -> None:
