@@ -118,18 +118,22 @@ class VoiceStyler:
         if key not in self._fits:
             if len(self._fits) > 512:
                 self._fits.clear()
-            fits = tuple(e for e in voice.emoji if is_neutral(e) or self._near(e, topic))
+            near = self._near(tuple(e for e in voice.emoji if not is_neutral(e)), topic)
+            fits = tuple(e for e in voice.emoji if is_neutral(e) or e in near)
             self._fits[key] = fits or PLAIN_EMOJI
         return self._fits[key]
 
-    def _near(self, emoji: str, topic: str) -> bool:
-        name = emoji_name(emoji)
-        if self.embedder is None or not name:
-            return False
+    def _near(self, emoji: tuple[str, ...], topic: str) -> set[str]:
+        """Those of ``emoji`` whose Unicode name is close to ``topic`` (the topic is embedded once)."""
+        named = [e for e in emoji if emoji_name(e)]
         topic = " ".join(_MENTION.sub(" ", topic).split())
-        if emoji not in self._names:
-            self._names[emoji] = self.embedder.embed([name])[0]
-        return bool(topic) and float(self.embedder.embed([topic])[0] @ self._names[emoji]) >= self.min_emoji_fit
+        if self.embedder is None or not named or not topic:
+            return set()
+        for e in named:
+            if e not in self._names:
+                self._names[e] = self.embedder.embed([emoji_name(e)])[0]
+        topic_vector = self.embedder.embed([topic])[0]
+        return {e for e in named if float(topic_vector @ self._names[e]) >= self.min_emoji_fit}
 
     @staticmethod
     def _length(text: str, voice: VoiceProfile) -> str:
