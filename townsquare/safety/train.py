@@ -104,9 +104,9 @@ def _model(c: float, options: TrainOptions) -> LogisticRegression:
 
 
 def out_of_fold(batch: TextBatch, y: np.ndarray, labels: list[str],
-                options: TrainOptions) -> tuple[np.ndarray, float, LogisticRegression]:
+                options: TrainOptions) -> tuple[np.ndarray, float, LinearHead]:
     """Out-of-fold logits of the (pruned) head for every text by stratified k-fold, the C used, and
-    the model fitted on every text with that C. Every C of the grid is tried on the first fold, the
+    the head fitted on every text with that C. Every C of the grid is tried on the first fold, the
     best (log loss) runs the other folds and the final fit; the fits of each round run in parallel
     (``options.jobs``; scikit-learn's solvers use one core each)."""
     x, columns = design_matrix(batch, options.use_vectors, options.use_ngrams)
@@ -114,9 +114,11 @@ def out_of_fold(batch: TextBatch, y: np.ndarray, labels: list[str],
     splits = list(StratifiedKFold(options.folds, shuffle=True, random_state=options.seed).split(np.zeros(len(y)), y))
     logits = np.zeros((len(y), len(labels)), np.float32)
 
+    def head_of(model) -> LinearHead:
+        return head_from_sklearn(model, labels, dim, options.use_vectors, options.keep_ngrams, columns)
+
     def fold_logits(model, test_idx: np.ndarray) -> np.ndarray:
-        head = head_from_sklearn(model, labels, dim, options.use_vectors, options.keep_ngrams, columns)
-        return head.logits(_subset(batch, test_idx))
+        return head_of(model).logits(_subset(batch, test_idx))
 
     first_train, first_test = splits[0]
     best = None
@@ -132,7 +134,7 @@ def out_of_fold(batch: TextBatch, y: np.ndarray, labels: list[str],
     *fold_models, final = _fit_all(x, y, [(train, chosen) for train, _ in splits[1:]] + [(everything, chosen)], options)
     for (_, test_idx), model in zip(splits[1:], fold_models):
         logits[test_idx] = fold_logits(model, test_idx)
-    return logits, chosen, final
+    return logits, chosen, head_of(final)
 
 
 def _fit_all(x, y: np.ndarray, jobs: list[tuple[np.ndarray, float]], options: TrainOptions) -> list[LogisticRegression]:
@@ -181,10 +183,7 @@ def train_head(batch: TextBatch, labels: Sequence[str], options: TrainOptions = 
     start = time.perf_counter()
     y, names = encode_labels(labels, known_labels, source)
     check_trainable(y, names, options.folds, source)
-    oof_logits, c, model = out_of_fold(batch, y, names, options)
-    _, columns = design_matrix(batch, options.use_vectors, options.use_ngrams)
-    dim = batch.vectors.shape[1] if options.use_vectors else 0
-    head = head_from_sklearn(model, names, dim, options.use_vectors, options.keep_ngrams, columns)
+    oof_logits, c, head = out_of_fold(batch, y, names, options)
     head.temperature = fit_temperature(oof_logits, y)
     oof_probs = softmax(oof_logits / head.temperature)
     head.meta["n_train"] = len(y)
