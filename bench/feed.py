@@ -189,7 +189,6 @@ class GcPauses:
 
 def serve(feed: ForYouFeed, store: Store, index: FeedIndex, args: argparse.Namespace, report: dict) -> None:
     """Page 1 for random users (cold, then warm), then page 2; per stage."""
-
     from sqlalchemy import text
 
     now = index.latest_time() + 1.0

@@ -317,7 +317,7 @@ class FeedIndex:
         mask = rows >= 0
         if self.vectors is None:
             return mask, np.zeros((0, dim), np.float32)
-        return mask, self.vectors[rows[mask]].astype(np.float32, copy=False)
+        return mask, self.vectors[rows[mask]].astype(np.float32)
 
     @property
     def dim(self) -> int:
