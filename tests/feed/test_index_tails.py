@@ -34,3 +34,18 @@ def test_tails_of_an_empty_base():
     groups = _Slices(np.zeros(1, np.int64), {"post": np.zeros(0, np.int64)})
     values, counts = groups.tails(np.array([0, 3]), 2, "post")
     assert values.tolist() == [] and counts.tolist() == [0, 0]
+    owner, columns = groups.rows(np.array([0, 3]))
+    assert owner.tolist() == [] and columns["post"].tolist() == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 20), max_size=60), st.lists(st.integers(-3, 25), max_size=15),
+       st.lists(st.tuples(st.integers(0, 20), st.integers(1000, 2000)), max_size=4))
+def test_rows_equal_getting_key_by_key(rows, asked, added):
+    groups = slices(rows, 21)
+    for key, post in added:
+        groups.append(key, (post,))
+    owner, columns = groups.rows(np.array(asked, np.int64))
+    parts = [groups.get(k)["post"].tolist() for k in asked]
+    assert columns["post"].tolist() == [v for p in parts for v in p]
+    assert owner.tolist() == [i for i, p in enumerate(parts) for _ in p]

@@ -40,13 +40,13 @@ def test_policy_scores_and_moderator_decisions_become_verdicts(world):
     assert "toxicity: toxic 0.97" in verdicts[ids[toxic]].reasons[0]
 
 
-def test_verdicts_are_kept_until_forgotten_or_stale(world):
+def test_verdicts_are_kept_until_forgotten_or_changed(world):
     world.user("bob")
     post = world.post("bob", "music")
     world.load()
     post_id, now = pid(world.store, post), datetime.now(UTC)
     clock = [100.0]
-    provider = PolicyModeration(world.store, _policy(), ttl_s=5.0, clock=lambda: clock[0])
+    provider = PolicyModeration(world.store, _policy(), sync_s=5.0, clock=lambda: clock[0])
     assert provider.verdicts([post_id]) == {}  # read once: allowed, kept
 
     def moderator(action: str) -> None:
@@ -64,5 +64,25 @@ def test_verdicts_are_kept_until_forgotten_or_stale(world):
     moderator("allow")
     clock[0] += 4.0
     assert provider.verdicts([post_id])[post_id].action == "hide"
-    clock[0] += 2.0  # past ttl_s: read again
+    clock[0] += 2.0  # past sync_s: the new decision is seen, the post read again
     assert provider.verdicts([post_id]) == {}
+
+
+def test_rescored_posts_are_read_again_and_untouched_ones_never(world, monkeypatch):
+    world.user("bob")
+    calm, changed = world.post("bob", "music"), world.post("bob", "music")
+    world.load()
+    ids = [pid(world.store, calm), pid(world.store, changed)]
+    clock = [0.0]
+    provider = PolicyModeration(world.store, _policy(), sync_s=5.0, clock=lambda: clock[0])
+    assert provider.verdicts(ids) == {}
+    looked_up = []
+    real_lookup = provider._lookup
+    monkeypatch.setattr(provider, "_lookup", lambda posts: looked_up.append(sorted(posts)) or real_lookup(posts))
+    with world.store.begin() as conn:
+        conn.execute(moderation_scores.insert().values(
+            post_id=ids[1], classifier="toxicity", version="t", scores={"toxic": 0.95}, spans=[], top_score=0.95,
+            scored_at=datetime.now(UTC)))
+    clock[0] += 60.0  # long after the first look, only the rescored post is read again
+    assert provider.verdicts(ids)[ids[1]].action == "hide"
+    assert looked_up == [[ids[1]]]

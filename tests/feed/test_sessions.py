@@ -46,3 +46,9 @@ def test_cursor_round_trips_and_rejects_garbage():
     assert read_cursor(make_cursor("abc123", 4)) == ("abc123", 4)
     with pytest.raises(InputError):
         read_cursor("%%%")
+
+
+def test_an_empty_pool_round_trips_and_an_old_blob_is_a_clear_error():
+    assert unpack_pool(pack_pool([], 5.0, None)) == ([], 5.0, None)
+    with pytest.raises(InputError, match="older version"):
+        unpack_pool(b"PK\x03\x04 a zip of arrays")

@@ -77,6 +77,35 @@ def test_social_proof_names_the_people_you_follow(world, now):
     assert set(found[0].reasons[0].people) == people
 
 
+def test_social_engagement_is_each_followed_persons_last_30_positive_in_the_week(world, now):
+    """``ctx.social`` (one gather for everyone followed) against the rule read person by person."""
+    from townsquare.feed.context import SOCIAL_WINDOW_DAYS
+    from townsquare.feed.index import POSITIVE
+
+    for h in ("ada", "bob", "cy", "dee", "zed"):
+        world.user(h)
+    posts = [world.post("zed", "chess", hours_ago=400) for _ in range(40)]
+    for friend, kinds in (("bob", ("like", "hide", "reply")), ("cy", ("like",)), ("dee", ("view",))):
+        world.follow("ada", friend)
+        for i, post in enumerate(posts):
+            world.act(friend, post, kinds[i % len(kinds)], hours_ago=200 - 4 * i)  # the first 8 older than a week
+    world.load()
+    feed = world.feed()
+    ctx = _ctx(feed, "ada", now)
+    expected: dict[int, list[int]] = {}
+    ranked = ctx.relations.follows[np.argsort(-ctx.affinity_of(ctx.relations.follows), kind="stable")]
+    for person in ranked.tolist():
+        h = feed.index.history(person)
+        mask = np.isin(h["kind"], POSITIVE) & (h["time"] >= now - SOCIAL_WINDOW_DAYS * 86400)
+        for post in h["post"][mask][-30:].tolist():
+            expected.setdefault(post, [])
+            if person not in expected[post]:
+                expected[post].append(person)
+    assert ctx.social == expected
+    assert list(ctx.social) == list(expected)  # the same order: social proof ranks ties by it
+    assert 0 < len(expected) < 40  # the week and the kinds both cut
+
+
 def test_interest_similarity_keeps_several_interests(any_world, now):
     world = any_world
     world.user("ada")

@@ -88,8 +88,9 @@ class Candidate:
 class Source(Component):
     """Proposes posts for one user. ``fetch`` must be quick and read only ``ctx``.
 
-    ``blocking`` sources wait on something outside the process (a vector search in the database):
-    they run in worker threads under the deadline. The others are in-memory and run inline.
+    A source that ``blocks(ctx)`` waits on something outside the interpreter (a vector search in
+    the database, or a large one in the index): it runs in a worker thread under the deadline. The
+    others run inline: a thread would only make them wait for the GIL.
     """
 
     kind: ClassVar[str] = "source"
@@ -97,6 +98,9 @@ class Source(Component):
 
     def fetch(self, ctx: FeedContext) -> list[Candidate]:
         raise NotImplementedError
+
+    def blocks(self, ctx: FeedContext) -> bool:
+        return self.blocking
 
     def wanted(self, ctx: FeedContext) -> bool:
         """False when the source has nothing to do for this user (cheap; spares a thread hand-off)."""
@@ -109,8 +113,9 @@ class Source(Component):
         people = people if people is not None else [()] * len(post_ids)
         posts = posts if posts is not None else [()] * len(post_ids)
         detail = detail if detail is not None else [""] * len(post_ids)
-        return [Candidate(pid, author, [Reason(name, score, who if type(who) is tuple else tuple(who),
-                                               what if type(what) is tuple else tuple(what), why)])
+        reason = Reason._make  # tuple.__new__ straight from C: a page makes hundreds of these
+        return [Candidate(pid, author, [reason((name, score, who if type(who) is tuple else tuple(who),
+                                                what if type(what) is tuple else tuple(what), why))])
                 for pid, author, score, who, what, why in zip(post_ids, authors, scores, people, posts, detail)
                 if author >= 0]
 
@@ -153,15 +158,15 @@ def _inline(source: Source, ctx: FeedContext) -> tuple[list[Candidate] | None, f
 def fetch_all(sources: list[Source], ctx: FeedContext, timeout_ms: float) -> tuple[list[Candidate], list[SourceOutcome]]:
     """Every source's candidates merged by post (reasons joined), and what each source did.
 
-    Blocking sources start first in worker threads; in-memory ones run meanwhile in this thread
+    Blocking sources start first in worker threads; the others run meanwhile in this thread
     (no thread hand-offs for work that holds the GIL anyway). A source that raises, or that ends
     after ``timeout_ms`` from the start, is skipped and logged.
     """
     start = time.perf_counter()
     idle = {i for i, s in enumerate(sources) if not s.wanted(ctx)}
-    futures = {i: _executor().submit(_timed, s, ctx) for i, s in enumerate(sources) if s.blocking and i not in idle}
-    done = {i: _inline(s, ctx) if i not in idle else ([], 0.0, None) for i, s in enumerate(sources)
-            if not s.blocking or i in idle}
+    apart = {i for i, s in enumerate(sources) if i not in idle and s.blocks(ctx)}
+    futures = {i: _executor().submit(_timed, sources[i], ctx) for i in apart}
+    done = {i: _inline(s, ctx) if i not in idle else ([], 0.0, None) for i, s in enumerate(sources) if i not in apart}
     wait(list(futures.values()), timeout=max(timeout_ms / 1000 - (time.perf_counter() - start), 0))
     merged: dict[int, Candidate] = {}
     outcomes = []

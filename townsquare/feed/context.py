@@ -117,20 +117,20 @@ class FeedContext:
             return {}
         ranked = follows[np.argsort(-self.affinity_of(follows), kind="stable")][:300]
         since = self.now - SOCIAL_WINDOW_DAYS * 86400
-        posts, people = [], []
-        for person in ranked.tolist():
-            h = self.index.history(person)
-            mask = np.isin(h["kind"], POSITIVE) & (h["time"] >= since)
-            recent = h["post"][mask][-30:]
-            posts.append(recent)
-            people.append(np.full(len(recent), person))
-        if not posts:
+        person, rows = self.index.histories(ranked)
+        mask = np.isin(rows["kind"], POSITIVE) & (rows["time"] >= since)
+        person, posts = person[mask], rows["post"][mask]
+        ends = np.cumsum(np.bincount(person, minlength=len(ranked)))
+        recent = ends[person] - np.arange(len(person)) <= 30  # each person's last 30
+        person, posts = person[recent], posts[recent]
+        if not len(posts):
             return {}
+        # Each (post, person) pair once, in the order met: people by affinity, then by time.
+        _, first = np.unique(posts * len(ranked) + person, return_index=True)
+        first.sort()
         out: dict[int, list[int]] = {}
-        for post, person in zip(np.concatenate(posts).tolist(), np.concatenate(people).tolist()):
-            engaged = out.setdefault(post, [])
-            if person not in engaged:
-                engaged.append(person)
+        for post, who in zip(posts[first].tolist(), ranked[person[first]].tolist()):
+            out.setdefault(post, []).append(who)
         return out
 
     @cached_property

@@ -297,6 +297,11 @@ class FeedIndex:
         """A user's interactions in id order: columns id, post, kind, time."""
         return self._by_user.get(user)
 
+    def histories(self, users: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Several users' interactions at once: (which of ``users`` each row belongs to, the columns),
+        grouped by user in the order given, in id order within each."""
+        return self._by_user.rows(users)
+
     def engagements(self, kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(user, post, time) of every interaction of ``kinds``: the training matrix of the collaborative models."""
         base = self._by_user
@@ -373,6 +378,21 @@ class _Slices:
         counts = hi - start
         rows = np.repeat(start - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
         return self.columns[column][rows], counts
+
+    def rows(self, keys: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Every row of each key, concatenated in key order: (position in ``keys`` of each row, columns)."""
+        keys = np.asarray(keys, np.int64)
+        if self.delta and not self.delta.keys().isdisjoint(keys.tolist()):
+            parts = [self.get(k) for k in keys.tolist()]
+            owner = np.repeat(np.arange(len(keys)), [len(next(iter(p.values()))) for p in parts])
+            return owner, {c: np.concatenate([p[c] for p in parts]) if parts else v[:0]
+                           for c, v in self.columns.items()}
+        inside = (keys >= 0) & (keys < len(self.ptr) - 1)
+        at = np.where(inside, keys, 0)
+        lo = np.where(inside, self.ptr[at], 0)
+        counts = np.where(inside, self.ptr[np.minimum(at + 1, len(self.ptr) - 1)], 0) - lo
+        rows = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        return np.repeat(np.arange(len(keys)), counts), {c: v[rows] for c, v in self.columns.items()}
 
     def get(self, key: int) -> dict[str, np.ndarray]:
         if 0 <= key < len(self.ptr) - 1:

@@ -4,11 +4,12 @@ The feed's moderation filter and scorer only need ``verdicts(post_ids)`` (``Mode
 this adapter answers it from ``townsquare.safety``: a moderator's latest decision on a post wins,
 otherwise the policy decides from the classifier scores stored for it. Unscored posts are allowed.
 
-Verdicts are kept per post for ``ttl_s`` seconds, so a feed request reads the moderation tables
-only for posts it has not seen lately (two queries and a policy decision per post cost more than
-the rest of a page on a small community). ``forget`` drops posts at once: the web app calls it
-when a moderator decides, so that worker sees the decision on the next request; other worker
-processes see it within ``ttl_s``.
+Verdicts are kept per post until the post's moderation changes: every ``sync_s`` seconds one
+query asks which posts were scored or decided since the last look, and only those are read again
+(two queries and a policy decision per post cost more than the rest of a page on a small
+community, so a request should not pay them for posts nobody touched). ``forget`` drops posts at
+once: the web app calls it when a moderator decides, so that worker sees the decision on the next
+request; other worker processes see it within ``sync_s``.
 """
 
 from __future__ import annotations
@@ -16,42 +17,52 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, union
 
 from townsquare.feed.filters import ModerationVerdict
+from townsquare.storage.moderation_schema import moderation_decisions, moderation_scores
 
 _NONE = ModerationVerdict("allow")
+# Scores are stamped by the process that wrote them, before its commit: look back this far past
+# the last sync so that a slow commit or another machine's clock does not hide a change.
+_SCORE_OVERLAP = timedelta(seconds=30)
 
 
 class PolicyModeration:
     """A ``ModerationProvider`` over the moderation tables and a ``townsquare.safety`` ``Policy``."""
 
-    def __init__(self, store, policy, *, ttl_s: float = 5.0, max_cached: int = 200_000,
+    def __init__(self, store, policy, *, sync_s: float = 5.0, max_cached: int = 500_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store, self.policy = store, policy
-        self.ttl_s, self.max_cached, self.clock = ttl_s, max_cached, clock
-        self._cache: dict[int, tuple[float, ModerationVerdict]] = {}
+        self.sync_s, self.max_cached, self.clock = sync_s, max_cached, clock
+        self._cache: dict[int, ModerationVerdict] = {}
         self._lock = threading.Lock()
+        self._synced_at: float | None = None  # self.clock() of the last sync
+        self._scores_since: datetime | None = None
+        self._decisions_after = (0, 0)  # decision ids seen at the sync before last, and at the last
 
     def verdicts(self, post_ids: list[int]) -> dict[int, ModerationVerdict]:
-        now = self.clock()
+        self._sync()
         out: dict[int, ModerationVerdict] = {}
         missing = []
-        with self._lock:
-            for post in post_ids:
-                hit = self._cache.get(post)
-                if hit is None or now - hit[0] > self.ttl_s:
-                    missing.append(post)
-                elif hit[1] is not _NONE:
-                    out[post] = hit[1]
+        cache = self._cache
+        for post in post_ids:
+            hit = cache.get(post)
+            if hit is None:
+                missing.append(post)
+            elif hit is not _NONE:
+                out[post] = hit
         if not missing:
             return out
         fresh = self._lookup(missing)
         out.update(fresh)
         with self._lock:
-            if len(self._cache) + len(missing) > self.max_cached:
-                self._cache.clear()
+            if len(cache) + len(missing) > self.max_cached:
+                cache.clear()
             for post in missing:
-                self._cache[post] = (now, fresh.get(post, _NONE))
+                cache[post] = fresh.get(post, _NONE)
         return out
 
     def forget(self, post_ids: Iterable[int] | None = None) -> None:
@@ -62,8 +73,33 @@ class PolicyModeration:
             for post in post_ids or ():
                 self._cache.pop(post, None)
 
+    def _sync(self) -> None:
+        """Forget the posts scored or decided since the last sync (at most once per ``sync_s``)."""
+        now = self.clock()
+        if self._synced_at is not None and now - self._synced_at < self.sync_s:
+            return
+        with self._lock:
+            if self._synced_at is not None and now - self._synced_at < self.sync_s:
+                return
+            self._synced_at = now
+            wall = datetime.now(UTC)
+            with self.store.read() as conn:
+                last = conn.execute(select(func.max(moderation_decisions.c.id))).scalar() or 0
+                if self._scores_since is None:  # the first look: nothing is kept yet
+                    changed = []
+                else:
+                    changed = conn.execute(union(
+                        select(moderation_scores.c.post_id).where(moderation_scores.c.scored_at >= self._scores_since),
+                        select(moderation_decisions.c.post_id).where(moderation_decisions.c.id > self._decisions_after[0]),
+                    )).scalars().all()
+            # Decisions are looked at twice (ids past the sync before last), scores for
+            # ``_SCORE_OVERLAP``: a lookup that raced a change and kept the old verdict is undone.
+            self._scores_since, self._decisions_after = wall - _SCORE_OVERLAP, (self._decisions_after[1], last)
+            for post in changed:
+                self._cache.pop(post, None)
+
     def _lookup(self, post_ids: list[int]) -> dict[int, ModerationVerdict]:
-        from townsquare.safety.queue import moderator_actions, stored_scores
+        from townsquare.safety.queue import moderator_actions, stored_scores  # safety loads scikit-learn
 
         decided = moderator_actions(self.store, post_ids)
         scored = stored_scores(self.store, [p for p in post_ids if p not in decided])

@@ -76,14 +76,15 @@ class ForYouFeed:
         self.store = store
 
     # -- pages ------------------------------------------------------------------------------
-    def page(self, user_ref: str | int, *, limit: int = 20, cursor: str | None = None,
+    def page(self, user_ref: str | int | dict, *, limit: int = 20, cursor: str | None = None,
              now: float | None = None) -> FeedPage:
+        """A page for ``user_ref`` (a handle, an id, or the user's row when the caller has it)."""
         if not 1 <= limit <= self.config.max_page:
             raise InputError(f"limit must be between 1 and {self.config.max_page}, not {limit}", field="limit")
         timings = Timings()
         with timings.stage("context"):
             self.index.refresh(self.config.refresh_interval_s)
-            user = self.store.find_user(user_ref)
+            user = user_ref if isinstance(user_ref, dict) else self.store.find_user(user_ref)
         if cursor is None:  # a new session, ranked with room for at least ten pages
             session, number = self._start(user, now, timings, max(self.config.pool_size, 10 * limit)), 0
         else:

@@ -15,7 +15,6 @@ state in the cursor because the pool with its explanations is far too big for a 
 from __future__ import annotations
 
 import base64
-import io
 import json
 import secrets
 import threading
@@ -38,42 +37,81 @@ from townsquare.storage.feed_schema import feed_sessions
 _TOP = 3  # feature contributions kept per candidate
 
 
+_MAGIC = b"TSP2"
+
+
 def pack_pool(pool: list[Candidate], now: float, ranker: int | None) -> bytes:
-    """The ranked pool as numpy columns plus JSON for reasons: cheap to write, cheap to read back."""
-    n = len(pool)
-    heads, contrib_idx, contrib_val = np.zeros((n, len(HEADS)), np.float32), np.full((n, _TOP), -1, np.int16), \
-        np.zeros((n, _TOP), np.float32)
+    """The ranked pool as flat numpy columns (reasons too: strings are numbered once) after a
+    small JSON header. Written for every new feed session, so it should cost well under a
+    millisecond: a zip of arrays plus JSON for the reasons took 1.7 ms for 256 candidates."""
+    strings: dict[str, int] = {}
+    number = strings.setdefault
+    reasons = [r for c in pool for r in c.reasons]
+    heads = np.zeros((len(pool), len(HEADS)), np.float32)
+    contrib_idx, contrib_val = np.full((len(pool), _TOP), -1, np.int16), np.zeros((len(pool), _TOP), np.float32)
+    adjusted = []
     for i, c in enumerate(pool):
         if c.heads is not None:
             heads[i] = c.heads
         if c.contributions is not None:
             k = min(_TOP, len(c.contributions[0]))
             contrib_idx[i, :k], contrib_val[i, :k] = c.contributions[0][:k], c.contributions[1][:k]
-    text = json.dumps({"now": now, "ranker": ranker, "reasons": [c.reasons for c in pool],
-                       "adjustments": [c.adjustments or [] for c in pool]}, separators=(",", ":"))
-    buffer = io.BytesIO()
-    np.savez(buffer, post=np.array([c.post_id for c in pool], np.int64),
-             author=np.array([c.author_id for c in pool], np.int64), score=np.array([c.score for c in pool]),
-             inside=np.array([c.in_network for c in pool], bool), heads=heads, contrib_idx=contrib_idx,
-             contrib_val=contrib_val, text=np.frombuffer(text.encode(), np.uint8))  # bytes: a str array is UTF-32
-    return buffer.getvalue()
+        if c.adjustments:
+            adjusted.append([i, [[number(a.stage, len(strings)), a.factor, number(a.detail, len(strings))]
+                                 for a in c.adjustments]])
+    arrays = {
+        "post": np.array([c.post_id for c in pool], np.int64),
+        "author": np.array([c.author_id for c in pool], np.int64),
+        "score": np.array([c.score for c in pool], np.float64),
+        "inside": np.array([c.in_network for c in pool], np.bool_),
+        "heads": heads, "contrib_idx": contrib_idx, "contrib_val": contrib_val,
+        "n_reasons": np.array([len(c.reasons) for c in pool], np.int32),
+        "r_source": np.array([number(r.source, len(strings)) for r in reasons], np.int32),
+        "r_score": np.array([r.score for r in reasons], np.float64),
+        "r_detail": np.array([number(r.detail, len(strings)) for r in reasons], np.int32),
+        "r_people": np.array([len(r.people) for r in reasons], np.int32),
+        "r_posts": np.array([len(r.posts) for r in reasons], np.int32),
+        "people": np.array([p for r in reasons for p in r.people], np.int64),
+        "posts": np.array([p for r in reasons for p in r.posts], np.int64),
+    }
+    header = json.dumps({"now": now, "ranker": ranker, "strings": list(strings), "adjusted": adjusted,
+                         "arrays": [[k, v.dtype.str, v.shape] for k, v in arrays.items()]},
+                        separators=(",", ":")).encode()
+    return b"".join([_MAGIC, len(header).to_bytes(4, "little"), header, *(v.tobytes() for v in arrays.values())])
 
 
 def unpack_pool(blob: bytes) -> tuple[list[Candidate], float, int | None]:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as d:
-        arrays = {k: d[k] for k in d.files}
-    raw = arrays["text"]
-    text = json.loads(raw.tobytes().decode() if raw.dtype == np.uint8 else str(raw))
+    if blob[:4] != _MAGIC:
+        raise InputError("this feed cursor was made by an older version of townsquare; ask for the feed again "
+                         "without a cursor", field="cursor")
+    size = int.from_bytes(blob[4:8], "little")
+    header = json.loads(blob[8:8 + size])
+    arrays, at = {}, 8 + size
+    for name, dtype, shape in header["arrays"]:
+        count = int(np.prod(shape))
+        arrays[name] = np.frombuffer(blob, dtype, count, at).reshape(shape)
+        at += count * np.dtype(dtype).itemsize
+    strings = header["strings"]
+    people, posts = arrays["people"].tolist(), arrays["posts"].tolist()
+    reasons, p_at, q_at = [], 0, 0
+    for source, score, detail, n_people, n_posts in zip(
+            arrays["r_source"].tolist(), arrays["r_score"].tolist(), arrays["r_detail"].tolist(),
+            arrays["r_people"].tolist(), arrays["r_posts"].tolist()):
+        reasons.append(Reason(strings[source], score, tuple(people[p_at:p_at + n_people]),
+                              tuple(posts[q_at:q_at + n_posts]), strings[detail]))
+        p_at, q_at = p_at + n_people, q_at + n_posts
+    adjustments = {i: [Adjustment(strings[stage], factor, strings[detail]) for stage, factor, detail in items]
+                   for i, items in header["adjusted"]}
     heads, idx, val = arrays["heads"], arrays["contrib_idx"], arrays["contrib_val"]
-    pool = []
-    for i, (post, author, score, inside) in enumerate(zip(arrays["post"].tolist(), arrays["author"].tolist(),
-                                                          arrays["score"].tolist(), arrays["inside"].tolist())):
+    pool, r_at = [], 0
+    for i, (post, author, score, inside, n) in enumerate(zip(
+            arrays["post"].tolist(), arrays["author"].tolist(), arrays["score"].tolist(),
+            arrays["inside"].tolist(), arrays["n_reasons"].tolist())):
         keep = idx[i] >= 0
-        pool.append(Candidate(post, author, [Reason(s, sc, tuple(pe), tuple(po), de)
-                                             for s, sc, pe, po, de in text["reasons"][i]],
-                              inside, score, heads[i], (idx[i][keep], val[i][keep]),
-                              [Adjustment(*a) for a in text["adjustments"][i]] or None, i))
-    return pool, text["now"], text["ranker"]
+        pool.append(Candidate(post, author, reasons[r_at:r_at + n], inside, score, heads[i],
+                              (idx[i][keep], val[i][keep]), adjustments.get(i), i))
+        r_at += n
+    return pool, header["now"], header["ranker"]
 
 
 @dataclass

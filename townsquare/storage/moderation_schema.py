@@ -3,7 +3,7 @@
 Every row is keyed to a post or a user with ``ON DELETE CASCADE``, so deleting a user (see
 ``privacy.py``) removes the scores of their posts, the cases about them, the decisions on those
 cases and their appeals. Moderators are staff, named by a string, not platform users.
-Migration ``0002`` creates exactly these tables.
+Migration ``0002`` creates these tables; ``0006`` adds the index on ``scored_at``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ moderation_scores = Table(
     Column("spans", JSON, nullable=False, default=list),
     Column("top_score", Float, nullable=False),
     Column("scored_at", UTCDateTime, nullable=False, default=_now),
+    Index("ix_moderation_scores_scored_at", "scored_at"),  # what changed lately (the feed's verdicts)
 )
 
 # A flagged post waiting for (or past) a moderator: what the policy suggested and why.

@@ -33,6 +33,12 @@ class WebConfig(BaseSettings):
     feed_model: str | None = Field(
         None, description="Text model whose post vectors the feed reads (default: the embedder's)."
     )
+    feed_concurrency: int = Field(
+        1,
+        ge=1,
+        description="Feed pages a worker computes at once. A page is Python work that holds the GIL: "
+        "more at once only makes each one slower (raise it when the feed waits on a remote database).",
+    )
     generate_replies: bool = Field(
         True,
         description="Use the text generator for reply suggestions and drafts "

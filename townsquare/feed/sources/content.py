@@ -22,6 +22,17 @@ def nearest_posts(ctx, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
     return ctx.env.store.vectors.search_posts(index.model, vector, k)
 
 
+# Below this many vectors an exact search in the feed index takes well under a millisecond:
+# the text sources run inline rather than in a worker thread.
+INLINE_SEARCH = 20_000
+
+
+def searches_apart(ctx) -> bool:
+    """Whether a text search should run in a worker thread: in the database, or in a large index."""
+    ann = ctx.index.ann
+    return ann is None or getattr(ann, "active", "exact") != "exact" or len(ann) > INLINE_SEARCH
+
+
 def nearest_many(ctx, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """``nearest_posts`` for several vectors: one batched search when the feed index keeps its own."""
     if ctx.index.ann is not None and ctx.index.dim and len(vectors):
@@ -51,6 +62,9 @@ class InterestSimilaritySource(Source):
     name = "interest_similarity"
     Options = SimilarityOptions
     blocking = True
+
+    def blocks(self, ctx) -> bool:
+        return searches_apart(ctx)
 
     def wanted(self, ctx) -> bool:
         return bool(len(ctx.interests.vectors)) and ctx.index.dim > 0
@@ -83,6 +97,9 @@ class ColdStartSource(Source):
     Options = ColdStartOptions
     blocking = True
 
+    def blocks(self, ctx) -> bool:
+        return searches_apart(ctx)
+
     def wanted(self, ctx) -> bool:
         return len(ctx.positives) < self.options.min_history and bool(len(ctx.interests.signup))
 
@@ -112,6 +129,9 @@ class SteeringSource(Source):
     name = "steering"
     Options = SteeringSourceOptions
     blocking = True
+
+    def blocks(self, ctx) -> bool:
+        return searches_apart(ctx)
 
     def wanted(self, ctx) -> bool:
         return any(p.direction == "more" for p in ctx.steering)

@@ -16,8 +16,12 @@ router = APIRouter(prefix="/v1/users/{user}", tags=["feed"])
 UserRef = Annotated[str, Path(min_length=1, max_length=256, description="Handle, @handle or external id.")]
 
 
-def serve_page(services, user_ref: str | int, limit: int, cursor: str | None) -> dict[str, Any]:
-    page = services.feed.page(user_ref, limit=limit, cursor=cursor).to_dict()
+def serve_page(services, user_ref: str | int | dict, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A feed page as a dict; at most ``feed_concurrency`` pages are computed at once per worker
+    (request threads queue here instead of taking turns with the GIL)."""
+    feed = services.feed
+    with services.feed_slots:
+        page = feed.page(user_ref, limit=limit, cursor=cursor).to_dict()
     services.metrics.feed_timings(page["timings"])
     return page
 
@@ -32,7 +36,7 @@ def feed(
 ) -> FeedPagePublic:
     """A page of the For-you feed, each item with why it is there; pass ``cursor`` for the next page."""
     row = user_for(principal, services.store, user)
-    return FeedPagePublic(**serve_page(services, int(row["id"]), limit, cursor))
+    return FeedPagePublic(**serve_page(services, row, limit, cursor))
 
 
 @router.get("/why-not/{post}")
