@@ -34,10 +34,11 @@ class WebConfig(BaseSettings):
         None, description="Text model whose post vectors the feed reads (default: the embedder's)."
     )
     feed_concurrency: int = Field(
-        1,
+        8,
         ge=1,
-        description="Feed pages a worker computes at once. A page is Python work that holds the GIL: "
-        "more at once only makes each one slower (raise it when the feed waits on a remote database).",
+        description="Feed pages a worker computes at once; more requests wait their turn. A page on a small "
+        "community is Python work holding the GIL, and 1 serves more pages a second; on a large one a page "
+        "also waits on vector search and disk, and a few at once keep the core busy.",
     )
     generate_replies: bool = Field(
         True,
