@@ -54,7 +54,6 @@ class WebServices:
             with self._lock:
                 if self._feed is None:
                     self._feed = self._build_feed()
-                    _one_blas_thread()  # the feed loaded SciPy's own OpenBLAS, after factory() set the limit
                     # The feed's index lives as long as the worker: take its objects out of the
                     # garbage collector's full passes, which otherwise walk them on every one.
                     gc.freeze()
@@ -159,11 +158,3 @@ class WebServices:
                         ) from error
         return self._interact
 
-
-def _one_blas_thread() -> None:
-    """Every BLAS loaded so far to one thread per worker (see ``factory``). A library loaded after
-    the limit was set starts with a thread per core, and its idle threads spin: a feed worker
-    used two cores for the work of one."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1, user_api="blas")
