@@ -365,34 +365,38 @@ class _Slices:
         was built take the slower per-key path.
         """
         keys = np.asarray(keys, np.int64)
-        if self.delta and not self.delta.keys().isdisjoint(keys.tolist()):
+        if self._has_delta(keys):
             parts = [self.get(k)[column][-n:] for k in keys.tolist()]
             counts = np.array([len(p) for p in parts], np.int64)
             return (np.concatenate(parts) if parts else self.columns[column][:0]), counts
-        if len(self.ptr) < 2:
-            return self.columns[column][:0], np.zeros(len(keys), np.int64)
-        inside = (keys >= 0) & (keys < len(self.ptr) - 1)
-        at = np.where(inside, keys, 0)
-        hi = np.where(inside, self.ptr[at + 1], 0)
-        start = np.maximum(np.where(inside, self.ptr[at], 0), hi - n)
-        counts = hi - start
-        rows = np.repeat(start - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        rows, counts = self._base_rows(keys, n)
         return self.columns[column][rows], counts
 
     def rows(self, keys: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Every row of each key, concatenated in key order: (position in ``keys`` of each row, columns)."""
         keys = np.asarray(keys, np.int64)
-        if self.delta and not self.delta.keys().isdisjoint(keys.tolist()):
+        if self._has_delta(keys):
             parts = [self.get(k) for k in keys.tolist()]
-            owner = np.repeat(np.arange(len(keys)), [len(next(iter(p.values()))) for p in parts])
-            return owner, {c: np.concatenate([p[c] for p in parts]) if parts else v[:0]
-                           for c, v in self.columns.items()}
+            first = next(iter(self.columns))  # every column has one value per row
+            counts = [len(p[first]) for p in parts]
+            return np.repeat(np.arange(len(keys)), counts), {
+                c: np.concatenate([p[c] for p in parts]) if parts else v[:0] for c, v in self.columns.items()}
+        rows, counts = self._base_rows(keys)
+        return np.repeat(np.arange(len(keys)), counts), {c: v[rows] for c, v in self.columns.items()}
+
+    def _has_delta(self, keys: np.ndarray) -> bool:
+        return bool(self.delta) and not self.delta.keys().isdisjoint(keys.tolist())
+
+    def _base_rows(self, keys: np.ndarray, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers in the base of each key's rows (its last ``n`` with ``n``), and each key's count."""
         inside = (keys >= 0) & (keys < len(self.ptr) - 1)
         at = np.where(inside, keys, 0)
+        hi = np.where(inside, self.ptr[np.minimum(at + 1, len(self.ptr) - 1)], 0)
         lo = np.where(inside, self.ptr[at], 0)
-        counts = np.where(inside, self.ptr[np.minimum(at + 1, len(self.ptr) - 1)], 0) - lo
-        rows = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
-        return np.repeat(np.arange(len(keys)), counts), {c: v[rows] for c, v in self.columns.items()}
+        if n is not None:
+            lo = np.maximum(lo, hi - n)
+        counts = hi - lo
+        return np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum())), counts
 
     def get(self, key: int) -> dict[str, np.ndarray]:
         if 0 <= key < len(self.ptr) - 1:

@@ -33,7 +33,7 @@ _SCORE_OVERLAP = timedelta(seconds=30)
 class PolicyModeration:
     """A ``ModerationProvider`` over the moderation tables and a ``townsquare.safety`` ``Policy``."""
 
-    def __init__(self, store, policy, *, sync_s: float = 5.0, max_cached: int = 500_000,
+    def __init__(self, store, policy, *, sync_s: float = 5.0, max_cached: int = 200_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store, self.policy = store, policy
         self.sync_s, self.max_cached, self.clock = sync_s, max_cached, clock

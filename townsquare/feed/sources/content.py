@@ -29,8 +29,8 @@ INLINE_SEARCH = 20_000
 
 def searches_apart(ctx) -> bool:
     """Whether a text search should run in a worker thread: in the database, or in a large index."""
-    ann = ctx.index.ann
-    return ann is None or getattr(ann, "active", "exact") != "exact" or len(ann) > INLINE_SEARCH
+    ann = ctx.index.ann  # an AutoIndex, or None when the store searches (pgvector)
+    return ann is None or ann.active != "exact" or len(ann) > INLINE_SEARCH
 
 
 def nearest_many(ctx, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -61,8 +61,6 @@ class InterestSimilaritySource(Source):
 
     name = "interest_similarity"
     Options = SimilarityOptions
-    blocking = True
-
     def blocks(self, ctx) -> bool:
         return searches_apart(ctx)
 
@@ -95,8 +93,6 @@ class ColdStartSource(Source):
 
     name = "cold_start"
     Options = ColdStartOptions
-    blocking = True
-
     def blocks(self, ctx) -> bool:
         return searches_apart(ctx)
 
@@ -128,8 +124,6 @@ class SteeringSource(Source):
 
     name = "steering"
     Options = SteeringSourceOptions
-    blocking = True
-
     def blocks(self, ctx) -> bool:
         return searches_apart(ctx)
 
