@@ -41,6 +41,10 @@ def _posts(candidates: list[Candidate]) -> np.ndarray:
     return np.fromiter(map(_POST_ID, candidates), np.int64, len(candidates))
 
 
+def _authors(candidates: list[Candidate]) -> np.ndarray:
+    return np.fromiter(map(_AUTHOR_ID, candidates), np.int64, len(candidates))
+
+
 _POST_ID, _AUTHOR_ID = attrgetter("post_id"), attrgetter("author_id")
 
 
@@ -50,8 +54,7 @@ class OwnPostsFilter(Filter):
     name = "own_posts"
 
     def __call__(self, ctx, candidates):
-        drop = np.array([c.author_id == ctx.user_id for c in candidates], bool)
-        return self.split(candidates, drop, lambda c: "your own post")
+        return self.split(candidates, _authors(candidates) == ctx.user_id, lambda c: "your own post")
 
 
 class SeenPostsFilter(Filter):
@@ -63,8 +66,9 @@ class SeenPostsFilter(Filter):
         posts = _posts(candidates)
         seen = np.isin(posts, ctx.seen)
         served = np.isin(posts, np.fromiter(ctx.exclude_posts, np.int64, len(ctx.exclude_posts)))
-        why = dict(zip(posts.tolist(), np.where(seen, "you already saw it", "already served in this session")))
-        return self.split(candidates, seen | served, lambda c: str(why[c.post_id]))
+        saw = set(posts[seen].tolist())
+        return self.split(candidates, seen | served, lambda c: "you already saw it" if c.post_id in saw
+                          else "already served in this session")
 
 
 class BlockedAuthorsFilter(Filter):
@@ -74,7 +78,9 @@ class BlockedAuthorsFilter(Filter):
 
     def __call__(self, ctx, candidates):
         excluded = ctx.relations.excluded
-        drop = np.array([c.author_id in excluded for c in candidates], bool)
+        if not excluded:
+            return FilterResult(list(candidates))
+        drop = np.isin(_authors(candidates), np.fromiter(excluded, np.int64, len(excluded)))
         return self.split(candidates, drop, lambda c: excluded[c.author_id])
 
 
@@ -85,10 +91,11 @@ class RepliesFilter(Filter):
 
     def __call__(self, ctx, candidates):
         parents = take(ctx.index.post_reply_to, _posts(candidates), -1).astype(np.int64)
-        parent_authors = ctx.index.authors_of(parents)
-        known = ctx.follow_set | {ctx.user_id}
-        drop = np.array([p >= 0 and a not in known for p, a in zip(parents.tolist(), parent_authors.tolist())],
-                        bool)
+        replies = parents >= 0
+        drop = np.zeros(len(candidates), bool)
+        if replies.any():
+            parent_authors = ctx.index.authors_of(parents[replies])
+            drop[replies] = ~(np.isin(parent_authors, ctx.relations.follows) | (parent_authors == ctx.user_id))
         return self.split(candidates, drop, lambda c: "a reply to someone you do not follow")
 
 
@@ -100,8 +107,10 @@ class LanguagesFilter(Filter):
     def __call__(self, ctx, candidates):
         codes = take(ctx.index.post_lang, _posts(candidates), -1)
         drop = ~np.isin(codes, np.fromiter(ctx.languages, np.int64, len(ctx.languages))) & (codes >= 0)
+        if not drop.any():
+            return FilterResult(list(candidates))
         names = {v: k for k, v in ctx.index.languages.items()}
-        lang = dict(zip((c.post_id for c in candidates), codes.tolist()))
+        lang = dict(zip(_posts(candidates)[drop].tolist(), codes[drop].tolist()))
         return self.split(candidates, drop, lambda c: f"written in {names.get(lang[c.post_id], '?')}, "
                                                       f"which you do not read")
 
@@ -119,13 +128,13 @@ class DeletedPostsFilter(Filter):
         posts = _posts(candidates)
         flags = take(ctx.index.post_flags, posts).astype(np.int64)
         gone = take(ctx.index.post_author, posts, -1) < 0
-        following = np.isin(np.fromiter(map(_AUTHOR_ID, candidates), np.int64, len(candidates)),
-                            ctx.relations.follows)
+        following = np.isin(_authors(candidates), ctx.relations.follows)
         hidden = ((flags & NOT_PUBLIC) > 0) & ~following | ((flags & PRIVATE) > 0)
         deleted = ((flags & DELETED) > 0) | gone
-        why = dict(zip(posts.tolist(), np.where(gone, "no longer exists", np.where(
-            deleted, "deleted", "not visible to you")).tolist()))
-        return self.split(candidates, deleted | hidden, lambda c: why[c.post_id])
+        drop = deleted | hidden
+        why = dict(zip(posts[drop].tolist(), np.where(gone[drop], "no longer exists", np.where(
+            deleted[drop], "deleted", "not visible to you")).tolist()))
+        return self.split(candidates, drop, lambda c: why[c.post_id])
 
 
 class ModerationVerdict(NamedTuple):
@@ -151,9 +160,10 @@ class ModerationFilter(Filter):
         provider = ctx.env.moderation
         if provider is None or not candidates:
             return FilterResult(list(candidates))
-        verdicts = provider.verdicts([c.post_id for c in candidates])
+        verdicts = provider.verdicts(_posts(candidates).tolist())
         ctx.scratch["moderation"] = verdicts
-        drop = np.array([verdicts.get(c.post_id, ModerationVerdict("allow")).action == "hide" for c in candidates])
+        hide = {post for post, verdict in verdicts.items() if verdict.action == "hide"}
+        drop = np.fromiter((c.post_id in hide for c in candidates), bool, len(candidates))
         return self.split(candidates, drop, lambda c: "hidden by moderation: "
                                                       + ", ".join(verdicts[c.post_id].reasons or ("policy",)))
 

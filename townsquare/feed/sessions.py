@@ -22,7 +22,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain, islice
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -38,41 +39,52 @@ _TOP = 3  # feature contributions kept per candidate
 
 
 _MAGIC = b"TSP2"
+_NO_HEADS = np.zeros(len(HEADS), np.float32)
 
 
 def pack_pool(pool: list[Candidate], now: float, ranker: int | None) -> bytes:
     """The ranked pool as flat numpy columns (reasons too: strings are numbered once) after a
-    small JSON header. Written for every new feed session, so it should cost well under a
-    millisecond: a zip of arrays plus JSON for the reasons took 1.7 ms for 256 candidates."""
+    small JSON header.
+
+    Written for every new feed session on the background writer, whose GIL time the next request
+    waits for, so every column is gathered by C-level iteration (``attrgetter``, ``zip(*...)``),
+    never a Python loop per candidate: 0.5 ms for 600 candidates, where a loop took 1.8 ms."""
     strings: dict[str, int] = {}
-    number = strings.setdefault
-    reasons = [r for c in pool for r in c.reasons]
-    heads = np.zeros((len(pool), len(HEADS)), np.float32)
-    contrib_idx, contrib_val = np.full((len(pool), _TOP), -1, np.int16), np.zeros((len(pool), _TOP), np.float32)
-    adjusted = []
-    for i, c in enumerate(pool):
-        if c.heads is not None:
-            heads[i] = c.heads
-        if c.contributions is not None:
-            k = min(_TOP, len(c.contributions[0]))
-            contrib_idx[i, :k], contrib_val[i, :k] = c.contributions[0][:k], c.contributions[1][:k]
-        if c.adjustments:
-            adjusted.append([i, [[number(a.stage, len(strings)), a.factor, number(a.detail, len(strings))]
-                                 for a in c.adjustments]])
+
+    def numbered(values) -> np.ndarray:
+        return np.array([strings.setdefault(v, len(strings)) for v in values] if values else [], np.int32)
+
+    n = len(pool)
+    reasons = list(chain.from_iterable(map(attrgetter("reasons"), pool)))
+    sources, scores, people, posts, details = zip(*reasons) if reasons else ((),) * 5
+    heads = np.array([h if h is not None else _NO_HEADS for h in map(attrgetter("heads"), pool)],
+                     np.float32).reshape(n, len(HEADS))
+    contributions = list(map(attrgetter("contributions"), pool))
+    if all(given is not None and len(given[0]) == _TOP for given in contributions):  # as the scorers annotate
+        contrib_idx = np.array([given[0] for given in contributions], np.int16).reshape(n, _TOP)
+        contrib_val = np.array([given[1] for given in contributions], np.float32).reshape(n, _TOP)
+    else:
+        contrib_idx, contrib_val = np.full((n, _TOP), -1, np.int16), np.zeros((n, _TOP), np.float32)
+        for i, given in enumerate(contributions):
+            if given is not None:
+                k = min(_TOP, len(given[0]))
+                contrib_idx[i, :k], contrib_val[i, :k] = given[0][:k], given[1][:k]
+    adjusted = [[i, [[strings.setdefault(a.stage, len(strings)), a.factor, strings.setdefault(a.detail, len(strings))]
+                     for a in c.adjustments]] for i, c in enumerate(pool) if c.adjustments]
     arrays = {
-        "post": np.array([c.post_id for c in pool], np.int64),
-        "author": np.array([c.author_id for c in pool], np.int64),
-        "score": np.array([c.score for c in pool], np.float64),
-        "inside": np.array([c.in_network for c in pool], np.bool_),
+        "post": np.fromiter(map(attrgetter("post_id"), pool), np.int64, n),
+        "author": np.fromiter(map(attrgetter("author_id"), pool), np.int64, n),
+        "score": np.fromiter(map(attrgetter("score"), pool), np.float64, n),
+        "inside": np.fromiter(map(attrgetter("in_network"), pool), np.bool_, n),
         "heads": heads, "contrib_idx": contrib_idx, "contrib_val": contrib_val,
-        "n_reasons": np.array([len(c.reasons) for c in pool], np.int32),
-        "r_source": np.array([number(r.source, len(strings)) for r in reasons], np.int32),
-        "r_score": np.array([r.score for r in reasons], np.float64),
-        "r_detail": np.array([number(r.detail, len(strings)) for r in reasons], np.int32),
-        "r_people": np.array([len(r.people) for r in reasons], np.int32),
-        "r_posts": np.array([len(r.posts) for r in reasons], np.int32),
-        "people": np.array([p for r in reasons for p in r.people], np.int64),
-        "posts": np.array([p for r in reasons for p in r.posts], np.int64),
+        "n_reasons": np.fromiter(map(len, map(attrgetter("reasons"), pool)), np.int32, n),
+        "r_source": numbered(sources),
+        "r_score": np.array(scores, np.float64),
+        "r_detail": numbered(details),
+        "r_people": np.fromiter(map(len, people), np.int32, len(reasons)),
+        "r_posts": np.fromiter(map(len, posts), np.int32, len(reasons)),
+        "people": np.fromiter(chain.from_iterable(people), np.int64),
+        "posts": np.fromiter(chain.from_iterable(posts), np.int64),
     }
     header = json.dumps({"now": now, "ranker": ranker, "strings": list(strings), "adjusted": adjusted,
                          "arrays": [[k, v.dtype.str, v.shape] for k, v in arrays.items()]},
