@@ -82,14 +82,17 @@ class TopicDiversitySelector(Selector):
         full[has] = vectors
         scores = np.array([c.score for c in window])
         relevance = (scores - scores.min()) / max(float(np.ptp(scores)), 1e-9)
-        closest = (full[:size] @ full[size:].T).max(axis=1) if len(page.previous) else np.zeros(size)
+        gram = full[:size] @ full.T  # every similarity the loop needs, in one product
+        closest = gram[:, size:].max(axis=1) if len(page.previous) else np.zeros(size, np.float32)
         lam, chosen, left = self.options.relevance, [], np.ones(size, bool)
+        gain = lam * relevance
         for _ in range(min(page.limit, size)):
-            value = np.where(left, lam * relevance - (1 - lam) * closest, -np.inf)
+            value = gain - (1 - lam) * closest
+            value[~left] = -np.inf
             best = int(np.argmax(value))
             chosen.append(best)
             left[best] = False
-            closest = np.maximum(closest, full[:size] @ full[best])
+            np.maximum(closest, gram[best, :size], out=closest)
         for rank, i in enumerate(chosen):
             if rank > i:
                 window[i].note(self.name, f"moved from {i + 1} to {rank + 1}: unlike the posts above it")

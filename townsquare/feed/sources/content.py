@@ -41,14 +41,14 @@ def nearest_many(ctx, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.
     return [nearest_posts(ctx, v, k) for v in vectors]
 
 
-def closest_liked(ctx, vector: np.ndarray, n: int = 2, recent: int = 100) -> tuple[int, ...]:
-    """The user's recently liked posts closest to ``vector``: the posts behind an interest."""
+def closest_liked(ctx, vectors: np.ndarray, n: int = 2, recent: int = 100) -> list[tuple[int, ...]]:
+    """For each of ``vectors``, the user's recently liked posts closest to it: the posts behind an interest."""
     liked = ctx.positives[:recent]
-    has, vectors = ctx.index.vectors_of(liked)
-    if not len(vectors):
-        return ()
-    best = np.argsort(-(vectors @ vector), kind="stable")[:n]
-    return tuple(int(p) for p in liked[has][best])
+    has, liked_vectors = ctx.index.vectors_of(liked)
+    if not len(liked_vectors):
+        return [()] * len(vectors)
+    best = np.argsort(-(np.asarray(vectors) @ liked_vectors.T), axis=1, kind="stable")[:, :n]
+    return [tuple(row) for row in liked[has][best].tolist()]
 
 
 class SimilarityOptions(BaseModel):
@@ -75,9 +75,9 @@ class InterestSimilaritySource(Source):
         sizes = [max(10, round(self.options.per_slot * (0.5 + len(share) * w / 2))) for w in share]
         found = nearest_many(ctx, state.vectors, max(sizes))
         out = []
-        for slot, (vector, k, (ids, sims)) in enumerate(zip(state.vectors, sizes, found)):
+        for slot, (liked, k, (ids, sims)) in enumerate(zip(closest_liked(ctx, state.vectors), sizes, found)):
             ids, sims = ids[:k], sims[:k]
-            behind = [closest_liked(ctx, vector)] * len(ids)
+            behind = [liked] * len(ids)
             out += self.propose(ctx, ids, sims, posts=behind, detail=[f"interest {slot + 1}"] * len(ids))
         return out
 
