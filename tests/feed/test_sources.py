@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from townsquare.feed.candidates import Candidate, Source, fetch_all
+from townsquare.feed.candidates import Candidate, Source, collect, fetch_all, in_background
 from townsquare.feed.collaborative import CollaborativeModels
 from townsquare.feed.context import build_context
 from townsquare.feed.sources import (
@@ -17,6 +17,7 @@ from townsquare.feed.sources import (
     InterestSimilaritySource,
     ItemItemSource,
     SocialProofSource,
+    SteeringSource,
     TrendingSource,
 )
 
@@ -253,3 +254,101 @@ def test_candidates_from_several_sources_keep_every_reason(world, now):
     found, _ = fetch_all([InNetworkSource(), SocialProofSource()], _ctx(world.feed(), "ada", now), 1000)
     assert len(found) == 1 and sorted(found[0].sources) == ["in_network", "social_proof"]
     assert np.isfinite([r.score for r in found[0].reasons]).all()
+
+
+class _Searching(Source):
+    """Starts a search that waits outside the interpreter; fetch picks it up."""
+
+    name = "test_searching"
+
+    def __init__(self, seconds: float, order: list) -> None:
+        super().__init__()
+        self.seconds, self.order = seconds, order
+
+    def _search(self) -> list[int]:
+        time.sleep(self.seconds)
+        return [11, 12]
+
+    def start(self, ctx):
+        in_background(ctx, self.name, self._search)
+        return True
+
+    def fetch(self, ctx):
+        self.order.append(self.name)
+        return [Candidate(p, 3) for p in collect(ctx, self.name, self._search)]
+
+
+class _Recording(_Fixed):
+    def __init__(self, order: list) -> None:
+        super().__init__()
+        self.order = order
+
+    def fetch(self, ctx):
+        self.order.append(self.name)
+        return super().fetch(ctx)
+
+
+def test_background_work_runs_while_the_other_sources_do_and_is_collected_last(world, now):
+    world.user("ada")
+    world.load()
+    order: list[str] = []
+    start = time.perf_counter()
+    found, outcomes = fetch_all([_Searching(0.3, order), _SlowInline(), _Recording(order)],
+                                _ctx(world.feed(), "ada", now), timeout_ms=1000)
+    took = time.perf_counter() - start
+    assert sorted(c.post_id for c in found) == [2, 7, 11, 12]
+    assert order == ["test_fixed", "test_searching"]  # the source that started work is fetched last
+    assert took < 0.45, "the 0.3 s search should overlap the 0.2 s inline source (one after the other: 0.5 s)"
+    assert all(o.error is None for o in outcomes)
+
+
+def test_background_work_past_the_deadline_skips_its_source(world, now, caplog):
+    world.user("ada")
+    world.load()
+    found, outcomes = fetch_all([_Searching(0.5, []), _Fixed()], _ctx(world.feed(), "ada", now), timeout_ms=100)
+    assert [c.post_id for c in found] == [7]
+    errors = {o.name: o.error for o in outcomes}
+    assert "did not end before the sources' deadline" in errors["test_searching"]
+    assert errors["test_fixed"] is None and "test_searching" in caplog.text
+
+
+def test_collect_without_a_start_runs_the_work_at_once(world, now):
+    world.user("ada")
+    world.load()
+    assert collect(_ctx(world.feed(), "ada", now), "nothing started", lambda x: x * 2, 21) == 42
+
+
+def test_text_sources_search_in_the_background_with_the_same_result(any_world, now, monkeypatch):
+    """A large index (or pgvector) makes the text sources start their searches early on a worker
+    thread; what they propose is what the inline search proposes."""
+    from townsquare.feed.sources import content
+
+    world = any_world
+    world.user("ada")
+    world.user("newbie", interests=["chess"])
+    world.user("zed")
+    for i in range(6):
+        world.act("ada", world.post("zed", "cooking", hours_ago=50 + i), "like")
+        world.act("ada", world.post("zed", "chess", hours_ago=60 + i), "like")
+    for topic in ("cooking", "chess", "politics", "football"):
+        for _ in range(4):
+            world.post("zed", topic)
+    world.load()
+    feed = world.feed()
+    feed.steer("ada", "more football")
+
+    def proposed(source, handle, apart: bool):
+        monkeypatch.setattr(content, "INLINE_SEARCH", 0 if apart else 10**9)
+        if world.store.dialect == "postgresql" and not apart:
+            ctx = _ctx(feed, handle, now)
+            return [(c.post_id, c.reasons) for c in source.fetch(ctx)]  # pgvector always searches apart
+        assert source.start(_ctx(feed, handle, now)) == apart
+        found, outcomes = fetch_all([source], _ctx(feed, handle, now), 5000)
+        assert outcomes[0].error is None
+        return [(c.post_id, c.reasons) for c in found]
+
+    for source, handle in ((InterestSimilaritySource(per_slot=8), "ada"), (ColdStartSource(per_topic=3), "newbie"),
+                           (SteeringSource(per_phrase=4), "ada")):
+        background = proposed(source, handle, True)
+        assert background, source.name
+        assert background == proposed(source, handle, False), source.name

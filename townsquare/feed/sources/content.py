@@ -7,7 +7,7 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from townsquare.feed.candidates import Candidate, Source
+from townsquare.feed.candidates import Candidate, Source, collect, in_background
 from townsquare.feed.index import POSITIVE
 
 
@@ -23,12 +23,12 @@ def nearest_posts(ctx, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarr
 
 
 # Below this many vectors an exact search in the feed index takes well under a millisecond:
-# the text sources run inline rather than in a worker thread.
+# the text sources search inline rather than in a worker thread.
 INLINE_SEARCH = 20_000
 
 
 def searches_apart(ctx) -> bool:
-    """Whether a text search should run in a worker thread: in the database, or in a large index."""
+    """Whether a text search should start early on a worker thread: in the database, or in a large index."""
     ann = ctx.index.ann  # an AutoIndex, or None when the store searches (pgvector)
     return ann is None or ann.active != "exact" or len(ann) > INLINE_SEARCH
 
@@ -61,19 +61,27 @@ class InterestSimilaritySource(Source):
 
     name = "interest_similarity"
     Options = SimilarityOptions
-    def blocks(self, ctx) -> bool:
-        return searches_apart(ctx)
 
     def wanted(self, ctx) -> bool:
         return bool(len(ctx.interests.vectors)) and ctx.index.dim > 0
+
+    def start(self, ctx) -> bool:
+        if searches_apart(ctx):
+            in_background(ctx, self.name, nearest_many, ctx, ctx.interests.vectors, max(self._sizes(ctx)))
+        return searches_apart(ctx)
+
+    def _sizes(self, ctx) -> list[int]:
+        """Posts taken per slot: a heavier interest gets more."""
+        weights = ctx.interests.weights
+        share = weights / max(float(weights.sum()), 1e-9)
+        return [max(10, round(self.options.per_slot * (0.5 + len(share) * w / 2))) for w in share]
 
     def fetch(self, ctx) -> list[Candidate]:
         state = ctx.interests
         if not len(state.vectors):
             return []
-        share = state.weights / max(float(state.weights.sum()), 1e-9)
-        sizes = [max(10, round(self.options.per_slot * (0.5 + len(share) * w / 2))) for w in share]
-        found = nearest_many(ctx, state.vectors, max(sizes))
+        sizes = self._sizes(ctx)
+        found = collect(ctx, self.name, nearest_many, ctx, state.vectors, max(sizes))
         out = []
         for slot, (liked, k, (ids, sims)) in enumerate(zip(closest_liked(ctx, state.vectors), sizes, found)):
             ids, sims = ids[:k], sims[:k]
@@ -93,19 +101,22 @@ class ColdStartSource(Source):
 
     name = "cold_start"
     Options = ColdStartOptions
-    def blocks(self, ctx) -> bool:
-        return searches_apart(ctx)
 
     def wanted(self, ctx) -> bool:
         return len(ctx.positives) < self.options.min_history and bool(len(ctx.interests.signup))
+
+    def start(self, ctx) -> bool:
+        if searches_apart(ctx):
+            in_background(ctx, self.name, nearest_many, ctx, ctx.interests.signup, self.options.per_topic * 2)
+        return searches_apart(ctx)
 
     def fetch(self, ctx) -> list[Candidate]:
         state, index = ctx.interests, ctx.index
         if len(ctx.positives) >= self.options.min_history or not len(state.signup):
             return []
         out = []
-        for topic, vector in zip(state.signup_topics, state.signup):
-            ids, sims = nearest_posts(ctx, vector, self.options.per_topic * 2)
+        found = collect(ctx, self.name, nearest_many, ctx, state.signup, self.options.per_topic * 2)
+        for topic, (ids, sims) in zip(state.signup_topics, found):
             popular = np.log1p(index.post_counts[ids][:, POSITIVE].sum(axis=1)) if len(ids) else ids
             scores = sims * (1.0 + 0.25 * popular)
             top = np.argsort(-scores, kind="stable")[: self.options.per_topic]
@@ -124,17 +135,28 @@ class SteeringSource(Source):
 
     name = "steering"
     Options = SteeringSourceOptions
-    def blocks(self, ctx) -> bool:
-        return searches_apart(ctx)
 
     def wanted(self, ctx) -> bool:
-        return any(p.direction == "more" for p in ctx.steering)
+        return bool(self._phrases(ctx))
+
+    def start(self, ctx) -> bool:
+        if searches_apart(ctx):
+            in_background(ctx, self.name, nearest_many, ctx, self._vectors(ctx), self.options.per_phrase)
+        return searches_apart(ctx)
+
+    @staticmethod
+    def _phrases(ctx) -> list:
+        return [p for p in ctx.steering
+                if p.direction == "more" and p.vector is not None and len(p.vector) == ctx.index.dim]
+
+    def _vectors(self, ctx) -> np.ndarray:
+        return np.array([p.vector for p in self._phrases(ctx)], np.float32).reshape(-1, ctx.index.dim)
 
     def fetch(self, ctx) -> list[Candidate]:
-        out = []
-        for phrase in ctx.steering:
-            if phrase.direction != "more" or phrase.vector is None or len(phrase.vector) != ctx.index.dim:
-                continue
-            ids, sims = nearest_posts(ctx, phrase.vector, self.options.per_phrase)
+        out, phrases = [], self._phrases(ctx)
+        if not phrases:
+            return out
+        found = collect(ctx, self.name, nearest_many, ctx, self._vectors(ctx), self.options.per_phrase)
+        for phrase, (ids, sims) in zip(phrases, found):
             out += self.propose(ctx, ids, sims * math.sqrt(phrase.weight), detail=[f"you asked for {phrase.label()}"] * len(ids))
         return out
