@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from townsquare.errors import ConfigError, MissingDependencyError, NotFoundError
@@ -88,6 +88,12 @@ def _default_value(default) -> Any:
 
 def text_hash(text_: str) -> str:
     return hashlib.sha256(text_.encode("utf-8")).hexdigest()
+
+
+# Built once: a statement built per call cost more than SQLite's lookup (a feed request makes one).
+_USER_BY_ID = select(users).where(users.c.id == bindparam("id")).limit(1)
+_USER_BY_NAME = select(users).where((users.c.handle == bindparam("handle"))
+                                    | (users.c.external_id == bindparam("external_id"))).limit(1)
 
 
 class Store:
@@ -198,11 +204,9 @@ class Store:
         """A user by handle (``@ada`` or ``ada``), external id, or internal id."""
         with self._conn(conn) as c:
             if isinstance(ref, int):
-                query = select(users).where(users.c.id == ref)
+                row = c.execute(_USER_BY_ID, {"id": ref}).mappings().first()
             else:
-                handle = ref.removeprefix("@")
-                query = select(users).where((users.c.handle == handle) | (users.c.external_id == ref))
-            row = c.execute(query.limit(1)).mappings().first()
+                row = c.execute(_USER_BY_NAME, {"handle": ref.removeprefix("@"), "external_id": ref}).mappings().first()
         if row is None:
             raise NotFoundError(f"no user {ref!r}: give a handle, an external id or an internal id")
         return dict(row)
