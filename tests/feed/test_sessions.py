@@ -52,3 +52,15 @@ def test_an_empty_pool_round_trips_and_an_old_blob_is_a_clear_error():
     assert unpack_pool(pack_pool([], 5.0, None)) == ([], 5.0, None)
     with pytest.raises(InputError, match="older version"):
         unpack_pool(b"PK\x03\x04 a zip of arrays")
+
+
+def test_a_fully_annotated_pool_round_trips():
+    """Every candidate with probabilities and three contributions, as the engagement scorer leaves a pool."""
+    rng = np.random.default_rng(0)
+    pool = [Candidate(100 + i, i % 7, [Reason("fresh", float(i))], bool(i % 2), float(i), rng.random(7),
+                      (rng.permutation(24)[:3], rng.normal(size=3))) for i in range(50)]
+    back, _, _ = unpack_pool(pack_pool(pool, 1.0, None))
+    assert [c.post_id for c in back] == [c.post_id for c in pool]
+    assert np.allclose([c.heads for c in back], [c.heads for c in pool], atol=1e-6)
+    assert [c.contributions[0].tolist() for c in back] == [c.contributions[0].tolist() for c in pool]
+    assert np.allclose([c.contributions[1] for c in back], [c.contributions[1] for c in pool], atol=1e-6)

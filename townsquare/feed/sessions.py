@@ -38,6 +38,7 @@ from townsquare.storage.feed_schema import feed_sessions
 _TOP = 3  # feature contributions kept per candidate
 
 
+_INSERT = feed_sessions.insert()  # built once: the background writer holds the GIL for less
 _MAGIC = b"TSP2"
 _NO_HEADS = np.zeros(len(HEADS), np.float32)
 
@@ -57,12 +58,12 @@ def pack_pool(pool: list[Candidate], now: float, ranker: int | None) -> bytes:
     n = len(pool)
     reasons = list(chain.from_iterable(map(attrgetter("reasons"), pool)))
     sources, scores, people, posts, details = zip(*reasons) if reasons else ((),) * 5
-    heads = np.array([h if h is not None else _NO_HEADS for h in map(attrgetter("heads"), pool)],
-                     np.float32).reshape(n, len(HEADS))
+    heads = np.concatenate([h if h is not None else _NO_HEADS for h in map(attrgetter("heads"), pool)]
+                           or [_NO_HEADS[:0]]).astype(np.float32, copy=False).reshape(n, len(HEADS))
     contributions = list(map(attrgetter("contributions"), pool))
-    if all(given is not None and len(given[0]) == _TOP for given in contributions):  # as the scorers annotate
-        contrib_idx = np.array([given[0] for given in contributions], np.int16).reshape(n, _TOP)
-        contrib_val = np.array([given[1] for given in contributions], np.float32).reshape(n, _TOP)
+    if n and all(given is not None and len(given[0]) == _TOP for given in contributions):  # as the scorers annotate
+        contrib_idx = np.concatenate([given[0] for given in contributions]).astype(np.int16).reshape(n, _TOP)
+        contrib_val = np.concatenate([given[1] for given in contributions]).astype(np.float32).reshape(n, _TOP)
     else:
         contrib_idx, contrib_val = np.full((n, _TOP), -1, np.int16), np.zeros((n, _TOP), np.float32)
         for i, given in enumerate(contributions):
@@ -222,9 +223,8 @@ class SessionStore:
     def _insert(self, session: FeedSession, served: bytes) -> None:
         payload = pack_pool(session.pool, session.now, session.ranker_version)
         with self.store.begin() as conn:
-            conn.execute(feed_sessions.insert().values(
-                id=session.id, user_id=session.user_id, pages=1, payload=payload, served=served,
-                expires_at=datetime.fromtimestamp(session.expires, UTC)))
+            conn.execute(_INSERT, {"id": session.id, "user_id": session.user_id, "pages": 1, "payload": payload,
+                                   "served": served, "expires_at": datetime.fromtimestamp(session.expires, UTC)})
 
     def flush(self) -> None:
         """Wait for background writes (a short-lived process calls this before it exits)."""
