@@ -21,6 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import repeat
 from typing import TYPE_CHECKING, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
@@ -47,6 +49,9 @@ class Reason(NamedTuple):
     def as_dict(self) -> dict:
         return {"source": self.source, "score": round(float(self.score), 4), "people": list(self.people),
                 "posts": list(self.posts), "detail": self.detail}
+
+
+_new_reason = partial(tuple.__new__, Reason)
 
 
 class Adjustment(NamedTuple):
@@ -123,16 +128,18 @@ class Source(Component):
 
     def propose(self, ctx: FeedContext, post_ids, scores, people=None, posts=None, detail=None) -> list[Candidate]:
         """Candidates for ``post_ids`` with this source's reason; ``people``/``posts``/``detail`` per post."""
-        authors = ctx.index.authors_of(np.asarray(post_ids, dtype=np.int64)).tolist()
-        post_ids, scores, name = np.asarray(post_ids).tolist(), np.asarray(scores, np.float64).tolist(), self.name
-        people = people if people is not None else [()] * len(post_ids)
-        posts = posts if posts is not None else [()] * len(post_ids)
-        detail = detail if detail is not None else [""] * len(post_ids)
-        reason = Reason._make  # cheaper than the generated __new__ (measured: 1.74 ms, not 2.19, for 400)
-        return [Candidate(pid, author, [reason((name, score, who if type(who) is tuple else tuple(who),
-                                                what if type(what) is tuple else tuple(what), why))])
-                for pid, author, score, who, what, why in zip(post_ids, authors, scores, people, posts, detail)
-                if author >= 0]
+        post_ids = np.asarray(post_ids, dtype=np.int64)
+        authors = ctx.index.authors_of(post_ids)
+        known = authors >= 0
+        keep = None if known.all() else np.flatnonzero(known).tolist()
+        post_ids, authors = post_ids[known].tolist(), authors[known].tolist()
+        scores = np.asarray(scores, np.float64)[known].tolist()
+        people, posts, detail = (repeat(default) if given is None else (given if keep is None else [given[i] for i in keep])
+                                 for given, default in ((people, ()), (posts, ()), (detail, "")))
+        # Reasons built by C-level iteration only: a namedtuple's own constructor is a Python call per item,
+        # and tuple() returns a tuple as it is.
+        reasons = map(_new_reason, zip(repeat(self.name), scores, map(tuple, people), map(tuple, posts), detail))
+        return [Candidate(pid, author, [reason]) for pid, author, reason in zip(post_ids, authors, reasons)]
 
 
 @dataclass
