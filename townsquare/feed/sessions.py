@@ -23,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain, islice
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
@@ -53,7 +53,9 @@ def pack_pool(pool: list[Candidate], now: float, ranker: int | None) -> bytes:
     strings: dict[str, int] = {}
 
     def numbered(values) -> np.ndarray:
-        return np.array([strings.setdefault(v, len(strings)) for v in values] if values else [], np.int32)
+        for value in dict.fromkeys(values):  # each distinct string once; the mapping below runs in C
+            strings.setdefault(value, len(strings))
+        return np.fromiter(map(strings.__getitem__, values), np.int32, len(values))
 
     n = len(pool)
     reasons = list(chain.from_iterable(map(attrgetter("reasons"), pool)))
@@ -61,7 +63,7 @@ def pack_pool(pool: list[Candidate], now: float, ranker: int | None) -> bytes:
     heads = np.concatenate([h if h is not None else _NO_HEADS for h in map(attrgetter("heads"), pool)]
                            or [_NO_HEADS[:0]]).astype(np.float32, copy=False).reshape(n, len(HEADS))
     contributions = list(map(attrgetter("contributions"), pool))
-    if n and all(given is not None and len(given[0]) == _TOP for given in contributions):  # as the scorers annotate
+    if n and None not in contributions and set(map(len, map(itemgetter(0), contributions))) == {_TOP}:  # as annotated
         contrib_idx = np.concatenate([given[0] for given in contributions]).astype(np.int16).reshape(n, _TOP)
         contrib_val = np.concatenate([given[1] for given in contributions]).astype(np.float32).reshape(n, _TOP)
     else:
