@@ -6,9 +6,8 @@ a page asked for again (a retried request) is served again from the record of wh
 The cursor names the session and the page: ``base64url("<session id>.<page number>")``.
 
 Sessions live in this process's memory (least recently used, with a time to live) and in
-``feed_sessions``, so any worker can continue any session. The page-1 pool (a few tens of
-kilobytes) is packed in the request, about a millisecond, and written on a background writer
-thread, off the request's path; a worker that
+``feed_sessions``, so any worker can continue any session. The page-1 write (the pool, a few
+tens of kilobytes) happens on a background writer thread, off the request's path; a worker that
 is asked for page 2 of a session still being written waits for it (milliseconds). Chosen over
 state in the cursor because the pool with its explanations is far too big for a URL.
 """
@@ -213,19 +212,18 @@ class SessionStore:
                 served=served, pages=len(session.pages)))
 
     def save_new(self, session: FeedSession) -> None:
-        """Write a session that has served only its first page, with its pool.
+        """Write a session that has served only its first page, with its pool, on the background writer.
 
-        Called once the page is rendered. The pool is packed here (about a millisecond of Python)
-        and the database write happens on the background writer. Packed on the writer, the same
-        work made the next request wait for the GIL: it cost the next page more than packing here.
+        Called once the page is rendered: the write holds the GIL for a few milliseconds, which
+        the page's response should not wait for.
         """
         if len(session.pages) != 1:
             return
         served = json.dumps(session.served_rows(), separators=(",", ":")).encode()
-        payload = pack_pool(session.pool, session.now, session.ranker_version)
-        self.writer.submit(lambda: self._insert(session, payload, served), f"feed session {session.id}")
+        self.writer.submit(lambda: self._insert(session, served), f"feed session {session.id}")
 
-    def _insert(self, session: FeedSession, payload: bytes, served: bytes) -> None:
+    def _insert(self, session: FeedSession, served: bytes) -> None:
+        payload = pack_pool(session.pool, session.now, session.ranker_version)
         with self.store.begin() as conn:
             conn.execute(_INSERT, {"id": session.id, "user_id": session.user_id, "pages": 1, "payload": payload,
                                    "served": served, "expires_at": datetime.fromtimestamp(session.expires, UTC)})
