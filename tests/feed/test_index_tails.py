@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from townsquare.feed.index import _Slices
+from townsquare.feed.index import _HALF_TO_SINGLE, FeedIndex, _Slices
 
 
 def slices(keys: list[int], size: int) -> _Slices:
@@ -49,3 +49,21 @@ def test_rows_equal_getting_key_by_key(rows, asked, added):
     parts = [groups.get(k)["post"].tolist() for k in asked]
     assert columns["post"].tolist() == [v for p in parts for v in p]
     assert owner.tolist() == [i for i, p in enumerate(parts) for _ in p]
+
+
+def test_the_float16_table_widens_every_value_exactly():
+    """The lookup that replaces numpy's float16 -> float32 conversion agrees on all 65,536 bit patterns."""
+    halves = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    expected = halves.astype(np.float32)
+    nan = np.isnan(expected)
+    assert np.array_equal(_HALF_TO_SINGLE[~nan].view(np.uint32), expected[~nan].view(np.uint32))  # -0.0 too
+    assert np.isnan(_HALF_TO_SINGLE[nan]).all()
+
+
+def test_vectors_of_widens_stored_half_vectors():
+    index = FeedIndex(None, "m")
+    stored = np.array([[0.5, -0.0, 6e-8], [1.0, -2.0, 65504.0]], np.float16)
+    index.vectors, index.post_row = stored, np.array([1, -1, 0], np.int32)
+    has, vectors = index.vectors_of(np.array([0, 1, 2, 7]))
+    assert has.tolist() == [True, False, True, False]
+    assert vectors.dtype == np.float32 and np.array_equal(vectors, stored[[1, 0]].astype(np.float32))
