@@ -44,7 +44,6 @@ from townsquare.demo import synthetic_records
 from townsquare.feed import FeedConfig, ForYouFeed
 from townsquare.feed.collaborative import CollaborativeModels
 from townsquare.feed.index import FeedIndex
-from townsquare.feed.service import settle_heap
 from townsquare.feed.training import train_ranker
 from townsquare.ingest.loader import Loader
 from townsquare.storage import Store
@@ -165,7 +164,7 @@ def main() -> None:
         train(store, index, folder, report)
     feed = ForYouFeed(store, FeedConfig(), model=MODEL, index=index,
                       models_dir=None if args.skip_training else folder / "collaborative")
-    settle_heap()  # as the web app does once its feed is built (townsquare/web/services.py)
+    gc.freeze()  # as the web app does once its feed is built (townsquare/web/services.py)
     serve(feed, store, index, args, report)
     print(json.dumps(report, indent=2))
 

@@ -22,6 +22,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
+import gc
 import importlib
 import io
 import json
@@ -38,8 +39,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-from townsquare.feed.service import settle_heap
 
 MODEL = "bench-lsa-384"
 BASELINE = "townsquare_baseline"
@@ -90,7 +89,7 @@ def serve(feeds: dict, args: argparse.Namespace) -> dict[str, tuple[list, list, 
         for handle in rng.sample(handles, 20):
             feed.page(handle, limit=args.limit, now=now)
         feed.close()
-    settle_heap()  # as the web app does once its feed is built
+    gc.freeze()
     records: dict[str, tuple[list, list, dict]] = {name: ([], [], {}) for name in feeds}
     for block in range(args.blocks):
         chosen = rng.sample(handles, args.block_size)

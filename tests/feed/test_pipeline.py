@@ -219,21 +219,3 @@ def test_deleting_a_user_removes_their_feed_state(any_world, now):
     assert rows() == {"feed_user_state": 1, "feed_steering": 1, "feed_sessions": 1, "feed_rankers": 0}
     delete_user(world.store, "ada")
     assert rows() == {"feed_user_state": 0, "feed_steering": 0, "feed_sessions": 0, "feed_rankers": 0}
-
-
-def test_settle_heap_collects_the_young_generation_less_often_and_keeps_the_rest():
-    import gc
-
-    from townsquare.feed.service import YOUNG_GENERATION, settle_heap
-
-    before = gc.get_threshold()
-    try:
-        gc.set_threshold(700, 10, 10)
-        settle_heap()
-        assert gc.get_threshold() == (YOUNG_GENERATION, 10, 10) and gc.get_freeze_count() > 0
-        gc.set_threshold(50_000, 5, 7)
-        settle_heap()
-        assert gc.get_threshold() == (50_000, 5, 7)  # a larger setting of the operator's stays
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)

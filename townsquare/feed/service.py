@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections import Counter
@@ -34,21 +33,6 @@ from townsquare.storage.schema import interactions
 
 log = logging.getLogger(__name__)
 SELECTION_WINDOW = 5
-
-# Allocations between two young-generation collections. A page makes thousands of short-lived
-# objects (candidates, reasons, explanations), nearly all freed by reference counting; at
-# Python's default of 700 the collector walked them several times a page. On the demo, 1,000
-# pages in process, four alternating pairs of runs: 3.9-17% less CPU per page at 10,000.
-YOUNG_GENERATION = 10_000
-
-
-def settle_heap() -> None:
-    """For a process that serves a feed: freeze the objects that exist now (the index, built once,
-    lives as long as the process: the full collections no longer walk it), and collect the young
-    generation less often."""
-    gc.freeze()
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(max(young, YOUNG_GENERATION), middle, old)
 
 
 @dataclass
