@@ -157,4 +157,3 @@ class WebServices:
                             f"this server: {error}"
                         ) from error
         return self._interact
-

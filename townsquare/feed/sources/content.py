@@ -41,6 +41,20 @@ def nearest_many(ctx, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.
     return [nearest_posts(ctx, v, k) for v in vectors]
 
 
+def start_search(ctx, key: str, vectors: np.ndarray, k: int) -> bool:
+    """Start ``nearest_many`` on a worker thread if it would wait outside the interpreter
+    (``searches_apart``); ``collected_search`` with the same key picks it up."""
+    if not searches_apart(ctx):
+        return False
+    in_background(ctx, key, nearest_many, ctx, vectors, k)
+    return True
+
+
+def collected_search(ctx, key: str, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """What ``start_search`` started under ``key``, or the search run now if nothing was started."""
+    return collect(ctx, key, nearest_many, ctx, vectors, k)
+
+
 def closest_liked(ctx, vectors: np.ndarray, n: int = 2, recent: int = 100) -> list[tuple[int, ...]]:
     """For each of ``vectors``, the user's recently liked posts closest to it: the posts behind an interest."""
     liked = ctx.positives[:recent]
@@ -66,9 +80,7 @@ class InterestSimilaritySource(Source):
         return bool(len(ctx.interests.vectors)) and ctx.index.dim > 0
 
     def start(self, ctx) -> bool:
-        if searches_apart(ctx):
-            in_background(ctx, self.name, nearest_many, ctx, ctx.interests.vectors, max(self._sizes(ctx)))
-        return searches_apart(ctx)
+        return start_search(ctx, self.name, ctx.interests.vectors, max(self._sizes(ctx)))
 
     def _sizes(self, ctx) -> list[int]:
         """Posts taken per slot: a heavier interest gets more."""
@@ -81,7 +93,7 @@ class InterestSimilaritySource(Source):
         if not len(state.vectors):
             return []
         sizes = self._sizes(ctx)
-        found = collect(ctx, self.name, nearest_many, ctx, state.vectors, max(sizes))
+        found = collected_search(ctx, self.name, state.vectors, max(sizes))
         out = []
         for slot, (liked, k, (ids, sims)) in enumerate(zip(closest_liked(ctx, state.vectors), sizes, found)):
             ids, sims = ids[:k], sims[:k]
@@ -106,16 +118,14 @@ class ColdStartSource(Source):
         return len(ctx.positives) < self.options.min_history and bool(len(ctx.interests.signup))
 
     def start(self, ctx) -> bool:
-        if searches_apart(ctx):
-            in_background(ctx, self.name, nearest_many, ctx, ctx.interests.signup, self.options.per_topic * 2)
-        return searches_apart(ctx)
+        return start_search(ctx, self.name, ctx.interests.signup, self.options.per_topic * 2)
 
     def fetch(self, ctx) -> list[Candidate]:
         state, index = ctx.interests, ctx.index
         if len(ctx.positives) >= self.options.min_history or not len(state.signup):
             return []
         out = []
-        found = collect(ctx, self.name, nearest_many, ctx, state.signup, self.options.per_topic * 2)
+        found = collected_search(ctx, self.name, state.signup, self.options.per_topic * 2)
         for topic, (ids, sims) in zip(state.signup_topics, found):
             popular = np.log1p(index.post_counts[ids][:, POSITIVE].sum(axis=1)) if len(ids) else ids
             scores = sims * (1.0 + 0.25 * popular)
@@ -140,23 +150,22 @@ class SteeringSource(Source):
         return bool(self._phrases(ctx))
 
     def start(self, ctx) -> bool:
-        if searches_apart(ctx):
-            in_background(ctx, self.name, nearest_many, ctx, self._vectors(ctx), self.options.per_phrase)
-        return searches_apart(ctx)
+        return start_search(ctx, self.name, _vectors(self._phrases(ctx), ctx.index.dim), self.options.per_phrase)
 
     @staticmethod
     def _phrases(ctx) -> list:
         return [p for p in ctx.steering
                 if p.direction == "more" and p.vector is not None and len(p.vector) == ctx.index.dim]
 
-    def _vectors(self, ctx) -> np.ndarray:
-        return np.array([p.vector for p in self._phrases(ctx)], np.float32).reshape(-1, ctx.index.dim)
-
     def fetch(self, ctx) -> list[Candidate]:
         out, phrases = [], self._phrases(ctx)
         if not phrases:
             return out
-        found = collect(ctx, self.name, nearest_many, ctx, self._vectors(ctx), self.options.per_phrase)
+        found = collected_search(ctx, self.name, _vectors(phrases, ctx.index.dim), self.options.per_phrase)
         for phrase, (ids, sims) in zip(phrases, found):
             out += self.propose(ctx, ids, sims * math.sqrt(phrase.weight), detail=[f"you asked for {phrase.label()}"] * len(ids))
         return out
+
+
+def _vectors(phrases: list, dim: int) -> np.ndarray:
+    return np.array([p.vector for p in phrases], np.float32).reshape(len(phrases), dim)
