@@ -3,7 +3,9 @@
     python bench/moderate.py --data /work/shared/data/tweeteval [--n 2000] [--repeats 3] [--threads 2]
 
 Prints one JSON object: posts/s for the whole ``SafetyScorer`` (all classifiers, the policy
-decision included) and the share of time each part takes (encoder, n-grams, heads, rules).
+decision included) and the share of time each part takes (encoder, n-grams, lexicon, heads,
+rules). ``encoder_vs_fp32`` is the shipped (int8) encoder's speed over the same adapter served
+in fp32, timed in alternating rounds in this process: a ratio this noisy machine can't fake.
 The best of ``--repeats`` runs is kept, so that load from other processes counts less; the CPU
 seconds of the whole run are reported too (two cores give at most twice ``posts_per_cpu_s``).
 """
@@ -20,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from townsquare.safety.features import TextBatch, ngram_features
+from townsquare.safety.encoder import ModerationEncoder
+from townsquare.safety.features import TextBatch, lexicon_features, ngram_features
 from townsquare.safety.policy import load_policy
 from townsquare.safety.registry import SafetyScorer
 
@@ -71,11 +74,11 @@ def main() -> None:
             scorer.encoder.embed(texts[start:start + args.batch])
 
     vectors = scorer.encoder.embed(texts)
-    ngrams = ngram_features(texts)
+    ngrams, lexicon = ngram_features(texts), lexicon_features(texts)
 
     def heads_only() -> None:  # features precomputed: what the classifiers add on top
         batch = TextBatch(texts, vectors=vectors)
-        batch.__dict__["ngrams"] = ngrams
+        batch.__dict__["ngrams"], batch.__dict__["lexicon"] = ngrams, lexicon
         for c in scorer.classifiers:
             if c.name not in ("personal_data", "spam"):
                 c.predict(batch)
@@ -89,7 +92,14 @@ def main() -> None:
     cpu: list[float] = []
     total = best_of(args.repeats, everything, cpu)
     parts = {"encoder": best_of(args.repeats, encoder_only), "ngrams": best_of(args.repeats, lambda: ngram_features(texts)),
+             "lexicon": best_of(args.repeats, lambda: lexicon_features(texts)),
              "heads": best_of(args.repeats, heads_only), "rules": best_of(args.repeats, rules_only)}
+    fp32 = ModerationEncoder(scorer.encoder.adapter, threads=args.threads, int8=False)
+    fp32.embed(texts[:64])
+    served, baseline = [], []  # alternating rounds: both see the same load
+    for _ in range(args.repeats):
+        served.append(best_of(1, encoder_only))
+        baseline.append(best_of(1, lambda: [fp32.embed(texts[s:s + args.batch]) for s in range(0, len(texts), args.batch)]))
     print(json.dumps({
         "posts": len(texts), "threads": args.threads, "batch": args.batch,
         "classifiers": [c.name for c in scorer.classifiers],
@@ -101,6 +111,9 @@ def main() -> None:
         "posts_per_cpu_s": round(len(texts) / min(cpu), 1),
         "part_seconds": {k: round(v, 3) for k, v in parts.items()},
         "part_posts_per_s": {k: round(len(texts) / v, 1) for k, v in parts.items()},
+        "encoder_int8": scorer.encoder.int8,
+        "encoder_fp32_posts_per_s": round(len(texts) / min(baseline), 1),
+        "encoder_vs_fp32": round(min(baseline) / min(served), 3),
         "load_average": os.getloadavg(), "cpus": os.cpu_count(),
     }, indent=2))
 

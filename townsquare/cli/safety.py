@@ -26,6 +26,8 @@ PolicyOption = Annotated[Path | None, typer.Option(
     "--policy", help="Community policy file (TOML). Default: the built-in policy.")]
 DataOption = Annotated[Path, typer.Option(
     "--data", help="Labelled JSONL ({text, label}), or CSV/TSV with text and label columns.")]
+LexiconFlag = Annotated[bool, typer.Option(
+    "--lexicon", help="Add VADER's sentiment lexicon scores as features (helps sentiment-like labels).")]
 TextColumn = Annotated[str, typer.Option("--text-column", help="CSV/TSV column holding the text.")]
 LabelColumn = Annotated[str, typer.Option("--label-column", help="CSV/TSV column holding the label.")]
 Balanced = Annotated[bool, typer.Option(
@@ -87,6 +89,7 @@ def train_classifier(
     text_column: TextColumn = "text",
     label_column: LabelColumn = "label",
     ngrams: Annotated[bool, typer.Option(help="Use hashed word/character n-grams beside the encoder.")] = True,
+    lexicon: LexiconFlag = False,
     balanced: Balanced = False,
     out_dir: Annotated[Path | None, typer.Option(
         "--out", help="Folder for NAME.npz and its card (default: DATA_DIR/models/safety).")] = None,
@@ -99,7 +102,7 @@ def train_classifier(
     settings = settings_of(ctx)
     result = train_classifier_from_file(name, data, out_dir or trained_dir(settings.data_dir), folds=folds,
                                         text_column=text_column, label_column=label_column, use_ngrams=ngrams,
-                                        balanced=balanced, threads=settings.threads)
+                                        use_lexicon=lexicon, balanced=balanced, threads=settings.threads)
     if as_json:
         out.print_json(json.dumps(result))
         return
@@ -121,12 +124,15 @@ def train_moderation_models(
         help="Folder to keep the frozen layers' outputs in between runs (about 1.5 GB).")] = None,
     adapter: Annotated[Path | None, typer.Option(
         help="Reuse this trained encoder_adapter.npz and only refit the heads.")] = None,
+    int8: Annotated[bool, typer.Option(
+        "--int8/--fp32", help="Serve the encoder quantised to int8 (about 1.5x faster; the heads are fitted "
+                              "on its own vectors) or in fp32.")] = True,
 ) -> None:
     """Reproduce the shipped moderation models: the encoder adapter and every head (needs torch)."""
     from townsquare.safety.shipped import ShippedDatasets, train_shipped_models
 
     summary = train_shipped_models(ShippedDatasets(tweeteval, liar, constraint), out_dir, epochs=epochs, seed=seed,
-                                   reports=reports, states_cache=states_cache, adapter=adapter,
+                                   reports=reports, states_cache=states_cache, adapter=adapter, int8=int8,
                                    log=lambda line: out.print(line, highlight=False))
     out.print_json(json.dumps(summary))
 
@@ -142,6 +148,7 @@ def eval_classify(
     label_column: LabelColumn = "label",
     report: Annotated[Path | None, typer.Option("--report", help="Folder for the report (JSON, plots, HTML).")] = None,
     balanced: Balanced = False,
+    lexicon: LexiconFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Measure a classifier on labelled data: macro-F1, per-class P/R/F1, accuracy, AUC, ECE, confusion."""
@@ -150,7 +157,7 @@ def eval_classify(
     settings = settings_of(ctx)
     metrics = evaluate_classifier_on_file(name, data, data_dir=settings.data_dir, folds=folds, report=report,
                                           text_column=text_column, label_column=label_column,
-                                          balanced=balanced, threads=settings.threads)
+                                          balanced=balanced, use_lexicon=lexicon, threads=settings.threads)
     if as_json:
         out.print_json(json.dumps({k: v for k, v in metrics.items() if k != "reliability"}))
         return

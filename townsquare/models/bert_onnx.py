@@ -13,6 +13,7 @@ Graph output: ``sentence_embedding`` (float32, batch x hidden), mean-pooled, not
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,31 @@ def build_bert_onnx(model_dir: Path, output: Path) -> Path:
     tmp = output.with_suffix(".tmp")
     onnx.save_model(model, str(tmp))
     tmp.replace(output)  # atomic: a concurrent reader never sees half a file
+    return output
+
+
+def quantize_int8(source: Path, output: Path) -> Path:
+    """An int8 copy of a graph built by ``build_bert_onnx``: weights quantised per output channel
+    to 7 bits, activations quantised per batch at run time (onnxruntime's dynamic quantisation of
+    every MatMul and the fused Attention). About 1.6x faster on AVX2 cores; vectors keep a cosine
+    of about 0.995 to fp32's, so heads must be trained on the int8 encoder's own vectors.
+
+    7-bit weights (``reduce_range``) keep the u8 x s8 products of CPUs without VNNI from
+    saturating, so every CPU computes the same vectors."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = output.with_suffix(".tmp")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser warns on the root logger about a pre-processing step it can't use
+    try:
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
+                         op_types_to_quantize=["MatMul", "Attention"],
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    finally:
+        root.setLevel(level)
+    tmp.replace(output)
     return output
 
 

@@ -22,17 +22,20 @@ def default_cache_dir() -> Path:
 
 
 class OnnxEmbedder(Embedder):
-    """all-MiniLM-L6-v2 (or any BERT in the same layout) with mean pooling, fp32.
+    """all-MiniLM-L6-v2 (or any BERT in the same layout) with mean pooling, fp32 or int8.
 
-    The ONNX graph is built once from the safetensors weights and cached in ``cache_dir``.
+    The ONNX graph is built once from the safetensors weights and cached in ``cache_dir``
+    (``int8``: then quantised, see ``quantize_int8``).
     Texts are tokenized once, sorted by length and cut into batches of at most
     ``batch_tokens`` padded tokens, so short texts never pay for a long neighbour's padding.
     The session loads lazily on the first ``embed`` and is safe to share between threads.
     """
 
     def __init__(self, model: str | Path = "minilm", *, cache_dir: Path | None = None, threads: int = 2,
-                 batch_tokens: int = 512, max_batch: int = 64, model_id: str | None = None) -> None:
+                 batch_tokens: int = 512, max_batch: int = 64, model_id: str | None = None,
+                 int8: bool = False) -> None:
         self.model_dir = minilm_dir(str(model))
+        self.int8 = int8
         self.cache_dir = cache_dir or default_cache_dir()
         self.threads, self.batch_tokens, self.max_batch = threads, batch_tokens, max_batch
         self.model_id = model_id or (MINILM_ID if str(model) == "minilm" else self.model_dir.name)
@@ -48,7 +51,8 @@ class OnnxEmbedder(Embedder):
         weights = self.model_dir / "model.safetensors"
         stat = weights.stat()
         key = f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{_GRAPH_VERSION}"
-        return self.cache_dir / f"{self.model_dir.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
+        name = f"{self.model_dir.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+        return self.cache_dir / (f"{name}-int8.onnx" if self.int8 else f"{name}.onnx")
 
     def _load(self) -> None:
         with self._lock:
@@ -58,8 +62,7 @@ class OnnxEmbedder(Embedder):
             tokenizers = import_optional("tokenizers", "tokenizers", ONNXRUNTIME_INSTALL)
             path = self.graph_path()
             if not path.is_file():
-                from townsquare.models.bert_onnx import build_bert_onnx
-                build_bert_onnx(self.model_dir, path)
+                self._build(path)
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.intra_op_num_threads = self.threads
@@ -69,6 +72,17 @@ class OnnxEmbedder(Embedder):
             tokenizer.enable_truncation(max_length=self.max_length)
             self._tokenizer = tokenizer
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def _build(self, path: Path) -> None:
+        from townsquare.models.bert_onnx import build_bert_onnx, quantize_int8
+
+        if not self.int8:
+            build_bert_onnx(self.model_dir, path)
+            return
+        fp32 = path.with_name(path.name.removesuffix("-int8.onnx") + ".onnx")
+        if not fp32.is_file():
+            build_bert_onnx(self.model_dir, fp32)
+        quantize_int8(fp32, path)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)

@@ -5,7 +5,7 @@ it adapts, low-rank updates ``B @ A`` of every weight matrix plus new biases and
 parameters, and says how many of MiniLM's layers the encoder keeps (the shipped one keeps four
 of six, for speed). ``merge_adapter`` applies it to the base safetensors weights with numpy; the
 merged model is written once to the model cache and served by ``OnnxEmbedder`` (onnxruntime, no
-torch). All text classifiers share this one encoder pass per post.
+torch), quantised to int8 when the adapter's metadata says ``int8``. All text classifiers share this one encoder pass per post.
 """
 
 from __future__ import annotations
@@ -66,10 +66,12 @@ class ModerationEncoder(Embedder):
     """Texts in, the adapted encoder's L2-normalised vectors out (lazy: built on first use)."""
 
     def __init__(self, adapter: Path, *, cache_dir: Path | None = None, threads: int = 2,
-                 base: str = "minilm") -> None:
+                 base: str = "minilm", int8: bool | None = None) -> None:
         self.adapter = adapter
         self.meta, _ = read_adapter(adapter)
-        self.model_id = f"townsquare-moderation-{self.meta['version']}"
+        # served quantised (see ``quantize_int8``) as the adapter says, unless ``int8`` overrides it
+        self.int8 = bool(self.meta.get("int8", False)) if int8 is None else int8
+        self.model_id = f"townsquare-moderation-{self.meta['version']}" + ("-int8" if self.int8 else "")
         self.dim = int(self.meta.get("dim", 384))
         self.threads, self.base = threads, base
         from townsquare.models.onnx_embedder import default_cache_dir
@@ -106,7 +108,7 @@ class ModerationEncoder(Embedder):
             from townsquare.models.onnx_embedder import OnnxEmbedder
 
             self._inner = OnnxEmbedder(self.model_folder(), cache_dir=self.cache_dir, threads=self.threads,
-                                       model_id=self.model_id)
+                                       model_id=self.model_id, int8=self.int8)
         return self._inner
 
     def embed(self, texts) -> np.ndarray:

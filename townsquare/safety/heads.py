@@ -1,7 +1,7 @@
 """``LinearHead``: a calibrated linear classifier over shared encoder vectors and hashed n-grams.
 
-A head is a few arrays: dense weights over the encoder vector, sparse weights over the n-grams
-it kept, a bias and a temperature. Probabilities are ``softmax(logits / temperature)``, with the
+A head is a few arrays: dense weights over the encoder vector, optional weights over the six
+lexicon scores, sparse weights over the n-grams it kept, a bias and a temperature. Probabilities are ``softmax(logits / temperature)``, with the
 temperature fitted on held-out scores so that they are calibrated. Heads are saved as small
 ``.npz`` files whose metadata holds the labels, metrics and precision curve (the model card).
 """
@@ -17,12 +17,13 @@ import numpy as np
 from scipy import sparse
 
 from townsquare.errors import NotFoundError
-from townsquare.safety.features import NGRAM_DIM, TextBatch
+from townsquare.safety.features import LEXICON_FEATURES, NGRAM_DIM, TextBatch
 
 
 @dataclass
 class LinearHead:
-    """Logits = vectors @ dense + ngrams[:, index] @ ngram_weights + bias; probs = softmax(logits / T)."""
+    """Logits = vectors @ dense + lexicon @ lexicon_weights + ngrams[:, index] @ ngram_weights + bias;
+    probs = softmax(logits / T)."""
 
     labels: list[str]
     dense: np.ndarray | None            # (dim, k)
@@ -31,6 +32,7 @@ class LinearHead:
     ngram_weights: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     temperature: float = 1.0
     meta: dict[str, Any] = field(default_factory=dict)
+    lexicon_weights: np.ndarray | None = None  # (len(LEXICON_FEATURES), k)
 
     @property
     def uses_ngrams(self) -> bool:
@@ -40,6 +42,8 @@ class LinearHead:
         out = np.tile(self.bias.astype(np.float32), (len(batch), 1))
         if self.dense is not None:
             out += batch.vectors @ self.dense.astype(np.float32)
+        if self.lexicon_weights is not None:
+            out += batch.lexicon @ self.lexicon_weights
         if self.uses_ngrams:
             out += np.asarray(batch.ngrams[:, self.ngram_index] @ self.ngram_weights.astype(np.float32))
         return out
@@ -55,6 +59,8 @@ class LinearHead:
                   "ngram_weights": self.ngram_weights.astype(np.float16)}
         if self.dense is not None:
             arrays["dense"] = self.dense.astype(np.float16)
+        if self.lexicon_weights is not None:
+            arrays["lexicon_weights"] = self.lexicon_weights.astype(np.float32)
         np.savez_compressed(path, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
         return path
 
@@ -68,7 +74,9 @@ class LinearHead:
                        if "dense" in data.files else None, bias=data["bias"].astype(np.float32),
                        ngram_index=data["ngram_index"].astype(np.int64),
                        ngram_weights=data["ngram_weights"].astype(np.float32),
-                       temperature=float(meta.pop("temperature")), meta=meta)
+                       temperature=float(meta.pop("temperature")), meta=meta,
+                       lexicon_weights=data["lexicon_weights"].astype(np.float32)
+                       if "lexicon_weights" in data.files else None)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -93,8 +101,9 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def head_from_sklearn(model, labels: list[str], dim: int, use_vectors: bool, keep_ngrams: int,
-                      columns: np.ndarray | None = None) -> LinearHead:
-    """Turn a fitted LogisticRegression over [vectors | ngrams] into a LinearHead.
+                      columns: np.ndarray | None = None, use_lexicon: bool = False) -> LinearHead:
+    """Turn a fitted LogisticRegression over [vectors | lexicon | ngrams] (see ``design_matrix``)
+    into a LinearHead.
 
     ``columns`` maps the model's n-gram columns back to hashed n-gram ids (see ``design_matrix``).
     Keeps the ``keep_ngrams`` n-gram weights of largest magnitude, so that the file stays small.
@@ -102,8 +111,11 @@ def head_from_sklearn(model, labels: list[str], dim: int, use_vectors: bool, kee
     coef, intercept = np.asarray(model.coef_, np.float64), np.asarray(model.intercept_, np.float64)
     if coef.shape[0] == 1:  # binary: class 1 against class 0
         coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
+    dim = dim if use_vectors else 0
     dense = coef[:, :dim].T.astype(np.float32) if use_vectors else None
-    ngram = coef[:, dim:] if use_vectors else coef
+    lexicon_end = dim + (len(LEXICON_FEATURES) if use_lexicon else 0)
+    lexicon = coef[:, dim:lexicon_end].T.astype(np.float32) if use_lexicon else None
+    ngram = coef[:, lexicon_end:]
     index = np.zeros(0, np.int64)
     weights = np.zeros((0, len(labels)), np.float32)
     if ngram.shape[1] and keep_ngrams:
@@ -114,24 +126,27 @@ def head_from_sklearn(model, labels: list[str], dim: int, use_vectors: bool, kee
         order = np.argsort(hashed)
         index, weights = hashed[order].astype(np.int64), ngram[:, chosen[order]].T.astype(np.float32)
     return LinearHead(labels=labels, dense=dense, bias=intercept.astype(np.float32),
-                      ngram_index=index, ngram_weights=weights)
+                      ngram_index=index, ngram_weights=weights, lexicon_weights=lexicon)
 
 
-def design_matrix(batch: TextBatch, use_vectors: bool,
-                  use_ngrams: bool) -> tuple[sparse.csr_matrix | np.ndarray, np.ndarray | None]:
-    """The matrix a head's logistic regression is trained on, and which hashed n-gram each
-    n-gram column is: only the n-grams present in ``batch`` get a column, which keeps the
-    optimisation small (2^20 mostly empty columns would dominate its cost)."""
+def design_matrix(batch: TextBatch, use_vectors: bool, use_ngrams: bool,
+                  use_lexicon: bool = False) -> tuple[sparse.csr_matrix | np.ndarray, np.ndarray | None]:
+    """The matrix a head's logistic regression is trained on, [vectors | lexicon | n-grams] as
+    asked, and which hashed n-gram each n-gram column is: only the n-grams present in ``batch``
+    get a column, which keeps the optimisation small (2^20 mostly empty columns would dominate
+    its cost)."""
+    dense = [block for block, on in ((batch.vectors, use_vectors), (batch.lexicon if use_lexicon else None, use_lexicon))
+             if on]
     if not use_ngrams:
-        return batch.vectors, None
+        return np.hstack(dense) if len(dense) > 1 else dense[0], None
     ngrams = batch.ngrams.tocsc()
     # n-grams seen in one text only cannot generalise; on large sets they are most of the columns
     least = 2 if len(batch) >= 1000 else 1
     columns = np.flatnonzero(np.diff(ngrams.indptr) >= least)
     present = ngrams[:, columns].tocsr()
-    if not use_vectors:
+    if not dense:
         return present, columns
-    return sparse.hstack([sparse.csr_matrix(batch.vectors), present], format="csr"), columns
+    return sparse.hstack([sparse.csr_matrix(np.hstack(dense)), present], format="csr"), columns
 
 
 __all__ = ["NGRAM_DIM", "LinearHead", "design_matrix", "fit_temperature", "head_from_sklearn", "softmax"]

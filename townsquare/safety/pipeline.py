@@ -49,7 +49,7 @@ def model_card(name: str, head: LinearHead, *, command: str, limits: str = "") -
 
 def train_classifier_from_file(name: str, data: Path, out_dir: Path, *, folds: int = 5, text_column: str = "text",
                                label_column: str = "label", use_ngrams: bool = True, balanced: bool = False,
-                               threads: int = 2, encoder: Embedder | None = None) -> dict[str, Any]:
+                               use_lexicon: bool = False, threads: int = 2, encoder: Embedder | None = None) -> dict[str, Any]:
     """Train ``name`` on ``data``; writes NAME.npz, NAME.md and NAME-report/ in ``out_dir``."""
     start = time.perf_counter()
     texts, labels = load_labelled(data, text_column, label_column)
@@ -57,14 +57,16 @@ def train_classifier_from_file(name: str, data: Path, out_dir: Path, *, folds: i
     batch = TextBatch(texts, encoder)
     _ = batch.vectors
     embed_seconds = time.perf_counter() - start
-    options = TrainOptions(folds=folds, use_ngrams=use_ngrams, class_weight="balanced" if balanced else None)
+    options = TrainOptions(folds=folds, use_ngrams=use_ngrams, use_lexicon=use_lexicon,
+                           class_weight="balanced" if balanced else None)
     result = train_head(batch, labels, options, source=str(data))
     head = result.head
     head.meta.update({"name": name, "data": data.name, "encoder": encoder.model_id,
                       "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
                       "seconds": time.perf_counter() - start, "version": f"trained-{int(time.time())}"})
     path = head.save(out_dir / f"{name}.npz")
-    command = f"townsquare train classifier {name} --data {data} --folds {folds}" + (" --balanced" if balanced else "")
+    command = (f"townsquare train classifier {name} --data {data} --folds {folds}" + (" --balanced" if balanced else "")
+               + (" --lexicon" if use_lexicon else "") + ("" if use_ngrams else " --no-ngrams"))
     path.with_suffix(".md").write_text(model_card(name, head, command=command), encoding="utf-8")
     report = write_report(out_dir / f"{name}-report", f"{name}: {folds}-fold cross-validation on {data.name}",
                           result.cv_metrics, result.oof_probs, encode_labels(labels, head.labels)[0],
@@ -77,14 +79,14 @@ def train_classifier_from_file(name: str, data: Path, out_dir: Path, *, folds: i
 
 def evaluate_classifier_on_file(name: str, data: Path, *, data_dir: Path | None = None, folds: int | None = None,
                                 report: Path | None = None, text_column: str = "text", label_column: str = "label",
-                                balanced: bool = False, threads: int = 2,
+                                balanced: bool = False, use_lexicon: bool = False, threads: int = 2,
                                 encoder: Embedder | None = None) -> dict[str, Any]:
     """Metrics of the trained classifier ``name`` on ``data`` (or, with ``folds``, of a fresh head
     cross-validated on ``data``)."""
     texts, labels = load_labelled(data, text_column, label_column)
     encoder = encoder or default_encoder(threads)
     if folds:
-        options = TrainOptions(folds=folds, class_weight="balanced" if balanced else None)
+        options = TrainOptions(folds=folds, class_weight="balanced" if balanced else None, use_lexicon=use_lexicon)
         result = train_head(TextBatch(texts, encoder), labels, options, source=str(data))
         probs, names = result.oof_probs, result.head.labels
         title = f"{name}: {folds}-fold cross-validation on {data.name}"

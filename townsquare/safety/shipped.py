@@ -120,20 +120,25 @@ def _states(texts: list[str], config: AdapterConfig, cache: Path | None, threads
 def train_shipped_models(datasets: ShippedDatasets, out_dir: Path, *, epochs: float = 2.0, seed: int = 0,
                          reports: Path | None = None, states_cache: Path | None = None, threads: int = 2,
                          config: AdapterConfig | None = None, adapter: Path | None = None,
-                         cache_dir: Path | None = None, log: Log = print) -> dict[str, Any]:
+                         int8: bool = True, cache_dir: Path | None = None, log: Log = print) -> dict[str, Any]:
     """Train the adapter (or reuse ``adapter``) and all heads; write them with cards to ``out_dir``.
 
     The heads read their vectors from the served encoder (the adapter merged, onnxruntime), so
-    the numbers measured here are those of the shipped classifiers.
+    the numbers measured here are those of the shipped classifiers. ``int8``: the encoder is
+    served quantised (a reused ``adapter`` is copied to ``out_dir`` with that setting if it differs).
     """
     start = time.perf_counter()
-    config = config or AdapterConfig(epochs=epochs, seed=seed)
+    config = config or AdapterConfig(epochs=epochs, seed=seed, int8=int8)
     splits = _splits(datasets, seed)
     everything = sorted({t for parts in splits.values() for s in parts.values() for t in s.texts})
     summary: dict[str, Any] = {}
     if adapter is None:
         adapter = _train_adapter(splits, everything, config, out_dir, states_cache, threads, log)
         summary["adapter_seconds"] = read_adapter(adapter)[0]["trained_seconds"]
+    else:
+        meta, arrays = read_adapter(adapter)
+        if bool(meta.get("int8", False)) != config.int8:  # the same adapter, served the other way
+            adapter = save_adapter(out_dir / "encoder_adapter.npz", {**meta, "int8": config.int8}, arrays)
     summary["adapter_kb"] = adapter.stat().st_size // 1024
     encoder = ModerationEncoder(adapter, threads=threads, cache_dir=cache_dir)
     embed_start = time.perf_counter()
@@ -159,7 +164,7 @@ def _train_adapter(splits: dict[str, dict[str, Split]], everything: list[str], c
     version = datetime.now(UTC).strftime("%Y%m%d")
     if config.epochs <= 0:  # no adaptation: the encoder is MiniLM's first ``num_layers`` layers as they are
         meta = {"version": f"{version}-base", "base": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384,
-                "num_layers": config.num_layers, "scale": 0.0, "max_length": config.max_length,
+                "num_layers": config.num_layers, "int8": config.int8, "scale": 0.0, "max_length": config.max_length,
                 "trained_seconds": 0, "config": {**config.__dict__, "task_texts": dict(config.task_texts)}}
         path = save_adapter(out_dir / "encoder_adapter.npz", meta, {})
         log(f"adapter: none trained (epochs 0); the encoder is MiniLM's first {config.num_layers} layers")
@@ -186,13 +191,14 @@ def _ship_head(task: str, parts: dict[str, Split], batch, out_dir: Path, reports
     head_start = time.perf_counter()
     if task == "sentiment":
         measured = batch(task, "val")
-        result = train_head(measured, parts["val"].labels, TrainOptions(folds=5, class_weight="balanced"))
+        result = train_head(measured, parts["val"].labels,
+                            TrainOptions(folds=5, class_weight="balanced", use_lexicon=True, c_grid=(0.25, 1.0, 4.0)))
         head, probs = result.head, result.oof_probs
         where = "5-fold CV on the validation split (the only split here)"
     else:
         result = train_head_holdout(batch(task, "train"), parts["train"].labels, batch(task, "calibration"),
-                                    parts["calibration"].labels, TrainOptions(c_grid=(1.0, 4.0)),
-                                    weight_choices=(None, "balanced"),
+                                    parts["calibration"].labels, TrainOptions(c_grid=(0.25, 1.0, 4.0)),
+                                    weight_choices=(None, "balanced"), lexicon_choices=(False, True),
                                     select_by=SELECT_BY[task])
         head = result.head
         measured = batch(task, "val")

@@ -9,6 +9,7 @@ and retrains on a platform's own moderators' decisions.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import Counter
@@ -43,6 +44,7 @@ class TrainOptions:
     folds: int = 5
     use_vectors: bool = True
     use_ngrams: bool = True
+    use_lexicon: bool = False  # VADER's sentiment scores as six more features (see ``lexicon_features``)
     keep_ngrams: int = 20000
     c_grid: tuple[float, ...] = (1.0, 4.0, 16.0)
     max_iter: int = 200
@@ -109,13 +111,14 @@ def out_of_fold(batch: TextBatch, y: np.ndarray, labels: list[str],
     the head fitted on every text with that C. Every C of the grid is tried on the first fold, the
     best (log loss) runs the other folds and the final fit; the fits of each round run in parallel
     (``options.jobs``; scikit-learn's solvers use one core each)."""
-    x, columns = design_matrix(batch, options.use_vectors, options.use_ngrams)
+    x, columns = design_matrix(batch, options.use_vectors, options.use_ngrams, options.use_lexicon)
     dim = batch.vectors.shape[1] if options.use_vectors else 0
     splits = list(StratifiedKFold(options.folds, shuffle=True, random_state=options.seed).split(np.zeros(len(y)), y))
     logits = np.zeros((len(y), len(labels)), np.float32)
 
     def head_of(model) -> LinearHead:
-        return head_from_sklearn(model, labels, dim, options.use_vectors, options.keep_ngrams, columns)
+        return head_from_sklearn(model, labels, dim, options.use_vectors, options.keep_ngrams, columns,
+                                 options.use_lexicon)
 
     def fold_logits(model, test_idx: np.ndarray) -> np.ndarray:
         return head_of(model).logits(_subset(batch, test_idx))
@@ -151,6 +154,8 @@ def _subset(batch: TextBatch, index: np.ndarray) -> TextBatch:
         sub.__dict__["vectors"] = batch.vectors[index]
     if "ngrams" in batch.__dict__:
         sub.__dict__["ngrams"] = batch.ngrams[index]
+    if "lexicon" in batch.__dict__:
+        sub.__dict__["lexicon"] = batch.lexicon[index]
     return sub
 
 
@@ -170,7 +175,8 @@ def _finish(head: LinearHead, names: list[str], y: np.ndarray, probs: np.ndarray
         "label_counts": {names[k]: int(n) for k, n in sorted(Counter(train_y.tolist()).items())},
         "cv_metrics": {k: v for k, v in metrics.items() if k != "reliability"},
         "precision_curves": {name: precision_curve(probs[:, k], y == k) for k, name in enumerate(names)},
-        "features": [f for f, on in (("encoder", options.use_vectors), ("ngrams", options.use_ngrams)) if on],
+        "features": [f for f, on in (("encoder", options.use_vectors), ("lexicon", options.use_lexicon),
+                                     ("ngrams", options.use_ngrams)) if on],
         "class_weight": options.class_weight,
     })
     return metrics
@@ -194,28 +200,31 @@ def train_head(batch: TextBatch, labels: Sequence[str], options: TrainOptions = 
 def train_head_holdout(batch: TextBatch, labels: Sequence[str], calibration: TextBatch,
                        calibration_labels: Sequence[str], options: TrainOptions = TrainOptions(),
                        ngram_choices: tuple[bool, ...] = (False, True),
-                       weight_choices: tuple[str | None, ...] = (None,), select_by: str = "log_loss") -> TrainResult:
-    """For texts the encoder was trained on: fit on ``batch``; choose C, n-grams and class
+                       weight_choices: tuple[str | None, ...] = (None,), select_by: str = "log_loss",
+                       lexicon_choices: tuple[bool, ...] = (False,)) -> TrainResult:
+    """For texts the encoder was trained on: fit on ``batch``; choose C, n-grams, lexicon and class
     weights by ``select_by`` (log loss, or a metric such as macro_f1) on the held-out
     ``calibration`` texts the encoder never saw, and calibrate the temperature there."""
     start = time.perf_counter()
     y, names = encode_labels(labels)
     cal_y, _ = encode_labels(calibration_labels, names)
     best: tuple[float, LinearHead, TrainOptions, float] | None = None
-    for use_ngrams in ngram_choices:
-        x, columns = design_matrix(batch, options.use_vectors, use_ngrams)
+    for use_ngrams, use_lexicon in itertools.product(ngram_choices, lexicon_choices):
+        x, columns = design_matrix(batch, options.use_vectors, use_ngrams, use_lexicon)
         dim = batch.vectors.shape[1] if options.use_vectors else 0
         for weight in weight_choices:
-            chosen = TrainOptions(**{**options.__dict__, "use_ngrams": use_ngrams, "class_weight": weight})
+            chosen = TrainOptions(**{**options.__dict__, "use_ngrams": use_ngrams, "use_lexicon": use_lexicon,
+                                     "class_weight": weight})
             for c in chosen.c_grid:
                 head = head_from_sklearn(_model(c, chosen).fit(x, y), names, dim, chosen.use_vectors,
-                                         chosen.keep_ngrams, columns)
+                                         chosen.keep_ngrams, columns, use_lexicon)
                 logits = head.logits(calibration)
                 head.temperature = fit_temperature(logits, cal_y)
                 probs = softmax(logits / head.temperature)
                 loss = (_log_loss(probs, cal_y) if select_by == "log_loss"
                         else -classification_metrics(probs, cal_y, names)[select_by])
-                log.info("ngrams=%s weight=%s C=%s held-out %s %.4f", use_ngrams, weight, c, select_by, loss)
+                log.info("ngrams=%s lexicon=%s weight=%s C=%s held-out %s %.4f", use_ngrams, use_lexicon, weight,
+                         c, select_by, loss)
                 if best is None or loss < best[0]:
                     best = (loss, head, chosen, c)
     assert best is not None
