@@ -98,6 +98,14 @@ def test_holdout_training_takes_the_lexicon_where_it_helps():
     assert result.head.meta["features"] == ["encoder", "lexicon", "ngrams"] or not result.head.uses_ngrams
 
 
+def test_ngram_and_lexicon_head_needs_no_encoder():
+    batch, labels = world(200)
+    texts_only = TextBatch(batch.texts)  # no vectors, no encoder: asking for them would raise
+    result = train_head(texts_only, labels, TrainOptions(folds=3, c_grid=(1.0,), use_vectors=False, use_lexicon=True))
+    assert result.head.dense is None and result.head.meta["features"] == ["lexicon", "ngrams"]
+    assert result.cv_metrics["macro_f1"] > 0.8
+
+
 def test_holdout_training_chooses_on_the_held_out_split():
     batch, labels = world(300)
     cal, cal_labels = world(150, seed=2)

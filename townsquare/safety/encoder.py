@@ -5,7 +5,8 @@ it adapts, low-rank updates ``B @ A`` of every weight matrix plus new biases and
 parameters, and says how many of MiniLM's layers the encoder keeps (the shipped one keeps four
 of six, for speed). ``merge_adapter`` applies it to the base safetensors weights with numpy; the
 merged model is written once to the model cache and served by ``OnnxEmbedder`` (onnxruntime, no
-torch), quantised to int8 when the adapter's metadata says ``int8``. All text classifiers share this one encoder pass per post.
+torch), quantised to int8 when the adapter's metadata says ``int8``. All text classifiers share
+this one encoder pass per post.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class ModerationEncoder(Embedder):
     def model_folder(self) -> Path:
         """The merged model folder in the cache (config, tokenizer, merged safetensors)."""
         digest = hashlib.sha256(self.adapter.read_bytes()).hexdigest()[:16]
-        folder = self.cache_dir / f"{self.model_id}-{digest}"
+        folder = self.cache_dir / f"townsquare-moderation-{self.meta['version']}-{digest}"  # int8 or not
         if (folder / "model.safetensors").is_file():
             return folder
         from safetensors.numpy import load_file, save_file

@@ -1,9 +1,10 @@
 """``LinearHead``: a calibrated linear classifier over shared encoder vectors and hashed n-grams.
 
 A head is a few arrays: dense weights over the encoder vector, optional weights over the six
-lexicon scores, sparse weights over the n-grams it kept, a bias and a temperature. Probabilities are ``softmax(logits / temperature)``, with the
-temperature fitted on held-out scores so that they are calibrated. Heads are saved as small
-``.npz`` files whose metadata holds the labels, metrics and precision curve (the model card).
+lexicon scores, sparse weights over the n-grams it kept, a bias and a temperature.
+Probabilities are ``softmax(logits / temperature)``, with the temperature fitted on held-out
+scores so that they are calibrated. Heads are saved as small ``.npz`` files whose metadata holds
+the labels, metrics and precision curve (the model card).
 """
 
 from __future__ import annotations
@@ -135,8 +136,7 @@ def design_matrix(batch: TextBatch, use_vectors: bool, use_ngrams: bool,
     asked, and which hashed n-gram each n-gram column is: only the n-grams present in ``batch``
     get a column, which keeps the optimisation small (2^20 mostly empty columns would dominate
     its cost)."""
-    dense = [block for block, on in ((batch.vectors, use_vectors), (batch.lexicon if use_lexicon else None, use_lexicon))
-             if on]
+    dense = ([batch.vectors] if use_vectors else []) + ([batch.lexicon] if use_lexicon else [])
     if not use_ngrams:
         return np.hstack(dense) if len(dense) > 1 else dense[0], None
     ngrams = batch.ngrams.tocsc()
