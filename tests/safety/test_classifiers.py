@@ -122,3 +122,20 @@ def test_a_head_refuses_vectors_from_another_encoder():
     general = OnnxEmbedder("minilm", threads=1)  # the feed's embedder: not what the heads were trained on
     with pytest.raises(ConfigError, match="offensive.*reads vectors of encoder"):
         load_classifier("offensive", encoder=general)
+
+
+def test_shipped_encoder_is_int8_and_close_to_its_fp32_self(encoder):
+    """The shipped adapter is served in int8; fp32 scores don't depend on batchmates, int8 ones a little."""
+    from townsquare.safety.encoder import ModerationEncoder
+
+    assert encoder.int8 and encoder.model_id.endswith("-int8")
+    fp32 = ModerationEncoder(encoder.adapter, int8=False)
+    texts = ["you absolute clown", "lovely sunset at the beach tonight",
+             "@user the minister lied about the figures again and everyone knows it, resign now!!!",
+             "ok", "new study finds vaccine safe and effective in children aged 5 to 11"]
+    together = fp32.embed(texts)
+    alone = np.vstack([fp32.embed([t]) for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    quantised = encoder.embed(texts)
+    cosine = (quantised * together).sum(axis=1)
+    assert cosine.min() > 0.97 and cosine.mean() > 0.98
