@@ -69,9 +69,9 @@ def main() -> None:
             for result in scorer.score(texts[start:start + args.batch]):
                 policy.decide(result.scores, result.spans)
 
-    def encoder_only() -> None:
+    def encoder_only(encoder=scorer.encoder) -> None:
         for start in range(0, len(texts), args.batch):
-            scorer.encoder.embed(texts[start:start + args.batch])
+            encoder.embed(texts[start:start + args.batch])
 
     vectors = scorer.encoder.embed(texts)
     ngrams, lexicon = ngram_features(texts), lexicon_features(texts)
@@ -99,7 +99,7 @@ def main() -> None:
     served, baseline = [], []  # alternating rounds: both see the same load
     for _ in range(args.repeats):
         served.append(best_of(1, encoder_only))
-        baseline.append(best_of(1, lambda: [fp32.embed(texts[s:s + args.batch]) for s in range(0, len(texts), args.batch)]))
+        baseline.append(best_of(1, lambda: encoder_only(fp32)))
     print(json.dumps({
         "posts": len(texts), "threads": args.threads, "batch": args.batch,
         "classifiers": [c.name for c in scorer.classifiers],

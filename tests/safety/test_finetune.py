@@ -79,5 +79,9 @@ def test_reproduces_adapter_heads_and_cards(tmp_path):
     fp32 = ModerationEncoder(fp32_out / "encoder_adapter.npz", cache_dir=tmp_path / "models")
     assert not fp32.int8 and fp32.model_id == encoder.model_id.removesuffix("-int8")
     assert LinearHead.load(fp32_out / "offensive.npz").meta["encoder"] == fp32.model_id
+    # each card names the command that made it: the adapter trained, or the heads refitted on it
+    trained_card, refitted_card = ((folder / "offensive.md").read_text() for folder in (out, fp32_out))
+    assert "--epochs 0.5" in trained_card and "--adapter" not in trained_card and "--fp32" not in trained_card
+    assert "--adapter townsquare/safety/shipped/encoder_adapter.npz --fp32" in refitted_card
     cosine = (fp32.embed(["you idiot", "what a lovely day"]) * vectors).sum(axis=1)
     assert (cosine > 0.95).all() and not np.allclose(cosine, 1, atol=1e-6)

@@ -125,7 +125,7 @@ def train_moderation_models(
     adapter: Annotated[Path | None, typer.Option(
         help="Reuse this trained encoder_adapter.npz and only refit the heads.")] = None,
     int8: Annotated[bool, typer.Option(
-        "--int8/--fp32", help="Serve the encoder quantised to int8 (about 1.5x faster; the heads are fitted "
+        "--int8/--fp32", help="Serve the encoder quantised to int8 (about 1.4x faster; the heads are fitted "
                               "on its own vectors) or in fp32.")] = True,
 ) -> None:
     """Reproduce the shipped moderation models: the encoder adapter and every head (needs torch)."""

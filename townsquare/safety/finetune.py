@@ -44,7 +44,7 @@ class AdapterConfig:
     max_length: int = 128
     logit_scale: float = 16.0     # heads read the L2-normalised vector times this
     seed: int = 0
-    int8: bool = True             # serve the merged encoder quantised (``quantize_int8``): 1.5x faster
+    int8: bool = True             # serve the merged encoder quantised (``quantize_int8``): ~1.4x faster
     # Texts per task the adapter trains on (a sample of each training split): the budget goes
     # to offensive language, which gains most from adapting the encoder; the other tasks keep
     # the encoder general. Heads are then fitted on the full training splits.

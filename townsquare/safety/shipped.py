@@ -132,6 +132,12 @@ def train_shipped_models(datasets: ShippedDatasets, out_dir: Path, *, epochs: fl
     splits = _splits(datasets, seed)
     everything = sorted({t for parts in splits.values() for s in parts.values() for t in s.texts})
     summary: dict[str, Any] = {}
+    # what each model card says reproduces it: the adapter trained again, or the heads refitted on it
+    command = ("townsquare train moderation-models --tweeteval DIR/tweeteval --liar DIR/liar "
+               "--constraint DIR/constraint-covid19-fakenews --out townsquare/safety/shipped"
+               + (f" --epochs {config.epochs:g}" if adapter is None
+                  else " --adapter townsquare/safety/shipped/encoder_adapter.npz")
+               + ("" if config.int8 else " --fp32"))
     if adapter is None:
         adapter = _train_adapter(splits, everything, config, out_dir, states_cache, threads, log)
         summary["adapter_seconds"] = read_adapter(adapter)[0]["trained_seconds"]
@@ -154,7 +160,7 @@ def train_shipped_models(datasets: ShippedDatasets, out_dir: Path, *, epochs: fl
     version = str(encoder.meta["version"])
     for task in (*ADAPTED_TASKS, "sentiment"):
         summary[task] = _ship_head(task, splits[task], batch, out_dir, reports, version,
-                                   encoder.model_id, log, config.epochs)
+                                   encoder.model_id, log, command)
     summary["seconds"] = round(time.perf_counter() - start)
     return summary
 
@@ -187,7 +193,7 @@ def _train_adapter(splits: dict[str, dict[str, Split]], everything: list[str], c
 
 
 def _ship_head(task: str, parts: dict[str, Split], batch, out_dir: Path, reports: Path | None, version: str,
-               encoder: str, log: Log, epochs: float) -> dict[str, Any]:
+               encoder: str, log: Log, command: str) -> dict[str, Any]:
     head_start = time.perf_counter()
     if task == "sentiment":
         measured = batch(task, "val")
@@ -213,8 +219,6 @@ def _ship_head(task: str, parts: dict[str, Split], batch, out_dir: Path, reports
                       "heldout_metrics": {k: v for k, v in metrics.items() if k != "reliability"},
                       "heldout_name": where})
     path = head.save(out_dir / f"{task}.npz")
-    command = ("townsquare train moderation-models --tweeteval DIR/tweeteval --liar DIR/liar "
-               f"--constraint DIR/constraint-covid19-fakenews --out townsquare/safety/shipped --epochs {epochs:g}")
     path.with_suffix(".md").write_text(model_card(task, head, command=command), encoding="utf-8")
     if reports is not None:
         write_report(reports / task, f"{task}: {where}", metrics, probs, y, {"classifier": task, "data": DATA[task]})
