@@ -89,3 +89,7 @@ def test_int8_graph_is_a_smaller_quantised_copy_close_to_fp32(onnx_embedder, mod
     assert not np.allclose(got, want, atol=1e-4)  # it is really the quantised graph
     nearest = (got @ got.T - 2 * np.eye(len(texts))).argmax(1)
     assert nearest[:4].tolist() == [7, 8, 9, 10] and nearest[7:].tolist() == [0, 1, 2, 3]
+    # each text runs alone, so its vector is the same whatever it is embedded with, on any thread count
+    single = OnnxEmbedder(cache_dir=model_cache_dir, int8=True, threads=1)
+    np.testing.assert_array_equal(single.embed(texts[::-1])[::-1], got)
+    np.testing.assert_array_equal(int8.embed([texts[3]])[0], got[3])

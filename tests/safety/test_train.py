@@ -48,6 +48,32 @@ def test_fits_in_worker_processes_give_the_same_head_as_in_one():
     np.testing.assert_allclose(parallel.head.dense, serial.head.dense, rtol=1e-5, atol=1e-6)
 
 
+def test_small_data_picks_c_on_every_fold_and_large_data_on_the_first():
+    """Below ``compare_on_all_below`` texts C is judged on all out-of-fold scores (log loss after a
+    temperature per fold): the grid picks the C whose own 5-fold run scores best, with that run's scores."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from townsquare.safety.train import _log_loss, encode_labels, out_of_fold
+
+    batch, labels = world(300, seed=3)
+    y, names = encode_labels(labels)
+    grid = (0.003, 0.3, 30.0)
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(y)), y))
+
+    def pooled_loss(logits):
+        return sum(_log_loss(softmax(logits[t] / fit_temperature(logits[t], y[t])), y[t]) * len(t) for _, t in folds) / len(y)
+
+    alone = {c: out_of_fold(batch, y, names, TrainOptions(c_grid=(c,), use_ngrams=False))[0] for c in grid}
+    best = min(grid, key=lambda c: pooled_loss(alone[c]))
+    logits, chosen, _ = out_of_fold(batch, y, names, TrainOptions(c_grid=grid, use_ngrams=False))
+    assert chosen == best
+    np.testing.assert_allclose(logits, alone[best], rtol=1e-5, atol=1e-5)
+    # above the threshold only the first fold judges: its choice is the best C on that fold
+    _, first, _ = out_of_fold(batch, y, names, TrainOptions(c_grid=grid, use_ngrams=False, compare_on_all_below=0))
+    test = folds[0][1]
+    assert first == min(grid, key=lambda c: _log_loss(softmax(alone[c][test] / fit_temperature(alone[c][test], y[test])), y[test]))
+
+
 def test_vectors_only_head_is_worse_than_with_ngrams():
     batch, labels = world(400)
     plain = train_head(batch, labels, TrainOptions(folds=4, use_ngrams=False, c_grid=(1.0,)))

@@ -6,6 +6,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,12 @@ class OnnxEmbedder(Embedder):
     (``int8``: then quantised, see ``quantize_int8``).
     Texts are tokenized once, sorted by length and cut into batches of at most
     ``batch_tokens`` padded tokens, so short texts never pay for a long neighbour's padding.
+
+    int8 runs every text alone instead, ``threads`` single-threaded runs side by side: dynamic
+    quantisation takes one activation scale per run, so in a batch a text's vector would depend on
+    its batchmates (measured: cosine 0.995 mean, 0.966 min to the same text alone, enough to move
+    a moderation score across a threshold). Alone it is the same in every call, and on 2 cores
+    no slower than batches (1,000 tweets, three rounds: 290-337 texts/s alone, 290-334 batched).
     The session loads lazily on the first ``embed`` and is safe to share between threads.
     """
 
@@ -45,6 +52,7 @@ class OnnxEmbedder(Embedder):
         self._lock = threading.Lock()
         self._session = None
         self._tokenizer = None
+        self._pool: ThreadPoolExecutor | None = None
 
     def graph_path(self) -> Path:
         """Where the built graph is cached; the name changes when the weights or builder change."""
@@ -65,13 +73,15 @@ class OnnxEmbedder(Embedder):
                 self._build(path)
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.intra_op_num_threads = self.threads
+            options.intra_op_num_threads = 1 if self.int8 else self.threads  # int8: threads run texts
             options.inter_op_num_threads = 1
             tokenizer = tokenizers.Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
             tokenizer.no_padding()
             tokenizer.enable_truncation(max_length=self.max_length)
             self._tokenizer = tokenizer
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            if self.int8 and self.threads > 1:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="onnx-embedder")
 
     def _build(self, path: Path) -> None:
         from townsquare.models.bert_onnx import build_bert_onnx, quantize_int8
@@ -91,10 +101,28 @@ class OnnxEmbedder(Embedder):
         self._load()
         token_ids = [encoding.ids for encoding in self._tokenizer.encode_batch(texts)]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if self.int8:
+            self._each_alone(token_ids, out)
+            return l2_normalise(out)
         for batch in length_sorted_batches([len(ids) for ids in token_ids], self.batch_tokens, self.max_batch):
             ids, mask = _pad([token_ids[i] for i in batch])
             out[batch] = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         return l2_normalise(out)
+
+    def _each_alone(self, token_ids: list[list[int]], out: np.ndarray) -> None:
+        """One run per text; texts dealt longest-first to the threads in turn, so they finish together."""
+        order = sorted(range(len(token_ids)), key=lambda i: -len(token_ids[i]))
+
+        def run(share: list[int]) -> None:
+            for i in share:
+                ids = np.asarray([token_ids[i]], dtype=np.int32)
+                out[i] = self._session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
+
+        if self._pool is None or len(order) < 2:
+            run(order)
+            return
+        for done in [self._pool.submit(run, order[k::self.threads]) for k in range(self.threads)]:
+            done.result()
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_tokens: int, max_batch: int) -> list[list[int]]:
