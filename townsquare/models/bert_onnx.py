@@ -61,9 +61,10 @@ def _quantiser_advice(record: logging.LogRecord) -> bool:
 def quantize_int8(source: Path, output: Path) -> Path:
     """An int8 copy of a graph built by ``build_bert_onnx``: weights quantised per output channel
     to 7 bits, activations quantised per run (onnxruntime's dynamic quantisation of every MatMul
-    and the fused Attention; ``OnnxEmbedder`` runs each text alone so its scale is its own). The moderation encoder ran 1.41-1.46x as fast as in
-    fp32 on AVX2 cores; its vectors keep a mean cosine of 0.995 to fp32's, so heads must be
-    trained on the int8 encoder's own vectors.
+    and the fused Attention; ``OnnxEmbedder`` runs each text alone so its scale is its own). The
+    moderation encoder ran 1.41-1.69x as fast as in fp32 on AVX2 cores (``bench/moderate.py``);
+    its vectors keep a mean cosine of 0.995 to fp32's, so heads must be trained on the int8
+    encoder's own vectors.
 
     7-bit weights (``reduce_range``) keep the u8 x s8 products of CPUs without VNNI from
     saturating their 16-bit sums, so those CPUs and the ones with VNNI compute the same products."""

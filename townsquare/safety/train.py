@@ -130,35 +130,24 @@ def out_of_fold(batch: TextBatch, y: np.ndarray, labels: list[str],
     def judged(found: np.ndarray, test_idx: np.ndarray) -> float:
         return _log_loss(softmax(found / fit_temperature(found, y[test_idx])), y[test_idx])
 
+    # the folds that judge C: all of them for small data, else the first (the others run the chosen C only)
+    judging = splits if len(y) < options.compare_on_all_below else splits[:1]
+    rest = splits[len(judging):]
     logits = np.zeros((len(y), len(labels)), np.float32)
-    if len(options.c_grid) > 1 and len(y) < options.compare_on_all_below:
-        models = iter(_fit_all(x, y, [(train, c) for c in options.c_grid for train, _ in splits], options))
-        best = None
-        for c in options.c_grid:
-            found = np.zeros_like(logits)
-            for _, test_idx in splits:
-                found[test_idx] = fold_logits(next(models), test_idx)
-            loss = sum(judged(found[test_idx], test_idx) * len(test_idx) for _, test_idx in splits) / len(y)
-            log.info("C=%s out-of-fold log loss %.4f", c, loss)
-            if best is None or loss < best[0]:
-                best = (loss, c, found)
-        assert best is not None
-        chosen, logits = best[1], best[2]
-        return logits, chosen, head_of(_fit_all(x, y, [(np.arange(len(y)), chosen)], options)[0])
-
-    first_train, first_test = splits[0]
+    fits = iter(_fit_all(x, y, [(train, c) for c in options.c_grid for train, _ in judging], options))
     best = None
-    for c, model in zip(options.c_grid, _fit_all(x, y, [(first_train, c) for c in options.c_grid], options)):
-        found = fold_logits(model, first_test)
-        loss = judged(found, first_test)
-        log.info("C=%s first-fold log loss %.4f", c, loss)
+    for c in options.c_grid:
+        found = np.zeros_like(logits)
+        for _, test_idx in judging:
+            found[test_idx] = fold_logits(next(fits), test_idx)
+        loss = sum(judged(found[t], t) * len(t) for _, t in judging) / sum(len(t) for _, t in judging)
+        log.info("C=%s log loss %.4f over %d fold(s)", c, loss, len(judging))
         if best is None or loss < best[0]:
             best = (loss, c, found)
     assert best is not None
-    chosen, logits[first_test] = best[1], best[2]
-    everything = np.arange(len(y))
-    *fold_models, final = _fit_all(x, y, [(train, chosen) for train, _ in splits[1:]] + [(everything, chosen)], options)
-    for (_, test_idx), model in zip(splits[1:], fold_models):
+    _, chosen, logits = best
+    *fold_models, final = _fit_all(x, y, [(train, chosen) for train, _ in rest] + [(np.arange(len(y)), chosen)], options)
+    for (_, test_idx), model in zip(rest, fold_models):
         logits[test_idx] = fold_logits(model, test_idx)
     return logits, chosen, head_of(final)
 
