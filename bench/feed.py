@@ -44,6 +44,7 @@ from townsquare.demo import synthetic_records
 from townsquare.feed import FeedConfig, ForYouFeed
 from townsquare.feed.collaborative import CollaborativeModels
 from townsquare.feed.index import FeedIndex
+from townsquare.feed.service import settle_heap
 from townsquare.feed.training import train_ranker
 from townsquare.ingest.loader import Loader
 from townsquare.storage import Store
@@ -164,7 +165,7 @@ def main() -> None:
         train(store, index, folder, report)
     feed = ForYouFeed(store, FeedConfig(), model=MODEL, index=index,
                       models_dir=None if args.skip_training else folder / "collaborative")
-    gc.freeze()  # as the web app does once its feed is built (townsquare/web/services.py)
+    settle_heap()  # as the web app does once its feed is built (townsquare/web/services.py)
     serve(feed, store, index, args, report)
     print(json.dumps(report, indent=2))
 
@@ -183,8 +184,9 @@ class GcPauses:
         else:
             self.pauses[info["generation"]].append((time.perf_counter() - self._start) * 1000)
 
-    def summary(self) -> dict:
-        return {f"gen{g}": {"count": len(p), "max_ms": round(max(p), 2) if p else 0.0} for g, p in self.pauses.items()}
+    def summary(self, pages: int) -> dict:
+        return {f"gen{g}": {"count": len(p), "max_ms": round(max(p), 2) if p else 0.0,
+                            "ms_per_page": round(sum(p) / pages, 3)} for g, p in self.pauses.items()}
 
 
 def serve(feed: ForYouFeed, store: Store, index: FeedIndex, args: argparse.Namespace, report: dict) -> None:
@@ -213,7 +215,7 @@ def serve(feed: ForYouFeed, store: Store, index: FeedIndex, args: argparse.Names
     report["page2_ms"] = next_pages(feed, chosen[:100], args.limit, now)
     feed.close()
     gc.callbacks.remove(pauses)
-    report["gc_pauses_while_measuring"] = pauses.summary()
+    report["gc_pauses_while_measuring"] = pauses.summary(2 * args.requests + 2 * 100)
     report["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     report["ranker_version"] = feed.env.rankers.current()[0]
     report["collaborative"] = index.collaborative.version if index.collaborative else None

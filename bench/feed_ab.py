@@ -22,7 +22,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
-import gc
 import importlib
 import io
 import json
@@ -79,6 +78,8 @@ def serve(feeds: dict, args: argparse.Namespace) -> dict[str, tuple[list, list, 
     """Page 1 for the same random users from each feed, in alternating blocks."""
     from sqlalchemy import text
 
+    from townsquare.feed.service import settle_heap
+
     store = feeds["current"].store
     now = feeds["current"].index.latest_time() + 1.0
     rng = random.Random(args.seed)
@@ -89,7 +90,7 @@ def serve(feeds: dict, args: argparse.Namespace) -> dict[str, tuple[list, list, 
         for handle in rng.sample(handles, 20):
             feed.page(handle, limit=args.limit, now=now)
         feed.close()
-    gc.freeze()
+    settle_heap()  # as the web app does once its feed is built
     records: dict[str, tuple[list, list, dict]] = {name: ([], [], {}) for name in feeds}
     for block in range(args.blocks):
         chosen = rng.sample(handles, args.block_size)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import Counter
@@ -33,6 +34,20 @@ from townsquare.storage.schema import interactions
 
 log = logging.getLogger(__name__)
 SELECTION_WINDOW = 5
+# The cyclic garbage collector's thresholds for a serving process (Python's defaults: 700, 10, 10).
+# A 1M-post page allocates and frees tens of thousands of containers, nearly all freed by
+# reference counting, yet at the defaults they set off about 3 young and 0.3 middle passes per
+# page: 1.8 ms of GC per page (measured with gc.callbacks over 300 pages). At these thresholds
+# 300 pages ran no pass at all: the heap barely grows, so a pass comes only when garbage with
+# cycles has really piled up.
+SERVING_GC_THRESHOLDS = (20_000, 20, 50)
+
+
+def settle_heap() -> None:
+    """Once a serving process has built its feed: move every object alive now (the index, the
+    models) out of the collector's passes, and collect young objects less often."""
+    gc.freeze()
+    gc.set_threshold(*SERVING_GC_THRESHOLDS)
 
 
 @dataclass

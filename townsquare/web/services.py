@@ -6,7 +6,6 @@ the server answers health checks at once and the first feed request pays the loa
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -53,10 +52,12 @@ class WebServices:
         if self._feed is None:
             with self._lock:
                 if self._feed is None:
+                    from townsquare.feed.service import settle_heap
+
                     self._feed = self._build_feed()
                     # The feed's index lives as long as the worker: take its objects out of the
-                    # garbage collector's full passes, which otherwise walk them on every one.
-                    gc.freeze()
+                    # garbage collector's passes, and run them less often (see ``settle_heap``).
+                    settle_heap()
         return self._feed
 
     def feed_state(self) -> tuple[str, str | None]:
