@@ -82,6 +82,10 @@ def test_a_retried_cursor_gives_the_same_page_and_another_worker_continues(world
     two = second_worker.page("ada", limit=10, cursor=one.cursor, now=now)
     again = first_worker.page("ada", limit=10, cursor=one.cursor, now=now)  # a retry, on the other worker
     assert [i["post"] for i in again.items] == [i["post"] for i in two.items]
+    for stored, kept in zip(two.items, again.items):  # read back from the table, or from the first worker's memory
+        assert set(stored["predicted"]) == set(HEADS) and len(stored["top_features"]) == 3
+        assert stored["predicted"] == pytest.approx(kept["predicted"], abs=1e-5)
+        assert [f["feature"] for f in stored["top_features"]] == [f["feature"] for f in kept["top_features"]]
     three = first_worker.page("ada", limit=10, cursor=two.cursor, now=now)
     posts = [i["post"] for p in (one, two, three) for i in p.items]
     assert len(posts) == len(set(posts)) == 30

@@ -6,28 +6,47 @@ import numpy as np
 import pytest
 
 from townsquare.errors import InputError
-from townsquare.feed.candidates import Candidate, Reason
+from townsquare.feed.candidates import Candidate, RankerOutput, Reason
+from townsquare.feed.ranker import HEADS
 from townsquare.feed.sessions import FeedSession, make_cursor, pack_pool, read_cursor, unpack_pool
 
 
 def _pool() -> list[Candidate]:
+    """Two candidates: ``a`` ranked at row 1 of the run's output, ``b`` never ranked (row -1)."""
     a = Candidate(11, 3, [Reason("social_proof", 2.5, (4, 5), (), "engaged with by 2 people you follow")],
-                  True, 1.25, np.linspace(0.1, 0.7, 7), (np.array([20, 3, 7]), np.array([1.5, -0.5, 0.25])))
+                  True, 1.25, row=1)
     a.scale(0.5, "author_diversity", "post 2 by this author in your feed")
     b = Candidate(12, 4, [Reason("item_item", 0.3, (), (9,), "because you liked"), Reason("trending", 0.1)])
     return [a, b]
 
 
+def _output() -> RankerOutput:
+    """Row 0 belongs to a candidate that did not make the pool; row 1 is ``a``'s."""
+    probabilities = np.array([np.full(7, 0.9), np.linspace(0.1, 0.7, 7)])
+    return RankerOutput(HEADS, probabilities, np.array([[0, 1, 2], [20, 3, 7]]),
+                        np.array([[9.0, 9.0, 9.0], [1.5, -0.5, 0.25]]))
+
+
 def test_pool_round_trips():
-    pool, now, ranker = unpack_pool(pack_pool(_pool(), 1234.5, 7))
+    pool, output, now, ranker = unpack_pool(pack_pool(_pool(), _output(), 1234.5, 7))
     assert (now, ranker) == (1234.5, 7)
     a, b = pool
     original = _pool()[0]
     assert (a.post_id, a.author_id, a.in_network, a.score) == (11, 3, True, original.score)
     assert a.reasons == original.reasons and b.reasons == _pool()[1].reasons
-    assert np.allclose(a.heads, original.heads) and a.adjustments == original.adjustments
-    assert a.contributions[0].tolist() == [20, 3, 7] and np.allclose(a.contributions[1], [1.5, -0.5, 0.25])
-    assert b.contributions[0].tolist() == [] and b.adjustments is None
+    assert a.adjustments == original.adjustments and b.adjustments is None
+    assert (a.row, b.row) == (0, 1)  # rows now point into the unpacked output, in pool order
+    assert output.predicted(a.row) == dict(zip(HEADS, np.round(np.linspace(0.1, 0.7, 7), 5).tolist()))
+    assert output.strongest(a.row) == [(20, 1.5), (3, -0.5), (7, 0.25)]
+    assert output.strongest(b.row) == []  # b was never ranked: no contributions to explain
+
+
+def test_a_pool_whose_output_names_heads_in_another_order_is_stored_by_name():
+    swapped = tuple(reversed(HEADS))
+    output = RankerOutput(swapped, np.tile(np.arange(7, dtype=float) / 10, (2, 1)), np.zeros((2, 3), int),
+                          np.zeros((2, 3)))
+    _, back, _, _ = unpack_pool(pack_pool(_pool(), output, 0.0, None))
+    assert back.predicted(0) == {h: round((6 - i) / 10, 5) for i, h in enumerate(HEADS)}
 
 
 def test_pages_keep_their_own_adjustments_apart_from_the_pool():
@@ -49,7 +68,8 @@ def test_cursor_round_trips_and_rejects_garbage():
 
 
 def test_an_empty_pool_round_trips_and_an_old_blob_is_a_clear_error():
-    assert unpack_pool(pack_pool([], 5.0, None)) == ([], 5.0, None)
+    pool, output, now, ranker = unpack_pool(pack_pool([], None, 5.0, None))
+    assert (pool, len(output.probabilities), now, ranker) == ([], 0, 5.0, None)
     with pytest.raises(InputError, match="older version"):
         unpack_pool(b"PK\x03\x04 a zip of arrays")
 
@@ -57,10 +77,15 @@ def test_an_empty_pool_round_trips_and_an_old_blob_is_a_clear_error():
 def test_a_fully_annotated_pool_round_trips():
     """Every candidate with probabilities and three contributions, as the engagement scorer leaves a pool."""
     rng = np.random.default_rng(0)
-    pool = [Candidate(100 + i, i % 7, [Reason("fresh", float(i))], bool(i % 2), float(i), rng.random(7),
-                      (rng.permutation(24)[:3], rng.normal(size=3))) for i in range(50)]
-    back, _, _ = unpack_pool(pack_pool(pool, 1.0, None))
+    output = RankerOutput(HEADS, rng.random((80, 7)), np.array([rng.permutation(24)[:3] for _ in range(80)]),
+                          rng.normal(size=(80, 3)))
+    rows = rng.permutation(80)[:50]  # a pool is some of the run's rows, in ranked order
+    pool = [Candidate(100 + i, i % 7, [Reason("fresh", float(i))], bool(i % 2), float(i), row=int(r))
+            for i, r in enumerate(rows)]
+    back, back_output, _, _ = unpack_pool(pack_pool(pool, output, 1.0, None))
     assert [c.post_id for c in back] == [c.post_id for c in pool]
-    assert np.allclose([c.heads for c in back], [c.heads for c in pool], atol=1e-6)
-    assert [c.contributions[0].tolist() for c in back] == [c.contributions[0].tolist() for c in pool]
-    assert np.allclose([c.contributions[1] for c in back], [c.contributions[1] for c in pool], atol=1e-6)
+    for original, again in zip(pool, back):
+        assert back_output.predicted(again.row) == pytest.approx(output.predicted(original.row), abs=1e-6)
+        assert [j for j, _ in back_output.strongest(again.row)] == [j for j, _ in output.strongest(original.row)]
+        assert [v for _, v in back_output.strongest(again.row)] == pytest.approx(
+            [v for _, v in output.strongest(original.row)], abs=1e-6)

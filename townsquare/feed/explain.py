@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from townsquare.feed.candidates import Candidate, Reason
+from townsquare.feed.candidates import Candidate, RankerOutput, Reason
 from townsquare.feed.features import FEATURES
-from townsquare.feed.ranker import HEADS
 from townsquare.feed.store_io import fetch_rows
 
 
@@ -72,19 +71,15 @@ def summarise(reason: Reason, names: Names) -> str:
             return reason.detail or reason.source
 
 
-def predicted(c: Candidate) -> dict[str, float]:
-    return {} if c.heads is None else {h: round(float(p), 5) for h, p in zip(HEADS, c.heads.tolist())}
-
-
-def top_features(c: Candidate) -> list[dict]:
-    if c.contributions is None:
+def top_features(c: Candidate, output: RankerOutput | None) -> list[dict]:
+    if output is None:
         return []
-    return [{"feature": FEATURES[int(j)], "contribution": round(float(v), 4)}
-            for j, v in zip(*(part.tolist() for part in c.contributions))]
+    return [{"feature": FEATURES[j], "contribution": round(v, 4)} for j, v in output.strongest(c.row)]
 
 
-def explain_item(c: Candidate, names: Names, position: int, created_at: str | None = None) -> dict:
-    """Everything the pipeline recorded about one served item."""
+def explain_item(c: Candidate, names: Names, position: int, created_at: str | None = None,
+                 output: RankerOutput | None = None) -> dict:
+    """Everything the pipeline recorded about one served item (``output``: its ranking run's ``RankerOutput``)."""
     row = names.posts.get(c.post_id, {})
     return {
         "position": position,
@@ -97,15 +92,15 @@ def explain_item(c: Candidate, names: Names, position: int, created_at: str | No
         "because": [summarise(r, names) for r in c.reasons if r.source != "probe"],
         "sources": [{**r.as_dict(), "people": [names.user(p) for p in r.people],
                      "posts": [names.post(p) for p in r.posts]} for r in c.reasons if r.source != "probe"],
-        "predicted": predicted(c),
-        "top_features": top_features(c),
+        "predicted": {} if output is None else output.predicted(c.row),
+        "top_features": top_features(c, output),
         "adjustments": [a.as_dict() for a in c.adjustments or ()],
     }
 
 
 def why_not_report(post: dict, ranking, page_items: list[Candidate], limit: int, names: Names) -> dict:
     """Why ``post`` is not (or is) on the user's first page, from one ranking run that followed it."""
-    pid = post["id"]
+    pid, output = post["id"], ranking.ranker_output
     out = {"post": post["external_id"], "author": names.user(post["author_id"]), "text": post["text"],
            "sources_run": [{"source": o.name, "proposed": o.proposed, "error": o.error} for o in ranking.outcomes]}
     probe = ranking.probe
@@ -117,7 +112,8 @@ def why_not_report(post: dict, ranking, page_items: list[Candidate], limit: int,
         return out
     position = next((i for i, c in enumerate(page_items[:limit]) if c.post_id == pid), None)
     out.update(rank=None if ranking.probe_rank is None else ranking.probe_rank + 1, ranked=ranking.ranked,
-               score=round(probe.score, 5), predicted=predicted(probe), top_features=top_features(probe),
+               score=round(probe.score, 5), predicted={} if output is None else output.predicted(probe.row),
+               top_features=top_features(probe, output),
                adjustments=[a.as_dict() for a in probe.adjustments or ()])
     cut = page_items[min(limit, len(page_items)) - 1].score if page_items else None
     out["lowest_score_on_page"] = None if cut is None else round(cut, 5)

@@ -17,7 +17,7 @@ from operator import attrgetter
 
 import numpy as np
 
-from townsquare.feed.candidates import Candidate, Reason, Source, SourceOutcome, fetch_all
+from townsquare.feed.candidates import Candidate, RankerOutput, Reason, Source, SourceOutcome, fetch_all
 from townsquare.feed.component import build
 from townsquare.feed.config import FeedConfig
 from townsquare.feed.features import Batch, hydrate
@@ -47,6 +47,7 @@ class Ranking:
     removed: dict[int, tuple[str, str]] = field(default_factory=dict)  # post -> (filter, why)
     ranked: int = 0  # candidates that reached the scorers
     ranker_version: int | None = None
+    ranker_output: RankerOutput | None = None  # probabilities and contributions, by ``Candidate.row``
     probe: Candidate | None = None  # why-not: the asked-about post, wherever it ended
     probe_rank: int | None = None
     timings: Timings = field(default_factory=Timings)
@@ -102,13 +103,11 @@ class FeedPipeline:
                 scorer.score(ctx, candidates, batch)
             candidates.sort(key=lambda c: -c.score)
         ranking.ranker_version = ctx.scratch.get("ranker_version")
+        ranking.ranker_output = ctx.scratch.get("ranker_output")
         if ranking.probe is not None:
             ranking.probe_rank = next((i for i, c in enumerate(candidates) if c is ranking.probe), None)
             candidates = [c for c in candidates if c is not ranking.probe or len(c.reasons) > 1]
         ranking.pool = candidates[: pool_size or self.config.pool_size]
-        described = ranking.pool + ([ranking.probe] if ranking.probe is not None else [])
-        for scorer in self.scorers:
-            scorer.annotate(ctx, described)
         return ranking
 
     @staticmethod

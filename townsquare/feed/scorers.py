@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from townsquare.feed.candidates import Candidate
+from townsquare.feed.candidates import Candidate, RankerOutput
 from townsquare.feed.component import Component
 from townsquare.feed.features import FEATURES, Batch
 
@@ -19,9 +19,6 @@ class Scorer(Component):
         """Set or change ``candidate.score`` in place, recording what was done on the candidate."""
         raise NotImplementedError
 
-    def annotate(self, ctx, candidates: list[Candidate]) -> None:
-        """Write per-item details onto the candidates that will be served or explained (optional)."""
-
 
 class EngagementOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -31,8 +28,9 @@ class EngagementOptions(BaseModel):
 class EngagementScorer(Scorer):
     """Predicted engagement probabilities from the served ranker, combined by ``FeedConfig.weights``.
 
-    Scores every candidate; the per-item details (probabilities, top feature contributions) are
-    written only onto the candidates that make the session's pool (``annotate``), from the same arrays.
+    Scores every candidate and gives each its row in the run's ``RankerOutput`` (the
+    probabilities and strongest feature contributions the explanations show), left in
+    ``ctx.scratch["ranker_output"]`` for the pipeline's records.
     """
 
     name = "engagement"
@@ -44,23 +42,11 @@ class EngagementScorer(Scorer):
         version, model = ctx.env.rankers.current()
         ctx.scratch["ranker_version"] = version
         scores, probs, contributions = model.score(batch.features, ctx.config.weights.as_dict())
-        for i, candidate in enumerate(candidates):
-            candidate.score = float(scores[i])
-            candidate.row = i
-        ctx.scratch[self.name] = (model.heads, probs, contributions)
-
-    def annotate(self, ctx, candidates: list[Candidate]) -> None:
-        """Probabilities and the strongest feature contributions, for the candidates that will be explained."""
-        candidates = [c for c in candidates if c.row >= 0]
-        if self.name not in ctx.scratch or not candidates:
-            return
-        _, probs, contributions = ctx.scratch[self.name]
-        rows = np.array([c.row for c in candidates])
-        picked = contributions[rows]
-        top = np.argsort(-np.abs(picked), axis=1, kind="stable")[:, : self.options.top_contributions]
-        values, heads = np.take_along_axis(picked, top, axis=1), probs[rows]
-        for i, candidate in enumerate(candidates):
-            candidate.heads, candidate.contributions = heads[i], (top[i], values[i])
+        for i, (candidate, value) in enumerate(zip(candidates, scores.tolist())):
+            candidate.score, candidate.row = value, i
+        top = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, : self.options.top_contributions]
+        ctx.scratch["ranker_output"] = RankerOutput(tuple(model.heads), probs, top,
+                                                    np.take_along_axis(contributions, top, axis=1))
 
 
 class SteeringOptions(BaseModel):

@@ -121,7 +121,8 @@ class ForYouFeed:
         with timings.stage("context"):
             ctx = build_context(self.env, user, self._now(now))
         ranking = self.pipeline.rank(ctx, timings, pool_size)
-        session = self.sessions.new(int(user["id"]), ctx.now, ranking.pool, ranking.ranker_version)
+        session = self.sessions.new(int(user["id"]), ctx.now, ranking.pool, ranking.ranker_version,
+                                    ranking.ranker_output)
         session.ranking, session.ctx = ranking, ctx  # this process only: page 1 reuses them
         return session
 
@@ -159,8 +160,8 @@ class ForYouFeed:
             names = lookup_names(self.store, items)
             before = sum(len(p) for p in session.pages[:number])
             times = self.index.post_time
-            rendered = [explain_item(c, names, before + i + 1, datetime.fromtimestamp(times[c.post_id], UTC).isoformat())
-                        for i, c in enumerate(items)]
+            rendered = [explain_item(c, names, before + i + 1, datetime.fromtimestamp(times[c.post_id], UTC).isoformat(),
+                                     session.ranker_output) for i, c in enumerate(items)]
         ranking = session.ranking
         more = len(session.served()) < len(session.pool)
         page = FeedPage(user["handle"], rendered, make_cursor(session.id, number + 1) if more else None,

@@ -23,14 +23,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain, islice
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, select, update
 
 from townsquare.errors import InputError
-from townsquare.feed.candidates import Adjustment, Candidate, Reason
+from townsquare.feed.candidates import Adjustment, Candidate, RankerOutput, Reason
 from townsquare.feed.ranker import HEADS
 from townsquare.feed.writer import BackgroundWriter
 from townsquare.storage.feed_schema import feed_sessions
@@ -40,16 +40,15 @@ _TOP = 3  # feature contributions kept per candidate
 
 _INSERT = feed_sessions.insert()  # built once: the background writer holds the GIL for less
 _MAGIC = b"TSP2"
-_NO_HEADS = np.zeros(len(HEADS), np.float32)
 
 
-def pack_pool(pool: list[Candidate], now: float, ranker: int | None) -> bytes:
-    """The ranked pool as flat numpy columns (reasons too: strings are numbered once) after a
-    small JSON header.
+def pack_pool(pool: list[Candidate], output: RankerOutput | None, now: float, ranker: int | None) -> bytes:
+    """The ranked pool and the ranker's output for it as flat numpy columns (reasons too: strings
+    are numbered once) after a small JSON header.
 
     Written for every new feed session on the background writer, whose GIL time the next request
-    waits for, so every column is gathered by C-level iteration (``attrgetter``, ``zip(*...)``),
-    never a Python loop per candidate: 0.9-1.1 ms for 600 candidates, where a loop took 1.7-1.8 ms."""
+    waits for, so every column is gathered by C-level iteration (``attrgetter``, ``zip(*...)``)
+    or numpy indexing, never a Python loop per candidate."""
     strings: dict[str, int] = {}
 
     def numbered(values) -> np.ndarray:
@@ -60,18 +59,16 @@ def pack_pool(pool: list[Candidate], now: float, ranker: int | None) -> bytes:
     n = len(pool)
     reasons = list(chain.from_iterable(map(attrgetter("reasons"), pool)))
     sources, scores, people, posts, details = zip(*reasons) if reasons else ((),) * 5
-    heads = np.concatenate([h if h is not None else _NO_HEADS for h in map(attrgetter("heads"), pool)]
-                           or [_NO_HEADS[:0]]).astype(np.float32, copy=False).reshape(n, len(HEADS))
-    contributions = list(map(attrgetter("contributions"), pool))
-    if n and None not in contributions and set(map(len, map(itemgetter(0), contributions))) == {_TOP}:  # as annotated
-        contrib_idx = np.concatenate([given[0] for given in contributions]).astype(np.int16).reshape(n, _TOP)
-        contrib_val = np.concatenate([given[1] for given in contributions]).astype(np.float32).reshape(n, _TOP)
-    else:
-        contrib_idx, contrib_val = np.full((n, _TOP), -1, np.int16), np.zeros((n, _TOP), np.float32)
-        for i, given in enumerate(contributions):
-            if given is not None:
-                k = min(_TOP, len(given[0]))
-                contrib_idx[i, :k], contrib_val[i, :k] = given[0][:k], given[1][:k]
+    rows = np.fromiter(map(attrgetter("row"), pool), np.int64, n)
+    heads = np.zeros((n, len(HEADS)), np.float32)
+    contrib_idx, contrib_val = np.full((n, _TOP), -1, np.int16), np.zeros((n, _TOP), np.float32)
+    if output is not None:
+        known = rows >= 0
+        k = min(_TOP, output.top.shape[1])
+        for j, head in enumerate(HEADS):
+            if head in output.heads:
+                heads[known, j] = output.probabilities[rows[known], output.heads.index(head)]
+        contrib_idx[known, :k], contrib_val[known, :k] = output.top[rows[known], :k], output.contributions[rows[known], :k]
     adjusted = [[i, [[strings.setdefault(a.stage, len(strings)), a.factor, strings.setdefault(a.detail, len(strings))]
                      for a in c.adjustments]] for i, c in enumerate(pool) if c.adjustments]
     arrays = {
@@ -95,7 +92,8 @@ def pack_pool(pool: list[Candidate], now: float, ranker: int | None) -> bytes:
     return b"".join([_MAGIC, len(header).to_bytes(4, "little"), header, *(v.tobytes() for v in arrays.values())])
 
 
-def unpack_pool(blob: bytes) -> tuple[list[Candidate], float, int | None]:
+def unpack_pool(blob: bytes) -> tuple[list[Candidate], RankerOutput, float, int | None]:
+    """``pack_pool`` undone: the pool (each candidate's ``row`` is its place in it), the ranker's output, now, ranker."""
     if blob[:4] != _MAGIC:
         raise InputError("this feed cursor was made by an older version of townsquare; ask for the feed again "
                          "without a cursor", field="cursor")
@@ -117,16 +115,14 @@ def unpack_pool(blob: bytes) -> tuple[list[Candidate], float, int | None]:
         p_at, q_at = p_at + n_people, q_at + n_posts
     adjustments = {i: [Adjustment(strings[stage], factor, strings[detail]) for stage, factor, detail in items]
                    for i, items in header["adjusted"]}
-    heads, idx, val = arrays["heads"], arrays["contrib_idx"], arrays["contrib_val"]
     pool, r_at = [], 0
     for i, (post, author, score, inside, n) in enumerate(zip(
             arrays["post"].tolist(), arrays["author"].tolist(), arrays["score"].tolist(),
             arrays["inside"].tolist(), arrays["n_reasons"].tolist())):
-        keep = idx[i] >= 0
-        pool.append(Candidate(post, author, reasons[r_at:r_at + n], inside, score, heads[i],
-                              (idx[i][keep], val[i][keep]), adjustments.get(i), i))
+        pool.append(Candidate(post, author, reasons[r_at:r_at + n], inside, score, adjustments.get(i), i))
         r_at += n
-    return pool, header["now"], header["ranker"]
+    output = RankerOutput(HEADS, arrays["heads"], arrays["contrib_idx"].astype(np.int64), arrays["contrib_val"])
+    return pool, output, header["now"], header["ranker"]
 
 
 @dataclass
@@ -137,6 +133,7 @@ class FeedSession:
     ranker_version: int | None
     pool: list[Candidate]  # as ranked on page 1
     expires: float
+    ranker_output: RankerOutput | None = None  # the pool's probabilities and contributions, by ``Candidate.row``
     pages: list[list[Candidate]] = field(default_factory=list)  # what each served page held
     ranking: Any = None  # this process only: page 1's ranking records and context
     ctx: Any = None
@@ -203,9 +200,11 @@ class SessionStore:
         self._memory: OrderedDict[str, FeedSession] = OrderedDict()
         self._lock = threading.Lock()
 
-    def new(self, user_id: int, now: float, pool: list[Candidate], ranker_version: int | None) -> FeedSession:
+    def new(self, user_id: int, now: float, pool: list[Candidate], ranker_version: int | None,
+            ranker_output: RankerOutput | None = None) -> FeedSession:
         """A session in memory; ``record_page`` stores it with its first page."""
-        return FeedSession(secrets.token_hex(16), user_id, now, ranker_version, pool, time.time() + self.ttl_s)
+        return FeedSession(secrets.token_hex(16), user_id, now, ranker_version, pool, time.time() + self.ttl_s,
+                           ranker_output)
 
     def record_page(self, session: FeedSession, page: list[Candidate]) -> None:
         """Remember what a page held. A later page is written at once; the first waits for ``save_new``."""
@@ -230,7 +229,7 @@ class SessionStore:
         self.writer.submit(lambda: self._insert(session, served), f"feed session {session.id}")
 
     def _insert(self, session: FeedSession, served: bytes) -> None:
-        payload = pack_pool(session.pool, session.now, session.ranker_version)
+        payload = pack_pool(session.pool, session.ranker_output, session.now, session.ranker_version)
         with self.store.begin() as conn:
             conn.execute(_INSERT, {"id": session.id, "user_id": session.user_id, "pages": 1, "payload": payload,
                                    "served": served, "expires_at": datetime.fromtimestamp(session.expires, UTC)})
@@ -250,8 +249,9 @@ class SessionStore:
             with self.store.read() as conn:
                 full = conn.execute(select(feed_sessions).where(feed_sessions.c.id == session_id)).mappings().one()
             if session is None:
-                pool, now, ranker = unpack_pool(full["payload"])
-                session = FeedSession(session_id, full["user_id"], now, ranker, pool, full["expires_at"].timestamp())
+                pool, output, now, ranker = unpack_pool(full["payload"])
+                session = FeedSession(session_id, full["user_id"], now, ranker, pool, full["expires_at"].timestamp(),
+                                      output)
             session.restore_pages(json.loads(full["served"]))
         self._remember(session)
         return session
