@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from itertools import repeat
 from typing import TYPE_CHECKING, ClassVar, NamedTuple, TypeVar
 
@@ -65,7 +65,8 @@ class Adjustment(NamedTuple):
         return {"stage": self.stage, "factor": round(float(self.factor), 4), "detail": self.detail}
 
 
-class RankerOutput(NamedTuple):
+@dataclass(frozen=True, eq=False)
+class RankerOutput:
     """What the ranker said about the candidates of one ranking run, row by row (``Candidate.row``).
 
     Kept as whole arrays, one set per run, rather than a slice per candidate: a page-1 pool of
@@ -77,16 +78,23 @@ class RankerOutput(NamedTuple):
     top: np.ndarray  # (rows, k) the strongest features (indices into features.FEATURES); -1 for none
     contributions: np.ndarray  # (rows, k) their contributions to the score
 
+    @cached_property
+    def _shown(self) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and contributions rounded as explanations show them: once for every row,
+        in numpy (Python's round() per value took most of an explanation's time)."""
+        return (np.round(self.probabilities.astype(np.float64), 5),  # stored pools keep float32
+                np.round(self.contributions.astype(np.float64), 4))
+
     def predicted(self, row: int) -> dict[str, float]:
-        if row < 0 or row >= len(self.probabilities):
+        if not 0 <= row < len(self.probabilities):
             return {}
-        return dict(zip(self.heads, (round(p, 5) for p in self.probabilities[row].tolist())))
+        return dict(zip(self.heads, self._shown[0][row].tolist()))
 
     def strongest(self, row: int) -> list[tuple[int, float]]:
-        """(feature index, contribution) of the row's strongest features, strongest first."""
-        if row < 0 or row >= len(self.top):
+        """(feature index, contribution) of the row's strongest features, strongest first, as shown."""
+        if not 0 <= row < len(self.top):
             return []
-        return [(j, v) for j, v in zip(self.top[row].tolist(), self.contributions[row].tolist()) if j >= 0]
+        return [(j, v) for j, v in zip(self.top[row].tolist(), self._shown[1][row].tolist()) if j >= 0]
 
 
 @dataclass(eq=False, slots=True)

@@ -74,7 +74,7 @@ def summarise(reason: Reason, names: Names) -> str:
 def top_features(c: Candidate, output: RankerOutput | None) -> list[dict]:
     if output is None:
         return []
-    return [{"feature": FEATURES[j], "contribution": round(v, 4)} for j, v in output.strongest(c.row)]
+    return [{"feature": FEATURES[j], "contribution": v} for j, v in output.strongest(c.row)]
 
 
 def explain_item(c: Candidate, names: Names, position: int, created_at: str | None = None,

@@ -36,6 +36,8 @@ DELETED, REPLY, REPOST, QUOTE, NOT_PUBLIC, PRIVATE = 1, 2, 4, 8, 16, 32
 def take(array: np.ndarray, ids: np.ndarray, fill=0) -> np.ndarray:
     """``array[ids]`` where ids are in range, ``fill`` elsewhere (ids the index has not seen yet)."""
     ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) and ids.min() >= 0 and ids.max() < len(array):  # the usual case: one gather, no mask
+        return array[ids]
     out = np.full((len(ids), *array.shape[1:]), fill, dtype=array.dtype)
     inside = (ids >= 0) & (ids < len(array))
     out[inside] = array[ids[inside]]
