@@ -89,3 +89,43 @@ def test_a_fully_annotated_pool_round_trips():
         assert [j for j, _ in back_output.strongest(again.row)] == [j for j, _ in output.strongest(original.row)]
         assert [v for _, v in back_output.strongest(again.row)] == pytest.approx(
             [v for _, v in output.strongest(original.row)], abs=1e-6)
+
+
+def test_expired_sessions_are_deleted_as_new_ones_are_saved(store):
+    """The writer deletes expired sessions (in batches) when a new one is saved, at most once a
+    ``purge_every_s``; live ones stay."""
+    from sqlalchemy import select
+
+    from townsquare.feed.sessions import SessionStore
+    from townsquare.feed.writer import BackgroundWriter
+    from townsquare.ingest.loader import Loader
+    from townsquare.ingest.records import UserRecord
+    from townsquare.storage.feed_schema import feed_sessions
+
+    Loader(store).load([UserRecord(id="u1", handle="ada")])
+    uid = store.find_user("ada")["id"]
+    writer = BackgroundWriter()
+
+    def save(sessions: SessionStore) -> FeedSession:
+        session = sessions.new(uid, 0.0, _pool(), None, _output())
+        sessions.record_page(session, session.remaining(1))
+        sessions.save_new(session)
+        writer.flush()
+        return session
+
+    def stored() -> set[str]:
+        with store.read() as conn:
+            return set(conn.execute(select(feed_sessions.c.id)).scalars())
+
+    old = SessionStore(store, ttl_s=-60, writer=writer, purge_every_s=3600)  # its sessions are born expired
+    save(old)
+    assert stored() == set()  # the first save also purged, after its own insert
+    gone = {save(old).id for _ in range(7)}
+    assert stored() == gone  # within purge_every_s: no more purges
+    sessions = SessionStore(store, ttl_s=1800, writer=writer, purge_every_s=3600)
+    sessions.purge = lambda: SessionStore.purge(sessions, batch=3)  # several batches
+    kept = save(sessions).id
+    assert stored() == {kept}
+    more = save(old).id  # expired, but this store purged less than purge_every_s ago
+    again = save(sessions).id
+    assert stored() == {kept, more, again}
