@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from townsquare.feed.index import AFFINITY, FeedIndex
+from townsquare.feed.store_io import fetch_rows
 from townsquare.feed.writer import BackgroundWriter
 from townsquare.storage.feed_schema import feed_user_state
 
@@ -162,13 +163,13 @@ class InterestBook:
     def _load(self, uid: int) -> InterestState | None:
         if not self.persist or self.index.model is None:
             return None
-        with self.store.read() as conn:
-            row = conn.execute(select(feed_user_state.c.state, feed_user_state.c.consumed_id).where(
-                feed_user_state.c.user_id == uid, feed_user_state.c.model == self.index.model)).first()
-        if row is None:
+        with self.store.read() as conn:  # on a user's first request in this process: straight from the driver
+            rows = fetch_rows(conn, "SELECT state, consumed_id FROM feed_user_state WHERE user_id = :user "
+                                    "AND model = :model", {"user": uid, "model": self.index.model})
+        if not rows:
             return None
         try:
-            return InterestState.from_bytes(row[0], row[1])
+            return InterestState.from_bytes(bytes(rows[0][0]), int(rows[0][1]))
         except (ValueError, KeyError, TypeError):  # an older or damaged checkpoint: the log rebuilds it
             return None
 
