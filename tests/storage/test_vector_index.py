@@ -59,6 +59,12 @@ def test_empty_index_returns_nothing(make: Callable[[], VectorIndex]) -> None:
     assert index.ids().size == 0 and index.remove([1, 2]) == 0
 
 
+def test_a_batch_of_no_queries_gets_no_rows(index: VectorIndex) -> None:
+    """A user with no interest vectors yet searches with a (0, dim) batch."""
+    ids, scores = index.search(np.zeros((0, DIM), np.float32), 5)
+    assert ids.shape[0] == 0 and scores.shape[0] == 0
+
+
 def test_a_stored_vector_finds_itself_first(index: VectorIndex, data: np.ndarray) -> None:
     assert len(index) == len(data)
     for row in [0, 1, 77, 150, 299]:

@@ -145,6 +145,8 @@ class VectorIndex(ABC):
         single = np.ndim(query) == 1
         queries = self._check_vectors(np.atleast_2d(query), "query")
         excluded = _NO_IDS if exclude is None else _check_ids(exclude)
+        if not len(queries):  # a batch of none (a user with no interest vectors yet)
+            return np.empty((0, 0), np.int64), np.empty((0, 0), np.float32)
         with self._lock.read():
             ids, scores = self._search(_normalise(queries), int(k), excluded)
         return (ids[0], scores[0]) if single else (ids, scores)
