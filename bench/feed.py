@@ -81,6 +81,17 @@ def build(store: Store, users: int, posts: int, interactions: int) -> dict:
     return {"load_s": round(time.perf_counter() - start, 1)}
 
 
+def machine_speed_ms() -> float:
+    """A fixed pure-Python workload (two million additions), in milliseconds: how fast this machine
+    runs the interpreter right now. The shared machines here slow down by 1.5-3x for minutes at a
+    time; a run whose figure is far above another's measured a slower machine, not slower code."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
 def percentiles(values: list[float]) -> dict:
     a = np.asarray(values)
     return {"p50": round(float(np.percentile(a, 50)), 2), "p90": round(float(np.percentile(a, 90)), 2),
@@ -147,7 +158,8 @@ def main() -> None:
     store = Store.open(f"sqlite:///{folder / 'corpus.sqlite'}")
     report: dict = {"corpus": {"users": args.users, "posts": args.posts, "interactions": args.interactions},
                     "machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version(),
-                                "load_average_1m_at_start": round(os.getloadavg()[0], 2)}}
+                                "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+                                "python_loop_ms_at_start": machine_speed_ms()}}
     if not (folder / "corpus.done").exists():
         report["build"] = build(store, args.users, args.posts, args.interactions)
         (folder / "corpus.done").write_text(json.dumps(report["build"]))
@@ -217,6 +229,7 @@ def serve(feed: ForYouFeed, store: Store, index: FeedIndex, args: argparse.Names
     gc.callbacks.remove(pauses)
     report["gc_pauses_while_measuring"] = pauses.summary(2 * args.requests + 2 * 100)
     report["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
+    report["machine"]["python_loop_ms_at_end"] = machine_speed_ms()
     report["ranker_version"] = feed.env.rankers.current()[0]
     report["collaborative"] = index.collaborative.version if index.collaborative else None
 
