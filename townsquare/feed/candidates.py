@@ -70,7 +70,8 @@ class RankerOutput:
     """What the ranker said about the candidates of one ranking run, row by row (``Candidate.row``).
 
     Kept as whole arrays, one set per run, rather than a slice per candidate: a page-1 pool of
-    600 made 1,800 numpy views to set, pack and free, about 5% of a 1M-post page's time.
+    600 made 1,800 numpy views to set, pack and free (a 1M-post page got 2.7% faster without them,
+    ``bench/feed_ab.py``).
     """
 
     heads: tuple[str, ...]  # the engagement kinds, in the column order of ``probabilities``
