@@ -145,3 +145,16 @@ def test_keys_are_stored_hashed(world):
     with world.store.read() as conn:
         stored = [r[0] for r in conn.exec_driver_sql("SELECT key_hash FROM api_keys")]
     assert secret not in stored and all(len(h) == 64 for h in stored)
+
+
+def test_expired_sign_in_sessions_are_deleted_by_the_next_sign_in(world):
+    from townsquare.web.auth import SessionBook, digest
+
+    def stored() -> set[str]:
+        with world.store.read() as conn:
+            return {r[0] for r in conn.exec_driver_sql("SELECT token_hash FROM web_sessions")}
+
+    expired, _ = SessionBook(world.store, ttl_s=-1).create(world.handles[2])  # born expired
+    assert world.services.sessions.verify(expired) is None and digest(expired) in stored()
+    live, _ = world.services.sessions.create(world.handles[2])
+    assert digest(expired) not in stored() and digest(live) in stored()

@@ -44,4 +44,5 @@ web_sessions = Table(
     Column("created_at", UTCDateTime, nullable=False, default=_now),
     Column("expires_at", UTCDateTime, nullable=False),
     Index("ix_web_sessions_user", "user_id"),
+    Index("ix_web_sessions_expires", "expires_at"),
 )

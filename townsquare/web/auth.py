@@ -116,7 +116,8 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class SessionBook:
-    """Per-user sessions: a random token (cookie or bearer), stored hashed, with an expiry."""
+    """Per-user sessions: a random token (cookie or bearer), stored hashed, with an expiry.
+    Each new session deletes the expired ones."""
 
     def __init__(self, store, ttl_s: int) -> None:
         self.store, self.ttl_s = store, ttl_s
@@ -134,7 +135,8 @@ class SessionBook:
             "created_at": now,
             "expires_at": now + timedelta(seconds=self.ttl_s),
         }
-        with self.store.begin() as conn:
+        with self.store.begin() as conn:  # expired sessions go as new ones come: nothing piles up
+            conn.execute(web_sessions.delete().where(web_sessions.c.expires_at < now))
             conn.execute(web_sessions.insert().values(**row))
         return token, {
             "user": row_user["handle"],
