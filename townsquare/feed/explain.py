@@ -71,6 +71,10 @@ def summarise(reason: Reason, names: Names) -> str:
             return reason.detail or reason.source
 
 
+def predicted(c: Candidate, output: RankerOutput | None) -> dict[str, float]:
+    return {} if output is None else output.predicted(c.row)
+
+
 def top_features(c: Candidate, output: RankerOutput | None) -> list[dict]:
     if output is None:
         return []
@@ -92,7 +96,7 @@ def explain_item(c: Candidate, names: Names, position: int, created_at: str | No
         "because": [summarise(r, names) for r in c.reasons if r.source != "probe"],
         "sources": [{**r.as_dict(), "people": [names.user(p) for p in r.people],
                      "posts": [names.post(p) for p in r.posts]} for r in c.reasons if r.source != "probe"],
-        "predicted": {} if output is None else output.predicted(c.row),
+        "predicted": predicted(c, output),
         "top_features": top_features(c, output),
         "adjustments": [a.as_dict() for a in c.adjustments or ()],
     }
@@ -112,7 +116,7 @@ def why_not_report(post: dict, ranking, page_items: list[Candidate], limit: int,
         return out
     position = next((i for i, c in enumerate(page_items[:limit]) if c.post_id == pid), None)
     out.update(rank=None if ranking.probe_rank is None else ranking.probe_rank + 1, ranked=ranking.ranked,
-               score=round(probe.score, 5), predicted={} if output is None else output.predicted(probe.row),
+               score=round(probe.score, 5), predicted=predicted(probe, output),
                top_features=top_features(probe, output),
                adjustments=[a.as_dict() for a in probe.adjustments or ()])
     cut = page_items[min(limit, len(page_items)) - 1].score if page_items else None

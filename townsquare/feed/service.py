@@ -38,8 +38,8 @@ SELECTION_WINDOW = 5
 # A 1M-post page allocates and frees tens of thousands of containers, nearly all freed by
 # reference counting, yet at the defaults they set off about 3 young and 0.3 middle passes per
 # page: 1.8 ms of GC per page (measured with gc.callbacks over 300 pages). At these thresholds
-# 300 pages ran no pass at all: the heap barely grows, so a pass comes only when garbage with
-# cycles has really piled up.
+# bench/feed.py's 1,000 pages ran no pass at all; a pass now comes once 20,000 more containers
+# are alive than after the last one (a worker's caches filling up).
 SERVING_GC_THRESHOLDS = (20_000, 20, 50)
 
 

@@ -133,11 +133,10 @@ def out_of_fold(batch: TextBatch, y: np.ndarray, labels: list[str],
     # the folds that judge C: all of them for small data, else the first (the others run the chosen C only)
     judging = splits if len(y) < options.compare_on_all_below else splits[:1]
     rest = splits[len(judging):]
-    logits = np.zeros((len(y), len(labels)), np.float32)
     fits = iter(_fit_all(x, y, [(train, c) for c in options.c_grid for train, _ in judging], options))
     best = None
     for c in options.c_grid:
-        found = np.zeros_like(logits)
+        found = np.zeros((len(y), len(labels)), np.float32)  # the other folds' rows are filled below
         for _, test_idx in judging:
             found[test_idx] = fold_logits(next(fits), test_idx)
         loss = sum(judged(found[t], t) * len(t) for _, t in judging) / sum(len(t) for _, t in judging)
