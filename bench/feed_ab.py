@@ -2,6 +2,7 @@
 
     python bench/feed_ab.py --baseline cadefbd          # the corpus bench/feed.py built (1M posts)
     python bench/feed_ab.py --baseline HEAD~3 --blocks 4 --block-size 40
+    python bench/feed_ab.py --baseline HEAD~3 --demo DIR --limit 20   # a data dir `townsquare demo` loaded
 
 Separate runs of ``bench/feed.py`` moved by 30% within an hour on a shared machine, more than
 most changes are worth. Here the baseline's ``townsquare`` package is extracted from git (as
@@ -66,6 +67,12 @@ def load_feed(package: str, url: str, folder: Path):
                                   models_dir=folder / "collaborative")
 
 
+def load_web_feed(package: str, url: str, folder: Path):
+    """The feed exactly as the web app builds it (its embedder, moderation and collaborative models)."""
+    os.environ.update(TOWNSQUARE_DATABASE_URL=url, TOWNSQUARE_DATA_DIR=str(folder))
+    return importlib.import_module(f"{package}.web.app").factory().state.services.feed
+
+
 def summary(wall: list[float], cpu: list[float], stages: dict[str, list[float]]) -> dict:
     def pct(values):
         return {f"p{q}": round(float(np.percentile(values, q)), 2) for q in (50, 90, 99)}
@@ -112,6 +119,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--baseline", required=True, help="A git revision of this repository.")
     parser.add_argument("--folder", type=Path, default=ROOT / ".bench" / "feed" / "100000-1000000-10000000",
                         help="A corpus folder bench/feed.py built (corpus.sqlite, collaborative/).")
+    parser.add_argument("--demo", type=Path, default=None, metavar="DIR",
+                        help="Instead: a data dir holding townsquare.sqlite with the demo loaded; "
+                             "both feeds are built as the web app builds them.")
     parser.add_argument("--blocks", type=int, default=8)
     parser.add_argument("--block-size", type=int, default=60)
     parser.add_argument("--limit", type=int, default=50)
@@ -121,19 +131,20 @@ def arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = arguments()
-    if not (args.folder / "corpus.sqlite").exists():
-        sys.exit(f"no corpus in {args.folder}: run `python bench/feed.py --build-only` first")
+    database = args.demo / "townsquare.sqlite" if args.demo else args.folder / "corpus.sqlite"
+    if not database.exists():
+        sys.exit(f"no {database}: run `python bench/feed.py --build-only` (or `townsquare demo`) first")
     if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 2:
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:2])
-    url = f"sqlite:///{args.folder / 'corpus.sqlite'}"
-    report: dict = {"baseline": None, "corpus": str(args.folder)}
+    url = f"sqlite:///{database}"
+    report: dict = {"baseline": None, "corpus": str(database)}
     with tempfile.TemporaryDirectory() as tmp:  # kept until the end: the baseline imports lazily too
         report["baseline"] = extract_baseline(args.baseline, Path(tmp))
         sys.path.insert(0, tmp)
         feeds = {}
         for name, package in (("baseline", BASELINE), ("current", "townsquare")):
             start = time.perf_counter()
-            feeds[name] = load_feed(package, url, args.folder)
+            feeds[name] = load_web_feed(package, url, args.demo) if args.demo else load_feed(package, url, args.folder)
             print(f"{name}: feed loaded in {time.perf_counter() - start:.0f} s", file=sys.stderr)
         records = serve(feeds, args)
     for name, (wall, cpu, stages) in records.items():

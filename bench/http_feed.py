@@ -8,7 +8,9 @@ Starts ``uvicorn townsquare.web.app:factory`` with ``--workers`` processes (pinn
 two CPU cores with ``taskset`` when it exists), creates a read key, waits until ``/readyz`` says
 every worker has loaded its feed index, warms them for 3 seconds, then
 ``--clients`` connections request page 1 of a new feed session for a random user for
-``--seconds``. The load comes from ``wrk`` (Debian package ``wrk``) when it is installed: a C
+``--seconds``. Beside the rate it prints the server's CPU time per request (all its processes,
+from ``/proc``) and a fixed pure-Python loop's time at the start and end: the shared machines here
+slow down by 1.5-5x for minutes at a time, and those two figures show when they did. The load comes from ``wrk`` (Debian package ``wrk``) when it is installed: a C
 load generator takes little of the two cores the server runs on. Without it, Python threads
 with httpx make the requests, and they take a share of the CPU the server needs (``--load``).
 Prints one JSON object.
@@ -24,6 +26,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
+import importlib.util
 import json
 import os
 import random
@@ -56,6 +59,33 @@ def build_demo(folder: Path) -> str:
     embed_users(store, embedder)
     store.close()
     return url
+
+
+def machine_speed_ms() -> float:
+    """Two million additions in pure Python, in milliseconds (as in bench/feed.py)."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) used so far by ``root`` and every process below it (Linux ``/proc``)."""
+    parents, cpu = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        pid = int(stat.parent.name)
+        parents[pid], cpu[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, grew = {root}, True
+    while grew:
+        below = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= below
+        grew = bool(below)
+    return sum(cpu.get(pid, 0.0) for pid in tree)
 
 
 def free_port() -> int:
@@ -99,8 +129,11 @@ def start_server(
     return subprocess.Popen(command, env=env, cwd=ROOT)
 
 
-def measure(base: str, key: str, handles: list[str], clients: int, seconds: float, limit: int) -> dict:
+def measure(base: str, key: str, handles: list[str], clients: int, seconds: float, limit: int,
+            pages: int = 1) -> dict:
+    """Each client reads a random user's feed: page 1, then (``pages`` > 1) the next pages by cursor."""
     latencies: list[float] = []
+    firsts = [0]
     errors: list[str] = []
     stop = time.monotonic() + seconds
     lock = threading.Lock()
@@ -108,10 +141,14 @@ def measure(base: str, key: str, handles: list[str], clients: int, seconds: floa
     def client(seed: int) -> None:
         rng = random.Random(seed)
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+            handle, cursor, page = rng.choice(handles), None, 0
             while time.monotonic() < stop:
+                if cursor is None or page >= pages:
+                    handle, cursor, page = rng.choice(handles), None, 0
                 start = time.perf_counter()
                 try:
-                    response = http.get(f"/v1/users/{rng.choice(handles)}/feed", params={"limit": limit})
+                    params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+                    response = http.get(f"/v1/users/{handle}/feed", params=params)
                     ok = response.status_code == 200
                     detail = f"{response.status_code} {response.text[:120]}"
                 except httpx.HTTPError as error:
@@ -119,6 +156,8 @@ def measure(base: str, key: str, handles: list[str], clients: int, seconds: floa
                 elapsed = time.perf_counter() - start
                 with lock:
                     latencies.append(elapsed) if ok else errors.append(detail)
+                    firsts[0] += ok and cursor is None
+                cursor, page = (response.json()["cursor"], page + 1) if ok else (None, 0)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     began = time.monotonic()
@@ -134,6 +173,7 @@ def measure(base: str, key: str, handles: list[str], clients: int, seconds: floa
 
     return {
         "requests": len(ms),
+        "first_pages": firsts[0],
         "errors": len(errors),
         "first_errors": errors[:3],
         "seconds": round(wall, 1),
@@ -148,33 +188,51 @@ def measure(base: str, key: str, handles: list[str], clients: int, seconds: floa
 WRK_SCRIPT = """
 local handles = {%(handles)s}
 local headers = {["Authorization"] = "Bearer %(key)s"}
-local counter = 0
+local pages = %(pages)d
+local counter, threads = 0, {}
 function setup(thread)
   counter = counter + 1
   thread:set("seed", counter)
+  table.insert(threads, thread)
 end
 function init(args)
   math.randomseed(seed * 7919)
+  firsts, pending = 0, {}  -- this thread's page-1 requests; next pages to ask for: {handle, cursor}
 end
 function request()
-  local handle = handles[math.random(#handles)]
-  return wrk.format("GET", "/v1/users/" .. handle .. "/feed?limit=%(limit)d", headers)
+  local next_page = table.remove(pending)
+  if next_page then
+    return wrk.format("GET", "/v1/users/" .. next_page[1] .. "/feed?limit=%(limit)d&cursor=" .. next_page[2], headers)
+  end
+  firsts = firsts + 1
+  return wrk.format("GET", "/v1/users/" .. handles[math.random(#handles)] .. "/feed?limit=%(limit)d", headers)
+end
+if pages > 1 then
+  -- the top-level user, page and cursor come before the items in the response
+  function response(status, headers, body)
+    if status ~= 200 then return end
+    local page, cursor = tonumber(body:match('"page":(%%d+)')), body:match('"cursor":"([^"]+)"')
+    if page and cursor and page < pages then table.insert(pending, {body:match('"user":"([^"]+)"'), cursor}) end
+  end
 end
 function done(summary, latency, requests)
-  local e = summary.errors
+  local e, first_pages = summary.errors, 0
+  for _, thread in ipairs(threads) do first_pages = first_pages + thread:get("firsts") end
   io.write(string.format(
-    "JSON{\\"requests\\": %%d, \\"seconds\\": %%.3f, \\"non_2xx\\": %%d, \\"socket_errors\\": %%d, " ..
-    "\\"p50_us\\": %%d, \\"p90_us\\": %%d, \\"p99_us\\": %%d, \\"mean_us\\": %%.0f}\\n",
-    summary.requests, summary.duration / 1e6, e.status, e.connect + e.read + e.write + e.timeout,
+    "JSON{\\"requests\\": %%d, \\"first_pages\\": %%d, \\"seconds\\": %%.3f, \\"non_2xx\\": %%d, " ..
+    "\\"socket_errors\\": %%d, \\"p50_us\\": %%d, \\"p90_us\\": %%d, \\"p99_us\\": %%d, \\"mean_us\\": %%.0f}\\n",
+    summary.requests, first_pages, summary.duration / 1e6, e.status, e.connect + e.read + e.write + e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean))
 end
 """
 
 
-def measure_wrk(base: str, key: str, handles: list[str], clients: int, seconds: float, limit: int) -> dict:
-    """The same load from wrk: ``clients`` connections over 2 threads, random users, page 1."""
+def measure_wrk(base: str, key: str, handles: list[str], clients: int, seconds: float, limit: int,
+                pages: int = 1) -> dict:
+    """The same load from wrk: ``clients`` connections over 2 threads, random users, page 1 (then the
+    next pages by cursor, each wrk thread asking for its own sessions' next pages before new ones)."""
     script = WRK_SCRIPT % {
-        "handles": ", ".join(json.dumps(h) for h in handles), "key": key, "limit": limit,
+        "handles": ", ".join(json.dumps(h) for h in handles), "key": key, "limit": limit, "pages": pages,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
         file.write(script)
@@ -185,6 +243,7 @@ def measure_wrk(base: str, key: str, handles: list[str], clients: int, seconds: 
     ok = raw["requests"] - raw["non_2xx"] - raw["socket_errors"]
     return {
         "requests": raw["requests"],
+        "first_pages": raw["first_pages"],
         "errors": raw["non_2xx"] + raw["socket_errors"],
         "seconds": round(raw["seconds"], 1),
         "requests_per_s": round(ok / raw["seconds"], 1),
@@ -206,6 +265,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--limit", type=int, default=20)
+    parser.add_argument("--pages", type=int, default=1,
+                        help="Pages each reader scrolls: 1 = every request ranks a new feed session (the worst "
+                             "case); 3 = page 1, then pages 2 and 3 by cursor, as a reader scrolls.")
     parser.add_argument("--users", type=int, default=2000, help="How many users to draw requests from.")
     parser.add_argument("--load", choices=["auto", "wrk", "python"], default="auto",
                         help="Load generator: wrk when installed (auto), or Python threads.")
@@ -220,6 +282,7 @@ def main() -> None:
     from townsquare.storage.schema import users
     from townsquare.web.auth import KeyBook
 
+    loop_at_start = machine_speed_ms()
     folder = Path(tempfile.mkdtemp(prefix="townsquare-http-"))
     url = build_demo(folder) if args.demo else args.database_url
     store = Store.open(url)
@@ -246,7 +309,9 @@ def main() -> None:
         ready_s = time.monotonic() - started
         warm = measure(base, key, handles, args.workers * 2, 3.0, args.limit)  # first pages: rankers, caches
         run = measure_wrk if load == "wrk" else measure
-        result = run(base, key, handles, args.clients, args.seconds, args.limit)
+        cpu_before = tree_cpu_s(server.pid)
+        result = run(base, key, handles, args.clients, args.seconds, args.limit, args.pages)
+        server_cpu_s = tree_cpu_s(server.pid) - cpu_before
     finally:
         server.terminate()
         try:
@@ -261,10 +326,16 @@ def main() -> None:
                 "load": load,
                 "clients": args.clients,
                 "limit": args.limit,
+                "pages_per_reader": args.pages,
                 "server_ready_s": round(ready_s, 1),
                 "warmup_requests": warm["requests"],
                 **result,
+                "server_cpu_ms_per_request": round(1000 * server_cpu_s / max(result["requests"], 1), 2),
+                "server": {"http": "httptools" if importlib.util.find_spec("httptools") else "h11",
+                           "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"},
                 "cpus": os.cpu_count(),
+                "python_loop_ms_at_start": loop_at_start,
+                "python_loop_ms_at_end": machine_speed_ms(),
             },
             indent=2,
         )
