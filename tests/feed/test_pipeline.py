@@ -8,6 +8,7 @@ import pytest
 from townsquare.errors import ConfigError, InputError
 from townsquare.feed import FeedConfig, FeedPipeline, ForYouFeed, ModerationVerdict
 from townsquare.feed.context import build_context
+from townsquare.feed.filters import Filter, FilterResult
 from townsquare.feed.ranker import HEADS
 
 from .conftest import World, pid
@@ -223,3 +224,46 @@ def test_deleting_a_user_removes_their_feed_state(any_world, now):
     assert rows() == {"feed_user_state": 1, "feed_steering": 1, "feed_sessions": 1, "feed_rankers": 0}
     delete_user(world.store, "ada")
     assert rows() == {"feed_user_state": 0, "feed_steering": 0, "feed_sessions": 0, "feed_rankers": 0}
+
+
+class _NotBy(Filter):
+    """A filter written against the object interface only (overrides ``__call__``, not ``drop``)."""
+
+    name = "test_not_by"
+
+    def __init__(self, author: int) -> None:
+        super().__init__()
+        self.author = author
+
+    def __call__(self, ctx, candidates):
+        theirs = {c.post_id for c in candidates if c.author_id == self.author}
+        return FilterResult([c for c in candidates if c.post_id not in theirs],
+                            [c for c in candidates if c.post_id in theirs], dict.fromkeys(theirs, "not them"))
+
+
+def _ranked(feed, ctx) -> tuple:
+    ranking = feed.pipeline.rank(ctx)
+    return ([(c.post_id, c.author_id, c.reasons, c.in_network, c.score, c.adjustments, c.row) for c in ranking.pool],
+            ranking.removed, ranking.ranked, ranking.ranker_output.probabilities.tolist())
+
+
+def test_columns_and_objects_rank_alike_and_object_only_filters_still_run(world, now, monkeypatch):
+    world = _network(world)
+    world.act("bob", world.post("eve", "chess", pid="eve-chess-liked"), "like")
+    world.act("ada", world.post("dee", "cooking", pid="dee-seen"), "view")
+    world.follow("ada", "eve", "block")
+    world.load()
+    feed = world.feed(sources=SOURCES)
+    ctx = build_context(feed.env, world.store.find_user("ada"), now)
+    columns = _ranked(feed, ctx)
+    assert {why[0] for why in columns[1].values()} >= {"seen_posts", "blocked_authors"}
+    monkeypatch.setattr(Filter, "columnar", property(lambda self: False))
+    assert _ranked(feed, build_context(feed.env, world.store.find_user("ada"), now)) == columns
+
+    monkeypatch.undo()
+    cy = world.store.find_user("cy")["id"]
+    feed.pipeline.filters.append(_NotBy(cy))
+    assert not feed.pipeline.filters[-1].columnar and feed.pipeline.filters[0].columnar
+    ranking = feed.pipeline.rank(build_context(feed.env, world.store.find_user("ada"), now))
+    assert ranking.pool and all(c.author_id != cy for c in ranking.pool)
+    assert ("test_not_by", "not them") in ranking.removed.values()

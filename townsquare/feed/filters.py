@@ -1,7 +1,15 @@
-"""Filters: each returns what it kept AND what it removed, with why. Cheap in-memory ones run first."""
+"""Filters: each says what it removes AND why. Cheap in-memory ones run first.
+
+A filter's ``drop(ctx, posts, authors)`` reads arrays (the pipeline filters page 1's proposals
+before any ``Candidate`` exists) and returns a bool per post and ``why(post, author)`` for the
+removed ones; calling a filter on a list of candidates (later pages) gives a ``FilterResult``.
+A filter written against the older interface, overriding only ``__call__``, still works: the
+pipeline then makes the candidates first.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import attrgetter
@@ -22,11 +30,23 @@ class FilterResult:
     why: dict[int, str] = field(default_factory=dict)  # post id -> why it was removed
 
 
+Why = Callable[[int, int], str]  # (post, author) -> why it was removed
+
+
 class Filter(Component):
     kind: ClassVar[str] = "filter"
 
-    def __call__(self, ctx, candidates: list[Candidate]) -> FilterResult:
+    def drop(self, ctx, posts: np.ndarray, authors: np.ndarray) -> tuple[np.ndarray, Why]:
+        """Which of these posts (by id, with their authors) to remove, and why for each removed one."""
         raise NotImplementedError
+
+    @property
+    def columnar(self) -> bool:
+        return type(self).drop is not Filter.drop
+
+    def __call__(self, ctx, candidates: list[Candidate]) -> FilterResult:
+        drop, why = self.drop(ctx, _posts(candidates), _authors(candidates))
+        return self.split(candidates, drop, lambda c: why(c.post_id, c.author_id))
 
     @staticmethod
     def split(candidates: list[Candidate], drop: np.ndarray, why) -> FilterResult:
@@ -35,6 +55,14 @@ class Filter(Component):
             return FilterResult(list(candidates))
         removed = list(compress(candidates, drop))
         return FilterResult(list(compress(candidates, ~drop)), removed, {c.post_id: why(c) for c in removed})
+
+
+def _keep_all(posts: np.ndarray) -> tuple[np.ndarray, Why]:
+    return np.zeros(len(posts), bool), _no_reason
+
+
+def _no_reason(post: int, author: int) -> str:
+    return ""
 
 
 def _posts(candidates: list[Candidate]) -> np.ndarray:
@@ -53,8 +81,8 @@ class OwnPostsFilter(Filter):
 
     name = "own_posts"
 
-    def __call__(self, ctx, candidates):
-        return self.split(candidates, _authors(candidates) == ctx.user_id, lambda c: "your own post")
+    def drop(self, ctx, posts, authors):
+        return authors == ctx.user_id, lambda post, author: "your own post"
 
 
 class SeenPostsFilter(Filter):
@@ -62,13 +90,12 @@ class SeenPostsFilter(Filter):
 
     name = "seen_posts"
 
-    def __call__(self, ctx, candidates):
-        posts = _posts(candidates)
+    def drop(self, ctx, posts, authors):
         seen = np.isin(posts, ctx.seen)
         served = np.isin(posts, np.fromiter(ctx.exclude_posts, np.int64, len(ctx.exclude_posts)))
         saw = set(posts[seen].tolist())
-        return self.split(candidates, seen | served, lambda c: "you already saw it" if c.post_id in saw
-                          else "already served in this session")
+        return seen | served, lambda post, author: ("you already saw it" if post in saw
+                                                    else "already served in this session")
 
 
 class BlockedAuthorsFilter(Filter):
@@ -76,12 +103,12 @@ class BlockedAuthorsFilter(Filter):
 
     name = "blocked_authors"
 
-    def __call__(self, ctx, candidates):
+    def drop(self, ctx, posts, authors):
         excluded = ctx.relations.excluded
         if not excluded:
-            return FilterResult(list(candidates))
-        drop = np.isin(_authors(candidates), np.fromiter(excluded, np.int64, len(excluded)))
-        return self.split(candidates, drop, lambda c: excluded[c.author_id])
+            return _keep_all(posts)
+        return np.isin(authors, np.fromiter(excluded, np.int64, len(excluded))), \
+            lambda post, author: excluded[author]
 
 
 class RepliesFilter(Filter):
@@ -89,14 +116,14 @@ class RepliesFilter(Filter):
 
     name = "replies"
 
-    def __call__(self, ctx, candidates):
-        parents = take(ctx.index.post_reply_to, _posts(candidates), -1).astype(np.int64)
+    def drop(self, ctx, posts, authors):
+        parents = take(ctx.index.post_reply_to, posts, -1).astype(np.int64)
         replies = parents >= 0
-        drop = np.zeros(len(candidates), bool)
+        drop = np.zeros(len(posts), bool)
         if replies.any():
             parent_authors = ctx.index.authors_of(parents[replies])
             drop[replies] = ~(np.isin(parent_authors, ctx.relations.follows) | (parent_authors == ctx.user_id))
-        return self.split(candidates, drop, lambda c: "a reply to someone you do not follow")
+        return drop, lambda post, author: "a reply to someone you do not follow"
 
 
 class LanguagesFilter(Filter):
@@ -104,15 +131,14 @@ class LanguagesFilter(Filter):
 
     name = "languages"
 
-    def __call__(self, ctx, candidates):
-        codes = take(ctx.index.post_lang, _posts(candidates), -1)
+    def drop(self, ctx, posts, authors):
+        codes = take(ctx.index.post_lang, posts, -1)
         drop = ~np.isin(codes, np.fromiter(ctx.languages, np.int64, len(ctx.languages))) & (codes >= 0)
         if not drop.any():
-            return FilterResult(list(candidates))
+            return drop, _no_reason
         names = {v: k for k, v in ctx.index.languages.items()}
-        lang = dict(zip(_posts(candidates)[drop].tolist(), codes[drop].tolist()))
-        return self.split(candidates, drop, lambda c: f"written in {names.get(lang[c.post_id], '?')}, "
-                                                      f"which you do not read")
+        lang = dict(zip(posts[drop].tolist(), codes[drop].tolist()))
+        return drop, lambda post, author: f"written in {names.get(lang[post], '?')}, which you do not read"
 
 
 class DeletedPostsFilter(Filter):
@@ -124,17 +150,16 @@ class DeletedPostsFilter(Filter):
 
     name = "deleted_posts"
 
-    def __call__(self, ctx, candidates):
-        posts = _posts(candidates)
+    def drop(self, ctx, posts, authors):
         flags = take(ctx.index.post_flags, posts).astype(np.int64)
         gone = take(ctx.index.post_author, posts, -1) < 0
-        following = np.isin(_authors(candidates), ctx.relations.follows)
+        following = np.isin(authors, ctx.relations.follows)
         hidden = ((flags & NOT_PUBLIC) > 0) & ~following | ((flags & PRIVATE) > 0)
         deleted = ((flags & DELETED) > 0) | gone
         drop = deleted | hidden
         why = dict(zip(posts[drop].tolist(), np.where(gone[drop], "no longer exists", np.where(
             deleted[drop], "deleted", "not visible to you")).tolist()))
-        return self.split(candidates, drop, lambda c: why[c.post_id])
+        return drop, lambda post, author: why[post]
 
 
 class ModerationVerdict(NamedTuple):
@@ -156,16 +181,15 @@ class ModerationFilter(Filter):
 
     name = "moderation"
 
-    def __call__(self, ctx, candidates):
+    def drop(self, ctx, posts, authors):
         provider = ctx.env.moderation
-        if provider is None or not candidates:
-            return FilterResult(list(candidates))
-        verdicts = provider.verdicts(_posts(candidates).tolist())
+        if provider is None or not len(posts):
+            return _keep_all(posts)
+        verdicts = provider.verdicts(posts.tolist())
         ctx.scratch["moderation"] = verdicts
-        hide = {post for post, verdict in verdicts.items() if verdict.action == "hide"}
-        drop = np.fromiter((c.post_id in hide for c in candidates), bool, len(candidates))
-        return self.split(candidates, drop, lambda c: "hidden by moderation: "
-                                                      + ", ".join(verdicts[c.post_id].reasons or ("policy",)))
+        hide = [post for post, verdict in verdicts.items() if verdict.action == "hide"]
+        return np.isin(posts, np.array(hide, np.int64)), \
+            lambda post, author: "hidden by moderation: " + ", ".join(verdicts[post].reasons or ("policy",))
 
 
 class MaxAgeOptions(BaseModel):
@@ -179,7 +203,6 @@ class MaxAgeFilter(Filter):
     name = "max_age"
     Options = MaxAgeOptions
 
-    def __call__(self, ctx, candidates):
-        age = ctx.now - take(ctx.index.post_time, _posts(candidates), ctx.now)
-        return self.split(candidates, age > self.options.days * 86400,
-                          lambda c: f"older than {self.options.days:g} days")
+    def drop(self, ctx, posts, authors):
+        age = ctx.now - take(ctx.index.post_time, posts, ctx.now)
+        return age > self.options.days * 86400, lambda post, author: f"older than {self.options.days:g} days"

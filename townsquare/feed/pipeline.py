@@ -17,7 +17,15 @@ from operator import attrgetter
 
 import numpy as np
 
-from townsquare.feed.candidates import Candidate, RankerOutput, Reason, Source, SourceOutcome, fetch_all
+from townsquare.feed.candidates import (
+    Candidate,
+    Gathered,
+    RankerOutput,
+    Reason,
+    Source,
+    SourceOutcome,
+    gather,
+)
 from townsquare.feed.component import build
 from townsquare.feed.config import FeedConfig
 from townsquare.feed.features import Batch, hydrate
@@ -79,21 +87,16 @@ class FeedPipeline:
         """Candidates from every source, filtered, featurised and scored, best first (the session's pool)."""
         timings = timings if timings is not None else Timings()
         with timings.stage("sources"):
-            candidates, outcomes = fetch_all(self.sources, ctx, self.config.source_timeout_ms)
+            gathered, outcomes = gather(self.sources, ctx, self.config.source_timeout_ms)
         for outcome in outcomes:
             timings[f"source.{outcome.name}"] = outcome.ms
         ranking = Ranking([], outcomes, timings=timings)
-        candidates = self._with_probe(ctx, candidates, ranking)
-        follows = ctx.follow_set
-        for candidate in candidates:
-            candidate.in_network = candidate.author_id in follows
         with timings.stage("filters"):
-            for step in self.filters:
-                with timings.stage(f"filter.{step.name}"):
-                    result = step(ctx, candidates)
-                for gone in result.removed:
-                    ranking.removed[gone.post_id] = (step.name, result.why.get(gone.post_id, ""))
-                candidates = result.kept
+            if ctx.probe is None and all(step.columnar for step in self.filters):
+                candidates = self._filter_columns(ctx, gathered, ranking, timings)
+            else:  # why-not follows one candidate object through every stage; older filters want objects
+                candidates = self._filter_objects(ctx, self._with_probe(ctx, gathered.candidates(), ranking),
+                                                  ranking, timings)
         ranking.ranked = len(candidates)
         with timings.stage("features"):
             batch = Batch.of(ctx, np.fromiter(map(attrgetter("post_id"), candidates), np.int64, len(candidates)))
@@ -109,6 +112,31 @@ class FeedPipeline:
             candidates = [c for c in candidates if c is not ranking.probe or len(c.reasons) > 1]
         ranking.pool = candidates[: pool_size or self.config.pool_size]
         return ranking
+
+    def _filter_columns(self, ctx, gathered: Gathered, ranking: Ranking, timings: Timings) -> list[Candidate]:
+        """The filters on the merged proposals' arrays; candidates made only for the posts they keep."""
+        rows, posts, authors = np.arange(len(gathered)), gathered.post_ids, gathered.authors
+        for step in self.filters:
+            with timings.stage(f"filter.{step.name}"):
+                drop, why = step.drop(ctx, posts, authors)
+                if drop.any():
+                    ranking.removed.update((post, (step.name, why(post, author)))
+                                           for post, author in zip(posts[drop].tolist(), authors[drop].tolist()))
+                    keep = ~drop
+                    rows, posts, authors = rows[keep], posts[keep], authors[keep]
+        return gathered.candidates(rows, in_network=np.isin(authors, ctx.relations.follows))
+
+    def _filter_objects(self, ctx, candidates: list[Candidate], ranking: Ranking, timings: Timings) -> list[Candidate]:
+        follows = ctx.follow_set
+        for candidate in candidates:
+            candidate.in_network = candidate.author_id in follows
+        for step in self.filters:
+            with timings.stage(f"filter.{step.name}"):
+                result = step(ctx, candidates)
+            for gone in result.removed:
+                ranking.removed[gone.post_id] = (step.name, result.why.get(gone.post_id, ""))
+            candidates = result.kept
+        return candidates
 
     @staticmethod
     def _with_probe(ctx, candidates: list[Candidate], ranking: Ranking) -> list[Candidate]:

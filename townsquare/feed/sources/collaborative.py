@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from townsquare.feed.candidates import Candidate, Source
+from townsquare.feed.candidates import Proposals, Source
 
 
 class ItemItemOptions(BaseModel):
@@ -20,7 +20,7 @@ class ItemItemSource(Source):
     name = "item_item"
     Options = ItemItemOptions
 
-    def fetch(self, ctx) -> list[Candidate]:
+    def fetch(self, ctx) -> Proposals | list:
         models = ctx.index.collaborative
         if models is None:
             return []
@@ -48,7 +48,7 @@ class FactorisationSource(Source):
     name = "factorisation"
     Options = FactorisationOptions
 
-    def fetch(self, ctx) -> list[Candidate]:
+    def fetch(self, ctx) -> Proposals | list:
         models = ctx.index.collaborative
         if models is None or models.factors is None:
             return []

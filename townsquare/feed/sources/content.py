@@ -7,7 +7,7 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from townsquare.feed.candidates import Candidate, Source, collect, in_background
+from townsquare.feed.candidates import Proposals, Source, collect, in_background
 from townsquare.feed.index import POSITIVE
 
 
@@ -88,7 +88,7 @@ class InterestSimilaritySource(Source):
         share = weights / max(float(weights.sum()), 1e-9)
         return [max(10, round(self.options.per_slot * (0.5 + len(share) * w / 2))) for w in share]
 
-    def fetch(self, ctx) -> list[Candidate]:
+    def fetch(self, ctx) -> Proposals | list:
         state = ctx.interests
         if not len(state.vectors):
             return []
@@ -98,8 +98,8 @@ class InterestSimilaritySource(Source):
         for slot, (liked, k, (ids, sims)) in enumerate(zip(closest_liked(ctx, state.vectors), sizes, found)):
             ids, sims = ids[:k], sims[:k]
             behind = [liked] * len(ids)
-            out += self.propose(ctx, ids, sims, posts=behind, detail=[f"interest {slot + 1}"] * len(ids))
-        return out
+            out.append(self.propose(ctx, ids, sims, posts=behind, detail=[f"interest {slot + 1}"] * len(ids)))
+        return Proposals.join(self.name, out)
 
 
 class ColdStartOptions(BaseModel):
@@ -120,7 +120,7 @@ class ColdStartSource(Source):
     def start(self, ctx) -> bool:
         return start_search(ctx, self.name, ctx.interests.signup, self.options.per_topic * 2)
 
-    def fetch(self, ctx) -> list[Candidate]:
+    def fetch(self, ctx) -> Proposals | list:
         state, index = ctx.interests, ctx.index
         if len(ctx.positives) >= self.options.min_history or not len(state.signup):
             return []
@@ -131,8 +131,8 @@ class ColdStartSource(Source):
             scores = sims * (1.0 + 0.25 * popular)
             top = np.argsort(-scores, kind="stable")[: self.options.per_topic]
             label = topic if len(topic) <= 60 else topic[:57] + "..."
-            out += self.propose(ctx, ids[top], scores[top], detail=[f"you said you like: {label}"] * len(top))
-        return out
+            out.append(self.propose(ctx, ids[top], scores[top], detail=[f"you said you like: {label}"] * len(top)))
+        return Proposals.join(self.name, out)
 
 
 class SteeringSourceOptions(BaseModel):
@@ -157,14 +157,15 @@ class SteeringSource(Source):
         return [p for p in ctx.steering
                 if p.direction == "more" and p.vector is not None and len(p.vector) == ctx.index.dim]
 
-    def fetch(self, ctx) -> list[Candidate]:
+    def fetch(self, ctx) -> Proposals | list:
         out, phrases = [], self._phrases(ctx)
         if not phrases:
             return out
         found = collected_search(ctx, self.name, _vectors(phrases, ctx.index.dim), self.options.per_phrase)
         for phrase, (ids, sims) in zip(phrases, found):
-            out += self.propose(ctx, ids, sims * math.sqrt(phrase.weight), detail=[f"you asked for {phrase.label()}"] * len(ids))
-        return out
+            out.append(self.propose(ctx, ids, sims * math.sqrt(phrase.weight),
+                                    detail=[f"you asked for {phrase.label()}"] * len(ids)))
+        return Proposals.join(self.name, out)
 
 
 def _vectors(phrases: list, dim: int) -> np.ndarray:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from townsquare.feed.candidates import Candidate, Source
+from townsquare.feed.candidates import Proposals, Source
 from townsquare.feed.index import REPOST
 
 
@@ -27,7 +27,7 @@ class InNetworkSource(Source):
     name = "in_network"
     Options = InNetworkOptions
 
-    def fetch(self, ctx) -> list[Candidate]:
+    def fetch(self, ctx) -> Proposals | list:
         o, index = self.options, ctx.index
         follows = ctx.relations.follows
         affinity = ctx.affinity_of(follows)
@@ -58,7 +58,7 @@ class SocialProofSource(Source):
     name = "social_proof"
     Options = SocialProofOptions
 
-    def fetch(self, ctx) -> list[Candidate]:
+    def fetch(self, ctx) -> Proposals | list:
         o = self.options
         found = [(post, people) for post, people in ctx.social.items() if len(people) >= o.min_people]
         if not found:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from townsquare.feed.candidates import Candidate, Source
+from townsquare.feed.candidates import Proposals, Source
 
 
 class TrendingOptions(BaseModel):
@@ -19,7 +19,7 @@ class TrendingSource(Source):
     name = "trending"
     Options = TrendingOptions
 
-    def fetch(self, ctx) -> list[Candidate]:
+    def fetch(self, ctx) -> Proposals | list:
         ids, scores = ctx.index.trending(self.options.count, ctx.now)
         return self.propose(ctx, ids, scores, detail=["trending"] * len(ids))
 
@@ -36,7 +36,7 @@ class FreshSource(Source):
     name = "fresh"
     Options = FreshOptions
 
-    def fetch(self, ctx) -> list[Candidate]:
+    def fetch(self, ctx) -> Proposals | list:
         index, o = ctx.index, self.options
         ids = index.newest(o.count)
         age = ctx.now - index.post_time[ids]
