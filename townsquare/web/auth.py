@@ -13,12 +13,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from townsquare.errors import InputError, NotFoundError
 from townsquare.storage.web_schema import api_keys, web_sessions
 
 SCOPES = ("ingest", "read", "moderate", "admin")
+
+# Built once: every request checks its key or session, and building the statement each time cost
+# more than the lookup (a third of the check's time in a profile of the demo feed over HTTP).
+_ACTIVE_KEY = select(api_keys).where(api_keys.c.key_hash == bindparam("hash"), api_keys.c.revoked_at.is_(None))
+_LIVE_SESSION = select(web_sessions).where(web_sessions.c.token_hash == bindparam("hash"),
+                                           web_sessions.c.expires_at > bindparam("now"))
 
 
 def digest(secret: str) -> str:
@@ -93,15 +99,7 @@ class KeyBook:
 
     def verify(self, secret: str) -> Principal | None:
         with self.store.read() as conn:
-            row = (
-                conn.execute(
-                    select(api_keys).where(
-                        api_keys.c.key_hash == digest(secret), api_keys.c.revoked_at.is_(None)
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            row = conn.execute(_ACTIVE_KEY, {"hash": digest(secret)}).mappings().first()
         if row is None:
             return None
         return Principal("key", int(row["id"]), frozenset(row["scopes"]), row["user_id"])
@@ -145,11 +143,8 @@ class SessionBook:
         }
 
     def verify(self, token: str) -> Principal | None:
-        query = select(web_sessions).where(
-            web_sessions.c.token_hash == digest(token), web_sessions.c.expires_at > datetime.now(UTC)
-        )
         with self.store.read() as conn:
-            row = conn.execute(query).mappings().first()
+            row = conn.execute(_LIVE_SESSION, {"hash": digest(token), "now": datetime.now(UTC)}).mappings().first()
         if row is None:
             return None
         user = self.store.find_user(int(row["user_id"]))
