@@ -16,14 +16,16 @@ from townsquare.web.services import WebServices
 COOKIE = "townsquare_session"
 
 
-def get_services(request: Request) -> WebServices:
+# What needs no I/O is ``async def``: FastAPI runs a plain ``def`` dependency on a worker thread,
+# a hand-off each way per dependency per request.
+async def get_services(request: Request) -> WebServices:
     return request.app.state.services
 
 
 Services = Annotated[WebServices, Depends(get_services)]
 
 
-def get_store(services: Services) -> Any:
+async def get_store(services: Services) -> Any:
     return services.store
 
 
@@ -66,7 +68,7 @@ def optional_principal(request: Request, services: Services) -> Principal | None
 MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
-def current_principal(principal: MaybePrincipal) -> Principal:
+async def current_principal(principal: MaybePrincipal) -> Principal:
     if principal is None:
         raise HTTPException(
             401, "sign in or send 'Authorization: Bearer <API key>'", headers={"WWW-Authenticate": "Bearer"}
@@ -80,7 +82,7 @@ CurrentKey = Annotated[Principal, Depends(current_principal)]
 def require(scope: str):
     """A dependency that lets through only principals holding ``scope``."""
 
-    def check(principal: CurrentKey) -> Principal:
+    async def check(principal: CurrentKey) -> Principal:
         if scope not in principal.scopes:
             raise HTTPException(403, f"this key or session lacks the '{scope}' scope")
         return principal
