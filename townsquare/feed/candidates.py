@@ -210,8 +210,10 @@ class Proposals:
         """The reasons of ``rows``, built by C-level iteration only (a namedtuple's own constructor is
         a Python call per item, and tuple() returns a tuple as it is)."""
         def column(values, default):
-            return repeat(default) if values is None else map(tuple, map(values.__getitem__, rows)) \
-                if default == () else map(values.__getitem__, rows)
+            if values is None:
+                return repeat(default)
+            picked = map(values.__getitem__, rows)
+            return map(tuple, picked) if default == () else picked
 
         scores = self.scores[rows].tolist()
         return list(map(_new_reason, zip(repeat(self.source), scores, column(self.people, ()),
@@ -221,7 +223,7 @@ class Proposals:
         reasons = self.reasons(list(range(len(self))))
         return iter([Candidate(p, a, [r]) for p, a, r in zip(self.post_ids.tolist(), self.authors.tolist(), reasons)])
 
-    def __getitem__(self, i):
+    def __getitem__(self, i):  # for callers (and tests) that read a source's output as candidates
         return list(self)[i]
 
     def __eq__(self, other) -> bool:
@@ -295,7 +297,10 @@ class Gathered:
         for post, author, inside, end in zip(posts.tolist(), authors.tolist(), flags.tolist(), ends.tolist()):
             got: list[Reason] = []
             for j in range(start, end):
-                got.extend(reasons[j]) if whole[j] else got.append(reasons[j])
+                if whole[j]:
+                    got.extend(reasons[j])
+                else:
+                    got.append(reasons[j])
             out.append(Candidate(post, author, got, inside))
             start = end
         return out
