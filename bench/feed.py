@@ -40,6 +40,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from machine import machine_speed_ms  # this folder, first on sys.path when run as a script
+
 from townsquare.demo import synthetic_records
 from townsquare.feed import FeedConfig, ForYouFeed
 from townsquare.feed.collaborative import CollaborativeModels
@@ -79,17 +81,6 @@ def build(store: Store, users: int, posts: int, interactions: int) -> dict:
     start = time.perf_counter()
     Loader(store, batch_size=50_000).load(synthetic_records(users=users, posts=posts, interactions=interactions))
     return {"load_s": round(time.perf_counter() - start, 1)}
-
-
-def machine_speed_ms() -> float:
-    """A fixed pure-Python workload (two million additions), in milliseconds: how fast this machine
-    runs the interpreter right now. The shared machines here slow down by 1.5-5x for minutes at a
-    time; a run whose figure is far above another's measured a slower machine, not slower code."""
-    start = time.perf_counter()
-    total = 0
-    for i in range(2_000_000):
-        total += i
-    return round((time.perf_counter() - start) * 1000, 1)
 
 
 def percentiles(values: list[float]) -> dict:

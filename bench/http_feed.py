@@ -18,13 +18,6 @@ Prints one JSON object.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path, and this file is named like the
-# standard library's ``http`` package: drop the folder so ``import http.client`` finds the real one.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import argparse
 import importlib.util
 import json
@@ -34,11 +27,14 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import httpx
+from machine import machine_speed_ms  # this folder, first on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,15 +55,6 @@ def build_demo(folder: Path) -> str:
     embed_users(store, embedder)
     store.close()
     return url
-
-
-def machine_speed_ms() -> float:
-    """Two million additions in pure Python, in milliseconds (as in bench/feed.py)."""
-    start = time.perf_counter()
-    total = 0
-    for i in range(2_000_000):
-        total += i
-    return round((time.perf_counter() - start) * 1000, 1)
 
 
 def tree_cpu_s(root: int) -> float:
