@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from townsquare.feed.candidates import Candidate, Source, collect, fetch_all, in_background
+from townsquare.feed.candidates import Candidate, Source, collect, gather, in_background
 from townsquare.feed.collaborative import CollaborativeModels
 from townsquare.feed.context import build_context
 from townsquare.feed.sources import (
@@ -22,6 +22,12 @@ from townsquare.feed.sources import (
 )
 
 from .conftest import pid
+
+
+def _gathered(sources, ctx, timeout_ms):
+    """``gather``'s merged proposals as candidate objects, and what each source did."""
+    gathered, outcomes = gather(sources, ctx, timeout_ms)
+    return gathered.candidates(), outcomes
 
 
 def _ctx(feed, handle, now):
@@ -44,7 +50,7 @@ def test_in_network_proposes_followed_authors_weighted_by_engagement(world, now)
     world.act("ada", world.post("bob", "chess", hours_ago=41), "reply")
     world.load()
     feed = world.feed()
-    found = InNetworkSource().fetch(_ctx(feed, "ada", now))
+    found = list(InNetworkSource().fetch(_ctx(feed, "ada", now)))
     by_post = {world.store.find_post(c.post_id)["external_id"]: c for c in found}
     assert {bob_post, cy_post} <= set(by_post) and not any(k.startswith("dee") for k in by_post)
     assert by_post[bob_post].reasons[0].score > by_post[cy_post].reasons[0].score  # ada engages with bob
@@ -58,7 +64,7 @@ def test_in_network_proposes_the_original_of_a_repost(world, now):
     world.post("bob", "chess", repost_of=original, text="")
     world.follow("ada", "bob")
     world.load()
-    found = InNetworkSource().fetch(_ctx(world.feed(), "ada", now))
+    found = list(InNetworkSource().fetch(_ctx(world.feed(), "ada", now)))
     assert _external(world.store, found) == {original}
     assert found[0].reasons[0].detail == "reposted by them"
 
@@ -72,7 +78,7 @@ def test_social_proof_names_the_people_you_follow(world, now):
         world.act(friend, popular, "like")
     world.act("eve", lonely, "like")  # ada does not follow eve
     world.load()
-    found = SocialProofSource().fetch(_ctx(world.feed(), "ada", now))
+    found = list(SocialProofSource().fetch(_ctx(world.feed(), "ada", now)))
     assert _external(world.store, found) == {popular}
     people = {world.store.find_user(h)["id"] for h in ("bob", "cy", "dee")}
     assert set(found[0].reasons[0].people) == people
@@ -131,7 +137,7 @@ def test_cold_start_uses_sign_up_topics(any_world, now):
     for _ in range(3):
         world.post("zed", "politics")
     world.load()
-    found = ColdStartSource(per_topic=3).fetch(_ctx(world.feed(), "newbie", now))
+    found = list(ColdStartSource(per_topic=3).fetch(_ctx(world.feed(), "newbie", now)))
     assert _external(world.store, found) == chess
     assert found[0].reasons[0].detail == "you said you like: chess"
 
@@ -167,7 +173,7 @@ def test_factorisation_ranks_the_co_engaged_post_first(world, now):
     a, b, _ = _co_engagement_world(world)
     feed = world.feed()
     feed.index.collaborative = CollaborativeModels.train(feed.index, factors=4, iterations=20)
-    found = FactorisationSource(count=5).fetch(_ctx(feed, "ada", now))
+    found = list(FactorisationSource(count=5).fetch(_ctx(feed, "ada", now)))
     ranked = [world.store.find_post(x.post_id)["external_id"] for x in found if x.post_id != pid(world.store, a)]
     assert ranked[0] == b
 
@@ -180,7 +186,7 @@ def test_trending_decays_with_time(world, now):
     for i in range(4):
         world.act(world.user(f"new{i}"), new, "like", hours_ago=1)
     world.load()
-    found = TrendingSource().fetch(_ctx(world.feed(), "zed", now))
+    found = list(TrendingSource().fetch(_ctx(world.feed(), "zed", now)))
     assert [world.store.find_post(c.post_id)["external_id"] for c in found][:2] == [new, old]
 
 
@@ -190,7 +196,7 @@ def test_fresh_post_is_recommendable_at_once(world, now):
     world.post("zed", "music", hours_ago=30)
     world.load()
     feed = world.feed()
-    assert FreshSource().fetch(_ctx(feed, "ada", now)) == []
+    assert not len(FreshSource().fetch(_ctx(feed, "ada", now)))
     newest = world.post("zed", "chess", hours_ago=0.01)
     world.load()  # committed by "another worker"; this process's index catches up on the next request
     feed.index.refresh()
@@ -234,7 +240,7 @@ def test_failing_and_slow_sources_are_skipped_and_logged(world, now, caplog):
     world.user("ada")
     world.load()
     ctx = _ctx(world.feed(), "ada", now)
-    found, outcomes = fetch_all([_Broken(), _Slow(), _SlowInline(), _Fixed()], ctx, timeout_ms=100)
+    found, outcomes = _gathered([_Broken(), _Slow(), _SlowInline(), _Fixed()], ctx, timeout_ms=100)
     assert [c.post_id for c in found] == [7]
     errors = {o.name: o.error for o in outcomes}
     assert "backend down" in errors["test_broken"] and "timed out" in errors["test_slow"]
@@ -251,7 +257,7 @@ def test_candidates_from_several_sources_keep_every_reason(world, now):
     world.follow("ada", "cy")
     world.act("cy", post, "like")
     world.load()
-    found, _ = fetch_all([InNetworkSource(), SocialProofSource()], _ctx(world.feed(), "ada", now), 1000)
+    found, _ = _gathered([InNetworkSource(), SocialProofSource()], _ctx(world.feed(), "ada", now), 1000)
     assert len(found) == 1 and sorted(found[0].sources) == ["in_network", "social_proof"]
     assert np.isfinite([r.score for r in found[0].reasons]).all()
 
@@ -293,7 +299,7 @@ def test_background_work_runs_while_the_other_sources_do_and_is_collected_last(w
     world.load()
     order: list[str] = []
     start = time.perf_counter()
-    found, outcomes = fetch_all([_Searching(0.3, order), _SlowInline(), _Recording(order)],
+    found, outcomes = _gathered([_Searching(0.3, order), _SlowInline(), _Recording(order)],
                                 _ctx(world.feed(), "ada", now), timeout_ms=1000)
     took = time.perf_counter() - start
     assert sorted(c.post_id for c in found) == [2, 7, 11, 12]
@@ -305,7 +311,7 @@ def test_background_work_runs_while_the_other_sources_do_and_is_collected_last(w
 def test_background_work_past_the_deadline_skips_its_source(world, now, caplog):
     world.user("ada")
     world.load()
-    found, outcomes = fetch_all([_Searching(0.5, []), _Fixed()], _ctx(world.feed(), "ada", now), timeout_ms=100)
+    found, outcomes = _gathered([_Searching(0.5, []), _Fixed()], _ctx(world.feed(), "ada", now), timeout_ms=100)
     assert [c.post_id for c in found] == [7]
     errors = {o.name: o.error for o in outcomes}
     assert "did not end before the sources' deadline" in errors["test_searching"]
@@ -343,7 +349,7 @@ def test_text_sources_search_in_the_background_with_the_same_result(any_world, n
             ctx = _ctx(feed, handle, now)
             return [(c.post_id, c.reasons) for c in source.fetch(ctx)]  # pgvector always searches apart
         assert source.start(_ctx(feed, handle, now)) == apart
-        found, outcomes = fetch_all([source], _ctx(feed, handle, now), 5000)
+        found, outcomes = _gathered([source], _ctx(feed, handle, now), 5000)
         assert outcomes[0].error is None
         return [(c.post_id, c.reasons) for c in found]
 

@@ -223,13 +223,6 @@ class Proposals:
         reasons = self.reasons(list(range(len(self))))
         return iter([Candidate(p, a, [r]) for p, a, r in zip(self.post_ids.tolist(), self.authors.tolist(), reasons)])
 
-    def __getitem__(self, i):  # for callers (and tests) that read a source's output as candidates
-        return list(self)[i]
-
-    def __eq__(self, other) -> bool:
-        return list(self) == list(other) if isinstance(other, list | Proposals) else NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 class _Listed:
@@ -366,12 +359,6 @@ def _inline(source: Source, ctx: FeedContext) -> tuple[Proposals | list[Candidat
     except Exception as failure:  # noqa: BLE001 - a failing source is skipped, never fatal
         found, error = None, failure
     return found, (time.perf_counter() - start) * 1000, error
-
-
-def fetch_all(sources: list[Source], ctx: FeedContext, timeout_ms: float) -> tuple[list[Candidate], list[SourceOutcome]]:
-    """``gather``'s merged proposals as candidates, and what each source did."""
-    gathered, outcomes = gather(sources, ctx, timeout_ms)
-    return gathered.candidates(), outcomes
 
 
 def gather(sources: list[Source], ctx: FeedContext, timeout_ms: float) -> tuple[Gathered, list[SourceOutcome]]:

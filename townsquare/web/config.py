@@ -38,9 +38,8 @@ class WebConfig(BaseSettings):
         ge=1,
         description="Feed pages a worker computes at once; more requests wait their turn. A page is mostly "
         "Python work holding the GIL, so pages computed side by side only take turns (and the tail grows), "
-        "while a second one keeps the core busy when a page waits on vector search or disk. With 2 workers "
-        "and 8 connections on the demo, 2 served 151 pages/s against 127 with 8; on the 1M-post corpus with 4 "
-        "connections, 101/s at p99 89 ms against 81-84/s at p99 about 250 ms.",
+        "while a second one keeps the core busy when a page waits on vector search or disk (measurements in "
+        "docs/api.md).",
     )
     generate_replies: bool = Field(
         True,
