@@ -9,8 +9,10 @@ two CPU cores with ``taskset`` when it exists), creates a read key, waits until 
 every worker has loaded its feed index, warms them for 3 seconds, then
 ``--clients`` connections request page 1 of a new feed session for a random user for
 ``--seconds``. Beside the rate it prints the server's CPU time per request (all its processes,
-from ``/proc``) and a fixed pure-Python loop's time at the start and end: the shared machines here
-slow down by 1.5-5x for minutes at a time, and those two figures show when they did. The load comes from ``wrk`` (Debian package ``wrk``) when it is installed: a C
+from ``/proc``), a fixed pure-Python loop's time at the start and end (the shared machines here
+slow down by 1.5-5x for minutes at a time, and those two figures show when they did), and how the
+connections were spread over the workers, sampled five times (``ss``; ``--no-balance`` serves
+without ``townsquare.web.balance``, to compare). The load comes from ``wrk`` (Debian package ``wrk``) when it is installed: a C
 load generator takes little of the two cores the server runs on. Without it, Python threads
 with httpx make the requests, and they take a share of the CPU the server needs (``--load``).
 Prints one JSON object.
@@ -23,6 +25,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import statistics
@@ -82,7 +85,7 @@ def free_port() -> int:
 
 
 def start_server(
-    url: str, workers: int, port: int, feed_model: str | None, data_dir: Path
+    url: str, workers: int, port: int, feed_model: str | None, data_dir: Path, balance: bool = True
 ) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -92,6 +95,7 @@ def start_server(
         "TOWNSQUARE_WEB_RATE_BURST": "1000000",
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
+        "TOWNSQUARE_WEB_BALANCE_WORKERS": str(balance).lower(),
     }
     if feed_model:
         env["TOWNSQUARE_WEB_FEED_MODEL"] = feed_model
@@ -114,6 +118,26 @@ def start_server(
     if shutil.which("taskset") and os.cpu_count() and os.cpu_count() >= 2:
         command = ["taskset", "-c", "0,1", *command]
     return subprocess.Popen(command, env=env, cwd=ROOT)
+
+
+def connection_splits(port: int, every_s: float, stop: threading.Event) -> list[str]:
+    """Every ``every_s``, how the clients' open connections are spread over the workers ("5/3"), from
+    ``ss`` (iproute2); empty without it."""
+    splits: list[str] = []
+    if not shutil.which("ss"):
+        return splits
+
+    def sample() -> None:
+        while not stop.wait(every_s):
+            out = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                                 capture_output=True, text=True, check=False).stdout
+            per_pid: dict[str, int] = {}
+            for pid in re.findall(r"pid=(\d+)", out):
+                per_pid[pid] = per_pid.get(pid, 0) + 1
+            splits.append("/".join(str(n) for n in sorted(per_pid.values(), reverse=True)))
+
+    threading.Thread(target=sample, daemon=True).start()
+    return splits
 
 
 def measure(base: str, key: str, handles: list[str], clients: int, seconds: float, limit: int,
@@ -258,6 +282,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2000, help="How many users to draw requests from.")
     parser.add_argument("--load", choices=["auto", "wrk", "python"], default="auto",
                         help="Load generator: wrk when installed (auto), or Python threads.")
+    parser.add_argument("--no-balance", dest="balance", action="store_false",
+                        help="Serve with TOWNSQUARE_WEB_BALANCE_WORKERS=false: connections stay on the worker "
+                             "that accepted them.")
     args = parser.parse_args()
     load = "wrk" if args.load == "wrk" or (args.load == "auto" and shutil.which("wrk")) else "python"
     if not (args.demo or args.database_url):
@@ -281,7 +308,7 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
-    server = start_server(url, args.workers, port, args.feed_model, folder)
+    server = start_server(url, args.workers, port, args.feed_model, folder, args.balance)
     try:
         ready_in_a_row = 0  # /readyz is 503 until the answering worker has loaded its feed index:
         while ready_in_a_row < 10:  # ten 200s in a row, so every worker has (each poll hits any of them)
@@ -297,7 +324,10 @@ def main() -> None:
         warm = measure(base, key, handles, args.workers * 2, 3.0, args.limit)  # first pages: rankers, caches
         run = measure_wrk if load == "wrk" else measure
         cpu_before = tree_cpu_s(server.pid)
+        stop_sampling = threading.Event()
+        splits = connection_splits(port, max(args.seconds / 5, 1.0), stop_sampling)
         result = run(base, key, handles, args.clients, args.seconds, args.limit, args.pages)
+        stop_sampling.set()
         server_cpu_s = tree_cpu_s(server.pid) - cpu_before
     finally:
         server.terminate()
@@ -318,6 +348,8 @@ def main() -> None:
                 "warmup_requests": warm["requests"],
                 **result,
                 "server_cpu_ms_per_request": round(1000 * server_cpu_s / max(result["requests"], 1), 2),
+                "balance_workers": args.balance,
+                "connections_per_worker": splits,
                 "server": {"http": "httptools" if importlib.util.find_spec("httptools") else "h11",
                            "loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"},
                 "cpus": os.cpu_count(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
@@ -26,7 +27,9 @@ created with `townsquare keys create`) or a user's session token (`tss_...`)."""
 
 
 class RequestGuard:
-    """Refuses bodies over the size limit (413) and times every request per route template.
+    """Refuses bodies over the size limit (413), times every request per route template, and counts
+    the worker's requests in progress, closing a kept-alive connection when the worker holds more
+    than its share of the server's (``townsquare.web.balance``).
 
     Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``, which adds a task and a memory
     stream to every request.
@@ -52,16 +55,23 @@ class RequestGuard:
             receive = _replay(body)
         status = 500
         start = time.perf_counter()
+        load = self.services.worker_load((scope.get("server") or (None, None))[1])
+        if load is not None:
+            load.started()
 
         async def send_and_note(message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if load is not None and load.over_share():
+                    message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
             await send(message)
 
         try:
             await self.app(scope, receive, send_and_note)
         finally:
+            if load is not None:
+                load.finished()
             path = getattr(scope.get("route"), "path", "unmatched")
             self.services.metrics.requests.labels(scope["method"], path, str(status)).observe(
                 time.perf_counter() - start
@@ -138,7 +148,14 @@ def create_app(
         moderation=moderation,
         interact_override=interact,
     )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        services.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="townsquare",
         version="1",
         description=API_DESCRIPTION,

@@ -41,6 +41,12 @@ class WebConfig(BaseSettings):
         "while a second one keeps the core busy when a page waits on vector search or disk (measurements in "
         "docs/api.md).",
     )
+    balance_workers: bool = Field(
+        True,
+        description="A worker holding more than its share of the requests in progress across the server's "
+        "workers closes kept-alive connections after their response, so that a client with a few long-lived "
+        "connections ends up with them spread evenly (see townsquare/web/balance.py).",
+    )
     generate_replies: bool = Field(
         True,
         description="Use the text generator for reply suggestions and drafts "

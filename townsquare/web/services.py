@@ -14,6 +14,7 @@ from typing import Any
 from townsquare.errors import TownsquareError
 from townsquare.settings import Settings
 from townsquare.web.auth import KeyBook, SessionBook
+from townsquare.web.balance import WorkerLoad, load_file
 from townsquare.web.config import WebConfig
 from townsquare.web.limits import TokenBucketLimiter
 from townsquare.web.metrics import AppMetrics
@@ -45,6 +46,24 @@ class WebServices:
         self._interact = self.interact_override
         self._feed_loader: threading.Thread | None = None
         self._feed_error: str | None = None
+        self._worker_load: WorkerLoad | None = None
+
+    def worker_load(self, port: int | None) -> WorkerLoad | None:
+        """This worker's slot among the server's workers (``balance_workers``), opened at the first
+        request, which tells the port; None when balancing is off or the server listens on a Unix
+        socket (a front server spreads the load there)."""
+        if self._worker_load is None and self.config.balance_workers and port is not None:
+            with self._lock:
+                if self._worker_load is None:
+                    self._worker_load = WorkerLoad(load_file(port))
+        return self._worker_load
+
+    def close(self) -> None:
+        """At the worker's shutdown: finish the feed's background writes, give the worker's slot back."""
+        if self._feed is not None:
+            self._feed.close()
+        if self._worker_load is not None:
+            self._worker_load.release()
 
     # -- the feed ---------------------------------------------------------------------------
     @property
