@@ -47,13 +47,14 @@ class WebServices:
         self._feed_loader: threading.Thread | None = None
         self._feed_error: str | None = None
         self._worker_load: WorkerLoad | None = None
+        self._load_lock = threading.Lock()  # not ``_lock``: that one is held while the feed loads (minutes)
 
     def worker_load(self, port: int | None) -> WorkerLoad | None:
         """This worker's slot among the server's workers (``balance_workers``), opened at the first
         request, which tells the port; None when balancing is off or the server listens on a Unix
         socket (a front server spreads the load there)."""
         if self._worker_load is None and self.config.balance_workers and port is not None:
-            with self._lock:
+            with self._load_lock:
                 if self._worker_load is None:
                     self._worker_load = WorkerLoad(load_file(port))
         return self._worker_load
