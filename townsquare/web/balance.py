@@ -22,7 +22,6 @@ import fcntl
 import math
 import mmap
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +40,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def load_file(port: int) -> Path:
-    """The file this server's workers share: they are children of one process, listening on one port."""
-    return Path(tempfile.gettempdir()) / f"townsquare-workers-{os.getppid()}-{port}"
+def load_file(folder: Path, port: int) -> Path:
+    """The file this server's workers share in ``folder`` (the data folder's ``run/``, private to the
+    deployment rather than a shared temp folder): they are children of one process, on one port."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"workers-{os.getppid()}-{port}"
 
 
 class WorkerLoad:
@@ -52,7 +53,7 @@ class WorkerLoad:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # two workers starting at once must not take one slot
             try:

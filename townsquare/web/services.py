@@ -56,7 +56,7 @@ class WebServices:
         if self._worker_load is None and self.config.balance_workers and port is not None:
             with self._load_lock:
                 if self._worker_load is None:
-                    self._worker_load = WorkerLoad(load_file(port))
+                    self._worker_load = WorkerLoad(load_file(self.settings.data_dir / "run", port))
         return self._worker_load
 
     def close(self) -> None:
