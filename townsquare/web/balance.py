@@ -4,9 +4,9 @@ uvicorn's workers share one listening socket, and the kernel hands each new conn
 whichever worker accepts it first. A client that keeps a few connections open (a platform's
 backend with a pool of eight, a load generator) can so leave six on one worker and two on the
 other. Each worker is held to one core by its interpreter lock, so the first then serves three
-quarters of the requests while the second idles: on the demo feed with eight connections, 6/2
-splits served 87-99 requests/s against 121-127 for 4/4 in the same hour (docs/api.md), and with
-eight connections over two workers the split is uneven three times in four.
+quarters of the requests while the second idles. Ten benchmark runs of the demo feed with eight
+connections over two workers met an uneven split four times, and a shorter run once put all eight
+on one worker: 38.6 requests/s against 101-129 for 4/4 (docs/api.md).
 
 Each worker counts the requests it has in progress in its own slot of a small shared file (one
 file per server: its parent process and port). A worker holding more than its share of all the
