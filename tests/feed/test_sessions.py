@@ -110,8 +110,11 @@ def test_expired_sessions_are_deleted_as_new_ones_are_saved(store):
         session = sessions.new(uid, 0.0, _pool(), None, _output())
         sessions.record_page(session, session.remaining(1))
         sessions.save_new(session)
-        writer.flush()
-        return session
+        while True:  # until the writer is idle: each purge batch queues the next behind the flush
+            jobs = writer.jobs
+            writer.flush()
+            if writer.jobs == jobs:
+                return session
 
     def stored() -> set[str]:
         with store.read() as conn:
@@ -122,9 +125,10 @@ def test_expired_sessions_are_deleted_as_new_ones_are_saved(store):
     assert stored() == set()  # the first save also purged, after its own insert
     gone = {save(old).id for _ in range(7)}
     assert stored() == gone  # within purge_every_s: no more purges
-    sessions = SessionStore(store, ttl_s=1800, writer=writer, purge_every_s=3600)
-    sessions.purge = lambda: SessionStore.purge(sessions, batch=3)  # several batches
+    sessions = SessionStore(store, ttl_s=1800, writer=writer, purge_every_s=3600, purge_batch=3)  # 3 batches
+    jobs = writer.jobs
     kept = save(sessions).id
+    assert writer.jobs - jobs == 4  # the insert, then a batch of 3, 3 and 1: one writer job each
     assert stored() == {kept}
     more = save(old).id  # expired, but this store purged less than purge_every_s ago
     again = save(sessions).id
