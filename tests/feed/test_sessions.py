@@ -125,7 +125,8 @@ def test_expired_sessions_are_deleted_as_new_ones_are_saved(store):
     assert stored() == set()  # the first save also purged, after its own insert
     gone = {save(old).id for _ in range(7)}
     assert stored() == gone  # within purge_every_s: no more purges
-    sessions = SessionStore(store, ttl_s=1800, writer=writer, purge_every_s=3600, purge_batch=3)  # 3 batches
+    sessions = SessionStore(store, ttl_s=1800, writer=writer, purge_every_s=3600, purge_batch=3,
+                            purge_pause_s=0)  # 3 batches, each queued as the one before ends
     jobs = writer.jobs
     kept = save(sessions).id
     assert writer.jobs - jobs == 4  # the insert, then a batch of 3, 3 and 1: one writer job each
