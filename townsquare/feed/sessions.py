@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import secrets
 import threading
 import time
@@ -35,6 +36,7 @@ from townsquare.feed.ranker import HEADS
 from townsquare.feed.writer import BackgroundWriter
 from townsquare.storage.feed_schema import feed_sessions
 
+log = logging.getLogger(__name__)
 _TOP = 3  # feature contributions kept per candidate
 
 
@@ -307,12 +309,17 @@ class SessionStore:
         if self._delete_expired() < self.purge_batch:
             return
         if self.purge_pause_s <= 0:
-            self.writer.submit(self._purge_step, "the deletion of expired feed sessions")
+            self._queue_purge_step()
             return
-        timer = threading.Timer(self.purge_pause_s, self.writer.submit,
-                                (self._purge_step, "the deletion of expired feed sessions"))
+        timer = threading.Timer(self.purge_pause_s, self._queue_purge_step)
         timer.daemon = True
         timer.start()
+
+    def _queue_purge_step(self) -> None:
+        try:
+            self.writer.submit(self._purge_step, "the deletion of expired feed sessions")
+        except RuntimeError:  # the process is exiting (no new writer jobs): the next one purges the rest
+            log.info("feed: expired sessions left for the next process to delete")
 
     def _delete_expired(self) -> int:
         expired = select(feed_sessions.c.id).where(feed_sessions.c.expires_at < datetime.now(UTC)).limit(
