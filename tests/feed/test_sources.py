@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from townsquare.feed.candidates import Candidate, Source, collect, gather, in_background
+from townsquare.feed.candidates import Candidate, Gathered, Source, collect, gather, in_background
 from townsquare.feed.collaborative import CollaborativeModels
 from townsquare.feed.context import build_context
 from townsquare.feed.sources import (
@@ -22,6 +22,11 @@ from townsquare.feed.sources import (
 )
 
 from .conftest import pid
+
+
+def _candidates(proposals) -> list[Candidate]:
+    """What one source proposed, as the pipeline makes candidates of it."""
+    return Gathered([proposals]).candidates()
 
 
 def _gathered(sources, ctx, timeout_ms):
@@ -50,7 +55,7 @@ def test_in_network_proposes_followed_authors_weighted_by_engagement(world, now)
     world.act("ada", world.post("bob", "chess", hours_ago=41), "reply")
     world.load()
     feed = world.feed()
-    found = list(InNetworkSource().fetch(_ctx(feed, "ada", now)))
+    found = _candidates(InNetworkSource().fetch(_ctx(feed, "ada", now)))
     by_post = {world.store.find_post(c.post_id)["external_id"]: c for c in found}
     assert {bob_post, cy_post} <= set(by_post) and not any(k.startswith("dee") for k in by_post)
     assert by_post[bob_post].reasons[0].score > by_post[cy_post].reasons[0].score  # ada engages with bob
@@ -64,7 +69,7 @@ def test_in_network_proposes_the_original_of_a_repost(world, now):
     world.post("bob", "chess", repost_of=original, text="")
     world.follow("ada", "bob")
     world.load()
-    found = list(InNetworkSource().fetch(_ctx(world.feed(), "ada", now)))
+    found = _candidates(InNetworkSource().fetch(_ctx(world.feed(), "ada", now)))
     assert _external(world.store, found) == {original}
     assert found[0].reasons[0].detail == "reposted by them"
 
@@ -78,7 +83,7 @@ def test_social_proof_names_the_people_you_follow(world, now):
         world.act(friend, popular, "like")
     world.act("eve", lonely, "like")  # ada does not follow eve
     world.load()
-    found = list(SocialProofSource().fetch(_ctx(world.feed(), "ada", now)))
+    found = _candidates(SocialProofSource().fetch(_ctx(world.feed(), "ada", now)))
     assert _external(world.store, found) == {popular}
     people = {world.store.find_user(h)["id"] for h in ("bob", "cy", "dee")}
     assert set(found[0].reasons[0].people) == people
@@ -124,7 +129,7 @@ def test_interest_similarity_keeps_several_interests(any_world, now):
     world.load()
     ctx = _ctx(world.feed(), "ada", now)
     assert len(ctx.interests.vectors) == 2  # cooking AND chess, not their average
-    found = _external(world.store, InterestSimilaritySource(per_slot=8).fetch(ctx))
+    found = _external(world.store, _candidates(InterestSimilaritySource(per_slot=8).fetch(ctx)))
     assert set(fresh["cooking"]) & found and set(fresh["chess"]) & found
     assert not (set(fresh["politics"]) | set(fresh["football"])) & found
 
@@ -137,7 +142,7 @@ def test_cold_start_uses_sign_up_topics(any_world, now):
     for _ in range(3):
         world.post("zed", "politics")
     world.load()
-    found = list(ColdStartSource(per_topic=3).fetch(_ctx(world.feed(), "newbie", now)))
+    found = _candidates(ColdStartSource(per_topic=3).fetch(_ctx(world.feed(), "newbie", now)))
     assert _external(world.store, found) == chess
     assert found[0].reasons[0].detail == "you said you like: chess"
 
@@ -164,7 +169,7 @@ def test_item_item_says_because_you_liked(world, now):
     a, b, c = _co_engagement_world(world)
     feed = world.feed()
     feed.index.collaborative = CollaborativeModels.train(feed.index, factors=4, iterations=5)
-    found = {world.store.find_post(x.post_id)["external_id"]: x for x in ItemItemSource().fetch(_ctx(feed, "ada", now))}
+    found = {world.store.find_post(x.post_id)["external_id"]: x for x in _candidates(ItemItemSource().fetch(_ctx(feed, "ada", now)))}
     assert b in found and c not in found
     assert found[b].reasons[0].posts == (pid(world.store, a),)
 
@@ -173,7 +178,7 @@ def test_factorisation_ranks_the_co_engaged_post_first(world, now):
     a, b, _ = _co_engagement_world(world)
     feed = world.feed()
     feed.index.collaborative = CollaborativeModels.train(feed.index, factors=4, iterations=20)
-    found = list(FactorisationSource(count=5).fetch(_ctx(feed, "ada", now)))
+    found = _candidates(FactorisationSource(count=5).fetch(_ctx(feed, "ada", now)))
     ranked = [world.store.find_post(x.post_id)["external_id"] for x in found if x.post_id != pid(world.store, a)]
     assert ranked[0] == b
 
@@ -186,7 +191,7 @@ def test_trending_decays_with_time(world, now):
     for i in range(4):
         world.act(world.user(f"new{i}"), new, "like", hours_ago=1)
     world.load()
-    found = list(TrendingSource().fetch(_ctx(world.feed(), "zed", now)))
+    found = _candidates(TrendingSource().fetch(_ctx(world.feed(), "zed", now)))
     assert [world.store.find_post(c.post_id)["external_id"] for c in found][:2] == [new, old]
 
 
@@ -200,7 +205,7 @@ def test_fresh_post_is_recommendable_at_once(world, now):
     newest = world.post("zed", "chess", hours_ago=0.01)
     world.load()  # committed by "another worker"; this process's index catches up on the next request
     feed.index.refresh()
-    assert _external(world.store, FreshSource().fetch(_ctx(feed, "ada", now))) == {newest}
+    assert _external(world.store, _candidates(FreshSource().fetch(_ctx(feed, "ada", now)))) == {newest}
 
 
 class _Broken(Source):
@@ -347,7 +352,7 @@ def test_text_sources_search_in_the_background_with_the_same_result(any_world, n
         monkeypatch.setattr(content, "INLINE_SEARCH", 0 if apart else 10**9)
         if world.store.dialect == "postgresql" and not apart:
             ctx = _ctx(feed, handle, now)
-            return [(c.post_id, c.reasons) for c in source.fetch(ctx)]  # pgvector always searches apart
+            return [(c.post_id, c.reasons) for c in _candidates(source.fetch(ctx))]  # pgvector always searches apart
         assert source.start(_ctx(feed, handle, now)) == apart
         found, outcomes = _gathered([source], _ctx(feed, handle, now), 5000)
         assert outcomes[0].error is None

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from functools import cached_property, partial
-from itertools import repeat
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
@@ -179,7 +179,7 @@ class Source(Component):
 
 class Proposals:
     """What one source proposed, as columns: posts, authors, scores, and per post the people,
-    posts and detail of its reason (None: none for any post). Iterating makes the candidates."""
+    posts and detail of its reason (None: none for any post). ``Gathered`` makes the candidates."""
 
     __slots__ = ("authors", "detail", "people", "post_ids", "posts", "scores", "source")
 
@@ -218,10 +218,6 @@ class Proposals:
         scores = self.scores[rows].tolist()
         return list(map(_new_reason, zip(repeat(self.source), scores, column(self.people, ()),
                                          column(self.posts, ()), column(self.detail, ""))))
-
-    def __iter__(self):
-        reasons = self.reasons(list(range(len(self))))
-        return iter([Candidate(p, a, [r]) for p, a, r in zip(self.post_ids.tolist(), self.authors.tolist(), reasons)])
 
 
 
@@ -278,23 +274,15 @@ class Gathered:
             at = np.flatnonzero(part_of == k)
             for i, reason in zip(at.tolist(), part.reasons(row_of[at].tolist())):
                 reasons[i] = reason
+        listed = [isinstance(p, _Listed) for p in self.parts]
+        spliced = any(listed)  # a listed candidate brings a list of reasons, spliced in
+        if spliced:
+            reasons = [reason if listed[k] else [reason] for k, reason in zip(part_of.tolist(), reasons)]
         flags = np.zeros(len(rows), bool) if in_network is None else np.asarray(in_network, bool)
         out, start = [], 0
-        listed = [isinstance(p, _Listed) for p in self.parts]
-        if not any(listed):
-            for post, author, inside, end in zip(posts.tolist(), authors.tolist(), flags.tolist(), ends.tolist()):
-                out.append(Candidate(post, author, reasons[start:end], inside))
-                start = end
-            return out
-        whole = [listed[k] for k in part_of.tolist()]  # a listed candidate brings a list of reasons
         for post, author, inside, end in zip(posts.tolist(), authors.tolist(), flags.tolist(), ends.tolist()):
-            got: list[Reason] = []
-            for j in range(start, end):
-                if whole[j]:
-                    got.extend(reasons[j])
-                else:
-                    got.append(reasons[j])
-            out.append(Candidate(post, author, got, inside))
+            got = reasons[start:end]
+            out.append(Candidate(post, author, list(chain.from_iterable(got)) if spliced else got, inside))
             start = end
         return out
 
