@@ -11,7 +11,7 @@ every worker has loaded its feed index, warms them for 3 seconds, then
 ``--seconds``. Beside the rate it prints the server's CPU time per request (all its processes,
 from ``/proc``), a fixed pure-Python loop's time at the start and end (the shared machines here
 slow down by 1.5-5x for minutes at a time, and those two figures show when they did), and how the
-connections were spread over the workers, sampled five times (``ss``; ``--no-balance`` serves
+connections were spread over the workers, sampled about five times (``ss``; ``--no-balance`` serves
 without ``townsquare.web.balance``, to compare). The load comes from ``wrk`` (Debian package ``wrk``) when it is installed: a C
 load generator takes little of the two cores the server runs on. Without it, Python threads
 with httpx make the requests, and they take a share of the CPU the server needs (``--load``).
@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -131,9 +132,7 @@ def connection_splits(port: int, every_s: float, stop: threading.Event) -> list[
         while not stop.wait(every_s):
             out = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
                                  capture_output=True, text=True, check=False).stdout
-            per_pid: dict[str, int] = {}
-            for pid in re.findall(r"pid=(\d+)", out):
-                per_pid[pid] = per_pid.get(pid, 0) + 1
+            per_pid = Counter(re.findall(r"pid=(\d+)", out))
             splits.append("/".join(str(n) for n in sorted(per_pid.values(), reverse=True)))
 
     threading.Thread(target=sample, daemon=True).start()
