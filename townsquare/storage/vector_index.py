@@ -324,8 +324,15 @@ class ExactIndex(VectorIndex):
         ids, scores = [], []
         for start in range(0, len(queries), step):
             chunk = queries[start:start + step]
-            # a single query is a BLAS matrix-vector product; a batch is one matrix product
-            s = (matrix @ chunk[0])[None, :] if len(chunk) == 1 else chunk @ matrix.T
+            # A single query is a BLAS matrix-vector product; a batch is one matrix product. For a
+            # few queries (a feed's interest slots), the matrix on the left is about twice as fast:
+            # OpenBLAS packs its left operand, and a transposed view packs slowly (4 queries on
+            # 1,827 rows: 0.30 against 0.57 ms with the top k). For a big batch it is slower, since
+            # the scores come back as a strided view (512 queries on 20,000 rows: 181 against 131 ms).
+            if len(chunk) == 1:
+                s = (matrix @ chunk[0])[None, :]
+            else:
+                s = (matrix @ chunk.T).T if len(chunk) <= 16 else chunk @ matrix.T
             s[:, excluded_rows] = -np.inf
             cols, best = _top_k(s, k)
             ids.append(self._row_ids[cols])
