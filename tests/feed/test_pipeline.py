@@ -244,7 +244,7 @@ class _NotBy(Filter):
 def _ranked(feed, ctx) -> tuple:
     ranking = feed.pipeline.rank(ctx)
     return ([(c.post_id, c.author_id, c.reasons, c.in_network, c.score, c.adjustments, c.row) for c in ranking.pool],
-            ranking.removed, ranking.ranked, ranking.ranker_output.probabilities.tolist())
+            ranking.removals(), ranking.ranked, ranking.ranker_output.probabilities.tolist())
 
 
 def test_columns_and_objects_rank_alike_and_object_only_filters_still_run(world, now, monkeypatch):
@@ -266,4 +266,4 @@ def test_columns_and_objects_rank_alike_and_object_only_filters_still_run(world,
     assert not feed.pipeline.filters[-1].columnar and feed.pipeline.filters[0].columnar
     ranking = feed.pipeline.rank(build_context(feed.env, world.store.find_user("ada"), now))
     assert ranking.pool and all(c.author_id != cy for c in ranking.pool)
-    assert ("test_not_by", "not them") in ranking.removed.values()
+    assert ("test_not_by", "not them") in ranking.removals().values()

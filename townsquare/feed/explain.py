@@ -110,8 +110,9 @@ def why_not_report(post: dict, ranking, page_items: list[Candidate], limit: int,
     probe = ranking.probe
     proposed = [r for r in probe.reasons if r.source != "probe"] if probe is not None else []
     out["proposed_by"] = [summarise(r, names) for r in proposed]
-    if pid in ranking.removed:
-        stage, why = ranking.removed[pid]
+    removed = ranking.removals()
+    if pid in removed:
+        stage, why = removed[pid]
         out.update(verdict=f"removed by the {stage} filter: {why}", removed_by={"filter": stage, "why": why})
         return out
     position = next((i for i, c in enumerate(page_items[:limit]) if c.post_id == pid), None)

@@ -10,7 +10,8 @@ records (see ``explain.py``).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -52,13 +53,30 @@ class Ranking:
 
     pool: list[Candidate]
     outcomes: list[SourceOutcome]
-    removed: dict[int, tuple[str, str]] = field(default_factory=dict)  # post -> (filter, why)
+    removed: dict[int, tuple[str, str]] = field(default_factory=dict)  # post -> (filter, why), from object filters
+    # The columnar filters' drops: (filter, why, posts, authors), put into words only when asked
+    # (``removals``). Writing out why for every one of the 250 posts a demo page drops was 2% of its
+    # instructions, for a record only "why not" reads.
+    dropped: list[tuple[str, Callable[[int, int], str], np.ndarray, np.ndarray]] = field(default_factory=list)
     ranked: int = 0  # candidates that reached the scorers
     ranker_version: int | None = None
     ranker_output: RankerOutput | None = None  # probabilities and contributions, by ``Candidate.row``
     probe: Candidate | None = None  # why-not: the asked-about post, wherever it ended
     probe_rank: int | None = None
     timings: Timings = field(default_factory=Timings)
+
+    def removals(self) -> dict[int, tuple[str, str]]:
+        """Every removed post: (the filter that removed it, why)."""
+        out = dict(self.removed)
+        for name, why, posts, authors in self.dropped:
+            out.update((post, (name, why(post, author))) for post, author in zip(posts.tolist(), authors.tolist()))
+        return out
+
+    def removed_per_filter(self) -> dict[str, int]:
+        counts = Counter(stage for stage, _ in self.removed.values())
+        for name, _, posts, _ in self.dropped:
+            counts[name] += len(posts)
+        return dict(counts)
 
 
 class FeedPipeline:
@@ -120,8 +138,7 @@ class FeedPipeline:
             with timings.stage(f"filter.{step.name}"):
                 drop, why = step.drop(ctx, posts, authors)
                 if drop.any():
-                    ranking.removed.update((post, (step.name, why(post, author)))
-                                           for post, author in zip(posts[drop].tolist(), authors[drop].tolist()))
+                    ranking.dropped.append((step.name, why, posts[drop], authors[drop]))
                     keep = ~drop
                     rows, posts, authors = rows[keep], posts[keep], authors[keep]
         return gathered.candidates(rows, in_network=np.isin(authors, ctx.relations.follows))

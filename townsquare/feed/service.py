@@ -169,7 +169,7 @@ class ForYouFeed:
         if ranking is not None and number == 0:
             page.sources = [{"source": o.name, "proposed": o.proposed, "ms": round(o.ms, 3), "error": o.error}
                             for o in ranking.outcomes]
-            page.removed = dict(Counter(stage for stage, _ in ranking.removed.values()))
+            page.removed = ranking.removed_per_filter()
             session.ranking = None
         page.timings = {k: round(v, 3) for k, v in timings.items()}
         return page
