@@ -95,12 +95,9 @@ class RelationFeatureHydrator(FeatureHydrator):
     columns = ("follows_author", "author_follows_user", "author_affinity", "social_proof")
 
     def hydrate(self, ctx, batch: Batch) -> np.ndarray:
-        follows = np.isin(batch.authors, ctx.relations.follows)
-        followers = np.isin(batch.authors, np.fromiter(ctx.relations.followers, np.int64,
-                                                       len(ctx.relations.followers)))
+        follows, followers = ctx.follows(batch.authors), ctx.followed_by(batch.authors)
         affinity = ctx.affinity_of(batch.authors)
-        social = ctx.social
-        proof = np.fromiter((len(social.get(p, ())) for p in batch.posts.tolist()), np.float64, len(batch))
+        proof = ctx.social_proof(batch.posts)
         return np.column_stack([follows, followers, np.sign(affinity) * np.log1p(np.abs(affinity)), np.log1p(proof)])
 
 

@@ -122,7 +122,7 @@ class RepliesFilter(Filter):
         drop = np.zeros(len(posts), bool)
         if replies.any():
             parent_authors = ctx.index.authors_of(parents[replies])
-            drop[replies] = ~(np.isin(parent_authors, ctx.relations.follows) | (parent_authors == ctx.user_id))
+            drop[replies] = ~(ctx.follows(parent_authors) | (parent_authors == ctx.user_id))
         return drop, lambda post, author: "a reply to someone you do not follow"
 
 
@@ -153,7 +153,7 @@ class DeletedPostsFilter(Filter):
     def drop(self, ctx, posts, authors):
         flags = take(ctx.index.post_flags, posts).astype(np.int64)
         gone = take(ctx.index.post_author, posts, -1) < 0
-        following = np.isin(authors, ctx.relations.follows)
+        following = ctx.follows(authors)
         hidden = ((flags & NOT_PUBLIC) > 0) & ~following | ((flags & PRIVATE) > 0)
         deleted = ((flags & DELETED) > 0) | gone
         drop = deleted | hidden

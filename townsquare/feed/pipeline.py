@@ -141,7 +141,7 @@ class FeedPipeline:
                     ranking.dropped.append((step.name, why, posts[drop], authors[drop]))
                     keep = ~drop
                     rows, posts, authors = rows[keep], posts[keep], authors[keep]
-        return gathered.candidates(rows, in_network=np.isin(authors, ctx.relations.follows))
+        return gathered.candidates(rows, in_network=ctx.follows(authors))
 
     def _filter_objects(self, ctx, candidates: list[Candidate], ranking: Ranking, timings: Timings) -> list[Candidate]:
         follows = ctx.follow_set
