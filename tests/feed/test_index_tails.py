@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from townsquare.feed.index import _HALF_TO_SINGLE, FeedIndex, _Slices
 
+from .conftest import pid
+
 
 def slices(keys: list[int], size: int) -> _Slices:
     keys_array = np.array(sorted(keys), np.int64)
@@ -67,3 +69,24 @@ def test_vectors_of_widens_stored_half_vectors():
     has, vectors = index.vectors_of(np.array([0, 1, 2, 7]))
     assert has.tolist() == [True, False, True, False]
     assert vectors.dtype == np.float32 and np.array_equal(vectors, stored[[1, 0]].astype(np.float32))
+
+
+def test_vectors_stay_single_precision_until_the_matrix_is_big(world, monkeypatch):
+    """Below ``SINGLE_PRECISION_BYTES`` vectors are kept as given; a corpus that grows past it turns
+    the matrix to float16 once, rows already loaded included."""
+    world.user("ada")
+    first = world.post("ada", "cooking")
+    world.load()
+    index = FeedIndex.load(world.store, world.embedder.model_id)
+    exact = world.embedder.embed([world.store.find_post(first)["text"]])
+    assert index.vectors.dtype == np.float32
+    assert np.array_equal(index.vectors_of(np.array([pid(world.store, first)]))[1], exact)
+
+    monkeypatch.setattr(FeedIndex, "SINGLE_PRECISION_BYTES", index.vectors[:index.n_vectors].nbytes)
+    second = world.post("ada", "chess")
+    world.load()
+    index.refresh()
+    assert index.vectors.dtype == np.float16
+    has, vectors = index.vectors_of(np.array([pid(world.store, first), pid(world.store, second)]))
+    assert has.all() and vectors.dtype == np.float32
+    assert np.array_equal(vectors[0], exact[0].astype(np.float16).astype(np.float32))
