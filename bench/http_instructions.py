@@ -6,7 +6,7 @@
 The shared machines here slow down by 1.5-5x for minutes at a time, and a change worth 3% of a
 request is invisible in requests per second. Instructions do not drift: one worker serves the
 demo under callgrind (``valgrind --tool=callgrind``), and only the measured requests are counted,
-from the event loop to the background writer's session insert. Repeated runs agree to 0.2%.
+from the event loop to the background writer's session insert. Repeated runs agreed within 0.4%.
 
 The demo is built in a temp folder and every user's feed state is warmed by a normal server
 first (so no request embeds anything). Then each tree (this checkout, and ``--baseline`` taken
@@ -17,10 +17,16 @@ requests for random users, two seconds for the writer, counting stops. Both tree
 instruction counts do not depend on what else runs.
 
 Valgrind runs code some 50 times slower, so the feed's sources would overrun their 300 ms
-limit and be skipped: the server here runs them without a limit. An instruction is not a fixed
-time (a cache miss costs more than an add), so confirm a change with ``bench/http_feed.py`` on a
-quiet machine. Needs ``valgrind`` and a C compiler (Debian packages ``valgrind`` and ``gcc``).
-Prints one JSON object.
+limit and be skipped: the server here runs them without a limit.
+
+An instruction is not a fixed time: numpy's bulk loops retire several a cycle, the interpreter
+fewer. Session 11's changes took 15.6% of the instructions off a demo request; the HTTP benchmark
+(``bench/http_feed.py``, 2 workers, five runs alternated with the baseline's) used 16% less
+server CPU per request, but two 1-worker servers alternating on one core showed only 2% less (24
+rounds, at a time the machine ran 4x slow). Use this to see whether a change does less work, and
+``bench/http_feed.py`` (or a sampling profile of a loaded server, e.g. py-spy) for the time.
+Needs ``valgrind`` and a C compiler (Debian packages ``valgrind`` and ``gcc``). Prints one JSON
+object.
 """
 
 from __future__ import annotations
