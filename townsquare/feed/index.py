@@ -122,7 +122,7 @@ class FeedIndex:
         """Apply the rows written since the last call (by this process or any other).
 
         Every feed request calls this, so its queries go to the driver as plain SQL: built as
-        SQLAlchemy ``text()`` and turned back into strings, they cost 3.7% of a demo request's
+        SQLAlchemy ``text()`` and turned back into strings, they cost 3.6% of a demo request's
         instructions (a regular expression over each statement, and its compilation), more
         than the queries themselves.
         """
