@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -143,13 +144,11 @@ def connection_splits(port: int, every_s: float, stop: threading.Event) -> list[
 def warm_every_user(base: str, key: str, handles: list[str], clients: int, limit: int) -> int:
     """Page 1 of every user once: a user's first feed embeds their sign-up topics (some 16 ms on the
     demo) and saves the state that every worker then reads, a cost a long-running server pays once."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def first_page(handle: str) -> bool:
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http, \
+            ThreadPoolExecutor(clients) as pool:
+        def first_page(handle: str) -> bool:
             return http.get(f"/v1/users/{handle}/feed", params={"limit": limit}).status_code == 200
 
-    with ThreadPoolExecutor(clients) as pool:
         return sum(pool.map(first_page, handles))
 
 

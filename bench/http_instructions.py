@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import shutil
 import signal
@@ -46,7 +47,12 @@ import time
 from pathlib import Path
 
 import httpx
-from http_feed import build_demo, free_port, start_server  # this folder, first on sys.path as a script
+from http_feed import (  # this folder, first on sys.path as a script
+    build_demo,
+    free_port,
+    start_server,
+    warm_every_user,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,9 +108,9 @@ def warm_states(url: str, folder: Path, key: str, handles: list[str]) -> None:
     server = start_server(url, 1, port, None, folder)
     try:
         wait_ready(f"http://127.0.0.1:{port}", server, 300)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            for handle in handles:
-                get_page(client, key, handle)
+        warmed = warm_every_user(f"http://127.0.0.1:{port}", key, handles, 2, 20)
+        if warmed != len(handles):
+            raise SystemExit(f"only {warmed} of {len(handles)} users' first pages were served while warming")
     finally:
         server.terminate()
         server.wait(60)
@@ -122,7 +128,7 @@ def count(tree: Path, database: Path, folder: Path, marker: Path, key: str, hand
     server = subprocess.Popen(
         ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", sys.executable,
          str(folder / "server.py"), str(marker), str(port)],
-        cwd=tree, env={**_base_env(), **env}, stdout=log, stderr=subprocess.STDOUT)
+        cwd=tree, env={**{k: v for k, v in os.environ.items() if not k.startswith("TOWNSQUARE_")}, **env}, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_ready(f"http://127.0.0.1:{port}", server, 1800)
         rng = random.Random(0)
@@ -150,12 +156,6 @@ def count(tree: Path, database: Path, folder: Path, marker: Path, key: str, hand
         raise SystemExit(f"callgrind wrote no counts; see {folder / 'server.log'}")
     total = next(int(line.split()[1]) for line in dumps[-1].read_text().splitlines() if line.startswith("totals:"))
     return {"tree": str(tree), "instructions_per_request": round(total / requests)}
-
-
-def _base_env() -> dict:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith("TOWNSQUARE_")}
 
 
 def main() -> None:
