@@ -227,7 +227,7 @@ class FeedIndex:
 
     def _load_edges(self, conn: Connection) -> None:
         sql = f"SELECT source_id, target_id FROM edges WHERE kind = 'follow'{self._until('created_at')}"
-        source, target = fetch_arrays(conn, text(sql), self._until_params(), 2)
+        source, target = fetch_arrays(conn, sql, self._until_params(), 2)
         size = max(len(self.user_posts), int(source.max(initial=0)) + 1, int(target.max(initial=0)) + 1)
         self._ensure_users(size)
         self.user_followers[:] = np.bincount(target.astype(np.int64), minlength=len(self.user_followers))
