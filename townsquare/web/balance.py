@@ -35,9 +35,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return True  # a PermissionError means it exists, as another user's process
 
 
 def load_file(folder: Path, port: int) -> Path:
