@@ -120,3 +120,52 @@ def test_the_real_command_prints_a_clear_error_not_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"{bad}:2" in result.stderr and "error" in result.stderr
+
+
+def test_demo_load_ends_the_community_now_and_keeps_that_end_when_loaded_again(run, db):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select
+
+    from townsquare.storage.schema import interactions, posts
+
+    def newest(table) -> datetime:
+        with db().read() as conn:
+            at = conn.execute(select(func.max(table.c.created_at))).scalar_one()
+        return at.replace(tzinfo=at.tzinfo or UTC)
+
+    first = run("demo", "load")
+    assert first.exit_code == 0, first.output
+    now = datetime.now(UTC)
+    assert now - timedelta(days=1) < newest(posts) < now  # recent whatever today's date
+    counts, latest = db().counts(), newest(interactions)
+    again = run("demo", "load")  # later: the end it was first loaded with is kept, nothing new, nothing moved
+    assert again.exit_code == 0 and db().counts() == counts and newest(interactions) == latest
+    other = run("demo", "load", "--as-of", "2025-03-01")
+    assert other.exit_code != 0 and "holds the demo as of" in other.output and db().counts() == counts
+
+
+def test_demo_load_as_of_a_date(run, db):
+    from sqlalchemy import func, select
+
+    from townsquare.storage.schema import posts
+
+    result = run("demo", "load", "--as-of", "2025-03-01")
+    assert result.exit_code == 0, result.output
+    with db().read() as conn:
+        oldest, newest = conn.execute(select(func.min(posts.c.created_at), func.max(posts.c.created_at))).one()
+    assert (str(oldest)[:10], str(newest)[:10]) == ("2025-01-30", "2025-02-28")
+
+
+def test_make_demo_trains_the_ranker_once(run, db):
+    from sqlalchemy import func, select
+
+    from townsquare.storage.feed_schema import feed_rankers
+
+    assert run("demo", "load").exit_code == 0
+    first = run("train", "ranker", "--if-missing")
+    assert first.exit_code == 0 and "ranker v1" in first.output, first.output
+    again = run("train", "ranker", "--if-missing")
+    assert again.exit_code == 0 and "ranker v1 is already stored" in again.output, again.output
+    with db().read() as conn:
+        assert conn.execute(select(func.count()).select_from(feed_rankers)).scalar_one() == 1

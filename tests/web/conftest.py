@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ def demo_db(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("demo") / "townsquare.sqlite"
     store = Store.open(f"sqlite:///{path}")
-    Loader(store).load(demo_records())
+    Loader(store).load(demo_records(end=datetime.now(UTC).replace(microsecond=0)))  # as `demo load` does
     embed_posts(store, HashEmbedder())
     embed_users(store, HashEmbedder())
     with store.begin() as conn:

@@ -75,3 +75,15 @@ def test_ingest_with_moderation_on_never_fails_the_write(tmp_path, demo_db):
     )
     assert response.status_code == 201 and response.json()["inserted"] == {"post": 1}
     world.store.close()
+
+
+def test_engagement_counts_every_calendar_day_and_keeps_the_last_sixty():
+    from datetime import date
+
+    from townsquare.web.dashboard import daily_counts
+
+    days, series = daily_counts([("2026-11-01", "like", 3), ("2026-11-05", "like", 2), ("2026-11-05", "reply", 1)])
+    assert days[0] == date(2026, 11, 1) and days[-1] == date(2026, 11, 5) and len(days) == 5
+    assert series == {"like": [3, 0, 0, 0, 2], "reply": [0, 0, 0, 0, 1]}
+    days, series = daily_counts([("2026-01-01", "like", 1), ("2026-12-31", "like", 4)])
+    assert (len(days), days[0], series["like"][-1], sum(series["like"])) == (60, date(2026, 11, 2), 4, 4)

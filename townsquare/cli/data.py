@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -195,11 +196,41 @@ def user_delete(ctx: typer.Context, user: Annotated[str, typer.Argument(help="Ha
 
 
 @demo_app.command("load")
-def demo_load(ctx: typer.Context, seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
-    """Load the bundled demo community (idempotent)."""
-    from townsquare.demo.community import demo_records
+def demo_load(
+    ctx: typer.Context,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_of: Annotated[datetime | None, typer.Option(
+        "--as-of", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+        help="When the community's 30 days end, UTC. Default: when this database first loaded it, else now.")] = None,
+) -> None:
+    """Load the bundled demo community (idempotent), its posts recent: its 30 days end now."""
+    from townsquare.demo.community import build_community
 
-    _load(ctx, demo_records(seed=seed), "demo community", skip_bad=False, report_path=None)
+    community = build_community(seed)
+    loaded = _loaded_end(open_store(ctx), community)
+    asked = as_of.replace(tzinfo=UTC) if as_of else None
+    if asked and loaded and asked != loaded:  # its interactions would all be loaded a second time
+        raise typer.BadParameter(f"this database holds the demo as of {loaded:%Y-%m-%d %H:%M:%S}; load it as of "
+                                 "another time into a new --data-dir", param_hint="--as-of")
+    end = asked or loaded or datetime.now(UTC).replace(microsecond=0)
+    _load(ctx, community.records(end), "demo community", skip_bad=False, report_path=None)
+
+
+def _loaded_end(store, community) -> datetime | None:
+    """When the copy of the community in this database ends (its first member's sign-up time says
+    by how much it was moved), or None. Loading again must give the same timestamps: interactions
+    are told apart by them."""
+    from townsquare.demo.community import DEMO_END
+    from townsquare.errors import NotFoundError
+
+    first = community.users[0]
+    try:
+        stored = store.find_user(first.id)["created_at"]
+    except NotFoundError:
+        return None
+    finally:
+        store.engine.dispose()
+    return DEMO_END + (stored.replace(tzinfo=stored.tzinfo or UTC) - first.created_at)
 
 
 @app.command()

@@ -177,12 +177,23 @@ def train_ranker_command(
     split: Annotated[float, typer.Option(help="Interactions before this quantile give features, after it labels.")] = 0.8,
     max_users: Annotated[int, typer.Option(help="Users sampled for training examples.")] = 5000,
     publish: Annotated[bool, typer.Option(help="Serve the new version (workers pick it up within seconds).")] = True,
+    if_missing: Annotated[bool, typer.Option(
+        "--if-missing", help="Do nothing when a ranker version is already stored (for scripts: make demo).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Retrain the feed's engagement ranker from the logged interactions."""
+    from sqlalchemy import func, select
+
     from townsquare.feed.training import train_ranker
+    from townsquare.storage.feed_schema import feed_rankers
 
     store = open_store(ctx)
+    if if_missing:
+        with store.read() as conn:
+            stored = conn.execute(select(func.max(feed_rankers.c.version))).scalar()
+        if stored is not None:
+            out.print(f"ranker v{stored} is already stored; nothing to do")
+            return
     embedder = _embedder(ctx, store)
     report = train_ranker(store, embedder.model_id if embedder else None, publish=publish, split=split,
                           max_users=max_users)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 
 from townsquare.storage.feed_schema import feed_rankers
@@ -58,12 +60,37 @@ def quality_plot(store) -> dict[str, Any]:
             "svg": None,
             "empty": "No ranker evaluated yet: run `townsquare train ranker`.",
         }
-    numbers = {k: v for k, v in _numbers(row.metrics).items() if k.endswith(("auc", "ap", "ndcg", "recall"))}
-    numbers = numbers or dict(list(_numbers(row.metrics).items())[:12])
+    numbers = _numbers(row.metrics)
+    heads = [k.removesuffix(".auc") for k in numbers if k.endswith(".auc")]
     fig, ax = _figure()
-    ax.barh(list(numbers), list(numbers.values()), color="#2b6cb0")
-    ax.set_xlabel(f"ranker version {row.version}")
+    if heads:  # each engagement head's held-out AUC, beside the untrained prior's on the same examples
+        at = np.arange(len(heads))
+        ax.barh(at - 0.2, [numbers[f"{h}.auc"] for h in heads], 0.4, color="#2b6cb0", label="this ranker")
+        ax.barh(at + 0.2, [numbers.get(f"{h}.prior_auc", np.nan) for h in heads], 0.4, color="#a0aec0",
+                label="untrained prior")
+        ax.set_yticks(at, heads)
+        ax.invert_yaxis()
+        ax.axvline(0.5, color="#718096", linewidth=0.8, linestyle=":")  # chance
+        ax.set_xlim(0, 1)
+        ax.legend(loc="lower right", fontsize="small")
+        ax.set_xlabel(f"held-out AUC, ranker version {row.version} (0.5: chance)")
+    else:
+        shown = dict(list(numbers.items())[:12])
+        ax.barh(list(shown), list(shown.values()), color="#2b6cb0")
+        ax.set_xlabel(f"ranker version {row.version}")
     return {"title": title, "svg": _svg(fig), "empty": None}
+
+
+def daily_counts(rows, window: int = 60) -> tuple[list[date], dict[str, list[int]]]:
+    """(day, kind, count) rows as one count per calendar day and kind, over the last ``window``
+    days that have any (a quiet day counts 0 rather than vanishing from the axis)."""
+    by_kind: dict[str, dict[date, int]] = defaultdict(dict)
+    for day, kind, n in rows:
+        by_kind[kind][date.fromisoformat(str(day))] = n
+    seen = sorted({d for counts in by_kind.values() for d in counts})
+    first = max(seen[0], seen[-1] - timedelta(days=window - 1))
+    days = [first + timedelta(days=i) for i in range((seen[-1] - first).days + 1)]
+    return days, {kind: [counts.get(d, 0) for d in days] for kind, counts in by_kind.items()}
 
 
 def engagement_plot(store) -> dict[str, Any]:
@@ -79,18 +106,15 @@ def engagement_plot(store) -> dict[str, Any]:
     title = "Engagement per day"
     if not rows:
         return {"title": title, "svg": None, "empty": "No interactions yet."}
-    series: dict[str, dict[str, int]] = defaultdict(dict)
-    for d, kind, n in rows:
-        series[kind][str(d)] = n
-    days = sorted({str(d) for d, _, _ in rows})[-60:]
+    from matplotlib.dates import AutoDateLocator, DateFormatter
+
+    days, series = daily_counts(rows)
     fig, ax = _figure()
     for kind in ENGAGEMENT:
         if kind in series:
-            ax.plot(range(len(days)), [series[kind].get(d, 0) for d in days], label=kind)
-    ax.set_xticks(
-        range(0, len(days), max(1, len(days) // 6)),
-        [days[i] for i in range(0, len(days), max(1, len(days) // 6))],
-    )
+            ax.plot(days, series[kind], label=kind)
+    ax.xaxis.set_major_locator(AutoDateLocator(maxticks=7))
+    ax.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
     ax.legend(loc="upper left", fontsize="small")
     ax.set_ylabel("interactions")
     return {"title": title, "svg": _svg(fig), "empty": None}
@@ -111,9 +135,12 @@ def moderation_plot(store) -> dict[str, Any]:
     title = "Moderation volumes"
     if not cases and not decisions:
         return {"title": title, "svg": None, "empty": "No moderation cases yet."}
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = _figure()
     labels = [f"case: {k}" for k in cases] + [f"decided: {k}" for k in decisions]
     ax.barh(labels, list(cases.values()) + list(decisions.values()), color="#805ad5")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("count")
     return {"title": title, "svg": _svg(fig), "empty": None}
 
