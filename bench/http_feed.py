@@ -46,7 +46,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_demo(folder: Path) -> str:
+    """The demo as ``make demo`` serves it: its 30 days ending now, embedded, the ranker trained."""
+    from datetime import UTC, datetime
+
     from townsquare.demo import demo_records
+    from townsquare.feed.training import train_ranker
     from townsquare.ingest.embed import embed_posts, embed_users
     from townsquare.ingest.loader import Loader
     from townsquare.models.registry import get_embedder
@@ -55,10 +59,11 @@ def build_demo(folder: Path) -> str:
 
     url = f"sqlite:///{folder / 'townsquare.sqlite'}"
     store = Store.open(url)
-    Loader(store).load(demo_records())
+    Loader(store).load(demo_records(end=datetime.now(UTC).replace(microsecond=0)))
     embedder = get_embedder(Settings(data_dir=folder), cache=store)
     embed_posts(store, embedder)
     embed_users(store, embedder)
+    train_ranker(store, embedder.model_id)
     store.close()
     return url
 

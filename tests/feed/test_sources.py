@@ -89,6 +89,36 @@ def test_social_proof_names_the_people_you_follow(world, now):
     assert set(found[0].reasons[0].people) == people
 
 
+def test_social_proof_ranks_posts_by_their_peoples_affinity(world, now):
+    """The source's columns against the rule written out post by post: a post scores the sum over its
+    people of 1 + log(1 + affinity); ties keep the order met; at most 10 people named; min_people holds."""
+    for h in ("ada", "bob", "cy", "dee", "eve", "zed"):
+        world.user(h)
+    posts = [world.post("zed", "chess", hours_ago=100 + i) for i in range(12)]
+    ada_likes = {"bob": 6, "cy": 2, "dee": 0, "eve": 1}  # ada's own likes of each friend's posts: affinity
+    for friend, n in ada_likes.items():
+        world.follow("ada", friend)
+        for _ in range(n):
+            world.act("ada", world.post(friend, "music", hours_ago=300), "like", hours_ago=250)
+    for i, post in enumerate(posts):
+        for j, friend in enumerate(ada_likes):
+            if (i + 3) >> j & 1:  # a different set of friends for most posts
+                world.act(friend, post, "like", hours_ago=50 - i)
+    world.load()
+    ctx = _ctx(world.feed(), "ada", now)
+    weight = {p: 1.0 + np.log1p(max(a, 0.0)) for p, a in zip(ctx.relations.follows.tolist(),
+                                                                 ctx.affinity_of(ctx.relations.follows).tolist())}
+    for min_people in (1, 3):
+        found = [(post, people) for post, people in ctx.social.items() if len(people) >= min_people]
+        scores = np.array([sum(weight[p] for p in people) for _, people in found])
+        expected = [(found[i][0], scores[i], tuple(found[i][1][:10]), f"engaged with by {len(found[i][1])} people "
+                     "you follow") for i in np.argsort(-scores, kind="stable")]
+        source = SocialProofSource(SocialProofSource.Options(min_people=min_people))
+        got = [(c.post_id, r.score, r.people, r.detail) for c in _candidates(source.fetch(ctx)) for r in c.reasons]
+        assert got == expected and len(got) >= 4
+        assert len({score for _, score, _, _ in got}) > 2  # affinity separates them
+
+
 def test_social_engagement_is_each_followed_persons_last_30_positive_in_the_week(world, now):
     """``ctx.social`` (one gather for everyone followed) against the rule read person by person."""
     from townsquare.feed.context import SOCIAL_WINDOW_DAYS

@@ -126,11 +126,12 @@ class FeedContext:
         return np.where(known[at] == authors, values[at], 0.0)
 
     @cached_property
-    def social(self) -> dict[int, list[int]]:
-        """Post -> the followed people who engaged with it positively in the last week (most affine first)."""
-        follows = self.relations.follows
+    def social_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(posts, people): each followed person's positive engagements of the last week (their last
+        30), every (post, person) pair once, in the order met: people by affinity, then by time."""
+        follows, empty = self.relations.follows, np.zeros(0, np.int64)
         if not len(follows):
-            return {}
+            return empty, empty
         ranked = follows[np.argsort(-self.affinity_of(follows), kind="stable")][:300]
         since = self.now - SOCIAL_WINDOW_DAYS * 86400
         person, rows = self.index.histories(ranked)
@@ -140,12 +141,16 @@ class FeedContext:
         recent = ends[person] - np.arange(len(person)) <= 30  # each person's last 30
         person, posts = person[recent], posts[recent]
         if not len(posts):
-            return {}
-        # Each (post, person) pair once, in the order met: people by affinity, then by time.
+            return empty, empty
         _, first = np.unique(posts * len(ranked) + person, return_index=True)
         first.sort()
+        return posts[first], ranked[person[first]]
+
+    @cached_property
+    def social(self) -> dict[int, list[int]]:
+        """``social_pairs`` as post -> the people, in the order met (for explanations; the feed reads the pairs)."""
         out: dict[int, list[int]] = {}
-        for post, who in zip(posts[first].tolist(), ranked[person[first]].tolist()):
+        for post, who in zip(*(column.tolist() for column in self.social_pairs)):
             out.setdefault(post, []).append(who)
         return out
 
@@ -159,11 +164,8 @@ class FeedContext:
 
     @cached_property
     def _social_counts(self) -> tuple[np.ndarray, np.ndarray]:
-        social = self.social
-        engaged = np.fromiter(social, np.int64, len(social))
-        counts = np.fromiter(map(len, social.values()), np.float64, len(social))
-        order = np.argsort(engaged)
-        return engaged[order], counts[order]
+        engaged, counts = np.unique(self.social_pairs[0], return_counts=True)
+        return engaged, counts.astype(np.float64)
 
     @cached_property
     def languages(self) -> frozenset[int]:

@@ -93,8 +93,8 @@ class ModerationDemotionScorer(Scorer):
     name = "moderation_demotion"
 
     def score(self, ctx, candidates, batch):
-        verdicts = ctx.scratch.get("moderation") or {}
-        for candidate in candidates:
-            verdict = verdicts.get(candidate.post_id)
-            if verdict is not None and verdict.action == "demote":
+        demoted = {post: v for post, v in (ctx.scratch.get("moderation") or {}).items() if v.action == "demote"}
+        for candidate in candidates if demoted else ():
+            verdict = demoted.get(candidate.post_id)
+            if verdict is not None:
                 candidate.scale(verdict.factor, "moderation", ", ".join(verdict.reasons or ("policy",)))

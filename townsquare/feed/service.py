@@ -207,7 +207,7 @@ class ForYouFeed:
         hints = [] if author in ctx.follow_set else ["you do not follow its author"]
         if author in ctx.follow_set:
             hints.append("it is not among its author's newest posts")
-        engaged = len(ctx.social.get(int(post["id"]), ()))
+        engaged = int(ctx.social_proof(np.array([post["id"]]))[0])
         hints.append(f"{engaged} people you follow engaged with it this week")
         has, vector = index.vectors_of(np.array([post["id"]]))
         if has[0] and len(ctx.interests.vectors):

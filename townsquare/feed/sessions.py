@@ -151,7 +151,7 @@ class FeedSession:
 
     def served_rows(self) -> list[list]:
         """Per page: [post, score after the selectors, the page's own adjustments] of each item."""
-        base = {c.post_id: len(c.adjustments or ()) for c in self.pool}
+        base = {c.post_id: len(c.adjustments) for c in self.pool if c.adjustments}  # what the pool's own copy holds
         return [[[c.post_id, c.score, (c.adjustments or [])[base.get(c.post_id, 0):]] for c in page]
                 for page in self.pages]
 

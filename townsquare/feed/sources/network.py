@@ -60,14 +60,19 @@ class SocialProofSource(Source):
 
     def fetch(self, ctx) -> Proposals | list:
         o = self.options
-        found = [(post, people) for post, people in ctx.social.items() if len(people) >= o.min_people]
-        if not found:
+        pairs, people = ctx.social_pairs  # (post, person), in the order met
+        if not len(pairs):
             return []
-        posts = np.array([p for p, _ in found], np.int64)
-        people = [people for _, people in found]
-        everyone = np.unique(np.concatenate([np.asarray(p, np.int64) for p in people]))
-        weight = dict(zip(everyone.tolist(), (1.0 + np.log1p(np.maximum(ctx.affinity_of(everyone), 0))).tolist()))
-        scores = np.array([sum(weight[p] for p in group) for group in people])
-        top = np.argsort(-scores, kind="stable")[: o.count]
-        return self.propose(ctx, posts[top], scores[top], people=[people[i][:10] for i in top.tolist()],
-                            detail=[f"engaged with by {len(people[i])} people you follow" for i in top.tolist()])
+        posts, first, group, sizes = np.unique(pairs, return_index=True, return_inverse=True, return_counts=True)
+        # A post's score: its people's weights summed in the order met (bincount adds in index order).
+        scores = np.bincount(group, weights=1.0 + np.log1p(np.maximum(ctx.affinity_of(people), 0)),
+                             minlength=len(posts))
+        met = np.argsort(first)  # ties keep the order the posts were met in
+        met = met[sizes[met] >= o.min_people]
+        top = met[np.argsort(-scores[met], kind="stable")][: o.count]
+        by_post = people[np.argsort(group, kind="stable")].tolist()  # each post's people together, in order
+        starts = (np.cumsum(sizes) - sizes)[top].tolist()
+        counts = sizes[top].tolist()
+        return self.propose(ctx, posts[top], scores[top],
+                            people=[by_post[at:at + min(n, 10)] for at, n in zip(starts, counts)],
+                            detail=[f"engaged with by {n} people you follow" for n in counts])
