@@ -111,8 +111,9 @@ def test_social_proof_ranks_posts_by_their_peoples_affinity(world, now):
     for min_people in (1, 3):
         found = [(post, people) for post, people in ctx.social.items() if len(people) >= min_people]
         scores = np.array([sum(weight[p] for p in people) for _, people in found])
-        expected = [(found[i][0], scores[i], tuple(found[i][1][:10]), f"engaged with by {len(found[i][1])} people "
-                     "you follow") for i in np.argsort(-scores, kind="stable")]
+        expected = [(found[i][0], scores[i], tuple(found[i][1][:10]),
+                     f"engaged with by {len(found[i][1])} people you follow")
+                    for i in np.argsort(-scores, kind="stable")]
         source = SocialProofSource(SocialProofSource.Options(min_people=min_people))
         got = [(c.post_id, r.score, r.people, r.detail) for c in _candidates(source.fetch(ctx)) for r in c.reasons]
         assert got == expected and len(got) >= 4
