@@ -279,12 +279,10 @@ class Gathered:
         if spliced:
             reasons = [reason if listed[k] else [reason] for k, reason in zip(part_of.tolist(), reasons)]
         flags = np.zeros(len(rows), bool) if in_network is None else np.asarray(in_network, bool)
-        out, start = [], 0
-        for post, author, inside, end in zip(posts.tolist(), authors.tolist(), flags.tolist(), ends.tolist()):
-            got = reasons[start:end]
-            out.append(Candidate(post, author, list(chain.from_iterable(got)) if spliced else got, inside))
-            start = end
-        return out
+        per_row = map(reasons.__getitem__, map(slice, (ends - counts).tolist(), ends.tolist()))  # no Python loop
+        if spliced:
+            per_row = map(list, map(chain.from_iterable, per_row))
+        return list(map(Candidate, posts.tolist(), authors.tolist(), per_row, flags.tolist()))
 
 
 @dataclass
