@@ -1,6 +1,6 @@
 """Feed over HTTP: requests per second and latency percentiles with N uvicorn workers.
 
-    python bench/http_feed.py --demo                              # the demo community in a temp SQLite
+    python bench/http_feed.py --demo                              # the demo community in a temp SQLite, as of now
     python bench/http_feed.py --database-url sqlite:///.bench/feed/100000-1000000-10000000/corpus.sqlite \\
         --feed-model bench-lsa-384                           # the 1M-post corpus built by bench/feed.py
 

@@ -203,7 +203,7 @@ def demo_load(
         "--as-of", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
         help="When the community's 30 days end, UTC. Default: when this database first loaded it, else now.")] = None,
 ) -> None:
-    """Load the bundled demo community (idempotent), its posts recent: its 30 days end now."""
+    """Load the bundled demo community (idempotent); its 30 days end when a database first loads it."""
     from townsquare.demo.community import build_community
 
     community = build_community(seed)
