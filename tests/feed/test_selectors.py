@@ -11,6 +11,7 @@ from townsquare.feed.context import build_context
 from townsquare.feed.selectors import (
     AuthorDiversitySelector,
     ExplorationSelector,
+    NearDuplicateSelector,
     NetworkBalanceSelector,
     Page,
     TopicDiversitySelector,
@@ -72,3 +73,28 @@ def test_exploration_gives_a_share_to_posts_further_down_deterministically():
     assert "explored: ranked" in explored[0].adjustments[0].detail
     assert sorted(c.post_id for c in out) == list(range(20))
     assert [c.post_id for c in run()] == [c.post_id for c in out]
+
+
+def test_near_copies_are_never_on_one_page(world, now):
+    """Two copies of one text ranked first and second: the copy moves below the page, the next post
+    takes its place, and it says why; nor does it open the next page under its twin."""
+    world.user("ada")
+    for h in ("bob", "cy", "dee"):
+        world.user(h)
+    text = "Gave up on a bestseller at page 100. Life's too short!"
+    first, copy = world.post("bob", "music", text=text), world.post("cy", "music", text=text + " 📚")
+    others = [world.post("dee", topic) for topic in ("chess", "cooking", "football")]
+    world.load()
+    ctx = build_context(world.feed().env, world.store.find_user("ada"), now)
+    ids = [world.store.find_post(p)["id"] for p in (first, copy, *others)]
+    pool = _pool(*((post, 1, 1.0 - 0.01 * i, False) for i, post in enumerate(ids)))
+    out = NearDuplicateSelector().select(ctx, pool, Page(3))
+    assert [c.post_id for c in out] == [ids[0], ids[2], ids[3], ids[1], ids[4]]
+    assert out[3].adjustments[0].detail == "moved to a later page: nearly the same text as a post above it"
+    assert [c.adjustments for c in out if c.post_id != ids[1]] == [None] * 4
+    after = NearDuplicateSelector().select(ctx, _pool((ids[1], 1, 1.0, False), (ids[4], 1, 0.5, False)),
+                                           Page(1, number=1, previous=[ids[0]]))
+    assert [c.post_id for c in after] == [ids[4], ids[1]]
+    assert "one on your last page" in after[1].adjustments[0].detail
+    apart = _pool(*((post, 1, 1.0, False) for post in ids[2:]))
+    assert NearDuplicateSelector().select(ctx, apart, Page(3)) is apart  # nothing to move: the pool as it was

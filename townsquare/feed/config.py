@@ -50,7 +50,7 @@ DEFAULT_SOURCES = ("in_network", "social_proof", "interest_similarity", "item_it
 DEFAULT_FILTERS = ("own_posts", "seen_posts", "blocked_authors", "replies", "languages", "deleted_posts",
                    "moderation")
 DEFAULT_SCORERS = ("engagement", "steering", "moderation_demotion")
-DEFAULT_SELECTORS = ("author_diversity", "topic_diversity", "network_balance", "exploration")
+DEFAULT_SELECTORS = ("author_diversity", "topic_diversity", "network_balance", "exploration", "near_duplicates")
 
 
 class FeedConfig(BaseModel):

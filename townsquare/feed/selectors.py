@@ -169,3 +169,54 @@ class ExplorationSelector(Selector):
                 chosen.append(next(head))
         rest = [c for i, c in enumerate(pool[n:], start=n) if i not in taken]
         return chosen + list(head) + rest  # the page's last places move to the next page
+
+
+class NearDuplicateOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    similarity: float = Field(0.9, gt=0, le=1, description="Text similarity from which two posts count as copies.")
+    window: float = Field(3.0, ge=1, description="Replacements are looked for this many times the page size down.")
+
+
+class NearDuplicateSelector(Selector):
+    """The page's last check: a post nearly the same text as one above it on the page, or as one at
+    the end of the last page, moves to a later page and the next post that is not takes its place.
+
+    The other selectors each move posts for their own reason (balance brings one up from below,
+    exploration picks at random), so near-copies (a text posted twice, a quote repeating its
+    original) can meet again after topic diversity has kept them apart: this runs last.
+    """
+
+    name = "near_duplicates"
+    Options = NearDuplicateOptions
+
+    def select(self, ctx, pool, page):
+        n, size = min(page.limit, len(pool)), min(len(pool), int(page.limit * self.options.window))
+        if not ctx.index.dim or n + len(page.previous) <= 1:
+            return pool
+        window = pool[:size]
+        posts = np.array([c.post_id for c in window] + page.previous, np.int64)
+        has, vectors = ctx.index.vectors_of(posts)
+        full = np.zeros((len(posts), ctx.index.dim), np.float32)
+        full[has] = vectors
+        copies = (full[:size] @ full.T) >= self.options.similarity  # (window, window + previous)
+        np.fill_diagonal(copies, False)
+        above = np.zeros(len(posts), bool)
+        above[size:] = True  # the end of the last page
+        kept: list[int] = []
+        moved: list[int] = []
+        for i in range(size):
+            if len(kept) == n:
+                break
+            twin = np.flatnonzero(copies[i] & above)
+            if len(twin):
+                moved.append(i)
+                window[i].note(self.name, f"moved to a later page: nearly the same text as "
+                                          f"{'a post above it' if twin[0] < size else 'one on your last page'}")
+            else:
+                kept.append(i)
+                above[i] = True
+        if not moved:
+            return pool
+        placed = set(kept) | set(moved)
+        return ([window[i] for i in kept] + [window[i] for i in moved]
+                + [c for i, c in enumerate(window) if i not in placed] + pool[size:])
