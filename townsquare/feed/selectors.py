@@ -191,8 +191,8 @@ class NearDuplicateSelector(Selector):
 
     def select(self, ctx, pool, page):
         n, size = min(page.limit, len(pool)), min(len(pool), int(page.limit * self.options.window))
-        if not ctx.index.dim or n + len(page.previous) <= 1:
-            return pool
+        if not ctx.index.dim or n + len(page.previous) <= 1 or not self._copies_on(ctx, pool[:n], page.previous):
+            return pool  # the usual case, found with the page's own vectors only
         window = pool[:size]
         posts = np.array([c.post_id for c in window] + page.previous, np.int64)
         has, vectors = ctx.index.vectors_of(posts)
@@ -220,3 +220,11 @@ class NearDuplicateSelector(Selector):
         placed = set(kept) | set(moved)
         return ([window[i] for i in kept] + [window[i] for i in moved]
                 + [c for i, c in enumerate(window) if i not in placed] + pool[size:])
+
+    def _copies_on(self, ctx, head: list[Candidate], previous: list[int]) -> bool:
+        """Whether any of ``head`` is a near-copy of a post before it there or in ``previous``."""
+        has, vectors = ctx.index.vectors_of(np.array([c.post_id for c in head] + previous, np.int64))
+        full = np.zeros((len(has), ctx.index.dim), np.float32)
+        full[has] = vectors
+        copies = (full[: len(head)] @ full.T) >= self.options.similarity
+        return bool(np.tril(copies[:, : len(head)], -1).any() or copies[:, len(head):].any())
