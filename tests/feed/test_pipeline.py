@@ -254,9 +254,11 @@ def test_columns_and_objects_rank_alike_and_object_only_filters_still_run(world,
     world.follow("ada", "eve", "block")
     world.load()
     feed = world.feed(sources=SOURCES)
+    feed.steer("ada", "more chess, less cooking")  # scorers' adjustments, carried by both paths alike
     ctx = build_context(feed.env, world.store.find_user("ada"), now)
     columns = _ranked(feed, ctx)
     assert {why[0] for why in columns[1].values()} >= {"seen_posts", "blocked_authors"}
+    assert any(adjustments for *_, adjustments, _ in columns[0])
     monkeypatch.setattr(Filter, "columnar", property(lambda self: False))
     assert _ranked(feed, build_context(feed.env, world.store.find_user("ada"), now)) == columns
 
@@ -267,3 +269,25 @@ def test_columns_and_objects_rank_alike_and_object_only_filters_still_run(world,
     ranking = feed.pipeline.rank(build_context(feed.env, world.store.find_user("ada"), now))
     assert ranking.pool and all(c.author_id != cy for c in ranking.pool)
     assert ("test_not_by", "not them") in ranking.removals().values()
+
+
+def test_page_one_makes_candidate_objects_only_for_what_its_selectors_see(world, now):
+    """The pool stays columns (``RankedPool``); a page makes objects for its selection window only,
+    and a later page of the same session, read back as another worker would, gets the same posts."""
+    from townsquare.feed.pool import RankedPool
+    from townsquare.feed.service import SELECTION_WINDOW
+    from townsquare.feed.sessions import SessionStore
+
+    _network(world).load()
+    feed = world.feed(sources=SOURCES)
+    first = feed.page("ada", limit=2, now=now)
+    session = feed.sessions._memory[first.session]
+    assert isinstance(session.pool, RankedPool) and len(session.pool) > 4 * SELECTION_WINDOW * 2
+    assert len(session.pool._made) <= SELECTION_WINDOW * 2
+    feed.sessions.flush()
+    second = feed.page("ada", limit=2, cursor=first.cursor, now=now)
+    elsewhere = world.feed(sources=SOURCES)  # another worker: the session from its row
+    elsewhere.sessions = SessionStore(world.store)
+    again = elsewhere.page("ada", limit=2, cursor=first.cursor, now=now)
+    assert [i["post"] for i in again.items] == [i["post"] for i in second.items]
+    assert [i["because"] for i in again.items] == [i["because"] for i in second.items]

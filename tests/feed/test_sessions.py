@@ -69,7 +69,7 @@ def test_cursor_round_trips_and_rejects_garbage():
 
 def test_an_empty_pool_round_trips_and_an_old_blob_is_a_clear_error():
     pool, output, now, ranker = unpack_pool(pack_pool([], None, 5.0, None))
-    assert (pool, len(output.probabilities), now, ranker) == ([], 0, 5.0, None)
+    assert (list(pool), len(output.probabilities), now, ranker) == ([], 0, 5.0, None)
     with pytest.raises(InputError, match="older version"):
         unpack_pool(b"PK\x03\x04 a zip of arrays")
 

@@ -259,17 +259,29 @@ class Gathered:
     def __len__(self) -> int:
         return len(self.post_ids)
 
-    def candidates(self, rows: np.ndarray | None = None, in_network: np.ndarray | None = None) -> list[Candidate]:
-        """Candidates for ``rows`` (all by default), each with the reasons of every source that proposed it."""
-        rows = np.arange(len(self)) if rows is None else np.asarray(rows, np.int64)
-        posts, authors = self.post_ids[rows], self.authors[rows]
+    @property
+    def listed(self) -> bool:
+        """Whether a source gave a list of candidates (whose reasons are objects) rather than proposals."""
+        return any(isinstance(p, _Listed) for p in self.parts)
+
+    def proposals_of(self, rows: np.ndarray) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+        """(parts, and for every proposal of ``rows``, row after row in source order: its part and its
+        row in that part; and how many proposals each row has)."""
+        posts = self.post_ids[rows]
         lo = np.searchsorted(self._sorted, posts, "left")
         counts = np.searchsorted(self._sorted, posts, "right") - lo
         ends = np.cumsum(counts)
         # every row's proposals, row after row: sorted positions lo .. lo + count - 1
         proposals = self._order[np.repeat(lo - ends + counts, counts) + np.arange(int(ends[-1]) if len(ends) else 0)]
-        part_of, row_of = self._part[proposals], self._row[proposals]
-        reasons: list = [None] * len(proposals)
+        return self.parts, self._part[proposals], self._row[proposals], counts
+
+    def candidates(self, rows: np.ndarray | None = None, in_network: np.ndarray | None = None) -> list[Candidate]:
+        """Candidates for ``rows`` (all by default), each with the reasons of every source that proposed it."""
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows, np.int64)
+        posts, authors = self.post_ids[rows], self.authors[rows]
+        _, part_of, row_of, counts = self.proposals_of(rows)
+        ends = np.cumsum(counts)
+        reasons: list = [None] * len(part_of)
         for k, part in enumerate(self.parts):  # each part's reasons in one call
             at = np.flatnonzero(part_of == k)
             for i, reason in zip(at.tolist(), part.reasons(row_of[at].tolist())):

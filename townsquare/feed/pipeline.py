@@ -31,6 +31,7 @@ from townsquare.feed.component import build
 from townsquare.feed.config import FeedConfig
 from townsquare.feed.features import Batch, hydrate
 from townsquare.feed.filters import Filter
+from townsquare.feed.pool import RankedPool
 from townsquare.feed.scorers import Scorer
 from townsquare.feed.selectors import Page, Selector
 
@@ -51,7 +52,7 @@ class Timings(dict):
 class Ranking:
     """The records of one ranking run."""
 
-    pool: list[Candidate]
+    pool: list[Candidate] | RankedPool  # best first
     outcomes: list[SourceOutcome]
     removed: dict[int, tuple[str, str]] = field(default_factory=dict)  # post -> (filter, why), from object filters
     # The columnar filters' drops: (filter, why, posts, authors), put into words only when asked
@@ -102,37 +103,64 @@ class FeedPipeline:
                 "weights": self.config.weights.as_dict()}
 
     def rank(self, ctx, timings: Timings | None = None, pool_size: int | None = None) -> Ranking:
-        """Candidates from every source, filtered, featurised and scored, best first (the session's pool)."""
+        """Candidates from every source, filtered, featurised and scored, best first (the session's pool).
+
+        On columns from the sources' proposals to the pool (a ``RankedPool``, whose candidate
+        objects are made when a page asks for them) unless something needs objects: why-not (it
+        follows one candidate through every stage), a filter or scorer written against the
+        object interface, or a source that returned candidate objects.
+        """
         timings = timings if timings is not None else Timings()
+        size = pool_size or self.config.pool_size
         with timings.stage("sources"):
             gathered, outcomes = gather(self.sources, ctx, self.config.source_timeout_ms)
         for outcome in outcomes:
             timings[f"source.{outcome.name}"] = outcome.ms
         ranking = Ranking([], outcomes, timings=timings)
+        candidates: list[Candidate] | None = None
         with timings.stage("filters"):
             if ctx.probe is None and all(step.columnar for step in self.filters):
-                candidates = self._filter_columns(ctx, gathered, ranking, timings)
+                rows, posts, authors = self._filter_columns(ctx, gathered, ranking, timings)
+                inside = ctx.follows(authors)
+                if gathered.listed or not all(scorer.columnar for scorer in self.scorers):
+                    candidates = gathered.candidates(rows, in_network=inside)
             else:  # why-not follows one candidate object through every stage; older filters want objects
                 candidates = self._filter_objects(ctx, self._with_probe(ctx, gathered.candidates(), ranking),
                                                   ranking, timings)
-        ranking.ranked = len(candidates)
+                posts = np.fromiter(map(attrgetter("post_id"), candidates), np.int64, len(candidates))
+        ranking.ranked = len(posts)
         with timings.stage("features"):
-            batch = Batch.of(ctx, np.fromiter(map(attrgetter("post_id"), candidates), np.int64, len(candidates)))
+            batch = Batch.of(ctx, posts)
             batch.features = hydrate(ctx, batch)
         with timings.stage("scoring"):
-            for scorer in self.scorers:
-                scorer.score(ctx, candidates, batch)
-            candidates.sort(key=lambda c: -c.score)
+            if candidates is None:
+                scores, notes = np.zeros(len(posts)), {}
+                for scorer in self.scorers:
+                    scores = scorer.score_columns(ctx, scores, batch, notes)
+                order = np.argsort(-scores, kind="stable")[:size]
+                place = dict(zip(order.tolist(), range(len(order))))
+                pool = RankedPool.from_ranking(gathered, rows[order], scores[order], inside[order], order,
+                                               {place[row]: done for row, done in notes.items() if row in place})
+            else:
+                for i, candidate in enumerate(candidates):
+                    candidate.row = i  # its row in the batch, the features and the ranker's output
+                for scorer in self.scorers:
+                    scorer.score(ctx, candidates, batch)
+                candidates.sort(key=lambda c: -c.score)
         ranking.ranker_version = ctx.scratch.get("ranker_version")
         ranking.ranker_output = ctx.scratch.get("ranker_output")
+        if candidates is None:
+            ranking.pool = pool
+            return ranking
         if ranking.probe is not None:
             ranking.probe_rank = next((i for i, c in enumerate(candidates) if c is ranking.probe), None)
             candidates = [c for c in candidates if c is not ranking.probe or len(c.reasons) > 1]
-        ranking.pool = candidates[: pool_size or self.config.pool_size]
+        ranking.pool = candidates[:size]
         return ranking
 
-    def _filter_columns(self, ctx, gathered: Gathered, ranking: Ranking, timings: Timings) -> list[Candidate]:
-        """The filters on the merged proposals' arrays; candidates made only for the posts they keep."""
+    def _filter_columns(self, ctx, gathered: Gathered, ranking: Ranking,
+                        timings: Timings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The filters on the merged proposals' arrays: the rows they keep, with their posts and authors."""
         rows, posts, authors = np.arange(len(gathered)), gathered.post_ids, gathered.authors
         for step in self.filters:
             with timings.stage(f"filter.{step.name}"):
@@ -141,7 +169,7 @@ class FeedPipeline:
                     ranking.dropped.append((step.name, why, posts[drop], authors[drop]))
                     keep = ~drop
                     rows, posts, authors = rows[keep], posts[keep], authors[keep]
-        return gathered.candidates(rows, in_network=ctx.follows(authors))
+        return rows, posts, authors
 
     def _filter_objects(self, ctx, candidates: list[Candidate], ranking: Ranking, timings: Timings) -> list[Candidate]:
         follows = ctx.follow_set

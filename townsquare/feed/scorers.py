@@ -1,23 +1,58 @@
-"""Scorers: the engagement ranker, then score changes that are recorded on each candidate."""
+"""Scorers: the engagement ranker, then score changes that are recorded on each candidate.
+
+A scorer works on columns, ``score_columns(ctx, scores, batch, notes)``: the scores of the batch's
+rows in, the scores after it out, and what it did to row i added to ``notes[i]`` (the page-1
+pipeline makes candidate objects only for what a page shows). Calling ``score`` on a list of
+candidates does the same to the objects; a scorer written against that older interface,
+overriding only ``score``, still works: the pipeline then makes the candidates first.
+"""
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from townsquare.feed.candidates import Candidate, RankerOutput
+from townsquare.feed.candidates import Adjustment, Candidate, RankerOutput
 from townsquare.feed.component import Component
 from townsquare.feed.features import FEATURES, Batch
+
+Notes = dict[int, list[Adjustment]]  # row -> what scorers did to it, in order
 
 
 class Scorer(Component):
     kind: ClassVar[str] = "scorer"
 
-    def score(self, ctx, candidates: list[Candidate], batch: Batch) -> None:
-        """Set or change ``candidate.score`` in place, recording what was done on the candidate."""
+    def score_columns(self, ctx, scores: np.ndarray, batch: Batch, notes: Notes) -> np.ndarray:
+        """The scores of ``batch``'s rows after this scorer; what it did to row i goes to ``notes[i]``."""
         raise NotImplementedError
+
+    def score(self, ctx, candidates: list[Candidate], batch: Batch) -> None:
+        """Set or change ``candidate.score`` in place (``batch`` holds their rows, in order), recording
+        what was done on the candidate."""
+        notes: Notes = {}
+        scores = self.score_columns(ctx, np.fromiter(map(attrgetter("score"), candidates), np.float64,
+                                                     len(candidates)), batch, notes)
+        for candidate, value in zip(candidates, scores.tolist()):
+            candidate.score = value
+        for i, done in notes.items():
+            candidates[i].adjustments = [*(candidates[i].adjustments or ()), *done]
+
+    @property
+    def columnar(self) -> bool:
+        return type(self).score_columns is not Scorer.score_columns
+
+
+def scale(scores: np.ndarray, rows: np.ndarray, factor, stage: str, details: list[str], notes: Notes) -> None:
+    """Demote (factor < 1) or boost (> 1) ``rows`` in place, the same direction whatever a score's sign
+    (``Candidate.scale`` on columns), and note it."""
+    factor = np.broadcast_to(np.asarray(factor, np.float64), rows.shape)
+    old = scores[rows]
+    scores[rows] = np.where(old >= 0, old * factor, old / np.maximum(factor, 1e-9))
+    for row, f, detail in zip(rows.tolist(), factor.tolist(), details):
+        notes.setdefault(row, []).append(Adjustment(stage, f, detail))
 
 
 class EngagementOptions(BaseModel):
@@ -36,17 +71,16 @@ class EngagementScorer(Scorer):
     name = "engagement"
     Options = EngagementOptions
 
-    def score(self, ctx, candidates, batch):
-        if not candidates:
-            return
+    def score_columns(self, ctx, scores, batch, notes):
+        if not len(batch):
+            return scores
         version, model = ctx.env.rankers.current()
         ctx.scratch["ranker_version"] = version
         scores, probs, contributions = model.score(batch.features, ctx.config.weights.as_dict())
-        for i, (candidate, value) in enumerate(zip(candidates, scores.tolist())):
-            candidate.score, candidate.row = value, i
         top = np.argsort(-np.abs(contributions), axis=1, kind="stable")[:, : self.options.top_contributions]
         ctx.scratch["ranker_output"] = RankerOutput(tuple(model.heads), probs, top,
                                                     np.take_along_axis(contributions, top, axis=1))
+        return scores
 
 
 class SteeringOptions(BaseModel):
@@ -67,24 +101,22 @@ class SteeringScorer(Scorer):
     name = "steering"
     Options = SteeringOptions
 
-    def score(self, ctx, candidates, batch):
+    def score_columns(self, ctx, scores, batch, notes):
         phrases = [p for p in ctx.steering if p.vector is not None and len(p.vector) == ctx.index.dim]
         if not phrases or not len(batch.vectors):
-            return
+            return scores
         o = self.options
         sims = batch.vectors @ np.stack([p.vector for p in phrases]).T  # (with vectors, phrases)
         floor = np.maximum(np.median(sims, axis=0), o.threshold)
         strength = np.maximum((sims - floor) / (1 - floor), 0.0)
         sign = np.array([o.boost if p.direction == "more" else -o.penalty for p in phrases])
-        rows = np.cumsum(batch.has_vector) - 1
-        for i, candidate in enumerate(candidates):
-            if not batch.has_vector[i]:
-                continue
-            effect = strength[rows[i]] * sign * np.array([p.weight for p in phrases])
-            if not effect.any():
-                continue
-            moved = [phrases[j].label() for j in np.nonzero(effect)[0]]
-            candidate.scale(float(np.exp(effect.sum())), self.name, "you asked for " + ", ".join(moved))
+        effect = strength * sign * np.array([p.weight for p in phrases])  # (with vectors, phrases)
+        moved = effect.any(axis=1)
+        rows = np.flatnonzero(batch.has_vector)[moved]
+        details = ["you asked for " + ", ".join(phrases[j].label() for j in np.nonzero(e)[0]) for e in effect[moved]]
+        scores = scores.copy()
+        scale(scores, rows, np.exp(effect[moved].sum(axis=1)), self.name, details, notes)
+        return scores
 
 
 class ModerationDemotionScorer(Scorer):
@@ -92,9 +124,13 @@ class ModerationDemotionScorer(Scorer):
 
     name = "moderation_demotion"
 
-    def score(self, ctx, candidates, batch):
+    def score_columns(self, ctx, scores, batch, notes):
         demoted = {post: v for post, v in (ctx.scratch.get("moderation") or {}).items() if v.action == "demote"}
-        for candidate in candidates if demoted else ():
-            verdict = demoted.get(candidate.post_id)
-            if verdict is not None:
-                candidate.scale(verdict.factor, "moderation", ", ".join(verdict.reasons or ("policy",)))
+        if not demoted:
+            return scores
+        rows = np.flatnonzero(np.isin(batch.posts, np.fromiter(demoted, np.int64, len(demoted))))
+        verdicts = [demoted[post] for post in batch.posts[rows].tolist()]
+        scores = scores.copy()
+        scale(scores, rows, [v.factor for v in verdicts], "moderation",
+              [", ".join(v.reasons or ("policy",)) for v in verdicts], notes)
+        return scores

@@ -21,110 +21,38 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain, islice
-from operator import attrgetter
+from itertools import islice
 from typing import Any
 
-import numpy as np
 from sqlalchemy import delete, select, update
 
 from townsquare.errors import InputError
-from townsquare.feed.candidates import Adjustment, Candidate, RankerOutput, Reason
-from townsquare.feed.ranker import HEADS
+from townsquare.feed.candidates import Adjustment, Candidate, RankerOutput
+from townsquare.feed.pool import RankedPool
 from townsquare.feed.writer import BackgroundWriter
 from townsquare.storage.feed_schema import feed_sessions
 
 log = logging.getLogger(__name__)
-_TOP = 3  # feature contributions kept per candidate
 
 
 _INSERT = feed_sessions.insert()  # built once: the background writer holds the GIL for less
-_MAGIC = b"TSP2"
 
 
-def pack_pool(pool: list[Candidate], output: RankerOutput | None, now: float, ranker: int | None) -> bytes:
-    """The ranked pool and the ranker's output for it as flat numpy columns (reasons too: strings
-    are numbered once) after a small JSON header.
-
-    Written for every new feed session on the background writer, whose GIL time the next request
-    waits for, so every column is gathered by C-level iteration (``attrgetter``, ``zip(*...)``)
-    or numpy indexing, never a Python loop per candidate."""
-    strings: dict[str, int] = {}
-
-    def numbered(values) -> np.ndarray:
-        for value in dict.fromkeys(values):  # each distinct string once; the mapping below runs in C
-            strings.setdefault(value, len(strings))
-        return np.fromiter(map(strings.__getitem__, values), np.int32, len(values))
-
-    n = len(pool)
-    reasons = list(chain.from_iterable(map(attrgetter("reasons"), pool)))
-    sources, scores, people, posts, details = zip(*reasons) if reasons else ((),) * 5
-    rows = np.fromiter(map(attrgetter("row"), pool), np.int64, n)
-    heads = np.zeros((n, len(HEADS)), np.float32)
-    contrib_idx, contrib_val = np.full((n, _TOP), -1, np.int16), np.zeros((n, _TOP), np.float32)
-    if output is not None:
-        known = rows >= 0
-        k = min(_TOP, output.top.shape[1])
-        for j, head in enumerate(HEADS):
-            if head in output.heads:
-                heads[known, j] = output.probabilities[rows[known], output.heads.index(head)]
-        contrib_idx[known, :k], contrib_val[known, :k] = output.top[rows[known], :k], output.contributions[rows[known], :k]
-    adjusted = [[i, [[strings.setdefault(a.stage, len(strings)), a.factor, strings.setdefault(a.detail, len(strings))]
-                     for a in c.adjustments]] for i, c in enumerate(pool) if c.adjustments]
-    arrays = {
-        "post": np.fromiter(map(attrgetter("post_id"), pool), np.int64, n),
-        "author": np.fromiter(map(attrgetter("author_id"), pool), np.int64, n),
-        "score": np.fromiter(map(attrgetter("score"), pool), np.float64, n),
-        "inside": np.fromiter(map(attrgetter("in_network"), pool), np.bool_, n),
-        "heads": heads, "contrib_idx": contrib_idx, "contrib_val": contrib_val,
-        "n_reasons": np.fromiter(map(len, map(attrgetter("reasons"), pool)), np.int32, n),
-        "r_source": numbered(sources),
-        "r_score": np.array(scores, np.float64),
-        "r_detail": numbered(details),
-        "r_people": np.fromiter(map(len, people), np.int32, len(reasons)),
-        "r_posts": np.fromiter(map(len, posts), np.int32, len(reasons)),
-        "people": np.fromiter(chain.from_iterable(people), np.int64),
-        "posts": np.fromiter(chain.from_iterable(posts), np.int64),
-    }
-    header = json.dumps({"now": now, "ranker": ranker, "strings": list(strings), "adjusted": adjusted,
-                         "arrays": [[k, v.dtype.str, v.shape] for k, v in arrays.items()]},
-                        separators=(",", ":")).encode()
-    return b"".join([_MAGIC, len(header).to_bytes(4, "little"), header, *(v.tobytes() for v in arrays.values())])
+def pack_pool(pool: Sequence[Candidate], output: RankerOutput | None, now: float, ranker: int | None) -> bytes:
+    """The ranked pool and the ranker's output for it, as stored (``RankedPool.pack``)."""
+    return ranked(pool).pack(output, now, ranker)
 
 
-def unpack_pool(blob: bytes) -> tuple[list[Candidate], RankerOutput, float, int | None]:
+def unpack_pool(blob: bytes) -> tuple[RankedPool, RankerOutput, float, int | None]:
     """``pack_pool`` undone: the pool (each candidate's ``row`` is its place in it), the ranker's output, now, ranker."""
-    if blob[:4] != _MAGIC:
-        raise InputError("this feed cursor was made by an older version of townsquare; ask for the feed again "
-                         "without a cursor", field="cursor")
-    size = int.from_bytes(blob[4:8], "little")
-    header = json.loads(blob[8:8 + size])
-    arrays, at = {}, 8 + size
-    for name, dtype, shape in header["arrays"]:
-        count = int(np.prod(shape))
-        arrays[name] = np.frombuffer(blob, dtype, count, at).reshape(shape)
-        at += count * np.dtype(dtype).itemsize
-    strings = header["strings"]
-    people, posts = arrays["people"].tolist(), arrays["posts"].tolist()
-    reasons, p_at, q_at = [], 0, 0
-    for source, score, detail, n_people, n_posts in zip(
-            arrays["r_source"].tolist(), arrays["r_score"].tolist(), arrays["r_detail"].tolist(),
-            arrays["r_people"].tolist(), arrays["r_posts"].tolist()):
-        reasons.append(Reason(strings[source], score, tuple(people[p_at:p_at + n_people]),
-                              tuple(posts[q_at:q_at + n_posts]), strings[detail]))
-        p_at, q_at = p_at + n_people, q_at + n_posts
-    adjustments = {i: [Adjustment(strings[stage], factor, strings[detail]) for stage, factor, detail in items]
-                   for i, items in header["adjusted"]}
-    pool, r_at = [], 0
-    for i, (post, author, score, inside, n) in enumerate(zip(
-            arrays["post"].tolist(), arrays["author"].tolist(), arrays["score"].tolist(),
-            arrays["inside"].tolist(), arrays["n_reasons"].tolist())):
-        pool.append(Candidate(post, author, reasons[r_at:r_at + n], inside, score, adjustments.get(i), i))
-        r_at += n
-    output = RankerOutput(HEADS, arrays["heads"], arrays["contrib_idx"].astype(np.int64), arrays["contrib_val"])
-    return pool, output, header["now"], header["ranker"]
+    return RankedPool.unpack(blob)
+
+
+def ranked(pool: Sequence[Candidate]) -> RankedPool:
+    return pool if isinstance(pool, RankedPool) else RankedPool.from_candidates(list(pool))
 
 
 @dataclass
@@ -133,35 +61,40 @@ class FeedSession:
     user_id: int
     now: float
     ranker_version: int | None
-    pool: list[Candidate]  # as ranked on page 1
+    pool: RankedPool  # as ranked on page 1 (a list of candidates is turned into one)
     expires: float
     ranker_output: RankerOutput | None = None  # the pool's probabilities and contributions, by ``Candidate.row``
     pages: list[list[Candidate]] = field(default_factory=list)  # what each served page held
     ranking: Any = None  # this process only: page 1's ranking records and context
     ctx: Any = None
 
+    def __post_init__(self) -> None:
+        self.pool = ranked(self.pool)
+
     def served(self) -> set[int]:
         return {c.post_id for page in self.pages for c in page}
 
     def remaining(self, limit: int | None = None) -> list[Candidate]:
-        """Fresh copies of the best ``limit`` unserved candidates, in ranked order (selectors change copies)."""
-        served = self.served()
-        left = (c for c in self.pool if c.post_id not in served)
-        return [c.copy() for c in (left if limit is None else islice(left, limit))]
+        """Fresh copies of the best ``limit`` unserved candidates, in ranked order (selectors change
+        copies); only those are made from the pool's columns."""
+        served, pool = self.served(), self.pool
+        left = (i for i, post in enumerate(pool.post_ids) if post not in served)
+        return [pool[i].copy() for i in (left if limit is None else islice(left, limit))]
 
     def served_rows(self) -> list[list]:
         """Per page: [post, score after the selectors, the page's own adjustments] of each item."""
-        base = {c.post_id: len(c.adjustments) for c in self.pool if c.adjustments}  # what the pool's own copy holds
+        posts = self.pool.post_ids
+        base = {posts[i]: len(done) for i, done in self.pool.adjusted.items()}  # what the pool's own copy holds
         return [[[c.post_id, c.score, (c.adjustments or [])[base.get(c.post_id, 0):]] for c in page]
                 for page in self.pages]
 
     def restore_pages(self, rows: list[list]) -> None:
-        by_post = {c.post_id: c for c in self.pool}
+        pool, at = self.pool, self.pool.position
         self.pages = []
         for page in rows:
             items = []
             for post, score, extra in page:
-                item = by_post[post].copy()
+                item = pool[at[post]].copy()
                 item.score, item.adjustments = score, (item.adjustments or []) + [Adjustment(*a) for a in extra]
                 items.append(item)
             self.pages.append(items)
@@ -211,7 +144,7 @@ class SessionStore:
         self._memory: OrderedDict[str, FeedSession] = OrderedDict()
         self._lock = threading.Lock()
 
-    def new(self, user_id: int, now: float, pool: list[Candidate], ranker_version: int | None,
+    def new(self, user_id: int, now: float, pool: Sequence[Candidate], ranker_version: int | None,
             ranker_output: RankerOutput | None = None) -> FeedSession:
         """A session in memory; ``record_page`` stores it with its first page."""
         return FeedSession(secrets.token_hex(16), user_id, now, ranker_version, pool, time.time() + self.ttl_s,
