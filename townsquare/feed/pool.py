@@ -135,7 +135,7 @@ class RankedPool(Sequence[Candidate]):
             raise IndexError(i)
         made = self._made.get(i)
         if made is None:
-            made = self._made[i] = self._make(i)
+            made = self._made[i] = self.make(i)
         return made
 
     def __iter__(self) -> Iterator[Candidate]:
@@ -160,7 +160,8 @@ class RankedPool(Sequence[Candidate]):
         return starts | {name: c[name].tolist() for name in (
             "author", "score", "inside", "row", "r_source", "r_score", "r_detail", "people", "posts")}
 
-    def _make(self, i: int) -> Candidate:
+    def make(self, i: int) -> Candidate:
+        """A new candidate object for place ``i`` (``pool[i]`` makes one once and keeps it)."""
         c, strings = self._lists, self.strings
         people_at, posts_at = c["people_at"], c["posts_at"]
         reasons = [Reason(strings[c["r_source"][r]], c["r_score"][r], tuple(c["people"][people_at[r]:people_at[r + 1]]),

@@ -75,11 +75,11 @@ class FeedSession:
         return {c.post_id for page in self.pages for c in page}
 
     def remaining(self, limit: int | None = None) -> list[Candidate]:
-        """Fresh copies of the best ``limit`` unserved candidates, in ranked order (selectors change
-        copies); only those are made from the pool's columns."""
+        """New objects for the best ``limit`` unserved candidates, in ranked order (the selectors change
+        them, never the pool); only those are made from the pool's columns."""
         served, pool = self.served(), self.pool
         left = (i for i, post in enumerate(pool.post_ids) if post not in served)
-        return [pool[i].copy() for i in (left if limit is None else islice(left, limit))]
+        return [pool.make(i) for i in (left if limit is None else islice(left, limit))]
 
     def served_rows(self) -> list[list]:
         """Per page: [post, score after the selectors, the page's own adjustments] of each item."""
