@@ -94,7 +94,7 @@ class FeedSession:
         for page in rows:
             items = []
             for post, score, extra in page:
-                item = pool[at[post]].copy()
+                item = pool.make(at[post])
                 item.score, item.adjustments = score, (item.adjustments or []) + [Adjustment(*a) for a in extra]
                 items.append(item)
             self.pages.append(items)
@@ -117,8 +117,9 @@ class SessionStore:
     """Sessions in memory and in ``feed_sessions``; page-1 writes go through one background writer.
 
     Only the ``capacity`` most recent sessions stay in memory (older ones are read back from
-    the table, a few milliseconds): each holds its whole ranked pool as Python objects, which
-    every full pass of the garbage collector walks.
+    the table, a few milliseconds). Until session 12 each held its whole ranked pool as Python
+    objects, which every full pass of the garbage collector walks (a ``RankedPool`` is columns
+    now, plus the objects its pages made):
     - A few thousand sessions made those passes take over half a second.
     - With 32, 1M-post pages showed full passes of 36-54 ms, over about 50,000 objects, most of
       them the sessions' candidates.
