@@ -81,7 +81,8 @@ class RankedPool(Sequence[Candidate]):
     def from_ranking(cls, gathered: Gathered, rows: np.ndarray, scores: np.ndarray, inside: np.ndarray,
                      ranker_rows: np.ndarray, adjusted: dict[int, list[Adjustment]]) -> RankedPool:
         """The pool of ``gathered``'s ``rows`` (best first) with their scores, flags, rows in the
-        ranker's output and adjustments (by position in the pool), reasons read from the proposals."""
+        ranker's output and adjustments (by position in the pool), reasons read from the proposals
+        (every part a ``Proposals``: when a source gave candidate objects the pipeline keeps to objects)."""
         strings = _Strings()
         parts, proposal_part, proposal_row, counts = gathered.proposals_of(rows)
         n_props = len(proposal_part)
