@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_text
 import re
 
 from tests.web.conftest import World
@@ -38,6 +39,14 @@ def test_home_explains_every_post_and_hide_changes_it(world):
     assert len(posts) >= 10 and html.count("Why am I seeing this?") == len(posts)
     client.post("/act", data={"post": posts[0], "kind": "hide"})
     assert posts[0] not in _posts(client.get("/home").text)
+
+
+def test_home_says_in_words_what_moved_a_post(world):
+    client = _signed_in(world)
+    world.services.feed.steer(world.handles[0], "more chess")
+    html = client.get("/home").text
+    moved = html_text.unescape(" ".join(re.findall(r'<p class="muted">Adjusted: ([^<]*)</p>', html)))
+    assert "you asked for more 'chess'" in moved and "stage" not in moved  # sentences, not records
 
 
 def test_unknown_actions_are_refused(world):
