@@ -110,3 +110,26 @@ def test_training_learns_from_logged_interactions_and_is_served(world):
     assert report.heads["reply"]["trained"] is False  # no replies logged: the prior serves that head
     feed.env.rankers.check_interval_s = 0
     assert feed.env.rankers.current()[0] == report.version
+
+
+def test_a_head_that_ranks_the_held_out_examples_worse_than_the_prior_is_not_served():
+    """Clicks follow post_likes until the last fifth, then interest similarity (what the prior
+    weighs): the trained click head learnt what stopped being true, so the prior's stays served;
+    likes follow interest similarity throughout, so the trained like head is served."""
+    from townsquare.feed.training import TrainingData, fit
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    x = rng.normal(size=(n, len(FEATURES)))
+    at = np.arange(n, dtype=float)
+    late = at >= 0.8 * n
+    interest, likes = x[:, FEATURES.index("interest_similarity")], x[:, FEATURES.index("post_likes")]
+    y = np.zeros((n, len(HEADS)))
+    y[:, HEADS.index("click")] = np.where(late, interest, likes) + rng.normal(0, 0.5, n) > 1.0
+    y[:, HEADS.index("like")] = interest + rng.normal(0, 0.5, n) > 1.0
+    model, metrics = fit(TrainingData(x, y, at, cutoff=0.0))
+    prior = EngagementModel.prior()
+    click, like = metrics["click"], metrics["like"]
+    assert not click["trained"] and click["trained_auc"] < click["prior_auc"] == click["auc"]
+    assert np.allclose(model.predict(x)[:, HEADS.index("click")], prior.predict(x)[:, HEADS.index("click")])
+    assert like["trained"] and like["auc"] > like["prior_auc"]

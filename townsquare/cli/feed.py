@@ -203,7 +203,8 @@ def train_ranker_command(
     table = Table("head", "trained", "positives", "held-out AUC", "prior AUC", "log loss",
                   title=f"ranker v{report.version} ({report.examples:,} examples, {report.users:,} users)")
     for head, m in report.heads.items():
-        table.add_row(head, "yes" if m["trained"] else "prior", str(m["positives"]), str(m.get("auc", "-")),
+        served = "yes" if m["trained"] else (f"prior (trained: {m['trained_auc']})" if "trained_auc" in m else "prior")
+        table.add_row(head, served, str(m["positives"]), str(m.get("auc", "-")),
                       str(m.get("prior_auc", "-")), str(m.get("log_loss", "-")))
     out.print(table)
 

@@ -5,7 +5,9 @@ Time split, so no feature sees its own label: the index is rebuilt as it was at 
 cutoff is an impression, plus sampled posts the user never touched as negatives; its labels
 are the kinds that happened. Features come from the same hydrators the feed serves with,
 computed as of the cutoff (the post's age as of the impression). The last fifth of the window,
-by time, is held out for AUC and log loss per head, next to the untrained prior's.
+by time, is held out for AUC and log loss per head, next to the untrained prior's; a trained
+head that ranks those later examples worse than the prior is not served (the prior's head is
+kept, and ``trained_auc`` records what the trained one reached).
 """
 
 from __future__ import annotations
@@ -129,15 +131,20 @@ def fit(data: TrainingData, *, min_positives: int = 20, c: float = 1.0) -> tuple
     for h, head in enumerate(HEADS):
         y = data.y[:, h]
         info = {"positives": int(y[train].sum()), "held_out_positives": int(y[held].sum()), "trained": False}
+        kept = model.coef[h].copy(), model.intercept[h]  # the prior's head, in standardised terms
         if y[train].sum() >= min_positives and (1 - y[train]).sum() >= min_positives:
             head_model = LogisticRegression(C=c, max_iter=500).fit(z[train], y[train])
             model.coef[h], model.intercept[h] = head_model.coef_[0], head_model.intercept_[0]
             info["trained"] = True
         if 0 < y[held].sum() < len(held):
+            prior_auc = float(roc_auc_score(y[held], prior.predict(data.x[held])[:, h]))
+            auc = float(roc_auc_score(y[held], model.predict(data.x[held])[:, h]))
+            if info["trained"] and auc < prior_auc:  # it learnt noise: the prior ranks the later examples better
+                model.coef[h], model.intercept[h] = kept
+                info.update(trained=False, trained_auc=round(auc, 4))
             p = model.predict(data.x[held])[:, h]
             info.update(auc=round(float(roc_auc_score(y[held], p)), 4),
-                        log_loss=round(float(log_loss(y[held], p, labels=[0, 1])), 4),
-                        prior_auc=round(float(roc_auc_score(y[held], prior.predict(data.x[held])[:, h])), 4))
+                        log_loss=round(float(log_loss(y[held], p, labels=[0, 1])), 4), prior_auc=round(prior_auc, 4))
         metrics[head] = info
     return model, metrics
 
