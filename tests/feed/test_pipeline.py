@@ -281,8 +281,8 @@ def test_page_one_makes_candidate_objects_only_for_what_its_selectors_see(world,
     _network(world).load()
     feed = world.feed(sources=SOURCES)
     made = []
-    make = RankedPool.make
-    monkeypatch.setattr(RankedPool, "make", lambda pool, i: made.append(i) or make(pool, i))
+    make_many = RankedPool.make_many
+    monkeypatch.setattr(RankedPool, "make_many", lambda pool, places: made.extend(places) or make_many(pool, places))
     first = feed.page("ada", limit=2, now=now)
     session = feed.sessions._memory[first.session]
     assert isinstance(session.pool, RankedPool) and len(session.pool) > 4 * SELECTION_WINDOW * 2

@@ -58,7 +58,9 @@ class Reason(NamedTuple):
                 "posts": list(self.posts), "detail": self.detail}
 
 
-_new_reason = partial(tuple.__new__, Reason)
+# A Reason from its five fields in one C call (the namedtuple's own constructor is a Python call per
+# reason): for building many at once with map().
+new_reason = partial(tuple.__new__, Reason)
 
 
 class Adjustment(NamedTuple):
@@ -216,7 +218,7 @@ class Proposals:
             return map(tuple, picked) if default == () else picked
 
         scores = self.scores[rows].tolist()
-        return list(map(_new_reason, zip(repeat(self.source), scores, column(self.people, ()),
+        return list(map(new_reason, zip(repeat(self.source), scores, column(self.people, ()),
                                          column(self.posts, ()), column(self.detail, ""))))
 
 

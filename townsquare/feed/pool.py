@@ -24,7 +24,7 @@ from typing import overload
 import numpy as np
 
 from townsquare.errors import InputError
-from townsquare.feed.candidates import Adjustment, Candidate, Gathered, RankerOutput, Reason
+from townsquare.feed.candidates import Adjustment, Candidate, Gathered, RankerOutput, new_reason
 from townsquare.feed.ranker import HEADS
 
 MAGIC = b"TSP2"
@@ -152,24 +152,42 @@ class RankedPool(Sequence[Candidate]):
         return {post: i for i, post in enumerate(self.post_ids)}
 
     @cached_property
-    def _lists(self) -> dict[str, list]:
-        """The columns as Python lists, and each reason's (people's, posts') start: made once, on the
-        first candidate asked for."""
+    def _starts(self) -> dict[str, np.ndarray]:
+        """Where each candidate's reasons, and each reason's people and posts, start (one past the
+        last at the end)."""
         c = self.columns
-        starts = {f"{name}_at": np.concatenate([[0], np.cumsum(c[count], dtype=np.int64)]).tolist()
-                  for name, count in (("reason", "n_reasons"), ("people", "r_people"), ("posts", "r_posts"))}
-        return starts | {name: c[name].tolist() for name in (
-            "author", "score", "inside", "row", "r_source", "r_score", "r_detail", "people", "posts")}
+        return {name: np.concatenate([[0], np.cumsum(c[count], dtype=np.int64)])
+                for name, count in (("reason", "n_reasons"), ("people", "r_people"), ("posts", "r_posts"))}
+
+    @cached_property
+    def _flat(self) -> tuple[list[int], list[int]]:
+        return self.columns["people"].tolist(), self.columns["posts"].tolist()
 
     def make(self, i: int) -> Candidate:
         """A new candidate object for place ``i`` (``pool[i]`` makes one once and keeps it)."""
-        c, strings = self._lists, self.strings
-        people_at, posts_at = c["people_at"], c["posts_at"]
-        reasons = [Reason(strings[c["r_source"][r]], c["r_score"][r], tuple(c["people"][people_at[r]:people_at[r + 1]]),
-                          tuple(c["posts"][posts_at[r]:posts_at[r + 1]]), strings[c["r_detail"][r]])
-                   for r in range(c["reason_at"][i], c["reason_at"][i + 1])]
-        return Candidate(self.post_ids[i], c["author"][i], reasons, c["inside"][i], c["score"][i],
-                         self.adjusted.get(i), c["row"][i])
+        return self.make_many([i])[0]
+
+    def make_many(self, places: list[int]) -> list[Candidate]:
+        """New candidate objects for ``places``: each column read for all of them at once, the
+        objects built by C-level iteration (``map``), no Python loop per candidate or reason."""
+        c, at, strings = self.columns, self._starts, self.strings
+        places = np.asarray(places, np.int64)
+        counts = c["n_reasons"][places].astype(np.int64)
+        ends = np.cumsum(counts)
+        rs = np.repeat(at["reason"][places] - (ends - counts), counts) + np.arange(int(ends[-1]) if len(ends) else 0)
+        people, posts = self._flat
+
+        def runs(flat: list[int], starts: np.ndarray):
+            return map(tuple, map(flat.__getitem__, map(slice, starts[rs].tolist(), starts[rs + 1].tolist())))
+
+        reasons = list(map(new_reason, zip(map(strings.__getitem__, c["r_source"][rs].tolist()),
+                                            c["r_score"][rs].tolist(), runs(people, at["people"]),
+                                            runs(posts, at["posts"]),
+                                            map(strings.__getitem__, c["r_detail"][rs].tolist()))))
+        per_place = map(reasons.__getitem__, map(slice, (ends - counts).tolist(), ends.tolist()))
+        return list(map(Candidate, c["post"][places].tolist(), c["author"][places].tolist(), per_place,
+                        c["inside"][places].tolist(), c["score"][places].tolist(),
+                        map(self.adjusted.get, places.tolist()), c["row"][places].tolist()))
 
     # -- storing ---------------------------------------------------------------------------
     def pack(self, output: RankerOutput | None, now: float, ranker: int | None) -> bytes:

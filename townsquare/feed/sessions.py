@@ -79,7 +79,7 @@ class FeedSession:
         them, never the pool); only those are made from the pool's columns."""
         served, pool = self.served(), self.pool
         left = (i for i, post in enumerate(pool.post_ids) if post not in served)
-        return [pool.make(i) for i in (left if limit is None else islice(left, limit))]
+        return pool.make_many(list(left if limit is None else islice(left, limit)))
 
     def served_rows(self) -> list[list]:
         """Per page: [post, score after the selectors, the page's own adjustments] of each item."""
