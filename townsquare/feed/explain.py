@@ -27,6 +27,19 @@ class Names:
     def post(self, pid: int) -> str:
         return self.posts.get(pid, {}).get("external_id", f"post-{pid}")
 
+    def quote(self, pid: int, limit: int = 48) -> str:
+        """A post as a reader knows it: the start of its text in quotes (its id if the text is unknown)."""
+        text = " ".join(self.posts.get(pid, {}).get("text", "").split())
+        if not text:
+            return self.post(pid)
+        return "\u201c" + (text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "\u2026") + "\u201d"
+
+    def liked(self, pids: tuple[int, ...]) -> str:
+        """The first of ``pids`` quoted, and how many more."""
+        if not pids:
+            return ""
+        return self.quote(pids[0]) + (f" and {len(pids) - 1} more" if len(pids) > 1 else "")
+
 
 def lookup_names(store, candidates: list[Candidate], extra_posts=()) -> Names:
     """One query for the posts (with their authors' handles), one for other people the explanations name."""
@@ -48,7 +61,7 @@ def lookup_names(store, candidates: list[Candidate], extra_posts=()) -> Names:
 def summarise(reason: Reason, names: Names) -> str:
     """One sentence for one reason."""
     people = [names.user(p) for p in reason.people]
-    liked = ", ".join(names.post(p) for p in reason.posts)
+    liked = names.liked(reason.posts)
     match reason.source:
         case "in_network":
             verb = "reposted" if reason.detail.startswith("reposted") else "posted"
