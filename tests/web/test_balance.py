@@ -99,3 +99,22 @@ def test_the_response_of_a_worker_over_its_share_closes_the_connection(tmp_path,
             _stop(other)
     assert load.slot is None and not load.path.exists()  # the app's shutdown gave the slot back
     world.store.close()
+
+
+def test_a_slot_held_by_another_users_process_is_alive(monkeypatch):
+    """``kill(pid, 0)`` on another user's process raises PermissionError: the process exists, so its
+    slot must not be taken over (nor the error reach the worker)."""
+    import os
+
+    from townsquare.web import balance
+
+    def refused(pid, sig):
+        raise PermissionError(1, "Operation not permitted")
+
+    def gone(pid, sig):
+        raise ProcessLookupError(3, "No such process")
+
+    monkeypatch.setattr(os, "kill", refused)
+    assert balance._alive(12345)
+    monkeypatch.setattr(os, "kill", gone)
+    assert not balance._alive(12345)

@@ -35,7 +35,9 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True  # a PermissionError means it exists, as another user's process
+    except PermissionError:  # it exists, as another user's process
+        pass
+    return True
 
 
 def load_file(folder: Path, port: int) -> Path:
