@@ -90,3 +90,10 @@ def test_vectors_stay_single_precision_until_the_matrix_is_big(world, monkeypatc
     has, vectors = index.vectors_of(np.array([pid(world.store, first), pid(world.store, second)]))
     assert has.all() and vectors.dtype == np.float32
     assert np.array_equal(vectors[0], exact[0].astype(np.float16).astype(np.float32))
+
+
+def test_spans_lays_ragged_rows_end_to_end():
+    from townsquare.feed.index import spans
+
+    assert spans(np.array([5, 0, 9]), np.array([2, 0, 3])).tolist() == [5, 6, 9, 10, 11]
+    assert spans(np.zeros(0, np.int64), np.zeros(0, np.int64)).tolist() == []

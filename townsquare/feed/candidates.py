@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, ClassVar, NamedTuple, TypeVar
 import numpy as np
 
 from townsquare.feed.component import Component
+from townsquare.feed.index import spans
 
 if TYPE_CHECKING:
     from townsquare.feed.context import FeedContext
@@ -272,9 +273,7 @@ class Gathered:
         posts = self.post_ids[rows]
         lo = np.searchsorted(self._sorted, posts, "left")
         counts = np.searchsorted(self._sorted, posts, "right") - lo
-        ends = np.cumsum(counts)
-        # every row's proposals, row after row: sorted positions lo .. lo + count - 1
-        proposals = self._order[np.repeat(lo - ends + counts, counts) + np.arange(int(ends[-1]) if len(ends) else 0)]
+        proposals = self._order[spans(lo, counts)]  # every row's proposals, row after row
         return self.parts, self._part[proposals], self._row[proposals], counts
 
     def candidates(self, rows: np.ndarray | None = None, in_network: np.ndarray | None = None) -> list[Candidate]:

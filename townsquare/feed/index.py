@@ -44,6 +44,14 @@ def take(array: np.ndarray, ids: np.ndarray, fill=0) -> np.ndarray:
     return out
 
 
+def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The positions ``starts[i] .. starts[i] + counts[i] - 1`` for every i, laid end to end (the
+    items of ragged rows, read out of their flat column in one gather)."""
+    counts = np.asarray(counts, np.int64)
+    ends = np.cumsum(counts)
+    return np.repeat(np.asarray(starts, np.int64) - ends + counts, counts) + np.arange(int(ends[-1]) if len(ends) else 0)
+
+
 def _add_counts(table: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> None:
     """``table[rows, cols] += 1``, repeated pairs counted (bulk loads by ``bincount``: ``np.add.at`` is slow)."""
     if len(rows) < table.shape[0] // 8:
@@ -420,7 +428,7 @@ class _Slices:
         if n is not None:
             lo = np.maximum(lo, hi - n)
         counts = hi - lo
-        return np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum())), counts
+        return spans(lo, counts), counts
 
     def get(self, key: int) -> dict[str, np.ndarray]:
         if 0 <= key < len(self.ptr) - 1:

@@ -25,6 +25,7 @@ import numpy as np
 
 from townsquare.errors import InputError
 from townsquare.feed.candidates import Adjustment, Candidate, Gathered, RankerOutput, new_reason
+from townsquare.feed.index import spans
 from townsquare.feed.ranker import HEADS
 
 MAGIC = b"TSP2"
@@ -174,7 +175,7 @@ class RankedPool(Sequence[Candidate]):
         places = np.asarray(places, np.int64)
         counts = c["n_reasons"][places].astype(np.int64)
         ends = np.cumsum(counts)
-        rs = np.repeat(at["reason"][places] - (ends - counts), counts) + np.arange(int(ends[-1]) if len(ends) else 0)
+        rs = spans(at["reason"][places], counts)  # their reasons, candidate after candidate
         people, posts = self._flat
 
         def runs(flat: list[int], starts: np.ndarray):
@@ -246,9 +247,6 @@ def _flat_in_order(parts: list[tuple[np.ndarray, list]], counts: np.ndarray) -> 
     flat = np.zeros(int(counts.sum()), np.int64)
     starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
     for at, values in parts:
-        lengths = counts[at]
-        if not lengths.sum():
-            continue
-        into = np.repeat(starts[at] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths) + np.arange(lengths.sum())
-        flat[into] = np.fromiter(chain.from_iterable(values), np.int64, int(lengths.sum()))
+        into = spans(starts[at], counts[at])
+        flat[into] = np.fromiter(chain.from_iterable(values), np.int64, len(into))
     return flat
