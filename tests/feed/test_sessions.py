@@ -52,12 +52,13 @@ def test_a_pool_whose_output_names_heads_in_another_order_is_stored_by_name():
 def test_pages_keep_their_own_adjustments_apart_from_the_pool():
     session = FeedSession("s", 1, 0.0, None, _pool(), 0.0)
     page = session.remaining()
+    page[0].note("exploration", "explored: ranked 9")  # a already holds an adjustment, shared with the pool
     page[1].note("exploration", "explored: ranked 9")
     session.pages.append(page)
     again = FeedSession("s", 1, 0.0, None, _pool(), 0.0)
     again.restore_pages(session.served_rows())
     assert [c.adjustments for c in again.pages[0]] == [c.adjustments for c in page]
-    assert session.pool[1].adjustments is None  # the pool itself is untouched
+    assert len(session.pool[0].adjustments) == 1 and session.pool[1].adjustments is None  # the pool is untouched
     assert again.remaining() == []
 
 

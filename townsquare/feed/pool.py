@@ -6,7 +6,7 @@ object per post with its reasons, packing them back into columns for the session
 other workers read), and freeing them when the session left memory took about a fifth of a demo
 request's time (py-spy on a loaded server, session 12). So the columnar pipeline builds the pool
 from the ranking's arrays and the sources' proposals, keeps it as the columns it is stored as,
-and reads candidates out of it one at a time (each made once, then kept).
+and makes new candidate objects for the places a page asks for (``make_many``).
 
 The stored form is ``pack``'s: a small JSON header (now, ranker version, the strings numbered
 once, the adjustments) then flat numpy columns, the ranker's output re-indexed in pool order.
@@ -49,7 +49,6 @@ class RankedPool(Sequence[Candidate]):
     def __init__(self, columns: dict[str, np.ndarray], strings: list[str],
                  adjusted: dict[int, list[Adjustment]] | None = None) -> None:
         self.columns, self.strings, self.adjusted = columns, strings, adjusted or {}
-        self._made: dict[int, Candidate] = {}
 
     # -- building --------------------------------------------------------------------------
     @classmethod
@@ -129,19 +128,17 @@ class RankedPool(Sequence[Candidate]):
     def __getitem__(self, i: slice) -> list[Candidate]: ...
 
     def __getitem__(self, i):
+        """New candidate objects (a change to one never reaches the pool)."""
         if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+            return self.make_many(list(range(*i.indices(len(self)))))
         if i < 0:
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(i)
-        made = self._made.get(i)
-        if made is None:
-            made = self._made[i] = self.make(i)
-        return made
+        return self.make(i)
 
     def __iter__(self) -> Iterator[Candidate]:
-        return (self[i] for i in range(len(self)))
+        return iter(self.make_many(list(range(len(self)))))
 
     @cached_property
     def post_ids(self) -> list[int]:
@@ -165,7 +162,7 @@ class RankedPool(Sequence[Candidate]):
         return self.columns["people"].tolist(), self.columns["posts"].tolist()
 
     def make(self, i: int) -> Candidate:
-        """A new candidate object for place ``i`` (``pool[i]`` makes one once and keeps it)."""
+        """A new candidate object for place ``i``."""
         return self.make_many([i])[0]
 
     def make_many(self, places: list[int]) -> list[Candidate]:
