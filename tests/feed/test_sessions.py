@@ -7,8 +7,9 @@ import pytest
 
 from townsquare.errors import InputError
 from townsquare.feed.candidates import Candidate, RankerOutput, Reason
+from townsquare.feed.pool import RankedPool
 from townsquare.feed.ranker import HEADS
-from townsquare.feed.sessions import FeedSession, make_cursor, pack_pool, read_cursor, unpack_pool
+from townsquare.feed.sessions import FeedSession, make_cursor, read_cursor
 
 
 def _pool() -> list[Candidate]:
@@ -27,8 +28,13 @@ def _output() -> RankerOutput:
                         np.array([[9.0, 9.0, 9.0], [1.5, -0.5, 0.25]]))
 
 
+def _round_trip(pool, output, now, ranker):
+    """Stored as a session row stores it, and read back."""
+    return RankedPool.unpack(RankedPool.of(pool).pack(output, now, ranker))
+
+
 def test_pool_round_trips():
-    pool, output, now, ranker = unpack_pool(pack_pool(_pool(), _output(), 1234.5, 7))
+    pool, output, now, ranker = _round_trip(_pool(), _output(), 1234.5, 7)
     assert (now, ranker) == (1234.5, 7)
     a, b = pool
     original = _pool()[0]
@@ -45,7 +51,7 @@ def test_a_pool_whose_output_names_heads_in_another_order_is_stored_by_name():
     swapped = tuple(reversed(HEADS))
     output = RankerOutput(swapped, np.tile(np.arange(7, dtype=float) / 10, (2, 1)), np.zeros((2, 3), int),
                           np.zeros((2, 3)))
-    _, back, _, _ = unpack_pool(pack_pool(_pool(), output, 0.0, None))
+    _, back, _, _ = _round_trip(_pool(), output, 0.0, None)
     assert back.predicted(0) == {h: round((6 - i) / 10, 5) for i, h in enumerate(HEADS)}
 
 
@@ -69,10 +75,10 @@ def test_cursor_round_trips_and_rejects_garbage():
 
 
 def test_an_empty_pool_round_trips_and_an_old_blob_is_a_clear_error():
-    pool, output, now, ranker = unpack_pool(pack_pool([], None, 5.0, None))
+    pool, output, now, ranker = _round_trip([], None, 5.0, None)
     assert (list(pool), len(output.probabilities), now, ranker) == ([], 0, 5.0, None)
     with pytest.raises(InputError, match="older version"):
-        unpack_pool(b"PK\x03\x04 a zip of arrays")
+        RankedPool.unpack(b"PK\x03\x04 a zip of arrays")
 
 
 def test_a_fully_annotated_pool_round_trips():
@@ -83,7 +89,7 @@ def test_a_fully_annotated_pool_round_trips():
     rows = rng.permutation(80)[:50]  # a pool is some of the run's rows, in ranked order
     pool = [Candidate(100 + i, i % 7, [Reason("fresh", float(i))], bool(i % 2), float(i), row=int(r))
             for i, r in enumerate(rows)]
-    back, back_output, _, _ = unpack_pool(pack_pool(pool, output, 1.0, None))
+    back, back_output, _, _ = _round_trip(pool, output, 1.0, None)
     assert [c.post_id for c in back] == [c.post_id for c in pool]
     for original, again in zip(pool, back):
         assert back_output.predicted(again.row) == pytest.approx(output.predicted(original.row), abs=1e-6)

@@ -52,6 +52,11 @@ class RankedPool(Sequence[Candidate]):
 
     # -- building --------------------------------------------------------------------------
     @classmethod
+    def of(cls, pool: Sequence[Candidate]) -> RankedPool:
+        """``pool`` itself if it is one, else the columns of its candidates."""
+        return pool if isinstance(pool, RankedPool) else cls.from_candidates(list(pool))
+
+    @classmethod
     def from_candidates(cls, pool: list[Candidate]) -> RankedPool:
         """The columns of candidate objects (the object pipeline's pool, or a test's), by C-level
         iteration (``attrgetter``, ``zip(*...)``), never a Python loop per candidate."""

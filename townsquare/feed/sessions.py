@@ -41,20 +41,6 @@ log = logging.getLogger(__name__)
 _INSERT = feed_sessions.insert()  # built once: the background writer holds the GIL for less
 
 
-def pack_pool(pool: Sequence[Candidate], output: RankerOutput | None, now: float, ranker: int | None) -> bytes:
-    """The ranked pool and the ranker's output for it, as stored (``RankedPool.pack``)."""
-    return ranked(pool).pack(output, now, ranker)
-
-
-def unpack_pool(blob: bytes) -> tuple[RankedPool, RankerOutput, float, int | None]:
-    """``pack_pool`` undone: the pool (each candidate's ``row`` is its place in it), the ranker's output, now, ranker."""
-    return RankedPool.unpack(blob)
-
-
-def ranked(pool: Sequence[Candidate]) -> RankedPool:
-    return pool if isinstance(pool, RankedPool) else RankedPool.from_candidates(list(pool))
-
-
 @dataclass
 class FeedSession:
     id: str
@@ -69,7 +55,7 @@ class FeedSession:
     ctx: Any = None
 
     def __post_init__(self) -> None:
-        self.pool = ranked(self.pool)
+        self.pool = RankedPool.of(self.pool)
 
     def served(self) -> set[int]:
         return {c.post_id for page in self.pages for c in page}
@@ -178,7 +164,7 @@ class SessionStore:
                                "the deletion of expired feed sessions")
 
     def _insert(self, session: FeedSession, served: bytes) -> None:
-        payload = pack_pool(session.pool, session.ranker_output, session.now, session.ranker_version)
+        payload = session.pool.pack(session.ranker_output, session.now, session.ranker_version)
         with self.store.begin() as conn:
             conn.execute(_INSERT, {"id": session.id, "user_id": session.user_id, "pages": 1, "payload": payload,
                                    "served": served, "expires_at": datetime.fromtimestamp(session.expires, UTC)})
@@ -198,7 +184,7 @@ class SessionStore:
             with self.store.read() as conn:
                 full = conn.execute(select(feed_sessions).where(feed_sessions.c.id == session_id)).mappings().one()
             if session is None:
-                pool, output, now, ranker = unpack_pool(full["payload"])
+                pool, output, now, ranker = RankedPool.unpack(full["payload"])
                 session = FeedSession(session_id, full["user_id"], now, ranker, pool, full["expires_at"].timestamp(),
                                       output)
             session.restore_pages(json.loads(full["served"]))
