@@ -29,6 +29,14 @@ class Page:
     seed: int = 0
 
 
+def _text_vectors(ctx, posts: list[int]) -> np.ndarray:
+    """The posts' text vectors, one row each; zeros for a post without one (similar to nothing)."""
+    has, vectors = ctx.index.vectors_of(np.array(posts, np.int64))
+    full = np.zeros((len(posts), ctx.index.dim or 1), np.float32)
+    full[has] = vectors
+    return full
+
+
 class Selector(Component):
     kind: ClassVar[str] = "selector"
 
@@ -76,10 +84,7 @@ class TopicDiversitySelector(Selector):
         window = pool[:size]
         if size <= 1 or not ctx.index.dim:  # no text vectors: nothing to tell topics apart by
             return pool
-        posts = np.array([c.post_id for c in window] + page.previous, np.int64)
-        has, vectors = ctx.index.vectors_of(posts)
-        full = np.zeros((len(posts), ctx.index.dim or 1), np.float32)
-        full[has] = vectors
+        full = _text_vectors(ctx, [c.post_id for c in window] + page.previous)
         scores = np.array([c.score for c in window])
         relevance = (scores - scores.min()) / max(float(np.ptp(scores)), 1e-9)
         gram = full[:size] @ full.T  # every similarity the loop needs, in one product
@@ -194,13 +199,10 @@ class NearDuplicateSelector(Selector):
         if not ctx.index.dim or n + len(page.previous) <= 1 or not self._copies_on(ctx, pool[:n], page.previous):
             return pool  # the usual case, found with the page's own vectors only
         window = pool[:size]
-        posts = np.array([c.post_id for c in window] + page.previous, np.int64)
-        has, vectors = ctx.index.vectors_of(posts)
-        full = np.zeros((len(posts), ctx.index.dim), np.float32)
-        full[has] = vectors
+        full = _text_vectors(ctx, [c.post_id for c in window] + page.previous)
         copies = (full[:size] @ full.T) >= self.options.similarity  # (window, window + previous)
         np.fill_diagonal(copies, False)
-        above = np.zeros(len(posts), bool)
+        above = np.zeros(len(full), bool)
         above[size:] = True  # the end of the last page
         kept: list[int] = []
         moved: list[int] = []
@@ -223,8 +225,6 @@ class NearDuplicateSelector(Selector):
 
     def _copies_on(self, ctx, head: list[Candidate], previous: list[int]) -> bool:
         """Whether any of ``head`` is a near-copy of a post before it there or in ``previous``."""
-        has, vectors = ctx.index.vectors_of(np.array([c.post_id for c in head] + previous, np.int64))
-        full = np.zeros((len(has), ctx.index.dim), np.float32)
-        full[has] = vectors
+        full = _text_vectors(ctx, [c.post_id for c in head] + previous)
         copies = (full[: len(head)] @ full.T) >= self.options.similarity
         return bool(np.tril(copies[:, : len(head)], -1).any() or copies[:, len(head):].any())
