@@ -146,16 +146,8 @@ class FeedContext:
         first.sort()
         return posts[first], ranked[person[first]]
 
-    @cached_property
-    def social(self) -> dict[int, list[int]]:
-        """``social_pairs`` as post -> the people, in the order met (for explanations; the feed reads the pairs)."""
-        out: dict[int, list[int]] = {}
-        for post, who in zip(*(column.tolist() for column in self.social_pairs)):
-            out.setdefault(post, []).append(who)
-        return out
-
     def social_proof(self, posts: np.ndarray) -> np.ndarray:
-        """How many followed people engaged with each of ``posts`` this week (``social``, counted)."""
+        """How many followed people engaged with each of ``posts`` this week (``social_pairs``, counted)."""
         engaged, counts = self._social_counts
         if not len(engaged):
             return np.zeros(len(posts))
