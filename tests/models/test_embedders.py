@@ -93,3 +93,30 @@ def test_int8_graph_is_a_smaller_quantised_copy_close_to_fp32(onnx_embedder, mod
     single = OnnxEmbedder(cache_dir=model_cache_dir, int8=True, threads=1)
     np.testing.assert_array_equal(single.embed(texts[::-1])[::-1], got)
     np.testing.assert_array_equal(int8.embed([texts[3]])[0], got[3])
+
+
+def test_two_workers_building_the_same_graph_at_once_both_succeed(tmp_path, monkeypatch):
+    """Two API workers on a fresh data folder build the embedding graph at their first request. Each
+    writes its own temporary file and renames it into place: both finish, and the graph is whole.
+    (With one shared temporary name, the barrier below made the second rename fail every time.)"""
+    import threading
+
+    import onnx
+
+    from townsquare.models.bert_onnx import build_bert_onnx
+    from townsquare.models.files import minilm_dir
+
+    both_written = threading.Barrier(2, timeout=60)
+    save = onnx.save_model
+
+    def save_then_wait(model, path, *args, **kwargs):
+        save(model, path, *args, **kwargs)
+        both_written.wait()  # neither renames before both have written
+
+    monkeypatch.setattr(onnx, "save_model", save_then_wait)
+    output = tmp_path / "model.onnx"
+    with ThreadPoolExecutor(2) as pool:
+        built = list(pool.map(lambda _: build_bert_onnx(minilm_dir(), output), range(2)))
+    assert built == [output, output]
+    assert onnx.load(str(output)).graph.output[0].name == "sentence_embedding"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]  # no temporary file left behind

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from townsquare.errors import MissingDependencyError
+from townsquare.models.files import private_tmp
 
 _MS = "com.microsoft"
 OPSET = 17
@@ -47,9 +48,12 @@ def build_bert_onnx(model_dir: Path, output: Path) -> Path:
                                                     helper.make_opsetid(_MS, 1)])
     model.ir_version = 8
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_suffix(".tmp")
-    onnx.save_model(model, str(tmp))
-    tmp.replace(output)  # atomic: a concurrent reader never sees half a file
+    tmp = private_tmp(output)
+    try:
+        onnx.save_model(model, str(tmp))
+        tmp.replace(output)  # atomic: a concurrent reader never sees half a file
+    finally:
+        tmp.unlink(missing_ok=True)
     return output
 
 
@@ -71,16 +75,17 @@ def quantize_int8(source: Path, output: Path) -> Path:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    tmp = output.with_suffix(".tmp")
+    tmp = private_tmp(output)
     root = logging.getLogger()
     root.addFilter(_quantiser_advice)  # it advises, on the root logger, a pre-processing step it can't use
     try:
         quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
                          op_types_to_quantize=["MatMul", "Attention"],
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        tmp.replace(output)
     finally:
         root.removeFilter(_quantiser_advice)
-    tmp.replace(output)
+        tmp.unlink(missing_ok=True)
     return output
 
 

