@@ -142,3 +142,30 @@ def test_shipped_encoder_is_int8_and_close_to_its_fp32_self(encoder):
     np.testing.assert_array_equal(quantised[:2], encoder.embed(texts[:2] + ["filler " * 40] * 7)[:2])
     cosine = (quantised * together).sum(axis=1)
     assert cosine.min() > 0.97 and cosine.mean() > 0.98
+
+
+def test_two_workers_merging_the_encoder_at_once_both_get_it(tmp_path, monkeypatch):
+    """Two workers merging the shipped adapter into a fresh cache at once: each builds its own folder
+    and renames it into place; the one that comes second keeps the first's, and no temporary
+    folder is left behind."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import safetensors.numpy
+
+    from townsquare.safety.encoder import ModerationEncoder
+
+    both_written = threading.Barrier(2, timeout=60)
+    save = safetensors.numpy.save_file
+
+    def save_then_wait(*args, **kwargs):
+        save(*args, **kwargs)
+        both_written.wait()  # neither renames before both have written
+
+    monkeypatch.setattr(safetensors.numpy, "save_file", save_then_wait)
+    encoders = [ModerationEncoder(shipped_dir() / ADAPTER_FILE, cache_dir=tmp_path) for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        folders = list(pool.map(ModerationEncoder.model_folder, encoders))
+    assert folders[0] == folders[1]
+    assert [p.name for p in tmp_path.iterdir()] == [folders[0].name]
+    assert {p.name for p in folders[0].iterdir()} >= {"config.json", "tokenizer.json", "model.safetensors"}

@@ -92,19 +92,22 @@ class ModerationEncoder(Embedder):
         meta, arrays = read_adapter(self.adapter)
         merged = merge_adapter(load_file(str(base_dir / "model.safetensors")), meta, arrays)
         tmp = private_tmp(folder)
-        tmp.mkdir(parents=True)
-        config = json.loads((base_dir / "config.json").read_text())
-        config["num_hidden_layers"] = int(meta.get("num_layers") or config["num_hidden_layers"])
-        (tmp / "config.json").write_text(json.dumps(config))
-        (tmp / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": meta["max_length"]}))
-        shutil.copy(base_dir / "tokenizer.json", tmp / "tokenizer.json")
-        save_file({k: np.ascontiguousarray(v) for k, v in merged.items()}, str(tmp / "model.safetensors"))
-        if folder.is_dir() and not (folder / "model.safetensors").is_file():
-            shutil.rmtree(folder, ignore_errors=True)  # left half-written by an older townsquare
         try:
-            tmp.rename(folder)
-        except OSError:  # another worker merged the same adapter first: theirs is identical
-            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            config = json.loads((base_dir / "config.json").read_text())
+            config["num_hidden_layers"] = int(meta.get("num_layers") or config["num_hidden_layers"])
+            (tmp / "config.json").write_text(json.dumps(config))
+            (tmp / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": meta["max_length"]}))
+            shutil.copy(base_dir / "tokenizer.json", tmp / "tokenizer.json")
+            save_file({k: np.ascontiguousarray(v) for k, v in merged.items()}, str(tmp / "model.safetensors"))
+            if folder.is_dir() and not (folder / "model.safetensors").is_file():
+                shutil.rmtree(folder, ignore_errors=True)  # incomplete (a file removed by hand): replace it
+            try:
+                tmp.rename(folder)
+            except OSError:  # another worker merged the same adapter first: theirs is identical
+                pass
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone already when the rename succeeded
         return folder
 
     def _encoder(self) -> Embedder:
