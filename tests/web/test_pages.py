@@ -49,6 +49,42 @@ def test_home_says_in_words_what_moved_a_post(world):
     assert "you asked for more 'chess'" in moved and "stage" not in moved  # sentences, not records
 
 
+def test_home_shows_what_a_reply_answers(world):
+    """A reply in the feed carries its parent's author and first words; a parent that is not
+    public is named as hidden, never quoted."""
+    from sqlalchemy import select, update
+
+    from townsquare.storage.schema import posts
+
+    client = _signed_in(world)
+    with world.store.read() as conn:
+        replies = dict(conn.execute(select(posts.c.external_id, posts.c.reply_to_id)
+                                    .where(posts.c.reply_to_id.is_not(None))).all())
+    html, seen = "", []
+    for _ in range(5):  # scroll until the feed has shown a reply
+        html = client.get("/home").text
+        seen = [p for p in _posts(html) if p in replies]
+        if seen:
+            break
+        client.post("/act", data={"post": _posts(html)[0], "kind": "hide"})
+    assert seen, "no reply in five first pages of the demo"
+    shown = html_text.unescape(" ".join(re.findall(r'<p class="muted replying">([^<]*)</p>', html)))
+    with world.store.read() as conn:
+        parent = conn.execute(select(posts.c.text).where(posts.c.id == replies[seen[0]])).scalar_one()
+    assert "Replying to @" in shown and " ".join(parent.split())[:20] in shown
+
+    with world.store.begin() as conn:
+        conn.execute(update(posts).where(posts.c.id == replies[seen[0]]).values(visibility="private"))
+    try:
+        from townsquare.web.pages import _replied_to
+
+        hidden = _replied_to(world.store, [seen[0]])[seen[0]]
+        assert hidden["author"] is None and hidden["text"] is None
+    finally:
+        with world.store.begin() as conn:
+            conn.execute(update(posts).where(posts.c.id == replies[seen[0]]).values(visibility="public"))
+
+
 def test_unknown_actions_are_refused(world):
     client = _signed_in(world)
     assert client.post("/act", data={"post": "p00001", "kind": "delete_everything"}).status_code == 422

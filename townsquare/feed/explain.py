@@ -14,6 +14,12 @@ from townsquare.feed.features import FEATURES
 from townsquare.feed.store_io import fetch_rows
 
 
+def first_words(text: str, limit: int = 48) -> str:
+    """``text`` on one line, cut at a word boundary before ``limit`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "\u2026"
+
+
 @dataclass
 class Names:
     """Handles of users and the stored rows of posts that explanations mention."""
@@ -29,10 +35,8 @@ class Names:
 
     def quote(self, pid: int, limit: int = 48) -> str:
         """A post as a reader knows it: the start of its text in quotes (its id if the text is unknown)."""
-        text = " ".join(self.posts.get(pid, {}).get("text", "").split())
-        if not text:
-            return self.post(pid)
-        return "\u201c" + (text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "\u2026") + "\u201d"
+        text = first_words(self.posts.get(pid, {}).get("text", ""), limit)
+        return "\u201c" + text + "\u201d" if text else self.post(pid)
 
     def liked(self, pids: tuple[int, ...]) -> str:
         """The first of ``pids`` quoted, and how many more."""

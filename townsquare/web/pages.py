@@ -19,10 +19,11 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from townsquare.errors import TownsquareError
+from townsquare.feed.explain import first_words
 from townsquare.ingest.loader import Loader
 from townsquare.ingest.records import InteractionKind, InteractionRecord, PostRecord
 from townsquare.safety.queue import decide_case, list_cases
-from townsquare.storage.schema import users
+from townsquare.storage.schema import posts, users
 from townsquare.web.auth import Principal
 from townsquare.web.dashboard import dashboard_plots
 from townsquare.web.deps import COOKIE, Services
@@ -143,11 +144,35 @@ def home(
         "home.html",
         viewer,
         page=page,
+        replied_to=_replied_to(services.store, [item["post"] for item in page["items"]] if page else []),
         error=error,
         steering=steering,
         notice=notice,
         actions=ACTIONS,
     )
+
+
+def _replied_to(store, post_ids: list[str]) -> dict[str, dict[str, str | None]]:
+    """For each of ``post_ids`` that answers another post: the parent's id, author and first words
+    (none when the parent is deleted or not public), so a reply is never shown without context."""
+    if not post_ids:
+        return {}
+    parent = posts.alias("parent")
+    query = (
+        select(posts.c.external_id, parent.c.external_id, users.c.handle, parent.c.text,
+               parent.c.deleted, parent.c.visibility)
+        .join(parent, posts.c.reply_to_id == parent.c.id)
+        .join(users, users.c.id == parent.c.author_id)
+        .where(posts.c.external_id.in_(post_ids))
+    )
+    with store.read() as conn:
+        rows = conn.execute(query).all()
+    out = {}
+    for child, parent_id, handle, text, deleted, visibility in rows:
+        shown = not deleted and visibility == "public"
+        out[child] = {"post": parent_id, "author": "@" + handle if shown else None,
+                      "text": first_words(text, 60) if shown else None}
+    return out
 
 
 @router.post("/act")
