@@ -229,7 +229,7 @@ def _loaded_end(store, community) -> datetime | None:
     except NotFoundError:
         return None
     finally:
-        store.engine.dispose()
+        store.close()
     return DEMO_END + (stored.replace(tzinfo=stored.tzinfo or UTC) - first.created_at)
 
 

@@ -128,6 +128,8 @@ def fit(data: TrainingData, *, min_positives: int = 20, c: float = 1.0) -> tuple
     model = EngagementModel(FEATURES, HEADS, mean, scale, prior.coef * scale, prior.intercept + prior.coef @ mean,
                             {"kind": "logistic", "cutoff": data.cutoff, "examples": len(data.x)})
     metrics = {}
+    x_held = data.x[held]
+    prior_p = prior.predict(x_held)  # every head's, once
     for h, head in enumerate(HEADS):
         y = data.y[:, h]
         info = {"positives": int(y[train].sum()), "held_out_positives": int(y[held].sum()), "trained": False}
@@ -137,14 +139,15 @@ def fit(data: TrainingData, *, min_positives: int = 20, c: float = 1.0) -> tuple
             model.coef[h], model.intercept[h] = head_model.coef_[0], head_model.intercept_[0]
             info["trained"] = True
         if 0 < y[held].sum() < len(held):
-            prior_auc = float(roc_auc_score(y[held], prior.predict(data.x[held])[:, h]))
-            auc = float(roc_auc_score(y[held], model.predict(data.x[held])[:, h]))
+            p = model.predict(x_held)[:, h]
+            auc, prior_auc = float(roc_auc_score(y[held], p)), float(roc_auc_score(y[held], prior_p[:, h]))
             if info["trained"] and auc < prior_auc:  # it learnt noise: the prior ranks the later examples better
                 model.coef[h], model.intercept[h] = kept
                 info.update(trained=False, trained_auc=round(auc, 4))
-            p = model.predict(data.x[held])[:, h]
-            info.update(auc=round(float(roc_auc_score(y[held], p)), 4),
-                        log_loss=round(float(log_loss(y[held], p, labels=[0, 1])), 4), prior_auc=round(prior_auc, 4))
+                p = model.predict(x_held)[:, h]
+                auc = float(roc_auc_score(y[held], p))
+            info.update(auc=round(auc, 4), log_loss=round(float(log_loss(y[held], p, labels=[0, 1])), 4),
+                        prior_auc=round(prior_auc, 4))
         metrics[head] = info
     return model, metrics
 

@@ -153,14 +153,13 @@ def home(
 
 
 def _replied_to(store, post_ids: list[str]) -> dict[str, dict[str, str | None]]:
-    """For each of ``post_ids`` that answers another post: the parent's id, author and first words
-    (none when the parent is deleted or not public), so a reply is never shown without context."""
+    """For each of ``post_ids`` that answers another post: the parent's author and first words (both
+    None when the parent is deleted or not public), so a reply is never shown without context."""
     if not post_ids:
         return {}
     parent = posts.alias("parent")
     query = (
-        select(posts.c.external_id, parent.c.external_id, users.c.handle, parent.c.text,
-               parent.c.deleted, parent.c.visibility)
+        select(posts.c.external_id, users.c.handle, parent.c.text, parent.c.deleted, parent.c.visibility)
         .join(parent, posts.c.reply_to_id == parent.c.id)
         .join(users, users.c.id == parent.c.author_id)
         .where(posts.c.external_id.in_(post_ids))
@@ -168,10 +167,9 @@ def _replied_to(store, post_ids: list[str]) -> dict[str, dict[str, str | None]]:
     with store.read() as conn:
         rows = conn.execute(query).all()
     out = {}
-    for child, parent_id, handle, text, deleted, visibility in rows:
+    for child, handle, text, deleted, visibility in rows:
         shown = not deleted and visibility == "public"
-        out[child] = {"post": parent_id, "author": "@" + handle if shown else None,
-                      "text": first_words(text, 60) if shown else None}
+        out[child] = {"author": "@" + handle if shown else None, "text": first_words(text, 60) if shown else None}
     return out
 
 
