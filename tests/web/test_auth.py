@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 # route -> who may call it: a scope, "user" (the user's own session, or a key with ingest),
@@ -158,3 +160,39 @@ def test_expired_sign_in_sessions_are_deleted_by_the_next_sign_in(world):
     assert world.services.sessions.verify(expired) is None and digest(expired) in stored()
     live, _ = world.services.sessions.create(world.handles[2])
     assert digest(expired) not in stored() and digest(live) in stored()
+
+
+def test_a_verified_key_is_recalled_for_auth_recall_s_and_a_revocation_elsewhere_lands_within_it(world):
+    from townsquare.web.auth import KeyBook
+
+    elsewhere = KeyBook(world.store)  # the CLI, or another worker: same database, its own memory
+    secret, row = elsewhere.create(["read"])
+    book = KeyBook(world.store, recent_s=0.2)
+    assert book.recalled(secret) is None  # nothing is known before a lookup
+    principal = book.verify(secret)
+    assert principal is not None and book.recalled(secret) == principal
+    elsewhere.revoke(row["id"])
+    assert book.verify(secret) == principal  # still trusted inside the window...
+    time.sleep(0.2)
+    assert book.recalled(secret) is None and book.verify(secret) is None  # ...and refused after it
+    assert KeyBook(world.store, recent_s=0).verify(secret) is None
+
+
+def test_recent_checks_forget_on_sign_out_at_session_expiry_and_beyond_capacity(world):
+    from townsquare.web.auth import Principal, RecentChecks
+
+    token, _ = world.services.sessions.create(world.handles[1])
+    assert world.services.sessions.verify(token) is not None and world.services.sessions.recalled(token)
+    world.services.sessions.end(token)
+    assert world.services.sessions.recalled(token) is None and world.services.sessions.verify(token) is None
+
+    recent = RecentChecks(ttl_s=60, capacity=2)
+    who = [Principal("key", i, frozenset({"read"})) for i in range(3)]
+    recent.put("a", who[0], valid_s=0)  # a session that expires now is not remembered
+    recent.put("b", who[1])
+    recent.put("c", who[2])
+    assert recent.get("a") is None and recent.get("b") == who[1]
+    recent.put("d", who[0])
+    assert recent.get("b") is None and recent.get("c") == who[2]  # the oldest went first
+    recent.forget(kind="key", id=2)
+    assert recent.get("c") is None and recent.get("d") == who[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -31,12 +32,14 @@ def test_keys_create_list_revoke(tmp_path):
 
     created = json.loads(run("keys", "create", "--scope", "read", "--scope", "ingest", "--name", "ci"))
     assert created["key"].startswith("ts_") and created["scopes"] == ["ingest", "read"]
-    client = TestClient(create_app(settings, WebConfig(), store=store, moderation=None))
+    recall_s = 0.2
+    client = TestClient(create_app(settings, WebConfig(auth_recall_s=recall_s), store=store, moderation=None))
     headers = {"Authorization": f"Bearer {created['key']}"}
     assert client.get("/v1/users/ada", headers=headers).status_code == 200
     listed = json.loads(run("keys", "list", "--json"))
     assert [k["name"] for k in listed] == ["ci"] and "key_hash" not in listed[0]
-    run("keys", "revoke", str(created["id"]))
+    run("keys", "revoke", str(created["id"]))  # another process's revocation: within auth_recall_s
+    time.sleep(recall_s)
     assert client.get("/v1/users/ada", headers=headers).status_code == 401
     bad = runner.invoke(app, ["--data-dir", str(data), "keys", "create", "--scope", "root"])
     assert bad.exit_code != 0

@@ -100,7 +100,7 @@ def keys_list(
 def keys_revoke(
     ctx: typer.Context, key_id: Annotated[int, typer.Argument(help="The key's id (see `keys list`).")]
 ) -> None:
-    """Revoke a key: requests with it get 401 from now on."""
+    """Revoke a key: requests with it get 401 from now on (within auth_recall_s, 1 s, on running servers)."""
     from townsquare.web.auth import KeyBook
 
     KeyBook(open_store(ctx)).revoke(key_id)

@@ -17,6 +17,14 @@ class WebConfig(BaseSettings):
         False, description="Demo mode: anyone may sign in to the web app as any user. Never in production."
     )
     session_ttl_s: int = Field(7 * 24 * 3600, ge=60, description="How long a web or bearer session lasts.")
+    auth_recall_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="How long a worker trusts a key or session it verified, without asking the database "
+        "again. A revocation or sign-out made in another process (the CLI, another worker) takes effect "
+        "within this time; one made through the same worker at once. 0: ask on every request.",
+    )
     rate_per_s: float = Field(
         50.0, gt=0, description="Requests per second per API key or session (per worker)."
     )

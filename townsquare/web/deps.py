@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request
+from starlette.concurrency import run_in_threadpool
 
 from townsquare.web.auth import Principal
 from townsquare.web.services import WebServices
@@ -39,15 +40,16 @@ def credentials(request: Request) -> str | None:
     return request.cookies.get(COOKIE)
 
 
-def optional_principal(request: Request, services: Services) -> Principal | None:
+async def optional_principal(request: Request, services: Services) -> Principal | None:
+    """Who is asking, if anyone. A key or session verified in the last moment (``auth_recall_s``) is
+    known without I/O, here on the event loop; any other is looked up on a worker thread."""
     if hasattr(request.state, "principal"):
         return request.state.principal
     token = credentials(request)
     principal = None
-    if token and token.startswith("ts_"):
-        principal = services.keys.verify(token)
-    elif token and token.startswith("tss_"):
-        principal = services.sessions.verify(token)
+    if token and token.startswith(("ts_", "tss_")):
+        book = services.keys if token.startswith("ts_") else services.sessions
+        principal = book.recalled(token) or await run_in_threadpool(book.verify, token)
     if token and principal is None and token.startswith(("ts_", "tss_")):
         raise HTTPException(
             401,

@@ -35,8 +35,8 @@ class WebServices:
     metrics: AppMetrics = field(default_factory=AppMetrics)
 
     def __post_init__(self) -> None:
-        self.keys = KeyBook(self.store)
-        self.sessions = SessionBook(self.store, self.config.session_ttl_s)
+        self.keys = KeyBook(self.store, self.config.auth_recall_s)
+        self.sessions = SessionBook(self.store, self.config.session_ttl_s, self.config.auth_recall_s)
         self.limiter = TokenBucketLimiter(self.config.rate_per_s, self.config.rate_burst)
         self.feed_slots = threading.BoundedSemaphore(self.config.feed_concurrency)
         self._lock = threading.RLock()
