@@ -141,3 +141,49 @@ def test_expired_sessions_are_deleted_as_new_ones_are_saved(store):
     more = save(old).id  # expired, but this store purged less than purge_every_s ago
     again = save(sessions).id
     assert stored() == {kept, more, again}
+
+
+def test_sessions_saved_while_the_writer_is_busy_are_written_in_one_transaction(store):
+    """The writer's next job inserts every session saved since the last one, in one transaction,
+    and each reads back whole from another worker's store."""
+    import threading
+
+    from sqlalchemy import event
+
+    from townsquare.feed.sessions import SessionStore
+    from townsquare.feed.writer import BackgroundWriter
+    from townsquare.ingest.loader import Loader
+    from townsquare.ingest.records import UserRecord
+
+    Loader(store).load([UserRecord(id="u1", handle="ada")])
+    uid = store.find_user("ada")["id"]
+    writer = BackgroundWriter()
+    sessions = SessionStore(store, writer=writer, purge_every_s=3600)
+    sessions._next_purge = float("inf")  # only inserts in this test
+    busy, release = threading.Event(), threading.Event()
+    writer.submit(lambda: (busy.set(), release.wait(10)), "a write that takes a while")
+    busy.wait(10)
+    saved = []
+    for _ in range(3):
+        session = sessions.new(uid, 0.0, _pool(), None, _output())
+        sessions.record_page(session, session.remaining(1))
+        sessions.save_new(session)
+        saved.append(session)
+    commits = []
+
+    def note(conn) -> None:
+        commits.append(conn)
+
+    event.listen(store.engine, "commit", note)
+    try:
+        jobs = writer.jobs
+        release.set()
+        writer.flush()
+    finally:
+        event.remove(store.engine, "commit", note)
+    assert writer.jobs - jobs == 2 and len(commits) == 1  # the slow write, then one insert of all three
+    elsewhere = SessionStore(store, writer=BackgroundWriter())  # another worker: nothing in memory
+    for session in saved:
+        back = elsewhere.get(session.id, uid)
+        assert [c.post_id for c in back.pool] == [c.post_id for c in session.pool]
+        assert [c.post_id for c in back.pages[0]] == [11] and [c.post_id for c in back.remaining()] == [12]

@@ -129,6 +129,7 @@ class SessionStore:
         self.purge_every_s, self.purge_batch, self.purge_pause_s = purge_every_s, purge_batch, purge_pause_s
         self._next_purge = 0.0  # time.monotonic() after which the next new session also purges
         self._memory: OrderedDict[str, FeedSession] = OrderedDict()
+        self._unsaved: list[tuple[FeedSession, bytes]] = []  # saved, for the writer's next insert
         self._lock = threading.Lock()
 
     def new(self, user_id: int, now: float, pool: Sequence[Candidate], ranker_version: int | None,
@@ -152,22 +153,34 @@ class SessionStore:
         """Write a session that has served only its first page, with its pool, on the background writer.
 
         Called once the page is rendered: the write holds the GIL for a few milliseconds, which
-        the page's response should not wait for.
+        the page's response should not wait for. Sessions saved while the writer is busy are
+        written together, in one transaction (``_insert_unsaved``).
         """
         if len(session.pages) != 1:
             return
         served = json.dumps(session.served_rows(), separators=(",", ":")).encode()
-        self.writer.submit(lambda: self._insert(session, served), f"feed session {session.id}")
+        with self._lock:
+            self._unsaved.append((session, served))
+            first = len(self._unsaved) == 1  # else a queued job will take this one too
+        if first:
+            self.writer.submit(self._insert_unsaved, "new feed sessions")
         if time.monotonic() >= self._next_purge:
             self._next_purge = time.monotonic() + self.purge_every_s
             self.writer.submit(self._purge_step if self.writer.enabled else self.purge,
                                "the deletion of expired feed sessions")
 
-    def _insert(self, session: FeedSession, served: bytes) -> None:
-        payload = session.pool.pack(session.ranker_output, session.now, session.ranker_version)
-        with self.store.begin() as conn:
-            conn.execute(_INSERT, {"id": session.id, "user_id": session.user_id, "pages": 1, "payload": payload,
-                                   "served": served, "expires_at": datetime.fromtimestamp(session.expires, UTC)})
+    def _insert_unsaved(self) -> None:
+        """Every session saved since the last insert, in one transaction: one commit's pages (the
+        tables' and indexes' upper levels) instead of one per session. Per session, 0.57-0.69 ms of
+        CPU alone, 0.36-0.41 four at a time (the demo's pools, in process)."""
+        with self._lock:
+            batch, self._unsaved = self._unsaved, []
+        rows = [{"id": session.id, "user_id": session.user_id, "pages": 1, "served": served,
+                 "payload": session.pool.pack(session.ranker_output, session.now, session.ranker_version),
+                 "expires_at": datetime.fromtimestamp(session.expires, UTC)} for session, served in batch]
+        if rows:
+            with self.store.begin() as conn:
+                conn.execute(_INSERT, rows)
 
     def flush(self) -> None:
         """Wait for background writes (a short-lived process calls this before it exits)."""
