@@ -92,6 +92,24 @@ def test_a_retried_cursor_gives_the_same_page_and_another_worker_continues(world
     assert len(posts) == len(set(posts)) == 30
 
 
+def test_another_worker_waits_for_a_session_still_being_written_though_its_page_reads_one_snapshot(world, now):
+    """Page 2 on the second worker while the first worker's writer has not yet stored page 1's
+    session: the second waits and finds it, though the rest of its page reads one snapshot taken
+    before that insert (``Store.reading``)."""
+    import threading
+
+    _network(world, posts_per_topic=20)
+    world.load()
+    first_worker, second_worker = world.feed(sources=SOURCES), world.feed(sources=SOURCES)
+    busy, release = threading.Event(), threading.Event()
+    first_worker.sessions.writer.submit(lambda: (busy.set(), release.wait(10)), "a slow write")
+    busy.wait(10)
+    one = first_worker.page("ada", limit=10, now=now)  # its session waits behind the slow write
+    threading.Timer(0.3, release.set).start()
+    two = second_worker.page("ada", limit=10, cursor=one.cursor, now=now)
+    assert len(two.items) == 10 and not {i["post"] for i in one.items} & {i["post"] for i in two.items}
+
+
 def test_cursors_are_checked(world, now):
     _network(world)
     world.load()

@@ -228,3 +228,23 @@ def test_a_bulk_import_rebuilds_the_indexes_it_dropped(store):
     with pytest.raises(InputError):
         Loader(store, bulk=True).load(bad, source="bad.jsonl")
     assert _index_names(store) == indexes  # the failed import rolled the drops back too
+
+
+def test_reads_inside_reading_share_one_connection_and_on_sqlite_one_snapshot(store):
+    count = select(func.count()).select_from(users)
+    with store.reading():
+        with store.read() as a, store.read() as b, store.reading(), store.read() as nested:
+            assert a is b is nested
+            before = a.execute(count).scalar_one()
+        Loader(store).load([UserRecord(id="late", handle="late")])  # committed on a connection of its own
+        with store.read(fresh=True) as own:
+            assert own is not a and own.execute(count).scalar_one() == before + 1
+        with store.read() as again:
+            seen = again.execute(count).scalar_one()
+        # SQLite: one read transaction, one snapshot. PostgreSQL's READ COMMITTED: each statement its own.
+        assert seen == (before if store.dialect == "sqlite" else before + 1)
+    with pytest.raises(RuntimeError):
+        with store.reading():
+            raise RuntimeError("a failed page")
+    with store.read() as after, store.read() as other:  # lent no longer: each read its own again
+        assert after is not other and after.execute(count).scalar_one() == before + 1

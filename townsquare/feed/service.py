@@ -96,6 +96,10 @@ class ForYouFeed:
         """A page for ``user_ref`` (a handle, an id, or the user's row when the caller has it)."""
         if not 1 <= limit <= self.config.max_page:
             raise InputError(f"limit must be between 1 and {self.config.max_page}, not {limit}", field="limit")
+        with self.store.reading():  # one connection and one snapshot for the page's reads
+            return self._page(user_ref, limit, cursor, now)
+
+    def _page(self, user_ref: str | int | dict, limit: int, cursor: str | None, now: float | None) -> FeedPage:
         timings = Timings()
         with timings.stage("context"):
             self.index.refresh(self.config.refresh_interval_s)

@@ -194,7 +194,7 @@ class SessionStore:
         with self._lock:
             session = self._memory.get(session_id)
         if session is None or len(session.pages) != row.pages:
-            with self.store.read() as conn:
+            with self.store.read(fresh=True) as conn:  # as new as ``_row``'s
                 full = conn.execute(select(feed_sessions).where(feed_sessions.c.id == session_id)).mappings().one()
             if session is None:
                 pool, output, now, ranker = RankedPool.unpack(full["payload"])
@@ -208,7 +208,7 @@ class SessionStore:
         """The session's row, waiting a moment for one another worker is still writing."""
         deadline = time.monotonic() + self.wait_s
         while True:
-            with self.store.read() as conn:
+            with self.store.read(fresh=True) as conn:  # a snapshot taken before another worker's insert never sees it
                 row = conn.execute(select(feed_sessions.c.user_id, feed_sessions.c.pages,
                                           feed_sessions.c.expires_at).where(feed_sessions.c.id == session_id)).first()
             if row is not None and row.expires_at.timestamp() >= time.time():

@@ -7,6 +7,7 @@ kept to a few places here and in ``vectors.py``; the contract tests run against 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -103,6 +104,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._thread = threading.local()  # .shared: the connection ``reading`` lends this thread
         from townsquare.storage.vectors import make_vector_search
 
         self.vectors = make_vector_search(self)
@@ -147,9 +149,34 @@ class Store:
                 yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self, *, fresh: bool = False) -> Iterator[Connection]:
+        """A connection to read with: inside ``reading``, the one it lends this thread, unless
+        ``fresh`` (a connection of its own, which sees what was committed since)."""
+        shared = None if fresh else getattr(self._thread, "shared", None)
+        if shared is not None:
+            yield shared
+            return
         with self.engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Every ``read`` of this thread inside shares one connection and one snapshot.
+
+        A feed page reads eight times; each ``read`` of its own took a connection from the pool,
+        began and ended a transaction: some 60 microseconds on SQLite, about 5% of a demo page.
+        On SQLite the reads inside also agree with each other (one read transaction, one snapshot;
+        PostgreSQL's READ COMMITTED gives each statement its own). Nested, it lends the outer one.
+        """
+        if getattr(self._thread, "shared", None) is not None:
+            yield
+            return
+        with self.engine.connect() as conn:
+            self._thread.shared = conn
+            try:
+                yield
+            finally:
+                self._thread.shared = None
 
     # -- writes that ignore what already exists -------------------------------------------
     def insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]],
