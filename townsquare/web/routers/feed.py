@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import select
 
 from townsquare.storage.schema import edges, interactions, posts, users
+from townsquare.web.auth import Principal
 from townsquare.web.deps import ActingUser, ReadKey, Services, user_for
 from townsquare.web.routers.moderation import open_report_case
 from townsquare.web.schemas import FeedbackCreate, FeedPagePublic, Message, SteeringCreate, SteeringPublic
@@ -16,11 +17,16 @@ router = APIRouter(prefix="/v1/users/{user}", tags=["feed"])
 UserRef = Annotated[str, Path(min_length=1, max_length=256, description="Handle, @handle or external id.")]
 
 
-def serve_page(services, user_ref: str | int | dict, limit: int, cursor: str | None) -> dict[str, Any]:
+def serve_page(services, user_ref: str | int | dict, limit: int, cursor: str | None,
+               principal: Principal | None = None) -> dict[str, Any]:
     """A feed page as a dict; at most ``feed_concurrency`` pages are computed at once per worker
-    (request threads queue here instead of taking turns with the GIL)."""
+    (request threads queue here instead of taking turns with the GIL). With ``principal``, the user
+    is looked up (and ``principal``'s right to their feed checked) inside the slot, through the
+    page's own connection."""
     feed = services.feed
-    with services.feed_slots:
+    with services.feed_slots, services.store.reading():
+        if principal is not None:
+            user_ref = user_for(principal, services.store, user_ref)
         page = feed.page(user_ref, limit=limit, cursor=cursor).to_dict()
     services.metrics.feed_timings(page["timings"])
     return page
@@ -35,10 +41,9 @@ def feed(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """A page of the For-you feed, each item with why it is there; pass ``cursor`` for the next page."""
-    row = user_for(principal, services.store, user)
     # Checked and written to JSON here, on the request's thread: FastAPI would check a returned
     # model again on a second hand-off to a worker thread, then write it on the event loop.
-    page = FeedPagePublic(**serve_page(services, row, limit, cursor))
+    page = FeedPagePublic(**serve_page(services, user, limit, cursor, principal))
     return Response(page.model_dump_json(), media_type="application/json")
 
 
