@@ -198,6 +198,12 @@ def test_a_session_in_the_browser(server, browser):
     answer = browser.find_element(By.CSS_SELECTOR, ".answer .text").text
     assert answer.startswith("Posts about chess from the past week:\n1. @") and "/posts/p" in answer  # cited
     shot(browser, "08-assistant")
+    cited = browser.find_element(By.CSS_SELECTOR, ".answer .text a")  # each cited post links to its page
+    cited_ref = cited.text.removeprefix("/posts/")
+    submit(browser, cited)
+    assert browser.current_url.endswith("/posts/" + cited_ref)
+    assert browser.find_element(By.CSS_SELECTOR, ".main-post .text").text == world.store.find_post(cited_ref)["text"]
+    shot(browser, "10-post")
 
     browser.set_window_size(390, 844)
     browser.get(base + "/home")

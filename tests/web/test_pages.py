@@ -27,7 +27,7 @@ def _posts(html: str) -> list[str]:
 
 def test_pages_need_a_session(world):
     world.client.cookies.clear()
-    for path in ("/home", "/compose", "/moderation", "/dashboard", "/assistant"):
+    for path in ("/home", "/compose", "/moderation", "/dashboard", "/assistant", "/posts/p00001"):
         response = world.client.get(path, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/signin", path
 
@@ -68,7 +68,7 @@ def test_home_shows_what_a_reply_answers(world):
             break
         client.post("/act", data={"post": _posts(html)[0], "kind": "hide"})
     assert seen, "no reply in five first pages of the demo"
-    shown = html_text.unescape(" ".join(re.findall(r'<p class="muted replying">([^<]*)</p>', html)))
+    shown = html_text.unescape(re.sub(r"<[^>]+>", "", " ".join(re.findall(r'<p class="muted replying">(.*?)</p>', html))))
     with world.store.read() as conn:
         parent = conn.execute(select(posts.c.text).where(posts.c.id == replies[seen[0]])).scalar_one()
     assert "Replying to @" in shown and " ".join(parent.split())[:20] in shown
@@ -79,7 +79,7 @@ def test_home_shows_what_a_reply_answers(world):
         from townsquare.web.pages import _replied_to
 
         hidden = _replied_to(world.store, [seen[0]])[seen[0]]
-        assert hidden["author"] is None and hidden["text"] is None
+        assert hidden["author"] is None and hidden["text"] is None and hidden["post"] is None
     finally:
         with world.store.begin() as conn:
             conn.execute(update(posts).where(posts.c.id == replies[seen[0]]).values(visibility="public"))
@@ -132,3 +132,72 @@ def test_engagement_counts_every_calendar_day_and_keeps_the_last_sixty():
     assert series == {"like": [3, 0, 0, 0, 2], "reply": [0, 0, 0, 0, 1]}
     days, series = daily_counts([("2026-01-01", "like", 1), ("2026-12-31", "like", 4)])
     assert (len(days), days[0], series["like"][-1], sum(series["like"])) == (60, date(2026, 11, 2), 4, 4)
+
+
+def test_a_post_page_shows_the_thread_the_viewer_may_see(world):
+    """The post, the post it answers (linked) and its replies; a reply by someone the viewer blocks
+    is left out; a post the viewer may not see, or that does not exist, is the same 404."""
+    from sqlalchemy import delete, func, insert, select, update
+
+    from townsquare.storage.schema import edges, posts
+
+    client = _signed_in(world)
+    me = world.store.find_user(world.handles[0])["id"]
+    with world.store.read() as conn:
+        counts = (select(posts.c.reply_to_id, func.count().label("n")).where(posts.c.reply_to_id.is_not(None))
+                  .group_by(posts.c.reply_to_id).having(func.count() >= 2).subquery())
+        parent = conn.execute(select(posts).join(counts, counts.c.reply_to_id == posts.c.id)
+                              .where(posts.c.author_id != me, posts.c.visibility == "public",
+                                     posts.c.deleted.is_(False)).limit(1)).mappings().first()
+        replies = conn.execute(select(posts).where(posts.c.reply_to_id == parent["id"], posts.c.author_id != me,
+                                                   posts.c.author_id != parent["author_id"])).mappings().all()
+    assert parent is not None and len(replies) >= 1, "the demo has threads"
+    page = html_text.unescape(client.get(f"/posts/{parent['external_id']}").text)
+    assert parent["text"] in page and all(r["text"] in page for r in replies)
+    child = html_text.unescape(client.get(f"/posts/{replies[0]['external_id']}").text)
+    assert f'Replying to <a href="/posts/{parent["external_id"]}">' in child
+
+    blocked = replies[0]["author_id"]
+    with world.store.begin() as conn:
+        conn.execute(insert(edges).values(source_id=me, target_id=blocked, kind="block"))
+    try:
+        page = html_text.unescape(client.get(f"/posts/{parent['external_id']}").text)
+        assert parent["text"] in page and replies[0]["text"] not in page
+        assert client.get(f"/posts/{replies[0]['external_id']}").status_code == 404
+    finally:
+        with world.store.begin() as conn:
+            conn.execute(delete(edges).where(edges.c.source_id == me, edges.c.target_id == blocked))
+
+    with world.store.begin() as conn:
+        conn.execute(update(posts).where(posts.c.id == parent["id"]).values(visibility="private"))
+    try:
+        hidden = client.get(f"/posts/{parent['external_id']}")
+        missing = client.get("/posts/no-such-post")
+        assert hidden.status_code == missing.status_code == 404
+        assert "does not exist, or it is not shown to you" in hidden.text and parent["text"] not in hidden.text
+        assert "Replying to a post that is not shown here" in client.get(f"/posts/{replies[0]['external_id']}").text
+    finally:
+        with world.store.begin() as conn:
+            conn.execute(update(posts).where(posts.c.id == parent["id"]).values(visibility="public"))
+    world.client.cookies.clear()
+    assert world.client.get(f"/posts/{parent['external_id']}", follow_redirects=False).status_code == 303
+
+
+def test_actions_on_a_post_page_return_to_it_and_never_leave_the_site(world):
+    client = _signed_in(world)
+    post = _posts(client.get("/home").text)[0]
+    back = client.post("/act", data={"post": post, "kind": "like", "back": f"/posts/{post}"}, follow_redirects=False)
+    assert back.headers["location"] == f"/posts/{post}?notice=Liked+{post}"
+    for elsewhere in ("https://example.org/x", "//example.org/posts/x", "/posts/x/../../admin"):
+        moved = client.post("/act", data={"post": post, "kind": "like", "back": elsewhere}, follow_redirects=False)
+        assert moved.headers["location"].startswith("/home?"), elsewhere
+
+
+def test_the_assistant_links_each_post_it_cites_and_escapes_the_rest():
+    from townsquare.web.pages import link_posts
+
+    text = 'Posts about <b>chess</b>:\n1. @ada: "a & b" (/posts/p00012)\n2. @bo: "(x)" (/posts/p"onclick=1)'
+    out = str(link_posts(text))
+    assert '(<a href="/posts/p00012">/posts/p00012</a>)' in out
+    assert "&lt;b&gt;chess&lt;/b&gt;" in out and "&amp; b" in out
+    assert out.count("<a ") == 1 and "(/posts/p&#34;onclick=1)" in out  # escaped, and not a link

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from townsquare.errors import InputError
 from townsquare.models.base import Embedder
-from townsquare.storage.schema import edges, posts, users
+from townsquare.storage.schema import posts, users
+from townsquare.storage.visibility import hidden_authors, may_see
 
 _WINDOWS = {"today": 1, "this week": 7, "past week": 7, "last week": 7, "this month": 30, "past month": 30,
             "last month": 30, "this year": 365}
@@ -110,18 +111,11 @@ class Assistant:
 
     def visible_posts(self, user_id: int, since: datetime | None) -> list[dict]:
         """Live posts the user may see, newest first, without blocked/muted authors or moderated posts."""
-        e = edges
         with self.store.read() as conn:
-            hidden = set(conn.execute(select(e.c.target_id).where(e.c.source_id == user_id,
-                                                                  e.c.kind.in_(("block", "mute")))).scalars())
-            hidden |= set(conn.execute(select(e.c.source_id).where(e.c.target_id == user_id,
-                                                                    e.c.kind == "block")).scalars())
-            follows = select(e.c.target_id).where(e.c.source_id == user_id, e.c.kind == "follow")
+            hidden = hidden_authors(conn, user_id)
             query = (select(posts.c.id, posts.c.external_id, posts.c.text, posts.c.author_id, posts.c.created_at,
                             users.c.handle).join(users, users.c.id == posts.c.author_id)
-                     .where(posts.c.deleted.is_(False), posts.c.repost_of_id.is_(None),
-                            or_(posts.c.visibility == "public", posts.c.author_id == user_id,
-                                and_(posts.c.visibility == "followers", posts.c.author_id.in_(follows))))
+                     .where(may_see(user_id), posts.c.repost_of_id.is_(None))
                      .order_by(posts.c.created_at.desc()).limit(self.pool))
             if since is not None:
                 query = query.where(posts.c.created_at >= since)

@@ -7,16 +7,18 @@ these forms with it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
+from markupsafe import Markup, escape
+from sqlalchemy import or_, select
 
 from townsquare.errors import TownsquareError
 from townsquare.feed.explain import first_words
@@ -24,6 +26,7 @@ from townsquare.ingest.loader import Loader
 from townsquare.ingest.records import InteractionKind, InteractionRecord, PostRecord
 from townsquare.safety.queue import decide_case, list_cases
 from townsquare.storage.schema import posts, users
+from townsquare.storage.visibility import hidden_authors, may_see
 from townsquare.web.auth import Principal
 from townsquare.web.dashboard import dashboard_plots
 from townsquare.web.deps import COOKIE, Services
@@ -38,7 +41,9 @@ Text = Annotated[str, Form(min_length=1, max_length=2000)]
 @lru_cache(maxsize=1)
 def templates() -> Jinja2Templates:
     """The templates, loaded on first use and kept (Jinja compiles each template once)."""
-    return Jinja2Templates(directory=str(resources.files("townsquare.web") / "templates"))
+    templates = Jinja2Templates(directory=str(resources.files("townsquare.web") / "templates"))
+    templates.env.filters["link_posts"] = link_posts
+    return templates
 
 
 def _viewer(request: Request, services) -> Principal | None:
@@ -153,13 +158,14 @@ def home(
 
 
 def _replied_to(store, post_ids: list[str]) -> dict[str, dict[str, str | None]]:
-    """For each of ``post_ids`` that answers another post: the parent's author and first words (both
+    """For each of ``post_ids`` that answers another post: the parent's author, first words and id (all
     None when the parent is deleted or not public), so a reply is never shown without context."""
     if not post_ids:
         return {}
     parent = posts.alias("parent")
     query = (
-        select(posts.c.external_id, users.c.handle, parent.c.text, parent.c.deleted, parent.c.visibility)
+        select(posts.c.external_id, users.c.handle, parent.c.text, parent.c.deleted, parent.c.visibility,
+               parent.c.external_id)
         .join(parent, posts.c.reply_to_id == parent.c.id)
         .join(users, users.c.id == parent.c.author_id)
         .where(posts.c.external_id.in_(post_ids))
@@ -167,10 +173,61 @@ def _replied_to(store, post_ids: list[str]) -> dict[str, dict[str, str | None]]:
     with store.read() as conn:
         rows = conn.execute(query).all()
     out = {}
-    for child, handle, text, deleted, visibility in rows:
+    for child, handle, text, deleted, visibility, parent_ref in rows:
         shown = not deleted and visibility == "public"
-        out[child] = {"author": "@" + handle if shown else None, "text": first_words(text, 60) if shown else None}
+        out[child] = {"author": "@" + handle if shown else None, "text": first_words(text, 60) if shown else None,
+                      "post": parent_ref if shown else None}
     return out
+
+
+_POST_PAGE = re.compile(r"/posts/[^/?#\s]+")
+
+
+@router.get("/posts/{ref}")
+def post_page(request: Request, services: Services, ref: Annotated[str, Path(min_length=1, max_length=256)]) -> Response:
+    """One post with the post it answers and its replies: the assistant's citations link here."""
+    viewer = _viewer(request, services)
+    if viewer is None:
+        return _to_signin()
+    thread = visible_thread(services, viewer.user_id, ref)
+    if thread is None:  # the same answer whether it never existed or is not for this viewer
+        return _render(request, "error.html", viewer, 404, message="This post does not exist, or it is not shown to you.")
+    return _render(request, "post.html", viewer, actions=ACTIONS, **thread)
+
+
+def visible_thread(services, user_id: int, ref: str, max_replies: int = 200) -> dict[str, Any] | None:
+    """The post ``ref``, the post it answers and its first replies, each only if ``user_id`` may see it
+    (``townsquare.storage.visibility``, and not hidden or held for review by moderation as in the feed).
+    None when the post itself is not visible."""
+    with services.store.read() as conn:
+        target = conn.execute(select(posts.c.id, posts.c.reply_to_id).where(posts.c.external_id == ref)).first()
+        if target is None:
+            return None
+        around = or_(posts.c.id == target.id, posts.c.reply_to_id == target.id,
+                     posts.c.id == (target.reply_to_id or -1))
+        query = (select(posts.c.id, posts.c.external_id, posts.c.text, posts.c.created_at, posts.c.reply_to_id,
+                        posts.c.author_id, users.c.handle)
+                 .join(users, users.c.id == posts.c.author_id)
+                 .where(around, may_see(user_id), posts.c.repost_of_id.is_(None))
+                 .order_by(posts.c.created_at, posts.c.id).limit(max_replies + 2))
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+        hidden = hidden_authors(conn, user_id)
+    rows = [r for r in rows if r["author_id"] not in hidden]
+    moderation = getattr(services.feed.env, "moderation", None)
+    if moderation is not None and rows:
+        verdicts = moderation.verdicts([r["id"] for r in rows])
+        rows = [r for r in rows if verdicts.get(r["id"]) is None or verdicts[r["id"]].action not in ("hide", "review")]
+    post = next((r for r in rows if r["id"] == target.id), None)
+    if post is None:
+        return None
+    parent = next((r for r in rows if r["id"] == target.reply_to_id), None)
+    return {"post": post, "parent": parent, "parent_not_shown": target.reply_to_id is not None and parent is None,
+            "replies": [r for r in rows if r["reply_to_id"] == target.id]}
+
+
+def link_posts(text: str) -> Markup:
+    """``text`` escaped, with every ``(/posts/ID)`` the assistant cites made a link to that post's page."""
+    return Markup(re.sub(r"\((/posts/[^/?#\s()&<>\"']+)\)", r'(<a href="\1">\1</a>)', str(escape(text))))
 
 
 @router.post("/act")
@@ -179,6 +236,7 @@ def act(
     services: Services,
     post: Annotated[str, Form(min_length=1, max_length=256)],
     kind: Annotated[str, Form(max_length=32)],
+    back: Annotated[str, Form(max_length=300)] = "/home",
 ) -> Response:
     viewer = _viewer(request, services)
     if viewer is None:
@@ -189,7 +247,8 @@ def act(
     if kind == "report":
         open_report_case(services.store, post, viewer.handle or str(viewer.user_id))
     past = {"like": "Liked", "repost": "Reposted", "hide": "Hidden", "report": "Reported"}[kind]
-    return RedirectResponse(f"/home?notice={past}+{post}", status_code=303)
+    back = back if _POST_PAGE.fullmatch(back) else "/home"  # a post page of this site, or the feed
+    return RedirectResponse(f"{back}?notice={past}+{post}", status_code=303)
 
 
 @router.post("/steer")

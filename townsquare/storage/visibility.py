@@ -1,0 +1,29 @@
+"""Which posts a user may see: the one rule the assistant and the web app's post pages share.
+
+Live (not deleted) and public, or followers-only from someone the user follows, or their own; and
+not by anyone the user blocks or mutes, or who blocks the user. Moderation (posts a policy or a
+moderator hid or sent to review) is the caller's: ``townsquare.safety.post_decisions``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Connection, and_, or_, select
+
+from townsquare.storage.schema import edges, posts
+
+
+def may_see(user_id: int) -> ColumnElement[bool]:
+    """A condition on ``posts``: live, and public, the user's own, or followers-only from someone they follow."""
+    follows = select(edges.c.target_id).where(edges.c.source_id == user_id, edges.c.kind == "follow")
+    return and_(posts.c.deleted.is_(False),
+                or_(posts.c.visibility == "public", posts.c.author_id == user_id,
+                    and_(posts.c.visibility == "followers", posts.c.author_id.in_(follows))))
+
+
+def hidden_authors(conn: Connection, user_id: int) -> set[int]:
+    """Authors whose posts the user never sees: those they block or mute, and those who block them."""
+    e = edges
+    hidden = set(conn.execute(select(e.c.target_id).where(e.c.source_id == user_id,
+                                                          e.c.kind.in_(("block", "mute")))).scalars())
+    return hidden | set(conn.execute(select(e.c.source_id).where(e.c.target_id == user_id,
+                                                                 e.c.kind == "block")).scalars())
