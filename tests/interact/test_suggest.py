@@ -124,3 +124,24 @@ def test_drafts_and_replies_share_the_assistant_talk_filter():
 
     assert clean_generated("As an AI language model, I can't post for you.") == ""
     assert clean_generated("Reply: \"Lovely broth!\"") == "Lovely broth!"
+
+
+def test_a_specific_reply_on_the_post_is_offered_over_stock_ones_and_an_off_topic_one_never(make_suggester):
+    """Intents take part in the order of their best candidates, "comment" too; a comment must be
+    about the post (its cosine to it at least ``comment_topic_cos``), however well it scores."""
+    from townsquare.interact.candidates import Candidate
+    from townsquare.interact.voice import VoiceProfile
+
+    suggester = make_suggester()
+    post = "Our street is doing a bulk buy of rooftop solar panels. Nine households signed up so far."
+    made = [("Adding Hokkaido to my travel list.", "bank", "comment", 7.0),
+            ("Our electricity bill dropped by a third after we put solar panels on the roof.", "bank", "comment", 6.0),
+            ("Nice!", "stock", "brief", 5.0), ("Glad to hear it!", "stock", "warm", 4.0),
+            ("How did it go?", "stock", "question", 3.0)]
+    candidates = [Candidate(text, source, intent, score) for text, source, intent, score in made]
+    vectors = suggester.embedder.embed([c.text for c in candidates])
+    reasons: list[str] = []
+    picked = suggester._select(candidates, vectors, list(range(len(made))), VoiceProfile.learn([]), post, reasons)
+    texts = [c.text.rstrip(".!") for c in picked]
+    assert len(texts) == 3 and texts[0].startswith("Our electricity bill dropped")
+    assert not any("Hokkaido" in t for t in texts) and "Nice" in texts

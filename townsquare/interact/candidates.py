@@ -1,7 +1,8 @@
 """Where reply candidates come from: the response bank, the generator, and a small stock of replies.
 
 Each source is ``fetch(thread, voice) -> list[Candidate]``; a failing source is skipped by the
-suggester, not fatal. Intents: ``warm`` (kind words), ``question`` (asks about it), ``brief``.
+suggester, not fatal. Intents (``intent_of``): ``warm`` (kind words), ``question`` (asks about it),
+``brief`` (three words at most), ``comment`` (anything else: says something specific).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from townsquare.interact.voice import VoiceProfile
 from townsquare.models import GenerationRequest, chat_messages
 from townsquare.models.base import Generator
 
-INTENTS = ("warm", "question", "brief")
 _WARM = re.compile(r"\b(love|lovely|great|amazing|awesome|congrat\w*|glad|happy|beautiful|wonderful|nice|"
                    r"thank\w*|proud|enjoy\w*|fantastic|cool|good luck|well done|sweet|delicious|yum\w*|"
                    r"wow|cute|brilliant|fun)\b", re.IGNORECASE)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import select
 
-from townsquare.interact.candidates import INTENTS, Candidate
+from townsquare.interact.candidates import Candidate
 from townsquare.interact.scorer import ResponseScorer, context_texts, context_vector
 from townsquare.interact.store_io import record_suggestions, thread_of, user_texts
 from townsquare.interact.triggers import TriggerCheck
@@ -81,10 +81,11 @@ class ReplySuggester:
 
     def __init__(self, store, embedder: Embedder, scorer: ResponseScorer, sources: Sequence, safety, policy=None,
                  *, safety_scorer=None, min_fit: float = 0.0, k: int = 3, record: bool = True,
-                 dedupe_cos: float = 0.88) -> None:
+                 dedupe_cos: float = 0.88, comment_topic_cos: float = 0.3) -> None:
         self.store, self.embedder, self.scorer, self.sources = store, embedder, scorer, list(sources)
         self.safety, self.policy, self.safety_scorer = safety, policy, safety_scorer
         self.min_fit, self.k, self.record, self.dedupe_cos = min_fit, k, record, dedupe_cos
+        self.comment_topic_cos = comment_topic_cos
         self.triggers, self.styler = TriggerCheck(), VoiceStyler(embedder)
 
     def suggest(self, post_id: int | str, user_id: int | str) -> Suggestions:
@@ -147,7 +148,7 @@ class ReplySuggester:
         return kept
 
     def _select(self, candidates, vectors, order, voice, post_text, reasons) -> list[Candidate]:
-        """Best candidate per intent (warm, question, brief), then the best others; styled, safe, distinct.
+        """Best candidate per intent (warm, question, brief, comment), then the best others; styled, safe, distinct.
 
         Emoji added by the styler must fit the post (``post_text``), not just the user's habits.
         """
@@ -165,8 +166,10 @@ class ReplySuggester:
 
         def acceptable(i: int) -> bool:
             text, v = styled[i], vectors[i]
+            on_topic = candidates[i].intent != "comment" or float(v @ post_vector) >= self.comment_topic_cos
             return (i not in used and checks[text].allowed and all(_norm(text) != _norm(c.text) for c in chosen)
-                    and float(v @ post_vector) <= 0.95 and all(float(v @ w) <= self.dedupe_cos for w in chosen_vecs))
+                    and on_topic and float(v @ post_vector) <= 0.95
+                    and all(float(v @ w) <= self.dedupe_cos for w in chosen_vecs))
 
         def take(i: int) -> None:
             c = candidates[i]
@@ -174,7 +177,13 @@ class ReplySuggester:
             chosen_vecs.append(vectors[i])
             used.add(i)
 
-        for intent in INTENTS:  # one per intent first, the best of each
+        # One per intent first, the best of each, intents in the order of their best candidates: a
+        # specific comment that outscores every stock "brief" reply is offered instead of "Nice!".
+        # (Until session 14 only warm, question and brief took part, so with a candidate for each of
+        # them the 3 slots went to those, and no reply people here wrote ever reached the page.)
+        # A comment says something specific, so it must be about the post (``comment_topic_cos``):
+        # the scorer alone offered "Adding Hokkaido to my list." to "what's your moka pot recipe?".
+        for intent in dict.fromkeys(candidates[i].intent for i in pool):
             best = next((i for i in pool if candidates[i].intent == intent and acceptable(i)), None)
             if best is not None and len(chosen) < self.k:
                 take(best)
