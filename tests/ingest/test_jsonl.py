@@ -171,3 +171,12 @@ def test_labelled_jsonl_rejects_empty_text(write):
     with pytest.raises(InputError) as caught:
         list(read_labelled_jsonl(path))
     assert (caught.value.line, caught.value.field) == (1, "text")
+
+
+def test_mentions_keep_whole_handles_with_dots_and_dashes():
+    """Handles may hold "." and "-" (Bluesky's are domains); a sentence's full stop is not part of one."""
+    from townsquare.ingest.records import PostRecord
+
+    post = PostRecord(id="p", author="u", text="@finn.d agreed, and @alice.bsky.social too. Ask @bo-x. "
+                                               "Mail ada@example.org or @ada.")
+    assert post.mentions == ["ada", "alice.bsky.social", "bo-x", "finn.d"]

@@ -145,3 +145,13 @@ def test_a_specific_reply_on_the_post_is_offered_over_stock_ones_and_an_off_topi
     texts = [c.text.rstrip(".!") for c in picked]
     assert len(texts) == 3 and texts[0].startswith("Our electricity bill dropped")
     assert not any("Hokkaido" in t for t in texts) and "Nice" in texts
+
+
+def test_a_banked_reply_loses_its_leading_mentions_whole():
+    """"@finn.d Ha, yes." is banked as "Ha, yes.", not ".d Ha, yes." (a handle's dot ended the mention
+    until session 14, and the web app offered ".b subtitles forever.")."""
+    from townsquare.interact.bank import _LEADING_MENTIONS
+
+    assert _LEADING_MENTIONS.sub("", "@finn.d Ha, yes.") == "Ha, yes."
+    assert _LEADING_MENTIONS.sub("", "@priya.b, @ada: subtitles forever") == "subtitles forever"
+    assert _LEADING_MENTIONS.sub("", "Subtitles forever, @ada.") == "Subtitles forever, @ada."

@@ -24,7 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 HASHTAG = re.compile(r"(?<![\w#])#(\w{1,100})")
-MENTION = re.compile(r"(?<![\w@])@(\w{1,64})")
+# A handle as ``UserRecord`` allows it (letters, digits, "_", ".", "-"; Bluesky's are domains such as
+# ada.bsky.social), ending on a letter, digit or "_", so "@ada." at a sentence's end names "ada".
+# Until session 14 this was ``@(\w{1,64})``, which read "@finn.d" as "finn".
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_](?:[A-Za-z0-9_.\-]{0,62}[A-Za-z0-9_])?)")
 
 
 class InteractionKind(StrEnum):

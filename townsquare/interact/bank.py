@@ -15,13 +15,14 @@ import numpy as np
 from sqlalchemy import and_, select
 from sqlalchemy.orm import aliased
 
+from townsquare.ingest.records import MENTION
 from townsquare.models import find_pii
 from townsquare.models.base import Embedder
 from townsquare.storage.interact_schema import interact_suggestions
 from townsquare.storage.schema import posts
 
 _MENTION = "@"
-_LEADING_MENTIONS = re.compile(r"^(@\w+[\s,:]*)+")
+_LEADING_MENTIONS = re.compile(rf"^(?:{MENTION.pattern}[\s,:]*)+")  # "@finn.d Ha, yes." -> "Ha, yes."
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import select
 
+from townsquare.ingest.records import MENTION as _MENTION
 from townsquare.interact.candidates import Candidate
 from townsquare.interact.scorer import ResponseScorer, context_texts, context_vector
 from townsquare.interact.store_io import record_suggestions, thread_of, user_texts
@@ -26,7 +27,6 @@ from townsquare.models.base import Embedder
 from townsquare.storage.schema import users
 
 _URL = re.compile(r"https?://|www\.|\b\w+\.(com|net|org|io|ly|xyz)\b", re.IGNORECASE)
-_MENTION = re.compile(r"(?<![\w@])@(\w{1,64})")
 
 
 @dataclass

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from townsquare.ingest.records import MENTION as _MENTION
 from townsquare.models.base import Embedder
 
 EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50\u2764]\ufe0f?")
@@ -24,7 +25,6 @@ _CASUAL = re.compile(r"\b(lol|haha+|omg|gonna|wanna|tbh|idk|ya|yeah|yep|nope|coo
                      re.IGNORECASE)
 _WORD = re.compile(r"\S+")
 _HASHTAG = re.compile(r"(?<![\w#])#(\w{1,100})")
-_MENTION = re.compile(r"(?<![\w@])@\w+")
 # Reactions, not topics: fit any reply or post (hand-picked from the Smileys, People and Symbols groups).
 NEUTRAL_EMOJI = frozenset("🙂😊😀😃😄😁😆😅😂🤣😉😍🥰😘😎🤩🥳😌🤗🤔😮😯🥲😢😭🙏👍👏🙌👌💪👋🤞💕💖💗💛💚💙💜🧡🤍✨🎉🎊💯⭐🌟❤")
 PLAIN_EMOJI = ("🙂", "😊", "👍")
