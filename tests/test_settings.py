@@ -28,3 +28,12 @@ def test_settings_command_masks_keys(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "settings"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "TOWNSQUARE_DATABASE_URL" in result.output and "sk-secret-value" not in result.output
+
+
+def test_settings_command_lists_the_web_settings_too(tmp_path, monkeypatch):
+    _register()
+    monkeypatch.setenv("TOWNSQUARE_WEB_AUTH_RECALL_S", "2.5")
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "settings"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    line = next(l for l in result.output.splitlines() if "TOWNSQUARE_WEB_AUTH_RECALL_S" in l)
+    assert "2.5" in line and "TOWNSQUARE_WEB_FEED_CONCURRENCY" in result.output

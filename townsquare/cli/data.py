@@ -277,13 +277,16 @@ def demo_synth(
 
 @app.command("settings")
 def show_settings(ctx: typer.Context) -> None:
-    """Every setting: its environment variable, current value and what it does."""
+    """Every setting: its environment variable, current value and what it does (the HTTP API's too)."""
     from townsquare.settings import Settings
+    from townsquare.web.config import WebConfig
 
-    current = settings_of(ctx)
-    table = Table("variable", "value", "what it does", title="settings (TOWNSQUARE_* variables)")
-    for name, field in Settings.model_fields.items():
-        value = getattr(current, name)
-        shown = "***" if "key" in name and value else str(value)
-        table.add_row(f"TOWNSQUARE_{name.upper()}", shown, field.description or "")
-    out.print(table)
+    sections = [(Settings, settings_of(ctx), "TOWNSQUARE_", "settings (TOWNSQUARE_* variables)"),
+                (WebConfig, WebConfig(), "TOWNSQUARE_WEB_", "the HTTP API and web app (TOWNSQUARE_WEB_*, read by serve)")]
+    for model, current, prefix, title in sections:
+        table = Table("variable", "value", "what it does", title=title)
+        for name, field in model.model_fields.items():
+            value = getattr(current, name)
+            shown = "***" if "key" in name and value else str(value)
+            table.add_row(f"{prefix}{name.upper()}", shown, field.description or "")
+        out.print(table)
