@@ -243,8 +243,7 @@ def test_reads_inside_reading_share_one_connection_and_on_sqlite_one_snapshot(st
             seen = again.execute(count).scalar_one()
         # SQLite: one read transaction, one snapshot. PostgreSQL's READ COMMITTED: each statement its own.
         assert seen == (before if store.dialect == "sqlite" else before + 1)
-    with pytest.raises(RuntimeError):
-        with store.reading():
-            raise RuntimeError("a failed page")
+    with pytest.raises(RuntimeError), store.reading():
+        raise RuntimeError("a failed page")
     with store.read() as after, store.read() as other:  # lent no longer: each read its own again
         assert after is not other and after.execute(count).scalar_one() == before + 1
