@@ -187,3 +187,29 @@ def test_sessions_saved_while_the_writer_is_busy_are_written_in_one_transaction(
         back = elsewhere.get(session.id, uid)
         assert [c.post_id for c in back.pool] == [c.post_id for c in session.pool]
         assert [c.post_id for c in back.pages[0]] == [11] and [c.post_id for c in back.remaining()] == [12]
+
+
+def test_a_session_that_cannot_be_packed_costs_only_itself(store, caplog):
+    from townsquare.feed.sessions import SessionStore
+    from townsquare.feed.writer import BackgroundWriter
+    from townsquare.ingest.loader import Loader
+    from townsquare.ingest.records import UserRecord
+
+    Loader(store).load([UserRecord(id="u1", handle="ada")])
+    uid = store.find_user("ada")["id"]
+    sessions = SessionStore(store, writer=BackgroundWriter(enabled=False), purge_every_s=3600)
+    sessions._next_purge = float("inf")
+    made = [sessions.new(uid, 0.0, _pool(), None, _output()) for _ in range(3)]
+
+    def broken(*_):
+        raise ValueError("a pool that cannot be packed")
+
+    made[1].pool.pack = broken
+    sessions._unsaved = [(s, b"[]") for s in made]  # saved while the writer was busy
+    sessions._insert_unsaved()
+    elsewhere = SessionStore(store, writer=BackgroundWriter())
+    assert [c.post_id for c in elsewhere.get(made[0].id, uid).pool] == [11, 12]
+    assert [c.post_id for c in elsewhere.get(made[2].id, uid).pool] == [11, 12]
+    with pytest.raises(InputError, match="expired"):
+        SessionStore(store, writer=BackgroundWriter(), wait_s=0.1).get(made[1].id, uid)
+    assert "could not store session " + made[1].id in caplog.text

@@ -175,9 +175,15 @@ class SessionStore:
         CPU alone, 0.36-0.41 four at a time (the demo's pools, in process)."""
         with self._lock:
             batch, self._unsaved = self._unsaved, []
-        rows = [{"id": session.id, "user_id": session.user_id, "pages": 1, "served": served,
-                 "payload": session.pool.pack(session.ranker_output, session.now, session.ranker_version),
-                 "expires_at": datetime.fromtimestamp(session.expires, UTC)} for session, served in batch]
+        rows = []
+        for session, served in batch:
+            try:  # one session that cannot be packed costs only itself, not the batch
+                payload = session.pool.pack(session.ranker_output, session.now, session.ranker_version)
+            except Exception:
+                log.exception("feed: could not store session %s", session.id)
+                continue
+            rows.append({"id": session.id, "user_id": session.user_id, "pages": 1, "served": served,
+                         "payload": payload, "expires_at": datetime.fromtimestamp(session.expires, UTC)})
         if rows:
             with self.store.begin() as conn:
                 conn.execute(_INSERT, rows)
