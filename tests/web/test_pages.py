@@ -50,8 +50,8 @@ def test_home_says_in_words_what_moved_a_post(world):
 
 
 def test_home_shows_what_a_reply_answers(world):
-    """A reply in the feed carries its parent's author and first words; a parent that is not
-    public is named as hidden, never quoted."""
+    """A reply in the feed carries its parent's author and first words; a parent the viewer may not
+    see (not public, or by someone they block) is named as hidden, never quoted."""
     from sqlalchemy import select, update
 
     from townsquare.storage.schema import posts
@@ -73,16 +73,30 @@ def test_home_shows_what_a_reply_answers(world):
         parent = conn.execute(select(posts.c.text).where(posts.c.id == replies[seen[0]])).scalar_one()
     assert "Replying to @" in shown and " ".join(parent.split())[:20] in shown
 
+    from sqlalchemy import delete, insert
+
+    from townsquare.storage.schema import edges
+    from townsquare.web.pages import _replied_to
+
+    me = world.store.find_user(world.handles[0])["id"]
+    author = world.store.find_post(replies[seen[0]])["author_id"]
+    assert _replied_to(world.services, me, [seen[0]])[seen[0]]["post"] is not None
     with world.store.begin() as conn:
         conn.execute(update(posts).where(posts.c.id == replies[seen[0]]).values(visibility="private"))
     try:
-        from townsquare.web.pages import _replied_to
-
-        hidden = _replied_to(world.store, [seen[0]])[seen[0]]
+        hidden = _replied_to(world.services, me, [seen[0]])[seen[0]]
         assert hidden["author"] is None and hidden["text"] is None and hidden["post"] is None
     finally:
         with world.store.begin() as conn:
             conn.execute(update(posts).where(posts.c.id == replies[seen[0]]).values(visibility="public"))
+    if author != me:  # the post page's rule: a parent by someone the viewer blocks is not quoted either
+        with world.store.begin() as conn:
+            conn.execute(insert(edges).values(source_id=me, target_id=author, kind="block"))
+        try:
+            assert _replied_to(world.services, me, [seen[0]])[seen[0]]["author"] is None
+        finally:
+            with world.store.begin() as conn:
+                conn.execute(delete(edges).where(edges.c.source_id == me, edges.c.target_id == author))
 
 
 def test_unknown_actions_are_refused(world):

@@ -21,7 +21,6 @@ from townsquare.models.base import Embedder
 from townsquare.storage.interact_schema import interact_suggestions
 from townsquare.storage.schema import posts
 
-_MENTION = "@"
 _LEADING_MENTIONS = re.compile(rf"^(?:{MENTION.pattern}[\s,:]*)+")  # "@finn.d Ha, yes." -> "Ha, yes."
 
 
@@ -36,7 +35,7 @@ class BankEntry:
 def usable_reply(text: str) -> bool:
     """Short, no mentions, no links, no personal data."""
     words = text.split()
-    return (0 < len(words) <= 30 and _MENTION not in text and "http" not in text.lower()
+    return (0 < len(words) <= 30 and "@" not in text and "http" not in text.lower()
             and not find_pii(text))
 
 

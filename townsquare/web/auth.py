@@ -87,8 +87,9 @@ class RecentChecks:
         with self._lock:
             if hashed is not None:
                 self._seen.pop(hashed, None)
-            for key in [k for k, (p, _) in self._seen.items() if p.kind == kind and p.id == id]:
-                del self._seen[key]
+            elif kind is not None:
+                for key in [k for k, (p, _) in self._seen.items() if p.kind == kind and p.id == id]:
+                    del self._seen[key]
 
 
 def _check_scopes(scopes: list[str]) -> list[str]:

@@ -149,7 +149,7 @@ def home(
         "home.html",
         viewer,
         page=page,
-        replied_to=_replied_to(services.store, [item["post"] for item in page["items"]] if page else []),
+        replied_to=_replied_to(services, viewer.user_id, [item["post"] for item in page["items"]] if page else []),
         error=error,
         steering=steering,
         notice=notice,
@@ -157,27 +157,35 @@ def home(
     )
 
 
-def _replied_to(store, post_ids: list[str]) -> dict[str, dict[str, str | None]]:
+def _replied_to(services, user_id: int, post_ids: list[str]) -> dict[str, dict[str, str | None]]:
     """For each of ``post_ids`` that answers another post: the parent's author, first words and id (all
-    None when the parent is deleted or not public), so a reply is never shown without context."""
+    None when ``user_id`` may not see the parent, ``_visible``), so a reply is never shown without context."""
     if not post_ids:
         return {}
-    parent = posts.alias("parent")
-    query = (
-        select(posts.c.external_id, users.c.handle, parent.c.text, parent.c.deleted, parent.c.visibility,
-               parent.c.external_id)
-        .join(parent, posts.c.reply_to_id == parent.c.id)
-        .join(users, users.c.id == parent.c.author_id)
-        .where(posts.c.external_id.in_(post_ids))
-    )
-    with store.read() as conn:
-        rows = conn.execute(query).all()
-    out = {}
-    for child, handle, text, deleted, visibility, parent_ref in rows:
-        shown = not deleted and visibility == "public"
-        out[child] = {"author": "@" + handle if shown else None, "text": first_words(text, 60) if shown else None,
-                      "post": parent_ref if shown else None}
-    return out
+    with services.store.read() as conn:
+        links = dict(conn.execute(select(posts.c.external_id, posts.c.reply_to_id)
+                                  .where(posts.c.external_id.in_(post_ids), posts.c.reply_to_id.is_not(None))).all())
+        parents = {r["id"]: r for r in _visible(services, conn, user_id, posts.c.id.in_(set(links.values())))}
+    hidden = {"author": None, "text": None, "post": None}
+    return {child: {"author": "@" + p["handle"], "text": first_words(p["text"], 60), "post": p["external_id"]}
+            if (p := parents.get(parent)) else hidden for child, parent in links.items()}
+
+
+def _visible(services, conn, user_id: int, where, limit: int | None = None) -> list[dict[str, Any]]:
+    """The posts matching ``where`` that ``user_id`` may see, oldest first, with their authors' handles:
+    ``townsquare.storage.visibility``'s rule, and nothing moderation hides from the feed."""
+    query = (select(posts.c.id, posts.c.external_id, posts.c.text, posts.c.created_at, posts.c.reply_to_id,
+                    posts.c.author_id, users.c.handle)
+             .join(users, users.c.id == posts.c.author_id)
+             .where(where, may_see(user_id), posts.c.repost_of_id.is_(None))
+             .order_by(posts.c.created_at, posts.c.id).limit(limit))
+    hidden = hidden_authors(conn, user_id)
+    rows = [dict(r) for r in conn.execute(query).mappings() if r["author_id"] not in hidden]
+    moderation = getattr(services.feed.env, "moderation", None)
+    if moderation is not None and rows:
+        verdicts = moderation.verdicts([r["id"] for r in rows])
+        rows = [r for r in rows if getattr(verdicts.get(r["id"]), "action", "allow") != "hide"]
+    return rows
 
 
 _POST_PAGE = re.compile(r"/posts/[^/?#\s]+")
@@ -197,26 +205,15 @@ def post_page(request: Request, services: Services, ref: Annotated[str, Path(min
 
 def visible_thread(services, user_id: int, ref: str, max_replies: int = 200) -> dict[str, Any] | None:
     """The post ``ref``, the post it answers and its first replies, each only if ``user_id`` may see it
-    (``townsquare.storage.visibility``, and not hidden or held for review by moderation as in the feed).
-    None when the post itself is not visible."""
+    (``_visible``). None when the post itself is not visible."""
     with services.store.read() as conn:
         target = conn.execute(select(posts.c.id, posts.c.reply_to_id).where(posts.c.external_id == ref)).first()
         if target is None:
             return None
-        around = or_(posts.c.id == target.id, posts.c.reply_to_id == target.id,
-                     posts.c.id == (target.reply_to_id or -1))
-        query = (select(posts.c.id, posts.c.external_id, posts.c.text, posts.c.created_at, posts.c.reply_to_id,
-                        posts.c.author_id, users.c.handle)
-                 .join(users, users.c.id == posts.c.author_id)
-                 .where(around, may_see(user_id), posts.c.repost_of_id.is_(None))
-                 .order_by(posts.c.created_at, posts.c.id).limit(max_replies + 2))
-        rows = [dict(r) for r in conn.execute(query).mappings()]
-        hidden = hidden_authors(conn, user_id)
-    rows = [r for r in rows if r["author_id"] not in hidden]
-    moderation = getattr(services.feed.env, "moderation", None)
-    if moderation is not None and rows:
-        verdicts = moderation.verdicts([r["id"] for r in rows])
-        rows = [r for r in rows if verdicts.get(r["id"]) is None or verdicts[r["id"]].action not in ("hide", "review")]
+        around = [posts.c.id == target.id, posts.c.reply_to_id == target.id]
+        if target.reply_to_id is not None:
+            around.append(posts.c.id == target.reply_to_id)
+        rows = _visible(services, conn, user_id, or_(*around), limit=max_replies + 2)
     post = next((r for r in rows if r["id"] == target.id), None)
     if post is None:
         return None
