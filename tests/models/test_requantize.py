@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 
 import pytest
@@ -39,6 +40,17 @@ def test_the_copy_is_built_once_and_again_when_the_source_changes(tmp_path):
     source.touch()
     assert requantized_q8(source, tmp_path / "cache").stat().st_mtime_ns != built  # rebuilt
     assert not list((tmp_path / "cache").glob(".*.tmp"))  # nothing half-written left behind
+
+
+def test_the_conversion_prints_nothing(tmp_path, capfd):
+    log = logging.getLogger("llama-cpp-python")
+    level = log.level
+    log.setLevel(logging.NOTSET)  # as in a fresh process, before any model was loaded with verbose=False
+    try:
+        requantized_q8(smollm2_path(), tmp_path / "cache")
+    finally:
+        log.setLevel(level)
+    assert capfd.readouterr().err == ""
 
 
 def test_a_file_that_is_not_gguf_is_refused_and_leaves_nothing(tmp_path):

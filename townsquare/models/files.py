@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import importlib.util
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -116,12 +117,18 @@ def requantized_q8(source: Path, cache_dir: Path) -> Path:
     tmp = private_tmp(target)
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype, params.allow_requantize, params.nthread = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, True, 2
+    # llama.cpp logs through this logger, everything until a model is loaded with verbose=False:
+    # the quantizer would print a line per tensor (hundreds) into a user's terminal or server log.
+    log = logging.getLogger("llama-cpp-python")
+    level = log.level
+    log.setLevel(logging.ERROR)
     try:
         if llama_cpp.llama_model_quantize(str(source).encode(), str(tmp).encode(), ctypes.byref(params)) != 0:
             raise BackendError(f"llama.cpp could not convert {source} to Q8_0; is it a valid GGUF file?")
         tmp.replace(target)  # atomic, so concurrent processes never read half a file
         stamp.write_text(key)
     finally:
+        log.setLevel(level)
         tmp.unlink(missing_ok=True)
     return target
 
