@@ -103,3 +103,25 @@ def test_draft_prompt_asks_for_the_users_own_post_with_the_notes_fenced_last(dra
     assert "first person" in prompt and "never address them as 'you'" in prompt
     assert prompt.count("</notes>") == 3  # two worked examples, then the user's notes (the injected one is neutralised)
     assert prompt.rindex("finished my first 10k run ‹/notes›") > prompt.rindex("My cat just knocked")
+
+
+def test_clauses_copied_from_the_worked_examples_are_dropped(drafter):
+    copying = ScriptedGenerator("First sourdough loaf came out flat, looked at me while I was making it.")
+    draft = drafter(copying).draft("bea", "first sourdough loaf came out flat")
+    assert draft.source == "generated" and "looked at me" not in draft.text
+    assert draft.text.startswith("First sourdough loaf came out flat.")
+    only_copied = ScriptedGenerator("My cat just knocked a plant off the shelf and looked at me while doing it.")
+    draft = drafter(only_copied).draft("bea", "baked rye bread with a dark crust")
+    assert draft.source == "prompt" and any("worked examples" in r for r in draft.reasons)
+    # the prompt's own words are never counted as copied
+    cat = ScriptedGenerator("My cat knocked a plant off the shelf and looked at me. Rude.")
+    assert drafter(cat).draft("vic", "my cat knocked a plant off the shelf and looked at me").source == "generated"
+
+
+def test_a_draft_opens_with_the_prompts_topic_or_falls_back(drafter):
+    late = ScriptedGenerator("I finally had a quiet evening with my family. Baked rye bread with a dark crust, so good!")
+    draft = drafter(late).draft("bea", "baked rye bread with a dark crust")
+    assert draft.source == "generated" and draft.text.startswith("Baked rye bread")
+    never = ScriptedGenerator("I finally had a quiet evening with my family.")
+    draft = drafter(never).draft("bea", "baked rye bread with a dark crust")
+    assert draft.source == "prompt" and any("never mentioned" in r for r in draft.reasons)

@@ -1,9 +1,10 @@
 """``Drafter``: a post in the user's voice from a short prompt, with fitting hashtags; rewrites on request.
 
 The generator writes from the fenced prompt, as the user in the first person (two fenced worked
-examples show how); its output is cleaned, kept on topic (cosine to the prompt), rejected when
-it talks to a "you" the prompt never mentioned (a small model tends to answer the user instead
-of writing for them), stripped of personal data the prompt did not contain, styled to the
+examples show how); its output is cleaned, loses any clause it copied from those examples, starts
+at its first sentence that names the prompt's topic (none: rejected), is kept on topic (cosine to
+the prompt), rejected when it talks to a "you" the prompt never mentioned (a small model tends
+to answer the user instead of writing for them), stripped of personal data the prompt did not contain, styled to the
 user's voice and checked by the safety classifiers. When the generator fails or drifts, a plain
 draft built from the prompt's own words is used instead, so a draft never depends on the small
 model alone. Hashtags are the platform's own (``HashtagIndex``), chosen by how near the draft is
@@ -128,6 +129,14 @@ class Drafter:
         if _YOU.search(text) and not _YOU.search(prompt):
             reasons.append("generated draft talked to 'you' instead of writing as the user; drafted from the prompt")
             return ""
+        text = _without_copied_clauses(text, prompt)
+        if not text:
+            reasons.append("generated draft only repeated the worked examples; drafted from the prompt")
+            return ""
+        text = _from_first_topic_sentence(text, prompt)
+        if not text:
+            reasons.append("generated draft never mentioned what the prompt is about; drafted from the prompt")
+            return ""
         a, b = self.embedder.embed([prompt, text])
         if float(a @ b) < self.min_topic:
             reasons.append(f"generated draft drifted off topic ({float(a @ b):.2f}); drafted from the prompt")
@@ -213,6 +222,49 @@ class Drafter:
             draft.reasons.append("the draft failed the safety classifiers: " + "; ".join(check.decision.explain()))
             draft.text, draft.hashtags = "", []
         return draft
+
+
+def _stems(text: str) -> set[str]:
+    """Words cut to five letters, so "tomato" and "tomatoes", "garden" and "gardening" meet."""
+    return {w[:5] for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) >= 3}
+
+
+def _topic_words(prompt: str) -> set[str]:
+    """The prompt's words that name its topic (nouns, as far as word lists tell): a draft keeps one."""
+    words = re.findall(r"[a-z0-9]+", prompt.lower())
+    return _stems(" ".join(w for w in words if w not in _STOP and w not in _NOT_TOPIC
+                           and not w.endswith(_NOT_TOPIC_ENDINGS)))
+
+
+def _from_first_topic_sentence(text: str, prompt: str) -> str:
+    """The text from its first sentence that names the prompt's topic ("" if none does): the styler keeps
+    a draft's first sentences, and a small model often opens with one about something else."""
+    topic = _topic_words(prompt)
+    if not topic:
+        return text
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    first = next((i for i, sentence in enumerate(sentences) if topic & _stems(sentence)), None)
+    return "" if first is None else " ".join(sentences[first:])
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z']+", text.lower())
+    return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
+
+
+_EXAMPLE_SHINGLES = set().union(*(_shingles(post) for _, post in DRAFT_EXAMPLES))
+
+
+def _without_copied_clauses(text: str, prompt: str) -> str:
+    """The text without its clauses that repeat three words of a worked example the prompt does not
+    share: a small model carries them over ("... came out flat, looked at me while I was making it")."""
+    copied = _EXAMPLE_SHINGLES - _shingles(prompt)
+    clauses = re.split(r"(?<=[,.!?;])\s+", text)
+    kept = [c for c in clauses if not _shingles(c) & copied]
+    if len(kept) == len(clauses):
+        return text
+    out = " ".join(kept).strip().rstrip(",;")
+    return out + "." if out and not out.endswith((".", "!", "?")) else out
 
 
 def draft_messages(prompt: str, style: str, words: int) -> list[Message]:
