@@ -144,7 +144,7 @@ class ReplySuggester:
                 continue
             seen.add(_norm(c.text))
             kept.append(c)
-        reasons += [f"removed {n} candidate(s): {why}" for why, n in dropped.items() if why != "duplicate"]
+        reasons += [f"removed {n} candidate{'s' * (n != 1)}: {why}" for why, n in dropped.items() if why != "duplicate"]
         return kept
 
     def _select(self, candidates, vectors, order, voice, post_text, reasons) -> list[Candidate]:
@@ -161,7 +161,7 @@ class ReplySuggester:
         checks = {r.text: r for r in self.safety.check(list(dict.fromkeys(styled.values())))}
         unsafe = [t for t, r in checks.items() if not r.allowed]
         if unsafe:
-            reasons.append(f"safety classifiers removed {len(unsafe)} candidate(s)")
+            reasons.append(f"the safety classifiers held back {len(unsafe)} candidate{'s' * (len(unsafe) != 1)}")
         used: set[int] = set()
 
         def acceptable(i: int) -> bool:

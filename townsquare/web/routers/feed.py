@@ -85,7 +85,7 @@ def unsteer(
     """Remove one phrase (by id or text) or, without ``phrase``, all of them."""
     ref: str | int | None = int(phrase) if phrase and phrase.isdigit() else phrase
     removed = services.feed.unsteer(int(row["id"]), ref)
-    return Message(detail=f"removed {removed} steering phrase(s)")
+    return Message(detail=f"removed {removed} steering phrase{'s' * (removed != 1)}")
 
 
 @router.post("/feedback", status_code=201)
