@@ -353,6 +353,7 @@ def main() -> None:
             server.wait(60)
         except subprocess.TimeoutExpired:
             server.kill()
+        shutil.rmtree(folder, ignore_errors=True)  # the demo's database and the models built for it: up to 0.7 GB
     print(
         json.dumps(
             {
