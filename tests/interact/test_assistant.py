@@ -51,3 +51,5 @@ def test_the_question_words_are_not_the_topic():
     kind, topic, since = parse_question("what did people say about sourdough this week?", now)
     assert (kind, topic, since) == ("posts", "sourdough", now - timedelta(days=7))
     assert parse_question("who here writes about chess openings?", now)[:2] == ("people", "chess openings")
+    assert parse_question("anything on espresso?", now)[1] == "espresso"
+    assert parse_question("anything new on espresso lately?", now)[1] == "espresso"

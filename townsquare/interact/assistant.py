@@ -30,7 +30,8 @@ _SCAFFOLD = re.compile(
     r"\b(any|some|good|great|best|interesting|recent|posts?|threads?|who|here|there|writes?|writing|posts|"
     r"talks?|talking|is|are|anyone|about|on|regarding|of|the|me|show|find|what|people|users?|accounts?|"
     r"which|do|does|did|know|tips|please|can|you|i|for|say|says|said|saying|think|thinks|thought|was|were|"
-    r"has|have|had|been|everyone|everybody|folks|lately|recently|new|latest|there)\b", re.IGNORECASE)
+    r"has|have|had|been|everyone|everybody|folks|lately|recently|new|latest|there|anything|something|stuff|"
+    r"news|happening|going)\b", re.IGNORECASE)
 
 
 @dataclass
