@@ -113,6 +113,9 @@ def test_clauses_copied_from_the_worked_examples_are_dropped(drafter):
     only_copied = ScriptedGenerator("My cat just knocked a plant off the shelf and looked at me while doing it.")
     draft = drafter(only_copied).draft("bea", "baked rye bread with a dark crust")
     assert draft.source == "prompt" and any("worked examples" in r for r in draft.reasons)
+    everyday = ScriptedGenerator("Baked rye bread for breakfast this morning, a great start to a weekend.")
+    assert drafter(everyday).draft("bea", "baked rye bread").text.startswith(
+        "Baked rye bread for breakfast this morning, a great start to a weekend")
     # the prompt's own words are never counted as copied
     cat = ScriptedGenerator("My cat knocked a plant off the shelf and looked at me. Rude.")
     assert drafter(cat).draft("vic", "my cat knocked a plant off the shelf and looked at me").source == "generated"

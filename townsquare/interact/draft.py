@@ -247,18 +247,29 @@ def _from_first_topic_sentence(text: str, prompt: str) -> str:
     return "" if first is None else " ".join(sentences[first:])
 
 
-def _shingles(text: str) -> set[tuple[str, ...]]:
+def _shingles(text: str, n: int = 4) -> set[tuple[str, ...]]:
     words = re.findall(r"[a-z']+", text.lower())
-    return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
-_EXAMPLE_SHINGLES = set().union(*(_shingles(post) for _, post in DRAFT_EXAMPLES))
+def _invented_runs() -> set[tuple[str, ...]]:
+    """The worked examples' four-word runs that hold a detail their notes did not give ("looked at me
+    while", "fluffy pancakes for breakfast"), not everyday phrases ("for breakfast this morning")."""
+    runs: set[tuple[str, ...]] = set()
+    for notes, post in DRAFT_EXAMPLES:
+        known = set(re.findall(r"[a-z']+", notes.lower())) | _STOP | _NOT_TOPIC
+        runs |= {run for run in _shingles(post) if any(w not in known for w in run)}
+    return runs
+
+
+_EXAMPLE_RUNS = _invented_runs()
 
 
 def _without_copied_clauses(text: str, prompt: str) -> str:
-    """The text without its clauses that repeat three words of a worked example the prompt does not
-    share: a small model carries them over ("... came out flat, looked at me while I was making it")."""
-    copied = _EXAMPLE_SHINGLES - _shingles(prompt)
+    """The text without its clauses that repeat an invented detail of a worked example (``_invented_runs``)
+    the prompt does not share: a small model carries them over ("... came out flat, looked at me while I
+    was making it")."""
+    copied = _EXAMPLE_RUNS - _shingles(prompt)
     clauses = re.split(r"(?<=[,.!?;])\s+", text)
     kept = [c for c in clauses if not _shingles(c) & copied]
     if len(kept) == len(clauses):
