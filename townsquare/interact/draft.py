@@ -1,14 +1,14 @@
 """``Drafter``: a post in the user's voice from a short prompt, with fitting hashtags; rewrites on request.
 
 The generator writes from the fenced prompt, as the user in the first person (two fenced worked
-examples show how); its output is cleaned, loses any clause it copied from those examples, starts
-at its first sentence that names the prompt's topic (none: rejected), is kept on topic (cosine to
-the prompt), rejected when it talks to a "you" the prompt never mentioned (a small model tends
-to answer the user instead of writing for them), stripped of personal data the prompt did not contain, styled to the
-user's voice and checked by the safety classifiers. When the generator fails or drifts, a plain
-draft built from the prompt's own words is used instead, so a draft never depends on the small
-model alone. Hashtags are the platform's own (``HashtagIndex``), chosen by how near the draft is
-to the posts that carry them; a prompt word becomes a tag only when it is a clear topic word.
+examples show how); its output is cleaned, loses any clause it copied from those examples, starts at
+its first sentence that names the prompt's topic (none: rejected), is kept on topic (cosine to the
+prompt), rejected when it talks to a "you" the prompt never mentioned (a small model tends to answer
+the user instead of writing for them), stripped of personal data the prompt did not contain, styled
+to the user's voice and checked by the safety classifiers. When the generator fails or drifts, a
+plain draft built from the prompt's own words is used instead, so a draft never depends on the small
+model alone. Hashtags are the platform's own (``HashtagIndex``), chosen by how near the draft is to
+the posts that carry them; a prompt word becomes a tag only when it is a clear topic word.
 Rewrites (shorter, warmer, more formal, add a question) are rule-based edits with a generated
 question where useful; every rewrite is checked again.
 """
