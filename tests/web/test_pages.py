@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html as html_text
 import re
+from urllib.parse import parse_qs, urlsplit
 
 from tests.web.conftest import World
+from townsquare.feed.explain import first_words
 
 
 def _signed_in(world, moderator: bool = False):
@@ -201,7 +203,10 @@ def test_actions_on_a_post_page_return_to_it_and_never_leave_the_site(world):
     client = _signed_in(world)
     post = _posts(client.get("/home").text)[0]
     back = client.post("/act", data={"post": post, "kind": "like", "back": f"/posts/{post}"}, follow_redirects=False)
-    assert back.headers["location"] == f"/posts/{post}?notice=Liked+{post}"
+    location = urlsplit(back.headers["location"])
+    assert location.path == f"/posts/{post}"
+    text = world.store.find_post(post)["text"]
+    assert parse_qs(location.query)["notice"] == [f"Liked “{first_words(text, 40)}”: your feed will show more like it."]
     for elsewhere in ("https://example.org/x", "//example.org/posts/x", "/posts/x/../../admin"):
         moved = client.post("/act", data={"post": post, "kind": "like", "back": elsewhere}, follow_redirects=False)
         assert moved.headers["location"].startswith("/home?"), elsewhere

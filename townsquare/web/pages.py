@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -34,7 +35,11 @@ from townsquare.web.routers.feed import serve_page
 from townsquare.web.routers.moderation import open_report_case
 
 router = APIRouter()
-ACTIONS = ("like", "repost", "hide", "report")
+# The post actions, each with what it did and what follows, for the notice on the page it returns to.
+ACTIONS = {"like": ("Liked", "your feed will show more like it"),
+           "repost": ("Reposted", "your followers will see it"),
+           "hide": ("Hidden", "it will not come back, and less like it will"),
+           "report": ("Reported", "a moderator will look at it")}
 Text = Annotated[str, Form(min_length=1, max_length=2000)]
 
 
@@ -243,9 +248,10 @@ def act(
     services.feed.record(viewer.user_id, post, kind)
     if kind == "report":
         open_report_case(services.store, post, viewer.handle or str(viewer.user_id))
-    past = {"like": "Liked", "repost": "Reposted", "hide": "Hidden", "report": "Reported"}[kind]
+    done, then = ACTIONS[kind]
+    notice = f"{done} “{first_words(services.store.find_post(post)['text'], 40)}”: {then}."
     back = back if _POST_PAGE.fullmatch(back) else "/home"  # a post page of this site, or the feed
-    return RedirectResponse(f"{back}?notice={past}+{post}", status_code=303)
+    return RedirectResponse(f"{back}?{urlencode({'notice': notice})}", status_code=303)
 
 
 @router.post("/steer")
