@@ -81,7 +81,7 @@ def test_parse_steering(text, expected):
     assert [f"{p.direction} {p.phrase}" for p in parse_steering(text)] == expected
 
 
-@pytest.mark.parametrize("text", ["cooking", "more", ""])
+@pytest.mark.parametrize("text", ["cooking", "more", "", "more & #", "less !!, ..."])
 def test_parse_steering_says_what_to_write(text):
     with pytest.raises(InputError, match="more cooking and chess, less politics"):
         parse_steering(text)

@@ -51,6 +51,14 @@ def test_home_says_in_words_what_moved_a_post(world):
     assert "you asked for more 'chess'" in moved and "stage" not in moved  # sentences, not records
 
 
+def test_a_steering_error_reaches_the_page_whole(world):
+    client = _signed_in(world)
+    moved = client.post("/steer", data={"text": "more & #"}, follow_redirects=False)
+    notice = parse_qs(urlsplit(moved.headers["location"]).query)["notice"][0]
+    assert "no topic found after 'more' or 'less' in 'more & #'" in notice  # '&' and '#' kept
+    assert "more &amp; #" in client.get(moved.headers["location"]).text
+
+
 def test_home_shows_what_a_reply_answers(world):
     """A reply in the feed carries its parent's author and first words; a parent the viewer may not
     see (not public, or by someone they block) is named as hidden, never quoted."""

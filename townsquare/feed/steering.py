@@ -60,7 +60,7 @@ def parse_steering(text: str) -> list[SteeringPhrase]:
         end = markers[i + 1].start() if i + 1 < len(markers) else len(text)
         for item in _SPLIT.split(text[marker.end():end]):
             phrase = _clean(item)
-            if phrase and (direction, phrase.lower()) not in seen:
+            if any(c.isalnum() for c in phrase) and (direction, phrase.lower()) not in seen:  # no '#' alone
                 seen.add((direction, phrase.lower()))
                 phrases.append(SteeringPhrase(direction, phrase))
     if not phrases:

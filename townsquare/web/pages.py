@@ -232,6 +232,11 @@ def link_posts(text: str) -> Markup:
     return Markup(re.sub(r"\((/posts/[^/?#\s()&<>\"']+)\)", r'(<a href="\1">\1</a>)', str(escape(text))))
 
 
+def _with_notice(path: str, notice: str) -> RedirectResponse:
+    """See ``path`` (a page of this site), with ``notice`` shown on it."""
+    return RedirectResponse(f"{path}?{urlencode({'notice': notice})}", status_code=303)
+
+
 @router.post("/act")
 def act(
     request: Request,
@@ -251,7 +256,7 @@ def act(
     done, then = ACTIONS[kind]
     notice = f"{done} “{first_words(services.store.find_post(post)['text'], 40)}”: {then}."
     back = back if _POST_PAGE.fullmatch(back) else "/home"  # a post page of this site, or the feed
-    return RedirectResponse(f"{back}?{urlencode({'notice': notice})}", status_code=303)
+    return _with_notice(back, notice)
 
 
 @router.post("/steer")
@@ -262,8 +267,8 @@ def steer(request: Request, services: Services, text: Text) -> Response:
     try:
         services.feed.steer(viewer.user_id, text)
     except TownsquareError as exc:
-        return RedirectResponse(f"/home?notice={str(exc)[:150]}", status_code=303)
-    return RedirectResponse("/home?notice=Steering+saved", status_code=303)
+        return _with_notice("/home", str(exc)[:150])
+    return _with_notice("/home", "Steering saved")
 
 
 @router.post("/unsteer")
@@ -272,7 +277,7 @@ def unsteer(request: Request, services: Services, phrase: Annotated[int, Form(ge
     if viewer is None:
         return _to_signin()
     services.feed.unsteer(viewer.user_id, phrase)
-    return RedirectResponse("/home?notice=Steering+removed", status_code=303)
+    return _with_notice("/home", "Steering removed")
 
 
 @router.get("/compose")
@@ -351,7 +356,7 @@ def compose(
             )
         )
     Loader(services.store).load(records, source="web composer")
-    return RedirectResponse("/home?notice=Posted", status_code=303)
+    return _with_notice("/home", "Posted")
 
 
 @router.get("/moderation")
