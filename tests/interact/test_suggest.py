@@ -127,14 +127,16 @@ def test_drafts_and_replies_share_the_assistant_talk_filter():
 
 
 def test_a_specific_reply_on_the_post_is_offered_over_stock_ones_and_an_off_topic_one_never(make_suggester):
-    """Intents take part in the order of their best candidates, "comment" too; a comment must be
-    about the post (its cosine to it at least ``comment_topic_cos``), however well it scores."""
+    """Intents take part in the order of their best candidates, "comment" too; a reply from the bank
+    that is not brief must be about the post (its cosine to it at least ``topic_cos``), however well it
+    scores and whatever its intent."""
     from townsquare.interact.candidates import Candidate
     from townsquare.interact.voice import VoiceProfile
 
     suggester = make_suggester()
     post = "Our street is doing a bulk buy of rooftop solar panels. Nine households signed up so far."
     made = [("Adding Hokkaido to my travel list.", "bank", "comment", 7.0),
+            ("The h-pawn push in that position is so tempting!", "bank", "warm", 6.5),
             ("Our electricity bill dropped by a third after we put solar panels on the roof.", "bank", "comment", 6.0),
             ("Nice!", "stock", "brief", 5.0), ("Glad to hear it!", "stock", "warm", 4.0),
             ("How did it go?", "stock", "question", 3.0)]
@@ -144,7 +146,7 @@ def test_a_specific_reply_on_the_post_is_offered_over_stock_ones_and_an_off_topi
     picked = suggester._select(candidates, vectors, list(range(len(made))), VoiceProfile.learn([]), post, reasons)
     texts = [c.text.rstrip(".!") for c in picked]
     assert len(texts) == 3 and texts[0].startswith("Our electricity bill dropped")
-    assert not any("Hokkaido" in t for t in texts) and "Nice" in texts
+    assert not any("Hokkaido" in t or "h-pawn" in t for t in texts) and "Nice" in texts
 
 
 def test_a_banked_reply_loses_its_leading_mentions_whole():

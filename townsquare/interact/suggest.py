@@ -81,11 +81,11 @@ class ReplySuggester:
 
     def __init__(self, store, embedder: Embedder, scorer: ResponseScorer, sources: Sequence, safety, policy=None,
                  *, safety_scorer=None, min_fit: float = 0.0, k: int = 3, record: bool = True,
-                 dedupe_cos: float = 0.88, comment_topic_cos: float = 0.3) -> None:
+                 dedupe_cos: float = 0.88, topic_cos: float = 0.3) -> None:
         self.store, self.embedder, self.scorer, self.sources = store, embedder, scorer, list(sources)
         self.safety, self.policy, self.safety_scorer = safety, policy, safety_scorer
         self.min_fit, self.k, self.record, self.dedupe_cos = min_fit, k, record, dedupe_cos
-        self.comment_topic_cos = comment_topic_cos
+        self.topic_cos = topic_cos
         self.triggers, self.styler = TriggerCheck(), VoiceStyler(embedder)
 
     def suggest(self, post_id: int | str, user_id: int | str) -> Suggestions:
@@ -166,7 +166,9 @@ class ReplySuggester:
 
         def acceptable(i: int) -> bool:
             text, v = styled[i], vectors[i]
-            on_topic = candidates[i].intent != "comment" or float(v @ post_vector) >= self.comment_topic_cos
+            c = candidates[i]
+            specific = c.source != "stock" and c.intent != "brief"  # "Nice!" and stock replies fit any post
+            on_topic = not specific or float(v @ post_vector) >= self.topic_cos
             return (i not in used and checks[text].allowed and all(_norm(text) != _norm(c.text) for c in chosen)
                     and on_topic and float(v @ post_vector) <= 0.95
                     and all(float(v @ w) <= self.dedupe_cos for w in chosen_vecs))
@@ -181,8 +183,10 @@ class ReplySuggester:
         # specific comment that outscores every stock "brief" reply is offered instead of "Nice!".
         # (Until session 14 only warm, question and brief took part, so with a candidate for each of
         # them the 3 slots went to those, and no reply people here wrote ever reached the page.)
-        # A comment says something specific, so it must be about the post (``comment_topic_cos``):
-        # the scorer alone offered "Adding Hokkaido to my list." to "what's your moka pot recipe?".
+        # A reply people here wrote (or the model did) says something specific unless it is brief, so it
+        # must be about the post (``topic_cos``): the scorer alone offered "Adding Hokkaido to my list."
+        # to "what's your moka pot recipe?", and "The h-pawn push in that position is so tempting!" (a
+        # warm one, which session 14 did not check) to "Walking until lost is my strategy too!".
         for intent in dict.fromkeys(candidates[i].intent for i in pool):
             best = next((i for i in pool if candidates[i].intent == intent and acceptable(i)), None)
             if best is not None and len(chosen) < self.k:
