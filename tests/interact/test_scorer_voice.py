@@ -46,3 +46,15 @@ def test_voice_profiles_and_styling():
     assert styler.apply("that sounds great 🎉", formal) == "That sounds great."
     long = "This is a sentence. " * 12
     assert len(styler.apply(long, casual).split()) < len(long.split())
+
+
+def test_every_kind_of_emoji_is_one_emoji():
+    """Clock and hourglass symbols, flags, skin tones and joined sequences: a formal voice drops them whole
+    ("so tempting! ⏱️." was offered until session 15: ⏱ was not an emoji to the styler)."""
+    from townsquare.interact.voice import EMOJI, is_neutral
+
+    for emoji in ("⏱️", "⏳", "🇬🇧", "👩‍💻", "👍🏽", "❤️", "⭐", "🗺️"):
+        assert EMOJI.findall(f"a {emoji} b") == [emoji] and EMOJI.sub("", f"a {emoji} b") == "a  b", emoji
+    assert not EMOJI.search("a → b, © 2026") and is_neutral("👍🏽")
+    formal = VoiceProfile.learn(["Our committee meets on Thursday. Please review the agenda."])
+    assert VoiceStyler().apply("The h-pawn push is so tempting! ⏱️", formal) == "The h-pawn push is so tempting!"

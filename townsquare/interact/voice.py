@@ -20,7 +20,11 @@ import numpy as np
 from townsquare.ingest.records import MENTION as _MENTION
 from townsquare.models.base import Embedder
 
-EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50\u2764]\ufe0f?")
+# One emoji: pictographs, symbols and dingbats, the technical ones (⌚ ⏱ ⏳), arrows-and-stars (⬆ ⭐),
+# a flag's two regional letters; with its skin tone and variation selector, joined by ZWJ into one (👩‍💻).
+_ONE_EMOJI = ("(?:[\U0001F1E6-\U0001F1FF]{2}|[\U0001F300-\U0001FAFF\u231A-\u23FF\u2600-\u27BF\u2B00-\u2BFF])"
+              "[\U0001F3FB-\U0001F3FF]?\ufe0f?")
+EMOJI = re.compile(f"{_ONE_EMOJI}(?:\u200d{_ONE_EMOJI})*")
 _CASUAL = re.compile(r"\b(lol|haha+|omg|gonna|wanna|tbh|idk|ya|yeah|yep|nope|cool|awesome|lmao|btw|u|ur)\b|!{2,}",
                      re.IGNORECASE)
 _WORD = re.compile(r"\S+")
@@ -150,7 +154,7 @@ class VoiceStyler:
 
 def is_neutral(emoji: str) -> bool:
     """A reaction emoji (face, hand, heart, sparkle) rather than one that names a topic."""
-    return emoji.replace("\ufe0f", "") in NEUTRAL_EMOJI
+    return re.sub("[\ufe0f\U0001F3FB-\U0001F3FF]", "", emoji) in NEUTRAL_EMOJI
 
 
 def emoji_name(emoji: str) -> str:
