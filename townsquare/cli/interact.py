@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from townsquare.cli import app, open_store, settings_of
 from townsquare.cli.groups import eval_app, train_app
@@ -32,11 +34,24 @@ def _interact(ctx: typer.Context, store, no_generator: bool = False):
 
 
 def _print(obj, as_json: bool) -> None:
-    data = asdict(obj)
+    """Suggestions as a table, a draft as its text, each with the reasons; ``--json`` for programs."""
     if as_json:
-        out.print_json(json.dumps(data, default=str))
-    else:
-        out.print(data)
+        out.print_json(json.dumps(asdict(obj), default=str))
+        return
+    if hasattr(obj, "items"):  # Suggestions
+        if obj.items:
+            table = Table("suggestion", "intent", "from", "score", "why")
+            for item in obj.items:
+                table.add_row(Text(item.text), item.intent, item.source, f"{item.score:.2f}", Text(item.why))
+            out.print(table)
+        notes = [*obj.reasons, *([f"voice: {obj.voice}"] if obj.voice else [])]
+    else:  # a Draft
+        out.print(Text(obj.text or "(no draft)"))
+        made = {"generated": "written by the model", "prompt": "built from the prompt's own words"}.get(
+            obj.source, f"rewritten: {obj.source.replace('_', ' ')}")
+        notes = [f"{made}; hashtags: {', '.join('#' + t for t in obj.hashtags) or 'none'}", *obj.reasons]
+    for note in notes:
+        out.print(Text(note, style="dim"))
 
 
 @app.command("suggest")

@@ -81,7 +81,7 @@ class ReplySuggester:
 
     def __init__(self, store, embedder: Embedder, scorer: ResponseScorer, sources: Sequence, safety, policy=None,
                  *, safety_scorer=None, min_fit: float = 0.0, k: int = 3, record: bool = True,
-                 dedupe_cos: float = 0.88, topic_cos: float = 0.3) -> None:
+                 dedupe_cos: float = 0.88, topic_cos: float = 0.35) -> None:
         self.store, self.embedder, self.scorer, self.sources = store, embedder, scorer, list(sources)
         self.safety, self.policy, self.safety_scorer = safety, policy, safety_scorer
         self.min_fit, self.k, self.record, self.dedupe_cos = min_fit, k, record, dedupe_cos
@@ -186,7 +186,9 @@ class ReplySuggester:
         # A reply people here wrote (or the model did) says something specific unless it is brief, so it
         # must be about the post (``topic_cos``): the scorer alone offered "Adding Hokkaido to my list."
         # to "what's your moka pot recipe?", and "The h-pawn push in that position is so tempting!" (a
-        # warm one, which session 14 did not check) to "Walking until lost is my strategy too!".
+        # warm one, which session 14 did not check) to "Walking until lost is my strategy too!". 0.35: on
+        # 600 DailyDialog++ contexts, 0.9% of random replies reach it (2.0% reach 0.3) and 31% of good ones
+        # (40% reach 0.3); stock replies fill the slots an unsure specific one leaves.
         for intent in dict.fromkeys(candidates[i].intent for i in pool):
             best = next((i for i in pool if candidates[i].intent == intent and acceptable(i)), None)
             if best is not None and len(chosen) < self.k:
