@@ -157,3 +157,21 @@ def test_a_banked_reply_loses_its_leading_mentions_whole():
     assert _LEADING_MENTIONS.sub("", "@finn.d Ha, yes.") == "Ha, yes."
     assert _LEADING_MENTIONS.sub("", "@priya.b, @ada: subtitles forever") == "subtitles forever"
     assert _LEADING_MENTIONS.sub("", "Subtitles forever, @ada.") == "Subtitles forever, @ada."
+
+
+def test_off_topic_replies_filling_the_window_leave_room_for_stock_ones(make_suggester):
+    """Twenty-odd specific replies that outscore the stock ones but are off topic: the stock ones are
+    still offered (the selection's window held only the best 20, and no suggestion was shown)."""
+    from townsquare.interact.candidates import Candidate
+    from townsquare.interact.voice import VoiceProfile
+
+    suggester = make_suggester()
+    post = "Our street is doing a bulk buy of rooftop solar panels. Nine households signed up so far."
+    off = [f"The h-pawn push in game {n} was so tempting, what a blitz night!" for n in range(24)]
+    made = [(text, "bank", "warm", 9.0 - n / 100) for n, text in enumerate(off)]
+    made += [("Nice!", "stock", "brief", 5.0), ("Glad to hear it!", "stock", "warm", 4.0),
+             ("How did it go?", "stock", "question", 3.0)]
+    candidates = [Candidate(text, source, intent, score) for text, source, intent, score in made]
+    vectors = suggester.embedder.embed([c.text for c in candidates])
+    picked = suggester._select(candidates, vectors, list(range(len(made))), VoiceProfile.learn([]), post, [])
+    assert len(picked) == 3 and all(c.source == "stock" for c in picked)

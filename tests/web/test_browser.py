@@ -168,7 +168,8 @@ def test_a_session_in_the_browser(server, browser):
     submit(browser, browser.find_elements(By.CSS_SELECTOR, "li.post")[0].find_element(By.LINK_TEXT, "Reply"))
     assert browser.find_element(By.CSS_SELECTOR, "blockquote.parent").text
     suggestions = browser.find_elements(By.CSS_SELECTOR, "button.suggestion")
-    assert suggestions, "reply suggestions are offered"
+    why_none = [e.text for e in browser.find_elements(By.ID, "why-none")]
+    assert suggestions, f"reply suggestions are offered to {browser.current_url}: {why_none}"
     suggestions[0].click()
     assert browser.find_element(By.ID, "text").get_attribute("value") == suggestions[0].text
     browser.find_element(By.ID, "text").send_keys(" Thanks for sharing!")

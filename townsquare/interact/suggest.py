@@ -155,7 +155,14 @@ class ReplySuggester:
         chosen: list[Candidate] = []
         chosen_vecs: list[np.ndarray] = []
         post_vector = self.embedder.embed([post_text])[0]
+
+        def specific(i: int) -> bool:  # "Nice!" and stock replies fit any post; the rest must be about it
+            return candidates[i].source != "stock" and candidates[i].intent != "brief"
+
+        # the best candidates, and the best few that fit any post: when every specific one in the
+        # window is off topic, these still fill the slots (the window once held 20 off-topic ones)
         pool = order[: 4 * self.k + 8]
+        pool += [i for i in order[4 * self.k + 8:] if not specific(i)][: self.k]
         styled = {i: self.styler.apply(candidates[i].text, voice, emoji_slot=n, topic=post_text)
                   for n, i in enumerate(pool)}
         checks = {r.text: r for r in self.safety.check(list(dict.fromkeys(styled.values())))}
@@ -166,9 +173,7 @@ class ReplySuggester:
 
         def acceptable(i: int) -> bool:
             text, v = styled[i], vectors[i]
-            c = candidates[i]
-            specific = c.source != "stock" and c.intent != "brief"  # "Nice!" and stock replies fit any post
-            on_topic = not specific or float(v @ post_vector) >= self.topic_cos
+            on_topic = not specific(i) or float(v @ post_vector) >= self.topic_cos
             return (i not in used and checks[text].allowed and all(_norm(text) != _norm(c.text) for c in chosen)
                     and on_topic and float(v @ post_vector) <= 0.95
                     and all(float(v @ w) <= self.dedupe_cos for w in chosen_vecs))
