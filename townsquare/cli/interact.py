@@ -38,7 +38,9 @@ def _print(obj, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(asdict(obj), default=str))
         return
-    if hasattr(obj, "items"):  # Suggestions
+    from townsquare.interact.suggest import Suggestions
+
+    if isinstance(obj, Suggestions):
         if obj.items:
             table = Table("suggestion", "intent", "from", "score", "why")
             for item in obj.items:
