@@ -45,13 +45,14 @@ install: $(STAMP)
 # pip's configuration; the rest (torch above all) goes in through pip, which honours this
 # machine's pip configuration (a CPU-only torch from a local folder, say).
 SERVING_EXTRAS := .[postgres,llm]
+UV := uv==0.13.9
 UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python
 # $(call uv_or_pip,ARGUMENTS,UV ONLY,PIP ONLY): uv's cache, else uv online, else pip
 uv_or_pip = $(UV_INSTALL) --offline $(2) $(1) 2>/dev/null || $(UV_INSTALL) $(2) $(1) || $(BIN)/pip install --quiet $(3) $(1)
 
 $(SERVING): pyproject.toml requirements-models.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	test -x $(BIN)/uv || $(BIN)/pip install --quiet uv || echo "no uv: installing through pip"
+	test -x $(BIN)/uv || $(BIN)/pip install --quiet "$(UV)" || echo "no uv: installing through pip"
 	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
 		$(BIN)/pip wheel --no-cache-dir --no-deps --wheel-dir $(WHEELS) "$(LLAMA_CPP)"
 	$(call uv_or_pip,--no-deps $(WHEELS)/llama_cpp_python-*.whl,--reinstall,--force-reinstall)
