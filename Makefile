@@ -29,9 +29,7 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: demo test install bench clean-data
 
 demo: $(SERVING)
-	$(BIN)/townsquare --data-dir $(DATA_DIR) demo load
-	$(BIN)/townsquare --data-dir $(DATA_DIR) embed
-	$(BIN)/townsquare --data-dir $(DATA_DIR) train ranker --if-missing
+	$(BIN)/townsquare --data-dir $(DATA_DIR) demo prepare
 	$(BIN)/townsquare --data-dir $(DATA_DIR) serve --demo --host 127.0.0.1 --port 8000
 
 test: $(STAMP)

@@ -157,15 +157,18 @@ def test_demo_load_as_of_a_date(run, db):
     assert (str(oldest)[:10], str(newest)[:10]) == ("2025-01-30", "2025-02-28")
 
 
-def test_make_demo_trains_the_ranker_once(run, db):
+def test_make_demo_prepares_the_demo_once(run, db):
+    """`demo prepare` (what make demo runs): loaded, every post and user embedded, one ranker; again: nothing new."""
     from sqlalchemy import func, select
 
     from townsquare.storage.feed_schema import feed_rankers
 
-    assert run("demo", "load").exit_code == 0
-    first = run("train", "ranker", "--if-missing")
+    first = run("demo", "prepare")
     assert first.exit_code == 0 and "ranker v1" in first.output, first.output
-    again = run("train", "ranker", "--if-missing")
+    counts = db().counts()
+    assert counts["post_vectors"] == counts["posts"] > 1000 and counts["user_vectors"] == counts["users"]
+    again = run("demo", "prepare")
     assert again.exit_code == 0 and "ranker v1 is already stored" in again.output, again.output
+    assert db().counts() == counts
     with db().read() as conn:
         assert conn.execute(select(func.count()).select_from(feed_rankers)).scalar_one() == 1
