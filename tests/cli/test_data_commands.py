@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from townsquare.cli import _register, app
+from tests.cli.conftest import write_jsonl
 from townsquare.settings import Settings
 from townsquare.storage import Store
 
-_register()
 WORLD = [
     {"type": "user", "id": "u1", "handle": "ada", "bio": "chess"},
     {"type": "user", "id": "u2", "handle": "bob"},
@@ -23,23 +21,8 @@ WORLD = [
 
 
 @pytest.fixture
-def run(tmp_path):
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(app, ["--data-dir", str(tmp_path / "data"), *args])
-
-    return invoke
-
-
-@pytest.fixture
 def db(tmp_path):
     return lambda: Store.open(Settings(data_dir=tmp_path / "data").resolved_database_url)
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def test_import_jsonl_then_again_is_idempotent(run, db, tmp_path):

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 
-from typer.testing import CliRunner
+from tests.cli.conftest import write_jsonl
 
-from townsquare.cli import _register, app
-
-_register()
 WORLD = [
     {"type": "user", "id": "u1", "handle": "ada", "bio": "chess"},
     {"type": "user", "id": "u2", "handle": "bob"},
@@ -17,22 +14,18 @@ WORLD = [
 ]
 
 
-def test_suggest_draft_and_rewrite_print_text_not_records(tmp_path):
-    runner = CliRunner()
-    world = tmp_path / "world.jsonl"
-    world.write_text("".join(json.dumps(r) + "\n" for r in WORLD), encoding="utf-8")
-
-    def run(*args: str) -> str:
-        result = runner.invoke(app, ["--data-dir", str(tmp_path / "data"), *args], catch_exceptions=False)
+def test_suggest_draft_and_rewrite_print_text_not_records(run, tmp_path):
+    def output(*args: str) -> str:
+        result = run(*args)
         assert result.exit_code == 0, result.output
         return result.output
 
-    run("import", "jsonl", str(world))
-    shown = run("suggest", "p1", "-u", "bob", "--no-generator")
+    output("import", "jsonl", str(write_jsonl(tmp_path / "world.jsonl", WORLD)))
+    shown = output("suggest", "p1", "-u", "bob", "--no-generator")
     assert "suggestion" in shown and "stock" in shown and "np.float64" not in shown and "'items'" not in shown
-    data = json.loads(run("suggest", "p1", "-u", "bob", "--no-generator", "--json"))
+    data = json.loads(output("suggest", "p1", "-u", "bob", "--no-generator", "--json"))
     assert data["items"] and all(isinstance(item["score"], float) for item in data["items"])
-    drafted = run("draft", "rook endgames with the club tonight", "-u", "ada", "--no-generator")
+    drafted = output("draft", "rook endgames with the club tonight", "-u", "ada", "--no-generator")
     assert drafted.startswith("Rook endgames with the club tonight") and "built from the prompt's own words" in drafted
-    rewritten = run("rewrite", "Rook endgames tonight. #chess", "--how", "more_formal", "--no-generator")
+    rewritten = output("rewrite", "Rook endgames tonight. #chess", "--how", "more_formal", "--no-generator")
     assert "rewritten: more formal" in rewritten and "'text'" not in rewritten
