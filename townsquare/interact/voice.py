@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from townsquare.ingest.records import HASHTAG as _HASHTAG
 from townsquare.ingest.records import MENTION as _MENTION
 from townsquare.models.base import Embedder
 
@@ -28,7 +29,6 @@ EMOJI = re.compile(f"{_ONE_EMOJI}(?:\u200d{_ONE_EMOJI})*")
 _CASUAL = re.compile(r"\b(lol|haha+|omg|gonna|wanna|tbh|idk|ya|yeah|yep|nope|cool|awesome|lmao|btw|u|ur)\b|!{2,}",
                      re.IGNORECASE)
 _WORD = re.compile(r"\S+")
-_HASHTAG = re.compile(r"(?<![\w#])#(\w{1,100})")
 # Reactions, not topics: fit any reply or post (hand-picked from the Smileys, People and Symbols groups).
 NEUTRAL_EMOJI = frozenset("🙂😊😀😃😄😁😆😅😂🤣😉😍🥰😘😎🤩🥳😌🤗🤔😮😯🥲😢😭🙏👍👏🙌👌💪👋🤞💕💖💗💛💚💙💜🧡🤍✨🎉🎊💯⭐🌟❤")
 PLAIN_EMOJI = ("🙂", "😊", "👍")
