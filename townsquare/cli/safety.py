@@ -60,6 +60,8 @@ def classify(
     texts = texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:
         raise InputError("no texts: give them as arguments or one per line on stdin")
+    if blank := [str(i) for i, text in enumerate(texts, 1) if not text.strip()]:
+        raise InputError(f"text {', '.join(blank)} is empty: give each text some words")
     scorer = _scorer(ctx, classifier)
     rules = _policy(ctx, scorer, policy) if not classifier else None
     for text, result in zip(texts, scorer.score(texts)):
@@ -184,7 +186,13 @@ def moderate_score(
     ids = [store.find_post(p)["id"] for p in post] if post else unscored_posts(store, rescore=rescore)
     scorer = _scorer(ctx)
     report = score_posts(store, ids, scorer, _policy(ctx, scorer, policy))
-    out.print(f"scored {report.scored:,} posts; actions {report.actions}; {report.enqueued:,} new cases in the queue")
+    actions = ", ".join(f"{n:,} {action}" for action, n in sorted(report.actions.items())) or "none"
+    out.print(f"scored {_count(report.scored, 'post')} (actions: {actions}); "
+              f"{_count(report.enqueued, 'new case')} in the queue")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'s' * (n != 1)}"
 
 
 @moderate_app.command("queue")
