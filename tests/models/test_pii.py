@@ -17,6 +17,8 @@ from townsquare.models.pii import find_pii, luhn_valid, mask_pii
     ("office (202) 225-3031 ext", "phone", "(202) 225-3031"),
     ("ring +44 20 7946 0958 now", "phone", "+44 20 7946 0958"),
     ("my number is 07405077156", "phone", "07405077156"),
+    ("text me on 07700 900418 tonight", "phone", "07700 900418"),
+    ("Ruf an: 0151 2345678", "phone", "0151 2345678"),
     ("visa 4111 1111 1111 1111 exp", "card", "4111 1111 1111 1111"),
     ("card 4242-4242-4242-4242", "card", "4242-4242-4242-4242"),
     ("I live at 221B Baker Street, London NW1 6XE ok", "address", "221B Baker Street, London NW1 6XE"),
@@ -35,6 +37,7 @@ def test_finds_personal_data_with_its_kind(text, kind, found):
     "@user lol see you at 10:30 on 2019-05-12, score was 3-2",
     "Angels now have 6 runs, 1,000,000 views #MondayMotivation",
     "the war of 1939-1945 and years 2019 2020",
+    "open 0900 1730 daily, 1200 1300 closed for lunch",
     "order 4111 1111 1111 1112 failed",  # fails the Luhn check: not a card
     "I walked 3 miles down the road with 2 dogs",
 ])

@@ -35,6 +35,7 @@ _PO_BOX = re.compile(r"\b(?i:p\.?\s?o\.?\s*box)\s+\d+\b")
 _UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,5}(?:[\s.-]\d{2,5}){1,4}(?![\w-])"
+    r"|(?<![\w+])0\d{2,4}[\s.-]\d{5,8}(?![\w-])"                       # 07700 900418, 0151 2345678
     r"|(?<![\w+])\+\d{7,15}\b"                                        # +4915112345678
     r"|(?<![\w+])\d{10,11}\b"                                          # 5551234567
 )
@@ -67,10 +68,12 @@ def _is_phone(candidate: str) -> bool:
     digits = re.sub(r"\D", "", candidate)
     if not 7 <= len(digits) <= 15 or _DATE.fullmatch(candidate.strip()):
         return False
-    # "2019 2020" is two numbers, not a phone: two space-separated groups need a + or (area code)
     if re.fullmatch(r"\d{4}-\d{4}", candidate):  # a range of years
         return False
-    return "+" in candidate or "(" in candidate or len(candidate.split()) != 2
+    # "2019 2020" is two numbers, not a phone: two space-separated groups need a + or (area code),
+    # or the trunk 0 and 10-11 digits of a national number ("07700 900418", "0151 2345678")
+    return ("+" in candidate or "(" in candidate or len(candidate.split()) != 2
+            or (candidate.startswith("0") and 10 <= len(digits) <= 11))
 
 
 def _candidates(text: str) -> list[PiiSpan]:
