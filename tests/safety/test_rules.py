@@ -51,3 +51,16 @@ def test_spam_signals():
     assert spam_signals("Had a lovely walk by the river this morning.") == []
     p = SpamClassifier().classify([spam, "Had a lovely walk by the river this morning."]).probs[:, 1]
     assert p[0] > 0.8 and p[1] == 0.0
+
+
+def test_every_demo_post_with_personal_data_is_found_with_its_phone_number():
+    from townsquare.demo import build_community
+
+    community = build_community(0)
+    posts = [p for p in community.posts if community.labels.get(p.id) == "pii"]
+    assert posts
+    for post in posts:
+        found = find_personal_data(post.text)
+        assert "phone" in {s.kind for s in found}, post.text
+    scores = PersonalDataClassifier().classify([p.text for p in posts]).probs
+    assert (scores[:, 1] >= 0.85).all()
