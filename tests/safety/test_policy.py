@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from townsquare.errors import ConfigError
-from townsquare.safety.policy import load_policy, threshold_for_precision
+from townsquare.safety.policy import at_prevalence, load_policy, threshold_for_precision
 
 # (threshold, precision, recall) from low to high threshold, as training stores them.
 CURVES = {
     "offensive": {"offensive": [(0.2, 0.5, 0.9), (0.5, 0.8, 0.6), (0.8, 0.95, 0.3)], "not-offensive": []},
     "personal_data": {"personal_data": [], "none": []},
+    # as ``precision_curve`` makes them: the first point flags every held-out text, half of which were hateful
+    "hate": {"hate": [(0.0, 0.5, 1.0), (0.5, 0.8, 0.6), (0.9, 1.0, 0.1)], "not-hate": []},
 }
 
 
@@ -77,3 +79,38 @@ def test_policy_errors_say_what_is_wrong(tmp_path):
                                     'action = "demote"\n'), CURVES)
     with pytest.raises(ConfigError, match="not found"):
         load_policy(tmp_path / "missing.toml", CURVES)
+
+
+def test_at_prevalence_moves_precision_by_bayes_rule():
+    curve = CURVES["hate"]["hate"]
+    flat = lambda points: [x for point in points for x in point]
+    assert flat(at_prevalence(curve, 0.5)) == pytest.approx(flat(curve))  # the held-out share: nothing moves
+    # prior odds 0.25 against 1: precision odds scale by 0.25 (0.8 = 4:1 becomes 1:1); recall stays
+    assert flat(at_prevalence(curve, 0.2)) == pytest.approx(flat([(0.0, 0.2, 1.0), (0.5, 0.5, 0.6), (0.9, 1.0, 0.1)]))
+    with pytest.raises(ConfigError, match="does not start at recall 1"):
+        at_prevalence(CURVES["offensive"]["offensive"], 0.2)
+
+
+def test_a_stated_prevalence_raises_the_threshold_that_reaches_the_precision(tmp_path):
+    rule = '[[rules]]\nclassifier = "hate"\nlabel = "hate"\nmin_precision = 0.75\naction = "demote"\nfactor = 0.5\n'
+    as_held_out = load_policy(write(tmp_path, rule), CURVES)
+    assert as_held_out.describe()[0].items() >= {"threshold": 0.5, "precision": 0.8, "prevalence": 0.5}.items()
+    rare = load_policy(write(tmp_path, "[prevalence]\nhate = { hate = 0.2 }\n" + rule), CURVES)
+    assert rare.describe()[0].items() >= {"threshold": 0.9, "precision": 1.0, "prevalence": 0.2}.items()
+    assert rare.decide({"hate": {"hate": 0.6}}).action == "allow"
+    reason = rare.decide({"hate": {"hate": 0.95}}).explain()[0]
+    assert reason == "demote x0.5 because hate: hate 0.95 >= 0.90 (precision 100% at this threshold where 20% of posts are hate)"
+
+
+def test_prevalence_errors_say_where(tmp_path):
+    rule = '[[rules]]\nclassifier = "hate"\nlabel = "hate"\nmin_precision = 0.75\naction = "label"\n'
+    with pytest.raises(ConfigError, match=r"prevalence.hate.hate: Input should be less than 1"):
+        load_policy(write(tmp_path, "[prevalence]\nhate = { hate = 1.5 }\n" + rule), CURVES)
+    with pytest.raises(ConfigError, match=r"prevalence.hate.spam: classifier 'hate' has no label 'spam'"):
+        load_policy(write(tmp_path, "[prevalence]\nhate = { spam = 0.1 }\n" + rule), CURVES)
+    with pytest.raises(ConfigError, match=r"prevalence.toxicity: no classifier 'toxicity'"):
+        load_policy(write(tmp_path, "[prevalence]\ntoxicity = { toxic = 0.1 }\n" + rule), CURVES)
+    with pytest.raises(ConfigError, match="offensive/offensive: this precision curve does not start at recall 1"):
+        load_policy(write(tmp_path, "[prevalence]\noffensive = { offensive = 0.1 }\n"
+                          '[[rules]]\nclassifier = "offensive"\nlabel = "offensive"\nmin_precision = 0.75\n'
+                          'action = "label"\n'), CURVES)

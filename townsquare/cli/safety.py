@@ -269,17 +269,19 @@ def moderate_export(
 
 @moderate_app.command("policy")
 def moderate_policy(ctx: typer.Context, policy: PolicyOption = None, as_json: JsonFlag = False) -> None:
-    """The policy's rules with the thresholds chosen for their stated precision."""
+    """The policy's rules with the thresholds chosen for their stated precision, at the prevalence it assumes."""
     scorer = _scorer(ctx)
     rules = _policy(ctx, scorer, policy)
     described = rules.describe()
     if as_json:
         out.print_json(json.dumps({"community": rules.community, "source": rules.source, "rules": described}))
         return
-    table = Table("classifier", "label", "action", "threshold", "precision", title=f"policy: {rules.community}")
+    table = Table("classifier", "label", "action", "threshold", "precision", "at prevalence",
+                  title=f"policy: {rules.community}")
     for r in described:
         action = r["action"] + (f" x{r['factor']:g}" if r["action"] == "demote" else "")
         precision = "-" if r["precision"] is None else f"{r['precision']:.2f} (asked {r['min_precision']})"
-        table.add_row(r["classifier"], r["label"], action, f"{r['threshold']:.3f}", precision)
+        prevalence = "-" if r["prevalence"] is None else f"{r['prevalence']:.3g}"
+        table.add_row(r["classifier"], r["label"], action, f"{r['threshold']:.3f}", precision, prevalence)
     out.print(table)
     out.print(f"source: {rules.source}; as of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")

@@ -6,6 +6,12 @@ queue) or ``hide``. A rule's threshold is either given (``threshold = 0.8``) or 
 classifier's calibrated held-out scores to reach a stated precision (``min_precision = 0.9``):
 the lowest score at which at least that share of flagged texts truly had the label.
 
+Precision depends on how common the label is. The held-out data of the shipped heads is a third
+offensive; a community where 2% of posts are would see far more false alarms at the same
+threshold. A policy's ``[prevalence]`` table states the share of the community's posts that have
+a label (``offensive = { offensive = 0.02 }``), and ``min_precision`` is then met at that share:
+each point of the held-out precision curve is moved to it by Bayes' rule (``at_prevalence``).
+
 ``Policy.decide(scores)`` is what the feed, reply suggestions and ingest call: the most severe
 action of the rules that fire, the product of the demotion factors, and every reason.
 """
@@ -17,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -48,10 +54,15 @@ class Rule(BaseModel):
         return self
 
 
+Share = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+
 class PolicyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     community: str = "default"
     description: str = ""
+    prevalence: dict[str, dict[str, Share]] = Field(
+        default_factory=dict, description="{classifier: {label: share of this community's posts with the label}}")
     rules: list[Rule] = Field(default_factory=list)
 
 
@@ -67,11 +78,13 @@ class Reason:
     factor: float = 1.0
     precision: float | None = None
     spans: tuple[dict[str, Any], ...] = ()
+    prevalence: float | None = None  # the share of posts with the label at which ``precision`` holds
 
     def explain(self) -> str:
         what = f"{self.classifier}: {self.label} {self.score:.2f} >= {self.threshold:.2f}"
         if self.precision is not None:
-            what += f" (precision {self.precision:.0%} at this threshold)"
+            what += f" (precision {self.precision:.0%} at this threshold"
+            what += f" where {self.prevalence:.0%} of posts are {self.label})" if self.prevalence else ")"
         if self.spans:
             what += "; spans: " + ", ".join(f"{s['kind']} at {s['start']}-{s['end']}" for s in self.spans)
         return f"{self.action}" + (f" x{self.factor:g}" if self.action == "demote" else "") + f" because {what}"
@@ -103,6 +116,7 @@ class ResolvedRule:
     rule: Rule
     threshold: float
     precision: float | None
+    prevalence: float | None = None  # the share of posts with the label that ``precision`` assumes
 
 
 @dataclass
@@ -124,7 +138,8 @@ class Policy:
                 continue
             found = tuple(dict(s) for s in (spans or {}).get(rule.classifier, ()))
             reasons.append(Reason(rule.classifier, rule.label, float(score), resolved.threshold, rule.action,
-                                  rule.factor if rule.action == "demote" else 1.0, resolved.precision, found))
+                                  rule.factor if rule.action == "demote" else 1.0, resolved.precision, found,
+                                  resolved.prevalence))
         if not reasons:
             return Decision()
         action = max((r.action for r in reasons), key=SEVERITY.__getitem__)
@@ -138,7 +153,8 @@ class Policy:
     def describe(self) -> list[dict[str, Any]]:
         return [{"classifier": r.rule.classifier, "label": r.rule.label, "action": r.rule.action,
                  "factor": r.rule.factor, "threshold": round(r.threshold, 4),
-                 "min_precision": r.rule.min_precision, "precision": r.precision} for r in self.rules]
+                 "min_precision": r.rule.min_precision, "precision": r.precision, "prevalence": r.prevalence}
+                for r in self.rules]
 
 
 def threshold_for_precision(curve: Sequence[Sequence[float]], min_precision: float,
@@ -156,6 +172,34 @@ def threshold_for_precision(curve: Sequence[Sequence[float]], min_precision: flo
             return float(threshold), float(precision)
     threshold, precision, _ = max(curve, key=lambda point: (point[1], point[0]))
     return float(threshold), float(precision)
+
+
+def held_out_share(curve: Sequence[Sequence[float]]) -> float | None:
+    """The share of held-out texts that had the label: the precision of the curve's first point, if
+    that point flags every text (recall 1, as ``precision_curve`` makes it), else unknown."""
+    return float(curve[0][1]) if curve and curve[0][2] >= 1.0 else None
+
+
+def at_prevalence(curve: Sequence[Sequence[float]], prevalence: float) -> list[tuple[float, float, float]]:
+    """The precision curve as it would be where ``prevalence`` of the texts have the label.
+
+    Recall does not depend on how common the label is, and the odds of precision scale with the
+    odds of the label (Bayes' rule): precision' / (1 - precision') = precision / (1 - precision)
+    * [prevalence / (1 - prevalence)] / [base / (1 - base)]. ``base``, the held-out share, is the
+    precision of the curve's first point, which flags every held-out text.
+    """
+    if not curve:
+        return []
+    base = held_out_share(curve)
+    if base is None or not 0.0 < base < 1.0:
+        raise ConfigError("this precision curve does not start at recall 1 (every text flagged), so the "
+                          "held-out share of the label is unknown: leave `prevalence` out for it")
+    ratio = (prevalence / (1 - prevalence)) / (base / (1 - base))
+    moved = []
+    for threshold, precision, recall in curve:
+        odds = precision / (1 - precision) * ratio if precision < 1.0 else float("inf")
+        moved.append((float(threshold), 1.0 if odds == float("inf") else odds / (1 + odds), float(recall)))
+    return moved
 
 
 def load_policy(path: Path | None, curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]]) -> Policy:
@@ -186,9 +230,30 @@ def load_policy(path: Path | None, curves: Mapping[str, Mapping[str, Sequence[Se
                               f"labels: {', '.join(curves[rule.classifier])}")
         if rule.threshold is not None:
             resolved.append(ResolvedRule(rule, rule.threshold, None))
-        else:
-            assert rule.min_precision is not None
-            threshold, precision = threshold_for_precision(curves[rule.classifier][rule.label], rule.min_precision,
-                                                           f"policy file {source}: {rule.classifier}/{rule.label}")
-            resolved.append(ResolvedRule(rule, threshold, precision))
+            continue
+        assert rule.min_precision is not None
+        where = f"policy file {source}: {rule.classifier}/{rule.label}"
+        curve = curves[rule.classifier][rule.label]
+        share = parsed.prevalence.get(rule.classifier, {}).get(rule.label)
+        if share is not None:
+            try:
+                curve = at_prevalence(curve, share)
+            except ConfigError as error:
+                raise ConfigError(f"{where}: {error}") from None
+        threshold, precision = threshold_for_precision(curve, rule.min_precision, where)
+        resolved.append(ResolvedRule(rule, threshold, precision, share if share is not None else held_out_share(curve)))
+    _check_prevalence(parsed.prevalence, curves, source)
     return Policy(parsed.community, resolved, source)
+
+
+def _check_prevalence(prevalence: Mapping[str, Mapping[str, float]],
+                      curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]], source: str) -> None:
+    """Every ``[prevalence]`` entry names a classifier and one of its labels (a typo would silently do nothing)."""
+    for classifier, shares in prevalence.items():
+        if classifier not in curves:
+            raise ConfigError(f"policy file {source}: prevalence.{classifier}: no classifier {classifier!r}; "
+                              f"classifiers: {', '.join(sorted(curves))}")
+        for label in shares:
+            if label not in curves[classifier]:
+                raise ConfigError(f"policy file {source}: prevalence.{classifier}.{label}: classifier "
+                                  f"{classifier!r} has no label {label!r}; labels: {', '.join(curves[classifier])}")
