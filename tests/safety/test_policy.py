@@ -99,7 +99,7 @@ def test_a_stated_prevalence_raises_the_threshold_that_reaches_the_precision(tmp
     assert rare.describe()[0].items() >= {"threshold": 0.9, "precision": 1.0, "prevalence": 0.2}.items()
     assert rare.decide({"hate": {"hate": 0.6}}).action == "allow"
     reason = rare.decide({"hate": {"hate": 0.95}}).explain()[0]
-    assert reason == "demote x0.5 because hate: hate 0.95 >= 0.90 (precision 100% at this threshold where 20% of posts are hate)"
+    assert reason == "demote x0.5 because hate: hate 0.95 >= 0.90 (precision 100% at this threshold if 20% of posts are hate)"
 
 
 def test_prevalence_errors_say_where(tmp_path):

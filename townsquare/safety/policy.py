@@ -84,7 +84,7 @@ class Reason:
         what = f"{self.classifier}: {self.label} {self.score:.2f} >= {self.threshold:.2f}"
         if self.precision is not None:
             what += f" (precision {self.precision:.0%} at this threshold"
-            what += f" where {self.prevalence:.0%} of posts are {self.label})" if self.prevalence else ")"
+            what += f" if {self.prevalence:.0%} of posts are {self.label})" if self.prevalence else ")"
         if self.spans:
             what += "; spans: " + ", ".join(f"{s['kind']} at {s['start']}-{s['end']}" for s in self.spans)
         return f"{self.action}" + (f" x{self.factor:g}" if self.action == "demote" else "") + f" because {what}"
@@ -220,6 +220,7 @@ def load_policy(path: Path | None, curves: Mapping[str, Mapping[str, Sequence[Se
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"policy file {source}: {where}: {first['msg']}") from None
+    _check_prevalence(parsed.prevalence, curves, source)
     resolved = []
     for rule in parsed.rules:
         if rule.classifier not in curves:
@@ -242,7 +243,6 @@ def load_policy(path: Path | None, curves: Mapping[str, Mapping[str, Sequence[Se
                 raise ConfigError(f"{where}: {error}") from None
         threshold, precision = threshold_for_precision(curve, rule.min_precision, where)
         resolved.append(ResolvedRule(rule, threshold, precision, share if share is not None else held_out_share(curve)))
-    _check_prevalence(parsed.prevalence, curves, source)
     return Policy(parsed.community, resolved, source)
 
 
