@@ -6,7 +6,8 @@ The demo marks its toxic, misleading and personal-data posts by construction (``
 Scores every original post and reply once, then applies the policy (the built-in one by default)
 as it is and with each ``--prevalence`` stated for offensive and hate (a ``[prevalence]`` table,
 see docs/safety.md): per setting, the thresholds chosen, how many toxic posts the offensive and
-hate rules act on, how many other posts they act on, and the precision that gives. Prints JSON.
+hate rules act on, how many other posts they act on, and the precision that gives; and how well
+the misinformation heads rank the demo's misleading posts (ROC AUC: 0.5 is chance). Prints JSON.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from townsquare.demo import build_community
 from townsquare.safety import SafetyScorer, load_policy
@@ -65,6 +69,12 @@ def main() -> None:
                                for r in policy.rules if r.rule.classifier in WATCHED and r.precision is not None],
                 "toxic_acted_on": hits, "others_acted_on": others,
                 "precision": round(hits / max(hits + others, 1), 3)})
+    misleading = np.array([community.labels.get(p.id) == "misleading" for p in posts])
+    risk = {"misinfo_posts fake": [r.scores["misinfo_posts"]["fake"] for r in results],
+            "misinfo_claims pants-fire + false": [r.scores["misinfo_claims"]["pants-fire"]
+                                                  + r.scores["misinfo_claims"]["false"] for r in results]}
+    out["misleading"] = {"posts": int(misleading.sum()),
+                         "auc": {name: round(float(roc_auc_score(misleading, s)), 3) for name, s in risk.items()}}
     print(json.dumps(out, indent=1))
 
 
