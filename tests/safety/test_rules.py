@@ -31,6 +31,15 @@ def test_identity_numbers_beat_phone_lookalikes():
     assert kinds("card 4111 1111 1111 1111 exp 12/29")[0] == ("card", "4111 1111 1111 1111")
 
 
+def test_dates_of_birth_need_their_year_and_a_word_that_says_so():
+    assert kinds("name on it is Daniel Brennan, born 03/05/1988. If found") == [("birth_date", "03/05/1988")]
+    assert kinds("DOB: 1990-12-01") == [("birth_date", "1990-12-01")]
+    assert kinds("date of birth is 3rd May 1988") == [("birth_date", "3rd May 1988")]
+    assert kinds("she was born on March 4, 1979 in Leeds") == [("birth_date", "March 4, 1979")]
+    assert kinds("born in 1988, raised in Leeds") == []  # a year alone identifies no one
+    assert kinds("the match on 03/05/1988 was a classic") == []  # a date, not a birth date
+
+
 def test_no_personal_data_in_plain_text():
     assert kinds("the 2024 season had 38 games and 114 goals") == []
     assert "ssn" not in [k for k, _ in kinds("invalid ssn 000-12-3456")]

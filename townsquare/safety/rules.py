@@ -2,7 +2,8 @@
 
 ``PersonalDataClassifier`` reuses ``townsquare.models.pii`` (emails, phones, street addresses,
 Luhn-checked card numbers) and adds identity numbers (US social security numbers, IBANs with
-their mod-97 check, UK national insurance numbers). It returns the spans, not only a flag.
+their mod-97 check, UK national insurance numbers) and dates of birth (a full date after "born",
+"DOB" or "date of birth"). It returns the spans, not only a flag.
 
 ``SpamClassifier`` scores promotional and automated-looking posts from a few transparent
 signals. No labelled spam data ships with townsquare, so its probabilities are not calibrated on
@@ -26,10 +27,15 @@ from townsquare.safety.features import TextBatch
 
 # How sure a match of each kind is personal data (hand-set, see the module docstring).
 PII_CONFIDENCE = {"email": 0.9, "card": 0.97, "ssn": 0.95, "iban": 0.97, "national_insurance": 0.9,
-                  "phone": 0.85, "address": 0.8}
+                  "phone": 0.85, "address": 0.8, "birth_date": 0.6}
 
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_FULL_DATE = (r"\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{1,2}-\d{1,2}"    # 03/05/1988, 1988-05-03
+              rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}")
+# a full date (with its year) right after words that say it is someone's birth date
+_BIRTH_DATE = re.compile(rf"(?i:\bborn(?:\s+on)?|\bd\.?o\.?b\.?|\bdate\s+of\s+birth)\s*(?:is\s+|:\s*)?(?i:({_FULL_DATE}))\b")
 _NINO = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
 
 
@@ -47,6 +53,7 @@ def find_identity_numbers(text: str) -> list[Span]:
     spans = [Span(m.start(), m.end(), "ssn", m.group()) for m in _SSN.finditer(text)]
     spans += [Span(m.start(), m.end(), "iban", m.group()) for m in _IBAN.finditer(text) if iban_valid(m.group())]
     spans += [Span(m.start(), m.end(), "national_insurance", m.group()) for m in _NINO.finditer(text)]
+    spans += [Span(m.start(1), m.end(1), "birth_date", m.group(1)) for m in _BIRTH_DATE.finditer(text)]
     return spans
 
 
@@ -76,7 +83,8 @@ class PersonalDataClassifier(Classifier):
             "kind": "rules", "data": "none: regular expressions with checksums (Luhn, IBAN mod-97)",
             "confidence": PII_CONFIDENCE,
             "limits": "English-centric formats; street addresses need a house number and a street word; "
-                      "names, dates of birth and free-form ids are not detected.",
+                      "a date of birth needs its year and a word that says so (born, DOB, date of birth); "
+                      "names and free-form ids are not detected.",
             "precision_curves": {"none": [], "personal_data": []},  # not measured: policies give thresholds
         }
 
