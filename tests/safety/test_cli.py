@@ -123,3 +123,30 @@ def test_queue_commands(runner, tmp_path):
     out = tmp_path / "decisions.jsonl"
     invoke(runner, tmp_path, "moderate", "export-decisions", "personal_data", "--out", str(out))
     assert json.loads(out.read_text())["label"] == "none"
+
+
+def test_simulate_compares_a_policy_with_the_one_in_force(runner, tmp_path):
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text("\n".join(json.dumps(r) for r in [
+        {"type": "user", "id": "u1", "handle": "ada"},
+        {"type": "post", "id": "p1", "author": "u1", "text": "Reach me at 555-867-5309, card 4111 1111 1111 1111"},
+        {"type": "post", "id": "p2", "author": "u1", "text": "Sourdough starter is alive again"},
+        {"type": "post", "id": "p3", "author": "u1", "text": "you are a pathetic clown and nobody here wants your garbage"},
+    ]))
+    invoke(runner, tmp_path, "import", "jsonl", str(posts))
+    lenient = tmp_path / "lenient.toml"  # personal data only: the models' rules are gone
+    lenient.write_text('community = "lenient"\n[[rules]]\nclassifier = "personal_data"\nlabel = "personal_data"\n'
+                       'threshold = 0.95\naction = "hide"\n')
+    assert "no post is scored yet" in invoke(runner, tmp_path, "moderate", "simulate", "--policy", str(lenient))
+    invoke(runner, tmp_path, "moderate", "score")
+    result = json.loads(invoke(runner, tmp_path, "moderate", "simulate", "--policy", str(lenient), "--json"))
+    assert result["posts"] == 3 and result["current"] == "built-in default"
+    assert result["actions"]["hide"] == {"current": 1, "candidate": 1}
+    assert result["actions"]["allow"] == {"current": 1, "candidate": 2}
+    [move] = result["moves"]
+    assert move["to"] == "allow" and move["from"] in ("label", "demote") and move["posts"] == 1
+    [example] = move["examples"]
+    assert example["post"] == "p3" and example["candidate"] == []
+    assert example["current"][0].startswith(f"{move['from']}") and "offensive" in example["current"][0]
+    same = invoke(runner, tmp_path, "moderate", "simulate", "--policy", str(lenient), "--against", str(lenient))
+    assert "decides every scored post as the current policy does" in same

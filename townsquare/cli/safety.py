@@ -23,7 +23,8 @@ app.add_typer(moderate_app, name="moderate")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 PolicyOption = Annotated[Path | None, typer.Option(
-    "--policy", help="Community policy file (TOML). Default: the built-in policy.")]
+    "--policy", help="Community policy file (TOML). Default: the policy in force (the safety_policy setting, "
+                     "else the built-in one).")]
 DataOption = Annotated[Path, typer.Option(
     "--data", help="Labelled JSONL ({text, label}), or CSV/TSV with text and label columns.")]
 LexiconFlag = Annotated[bool, typer.Option(
@@ -285,3 +286,43 @@ def moderate_policy(ctx: typer.Context, policy: PolicyOption = None, as_json: Js
         table.add_row(r["classifier"], r["label"], action, f"{r['threshold']:.3f}", precision, prevalence)
     out.print(table)
     out.print(f"source: {rules.source}; as of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+@moderate_app.command("simulate")
+def moderate_simulate(
+    ctx: typer.Context,
+    policy: Annotated[Path, typer.Option("--policy", help="The policy file (TOML) to try.")],
+    against: Annotated[Path | None, typer.Option(
+        help="The policy to compare with. Default: the policy in force.")] = None,
+    examples: Annotated[int, typer.Option(min=0, help="Example posts shown for each change.")] = 3,
+    as_json: JsonFlag = False,
+) -> None:
+    """Try a policy on the posts already scored, before putting it in force: the actions it would take
+    against the current policy's, and example posts that would change. Runs no model; moderators'
+    decisions stand under any policy and are left out."""
+    from townsquare.feed.explain import first_words
+    from townsquare.safety.simulate import simulate_policy
+
+    scorer = _scorer(ctx)
+    current, candidate = _policy(ctx, scorer, against), _policy(ctx, scorer, policy)
+    result = simulate_policy(open_store(ctx), current, candidate, examples)
+    if as_json:
+        out.print_json(json.dumps({"current": current.source, "candidate": candidate.source, **result.as_dict()}))
+        return
+    if not result.posts:
+        out.print("no post is scored yet: run `townsquare moderate score` first")
+        return
+    counts = result.as_dict()
+    table = Table("action", f"current ({current.source})", f"candidate ({candidate.source})",
+                  title=f"{_count(result.posts, 'scored post')}")
+    for action, n in counts["actions"].items():
+        table.add_row(action, f"{n['current']:,}", f"{n['candidate']:,}")
+    out.print(table)
+    if not counts["moves"]:
+        out.print("the candidate decides every scored post as the current policy does")
+    for move in counts["moves"]:
+        out.print(f"\n[bold]{move['from']} -> {move['to']}[/]: {_count(move['posts'], 'post')}")
+        for example in move["examples"]:
+            out.print(f"  {example['post']}: “{first_words(example['text'], 70)}”")
+            for when, reasons in (("now", example["current"]), ("would be", example["candidate"])):
+                out.print("".join(f"    {when}: {why}\n" for why in reasons), end="")
