@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.web.conftest import World
 from townsquare.feed.explain import first_words
+from townsquare.web.pages import marked
 
 
 def _signed_in(world, moderator: bool = False):
@@ -117,6 +118,30 @@ def test_unknown_actions_are_refused(world):
 def test_moderation_page_is_for_moderators(world):
     assert _signed_in(world).get("/moderation").status_code == 403
     assert _signed_in(world, moderator=True).get("/moderation").status_code == 200
+
+
+def test_moderation_page_marks_the_personal_data_it_found(tmp_path, demo_db):
+    from townsquare.safety import score_posts
+
+    world = World(tmp_path, demo_db)
+    [post_id] = [i for (i,) in world.store.engine.connect().exec_driver_sql(
+        "SELECT id FROM posts WHERE text LIKE '%07700 900418%'")]
+    score_posts(world.store, [post_id], world.services.scorer(), world.services.policy())
+    html = _signed_in(world, moderator=True).get("/moderation").text
+    assert '<mark class="span-phone" title="phone">07700 900418</mark>' in html
+    assert '<mark class="span-email" title="email">marta.quill.demo@example.org</mark>' in html
+    assert '<mark class="span-address" title="address">22 Orchard Close</mark>' in html
+    world.store.close()
+
+
+def test_marked_cuts_text_at_spans_that_still_match():
+    text = "call 555-0101 or mail a@b.co"
+    spans = [{"start": 22, "end": 28, "kind": "email", "text": "a@b.co"},
+             {"start": 5, "end": 13, "kind": "phone", "text": "555-0101"},
+             {"start": 5, "end": 9, "kind": "phone", "text": "555-"},          # overlaps the first: left out
+             {"start": 0, "end": 4, "kind": "phone", "text": "ring"}]          # the text changed: left out
+    assert marked(text, spans) == [("call ", None), ("555-0101", "phone"), (" or mail ", None), ("a@b.co", "email")]
+    assert marked(text, []) == [(text, None)]
 
 
 def test_sign_in_as_anyone_only_in_demo_mode(tmp_path, demo_db):

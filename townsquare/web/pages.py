@@ -367,7 +367,25 @@ def moderation_page(request: Request, services: Services) -> Response:
     if "moderate" not in viewer.scopes:
         return _render(request, "error.html", viewer, 403, message="The moderation queue is for moderators.")
     cases = list_cases(services.store, status="open", limit=50) + list_cases(services.store, "appealed", 50)
+    for case in cases:
+        case["parts"] = marked(case["text"], [s for r in case["reasons"] for s in r.get("spans") or ()])
     return _render(request, "moderation.html", viewer, cases=cases)
+
+
+def marked(text: str, spans: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """``text`` cut into (part, kind) pieces, kind None between the spans a classifier found, so a page
+    can mark them. Spans that overlap an earlier one, or no longer match the text (edited since it was
+    scored), are left unmarked."""
+    parts: list[tuple[str, str | None]] = []
+    at = 0
+    for span in sorted(spans, key=lambda s: (s["start"], -s["end"])):
+        start, end = span["start"], span["end"]
+        if start < at or end > len(text) or start >= end or text[start:end] != span.get("text", text[start:end]):
+            continue
+        parts += [(text[at:start], None)] if start > at else []
+        parts.append((text[start:end], span["kind"]))
+        at = end
+    return parts + ([(text[at:], None)] if at < len(text) else [])
 
 
 @router.post("/moderation/{case_id}")
