@@ -87,7 +87,7 @@ def test_scoring_on_ingest_fills_the_queue_once(world):
     assert unscored_posts(store) == []
     assert count(store, moderation_scores) == 8
     again = score_posts(store, sorted(ids.values()), scorer, policy)
-    assert again.enqueued == 0 and count(store, moderation_cases) == 2 and count(store, moderation_scores) == 8
+    assert again.enqueued == 0 and again.refreshed == 2 and count(store, moderation_cases) == 2 and count(store, moderation_scores) == 8
     cases = list_cases(store)
     assert [c["post"] for c in cases] == ["p3", "p2"]  # hide outranks review
     pii = cases[0]
@@ -95,6 +95,19 @@ def test_scoring_on_ingest_fills_the_queue_once(world):
     assert {s["kind"] for s in pii["reasons"][0]["spans"]} == {"ssn", "card"}
     assert "personal_data" in pii["reasons"][0]["why"]
     assert stored_scores(store, [ids["p2"]])[ids["p2"]]["scores"]["spam"]["spam"] > 0.8
+
+
+def test_rescoring_brings_an_open_case_up_to_date(world, tmp_path):
+    store, scorer, policy, ids = world
+    score_posts(store, [ids["p3"]], scorer, policy)
+    assert [c["suggested_action"] for c in list_cases(store)] == ["hide"]
+    stricter = tmp_path / "review.toml"  # the same scores, a policy that only sends them to review
+    stricter.write_text('[[rules]]\nclassifier = "personal_data"\nlabel = "personal_data"\nthreshold = 0.5\n'
+                        'action = "review"\n')
+    report = score_posts(store, [ids["p3"]], scorer, load_policy(stricter, scorer.curves()))
+    assert report.enqueued == 0 and report.refreshed == 1
+    [case] = list_cases(store)
+    assert case["suggested_action"] == "review" and case["reasons"][0]["why"].startswith("review because")
 
 
 def test_decisions_appeals_and_training_export(world, tmp_path):

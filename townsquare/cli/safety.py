@@ -189,7 +189,8 @@ def moderate_score(
     report = score_posts(store, ids, scorer, _policy(ctx, scorer, policy))
     actions = ", ".join(f"{n:,} {action}" for action, n in sorted(report.actions.items())) or "none"
     out.print(f"scored {_count(report.scored, 'post')} (actions: {actions}); "
-              f"{_count(report.enqueued, 'new case')} in the queue")
+              f"{_count(report.enqueued, 'new case')} in the queue"
+              + (f"; {_count(report.refreshed, 'open case')} brought up to date" if report.refreshed else ""))
 
 
 def _count(n: int, noun: str) -> str:

@@ -36,6 +36,7 @@ _CHUNK = 500
 class ScoreReport:
     scored: int = 0
     enqueued: int = 0
+    refreshed: int = 0  # open cases given the new scores' suggested action and reasons
     actions: dict[str, int] = field(default_factory=dict)
 
 
@@ -64,7 +65,8 @@ def score_posts(store: Store, post_ids: Sequence[int], scorer: SafetyScorer | No
 
     Without ``scorer`` / ``policy``: the shipped classifiers and the built-in policy (build them
     once and pass them in when calling this often). Re-scoring a post replaces its scores; a
-    post with an open case is not enqueued twice.
+    post with an open case is not enqueued twice, but the case takes the new suggested action,
+    reasons and priority (an appealed case keeps the ones its decision was made on).
     """
     if scorer is None:
         scorer = SafetyScorer.load()
@@ -101,11 +103,19 @@ def score_posts(store: Store, post_ids: Sequence[int], scorer: SafetyScorer | No
             conn.execute(delete(moderation_scores).where(moderation_scores.c.post_id.in_(ids),
                                                          moderation_scores.c.classifier.in_(list(versions))))
             store.insert_ignore(conn, moderation_scores, score_rows)
-            open_posts = set(conn.execute(select(moderation_cases.c.post_id).where(
-                moderation_cases.c.post_id.in_(ids), moderation_cases.c.status.in_(("open", "appealed")))).scalars())
-            fresh = [c for c in cases if c["post_id"] not in open_posts]
+            open_posts = dict(conn.execute(select(moderation_cases.c.post_id, moderation_cases.c.id).where(
+                moderation_cases.c.post_id.in_(ids), moderation_cases.c.status == "open")).all())
+            appealed = set(conn.execute(select(moderation_cases.c.post_id).where(
+                moderation_cases.c.post_id.in_(ids), moderation_cases.c.status == "appealed")).scalars())
+            fresh = [c for c in cases if c["post_id"] not in open_posts and c["post_id"] not in appealed]
             if fresh:
                 conn.execute(moderation_cases.insert(), fresh)
+            for case in cases:
+                if case["post_id"] in open_posts:
+                    conn.execute(update(moderation_cases).where(moderation_cases.c.id == open_posts[case["post_id"]])
+                                 .values(**{k: case[k] for k in ("suggested_action", "reasons", "priority",
+                                                                 "updated_at")}))
+                    report.refreshed += 1
         report.scored += len(rows)
         report.enqueued += len(fresh)
     return report
