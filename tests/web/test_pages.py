@@ -171,6 +171,47 @@ def test_ingest_with_moderation_on_never_fails_the_write(tmp_path, demo_db):
     world.store.close()
 
 
+def test_the_composer_scores_a_new_post_and_tells_its_author_what_moderation_did(tmp_path, demo_db):
+    """A new post is scored on the spot; its author is told why it is hidden, may appeal once a
+    moderator decided, and no one else sees it."""
+    from townsquare.safety import decide_case, list_cases
+
+    world = World(tmp_path, demo_db, moderation="auto", moderate_on_ingest=True)
+    client = _signed_in(world)
+
+    def post(text: str) -> tuple[str, str]:
+        posted = client.post("/compose", data={"text": text}, follow_redirects=False)
+        where = urlsplit(posted.headers["location"])
+        return where.path, parse_qs(where.query)["notice"][0]
+
+    assert post("Tomatoes are finally ripe in the community garden.") == ("/home", "Posted")
+    page, notice = post("Selling my bike, call me on 07700 900123 or mail ann.lee@example.org")
+    assert page.startswith("/posts/web-") and notice == "Posted"
+    text = html_text.unescape(client.get(page).text)
+    assert "Only you can see this post." in text and "Appeal" not in text
+    assert "hidden from others until a moderator looks at it: personal data (email, phone)." in text
+    [case] = list_cases(world.store)
+    assert "07700 900123" in case["text"] and case["suggested_action"] == "hide"
+    early = client.post(page + "/appeal", data={"reason": "mine"}, follow_redirects=False)  # nobody decided yet
+    assert "only decided cases can be appealed" in parse_qs(urlsplit(early.headers["location"]).query)["notice"][0]
+
+    decide_case(world.store, case["id"], "mod-ann", "hide")
+    world.services.moderation_changed([case["post_id"]])
+    text = html_text.unescape(client.get(page).text)
+    assert "A moderator hid it on" in text and 'action="' + page + '/appeal"' in text
+    appealed = client.post(page + "/appeal", data={"reason": "it is my own number"}, follow_redirects=False)
+    assert parse_qs(urlsplit(appealed.headers["location"]).query)["notice"][0].startswith("Appeal sent")
+    assert [c["id"] for c in list_cases(world.store, status="appealed")] == [case["id"]]
+    assert "Your appeal is with the moderators." in client.get(page).text
+
+    client.cookies.clear()  # anyone else: the post does not exist for them
+    other = world.client.post("/signin", data={"handle": world.handles[1]}, follow_redirects=False)
+    client.cookies.set("townsquare_session", other.cookies["townsquare_session"])
+    assert client.get(page).status_code == 404
+    assert client.post(page + "/appeal", data={"reason": "let me"}).status_code == 403
+    world.store.close()
+
+
 def test_engagement_counts_every_calendar_day_and_keeps_the_last_sixty():
     from datetime import date
 

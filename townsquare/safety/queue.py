@@ -203,6 +203,18 @@ def appeal_case(store: Store, case_id: int, user: str | int, reason: str) -> int
     return int(appeal_id)
 
 
+def latest_case(store: Store, post_id: int) -> dict[str, Any] | None:
+    """The post's newest case, with ``appeal_open`` (whether an appeal of it awaits a moderator); None if it has none."""
+    with store.read() as conn:
+        case = conn.execute(select(moderation_cases).where(moderation_cases.c.post_id == post_id)
+                            .order_by(moderation_cases.c.id.desc()).limit(1)).mappings().first()
+        if case is None:
+            return None
+        appeal = conn.execute(select(moderation_appeals.c.id).where(
+            moderation_appeals.c.case_id == case["id"], moderation_appeals.c.status == "open")).first()
+    return {**case, "appeal_open": appeal is not None}
+
+
 def moderator_actions(store: Store, post_ids: Sequence[int]) -> dict[int, str]:
     """The latest moderator action per post (it overrides the policy's suggestion)."""
     latest = (select(moderation_decisions.c.post_id, func.max(moderation_decisions.c.id).label("id"))

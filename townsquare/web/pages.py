@@ -23,9 +23,8 @@ from sqlalchemy import or_, select
 
 from townsquare.errors import TownsquareError
 from townsquare.feed.explain import first_words
-from townsquare.ingest.loader import Loader
 from townsquare.ingest.records import InteractionKind, InteractionRecord, PostRecord
-from townsquare.safety.queue import decide_case, list_cases
+from townsquare.safety.queue import appeal_case, decide_case, latest_case, list_cases
 from townsquare.storage.schema import posts, users
 from townsquare.storage.visibility import hidden_authors, may_see
 from townsquare.web.auth import Principal
@@ -178,7 +177,8 @@ def _replied_to(services, user_id: int, post_ids: list[str]) -> dict[str, dict[s
 
 def _visible(services, conn, user_id: int, where, limit: int | None = None) -> list[dict[str, Any]]:
     """The posts matching ``where`` that ``user_id`` may see, oldest first, with their authors' handles:
-    ``townsquare.storage.visibility``'s rule, and nothing moderation hides from the feed."""
+    ``townsquare.storage.visibility``'s rule, and nothing moderation hides from the feed except the
+    viewer's own posts, marked ``hidden`` (their author is told why, ``post_page``)."""
     query = (select(posts.c.id, posts.c.external_id, posts.c.text, posts.c.created_at, posts.c.reply_to_id,
                     posts.c.author_id, users.c.handle)
              .join(users, users.c.id == posts.c.author_id)
@@ -189,7 +189,9 @@ def _visible(services, conn, user_id: int, where, limit: int | None = None) -> l
     moderation = getattr(services.feed.env, "moderation", None)
     if moderation is not None and rows:
         verdicts = moderation.verdicts([r["id"] for r in rows])
-        rows = [r for r in rows if getattr(verdicts.get(r["id"]), "action", "allow") != "hide"]
+        for r in rows:
+            r["hidden"] = getattr(verdicts.get(r["id"]), "action", "allow") == "hide"
+        rows = [r for r in rows if not r["hidden"] or r["author_id"] == user_id]
     return rows
 
 
@@ -205,7 +207,45 @@ def post_page(request: Request, services: Services, ref: Annotated[str, Path(min
     thread = visible_thread(services, viewer.user_id, ref)
     if thread is None:  # the same answer whether it never existed or is not for this viewer
         return _render(request, "error.html", viewer, 404, message="This post does not exist, or it is not shown to you.")
-    return _render(request, "post.html", viewer, actions=ACTIONS, **thread)
+    statement = _hidden_statement(services, thread["post"]) if thread["post"].get("hidden") else None
+    return _render(request, "post.html", viewer, actions=ACTIONS, statement=statement, **thread)
+
+
+def _hidden_statement(services, post: dict[str, Any]) -> dict[str, Any]:
+    """What the author of a hidden post is told: why, and whether they may appeal (a moderator's decision)."""
+    case = latest_case(services.store, post["id"])
+    decided = case is not None and case["status"] in ("decided", "closed")
+    if case is not None and case["appeal_open"]:
+        why = "Your appeal is with the moderators."
+    elif decided:
+        why = f"A moderator hid it on {case['updated_at']:%Y-%m-%d}. If you think that was wrong, you can appeal."
+    else:
+        why = _in_words(services, post["id"], "It is hidden from others until a moderator looks at it")[1]
+    return {"why": why, "case": case["id"] if decided and not case["appeal_open"] else None}
+
+
+@router.post("/posts/{ref}/appeal")
+def appeal(
+    request: Request,
+    services: Services,
+    ref: Annotated[str, Path(min_length=1, max_length=256)],
+    reason: Annotated[str, Form(min_length=1, max_length=2000)],
+) -> Response:
+    """The author of a post a moderator hid asks for another look."""
+    viewer = _viewer(request, services)
+    if viewer is None:
+        return _to_signin()
+    thread = visible_thread(services, viewer.user_id, ref)
+    post = thread["post"] if thread else None
+    case = latest_case(services.store, int(post["id"])) if post else None
+    if post is None or post["author_id"] != viewer.user_id or case is None:
+        return _render(request, "error.html", viewer, 403, message="Only the author of a post a moderator "
+                       "decided on may appeal it.")
+    try:
+        appeal_case(services.store, int(case["id"]), viewer.user_id, reason)
+    except TownsquareError as exc:  # e.g. no moderator has decided yet
+        return _with_notice(f"/posts/{ref}", str(exc))
+    return _with_notice(f"/posts/{ref}", "Appeal sent: a moderator will look at your post again")
 
 
 def visible_thread(services, user_id: int, ref: str, max_replies: int = 200) -> dict[str, Any] | None:
@@ -355,8 +395,45 @@ def compose(
                 user=me["external_id"], post=reply_to, kind=InteractionKind.reply, created_at=now
             )
         )
-    Loader(services.store).load(records, source="web composer")
-    return _with_notice("/home", "Posted")
+    services.ingest(records, source="web composer")
+    action, notice = _posted(services, records[0].id)
+    if action == "allow":
+        return _with_notice("/home", notice)
+    # the author lands on the post, which says why it is hidden (and offers an appeal once a moderator decided)
+    return _with_notice(f"/posts/{records[0].id}", "Posted" if action == "hide" else notice)
+
+
+# What the author is told when the policy acts on their new post (a statement of reasons).
+_POSTED = {"label": "Posted, with a label", "demote": "Posted, and shown to fewer people",
+           "review": "Posted; a moderator will look at it", "hide": "Posted, but hidden from others until a "
+           "moderator looks at it"}
+
+
+def _posted(services, external_id: str) -> tuple[str, str]:
+    """A new post's moderation action and the notice for its author: "Posted", or what moderation did
+    with it and why, in words."""
+    if not services.config.moderate_on_ingest:
+        return "allow", "Posted"
+    return _in_words(services, int(services.store.find_post(external_id)["id"]), None)
+
+
+def _in_words(services, post_id: int, opening: str | None) -> tuple[str, str]:
+    """What moderation does with a post and why, in words ("...: personal data (email, phone)."), opened
+    by ``opening`` or by the action's own words (``_POSTED``); "Posted" when it does nothing."""
+    from townsquare.safety import post_decisions
+
+    try:
+        decision = post_decisions(services.store, [post_id], services.policy()).get(post_id)
+    except TownsquareError:
+        decision = None
+    if decision is None or decision.action not in _POSTED:
+        return "allow", opening + "." if opening else "Posted"
+    why = []
+    for reason in decision.reasons:
+        kinds = sorted({s["kind"].replace("_", " ") for s in reason.spans})
+        words = reason.label.replace("_", " ") + (f" ({', '.join(kinds)})" if kinds else "")
+        why += [words] if words not in why else []
+    return decision.action, f"{opening or _POSTED[decision.action]}: {'; '.join(why)}."
 
 
 @router.get("/moderation")

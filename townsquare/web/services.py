@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,6 +140,36 @@ class WebServices:
         except (TownsquareError, ImportError) as error:
             log.warning("moderation is off for the feed (%s)", error)
             return None
+
+    # -- writes ---------------------------------------------------------------------------
+    def ingest(self, records: list[Any], source: str) -> Any:
+        """Load ``records`` in one transaction; with ``moderate_on_ingest``, score the new posts and queue
+        what the policy flags (the write never fails on that). Every write of the app comes here: the
+        ingest API and the web composer. Returns the loader's report."""
+        from townsquare.ingest.loader import Loader
+        from townsquare.ingest.records import PostRecord
+
+        report = Loader(self.store).load(records, source=source)
+        posts = [r.id for r in records if isinstance(r, PostRecord)]
+        if posts and report.inserted.get("post") and self.config.moderate_on_ingest:
+            self._score_new_posts(posts)
+        return report
+
+    def _score_new_posts(self, external_ids: list[str]) -> None:
+        from townsquare.safety.queue import score_posts
+        from townsquare.storage.schema import posts
+
+        try:
+            scorer, policy = self.scorer(), self.policy()
+        except TownsquareError as error:
+            log.warning("ingested posts are not scored: %s", error)
+            return
+        with self.store.read() as conn:
+            ids = list(self.store.resolve(conn, posts, external_ids).values())
+        start = time.perf_counter()
+        score_posts(self.store, ids, scorer, policy)
+        self.moderation_changed(ids)
+        self.metrics.models.labels("safety", "score_posts").observe(time.perf_counter() - start)
 
     # -- trust & safety ---------------------------------------------------------------------
     def scorer(self):

@@ -1,49 +1,22 @@
 """Ingest: users, posts, follows, blocks, mutes and interactions, one at a time or in a batch.
 
-Every write goes through the importers' ``Loader``: one transaction, idempotent by external id.
+Every write goes through the importers' ``Loader`` (``WebServices.ingest``): one transaction,
+idempotent by external id; new posts are scored by trust & safety when ``moderate_on_ingest`` is on.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-
 from fastapi import APIRouter, HTTPException
 
-from townsquare.errors import TownsquareError
-from townsquare.ingest.loader import Loader
 from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
 from townsquare.web.deps import IngestKey, Services
 from townsquare.web.schemas import BatchCreate, EdgeCreate, IngestPublic
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
-log = logging.getLogger(__name__)
 
 
 def _load(services, records) -> IngestPublic:
-    report = Loader(services.store).load(records, source="request")
-    posts = [r.id for r in records if isinstance(r, PostRecord)]
-    if posts and report.inserted.get("post") and services.config.moderate_on_ingest:
-        _moderate(services, posts)
-    return IngestPublic.of(report)
-
-
-def _moderate(services, external_ids: list[str]) -> None:
-    """Trust & safety scores new posts and queues what the policy flags; ingest never fails on it."""
-    from townsquare.safety.queue import score_posts
-    from townsquare.storage.schema import posts
-
-    try:
-        scorer, policy = services.scorer(), services.policy()
-    except TownsquareError as error:
-        log.warning("ingested posts are not scored: %s", error)
-        return
-    with services.store.read() as conn:
-        ids = list(services.store.resolve(conn, posts, external_ids).values())
-    start = time.perf_counter()
-    score_posts(services.store, ids, scorer, policy)
-    services.moderation_changed(ids)
-    services.metrics.models.labels("safety", "score_posts").observe(time.perf_counter() - start)
+    return IngestPublic.of(services.ingest(records, source="request"))
 
 
 @router.post("/users", status_code=201)
