@@ -40,6 +40,23 @@ def test_policy_scores_and_moderator_decisions_become_verdicts(world):
     assert "toxicity: toxic 0.97" in verdicts[ids[toxic]].reasons[0]
 
 
+def test_a_post_sent_to_review_keeps_the_demotion_another_rule_gave_it(world):
+    world.user("bob")
+    post = world.post("bob", "music")
+    world.load()
+    post_id = pid(world.store, post)
+    with world.store.begin() as conn:
+        conn.execute(moderation_scores.insert().values(post_id=post_id, classifier="toxicity", version="t",
+                                                       scores={"toxic": 0.8}, spans=[], top_score=0.8,
+                                                       scored_at=datetime.now(UTC)))
+    rules = [Rule(classifier="toxicity", label="toxic", action="review", threshold=0.7),
+             Rule(classifier="toxicity", label="toxic", action="demote", threshold=0.5, factor=0.3)]
+    policy = Policy("test", [ResolvedRule(rule, rule.threshold, None) for rule in rules])
+    assert policy.decide({"toxicity": {"toxic": 0.8}}).action == "review"
+    verdict = PolicyModeration(world.store, policy).verdicts([post_id])[post_id]
+    assert verdict.action == "demote" and verdict.factor == 0.3
+
+
 def test_verdicts_are_kept_until_forgotten_or_changed(world):
     world.user("bob")
     post = world.post("bob", "music")

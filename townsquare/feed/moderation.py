@@ -110,6 +110,8 @@ class PolicyModeration:
                 out[post] = ModerationVerdict(action, factor, (f"a moderator decided: {action}",))
         for post, entry in scored.items():
             decision = self.policy.decide(entry["scores"], entry.get("spans"))
-            if decision.action in ("hide", "demote"):
-                out[post] = ModerationVerdict(decision.action, decision.factor, tuple(decision.explain()))
+            if decision.action == "hide":
+                out[post] = ModerationVerdict("hide", 0.0, tuple(decision.explain()))
+            elif decision.factor < 1.0:  # demoted, or sent to review by one rule and demoted by another
+                out[post] = ModerationVerdict("demote", decision.factor, tuple(decision.explain()))
         return out
