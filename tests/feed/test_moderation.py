@@ -103,3 +103,27 @@ def test_rescored_posts_are_read_again_and_untouched_ones_never(world, monkeypat
     clock[0] += 60.0  # long after the first look, only the rescored post is read again
     assert provider.verdicts(ids)[ids[1]].action == "hide"
     assert looked_up == [[ids[1]]]
+
+
+def test_a_labelled_post_carries_its_labels_to_the_page_and_keeps_its_score(world, now):
+    from townsquare.feed import ForYouFeed
+    from townsquare.feed.candidates import LABEL_STAGE
+
+    world.user("ann"), world.user("bob")
+    world.follow("ann", "bob")
+    posts = [world.post("bob", "music") for _ in range(4)]
+    world.load()
+    with world.store.begin() as conn:
+        conn.execute(moderation_scores.insert().values(post_id=pid(world.store, posts[0]), classifier="toxicity",
+                                                       version="t", scores={"toxic": 0.6}, spans=[], top_score=0.6,
+                                                       scored_at=datetime.now(UTC)))
+    rule = Rule(classifier="toxicity", label="toxic", action="label", threshold=0.5)
+    policy = Policy("test", [ResolvedRule(rule, rule.threshold, None)])
+    verdict = PolicyModeration(world.store, policy).verdicts([pid(world.store, posts[0])])[pid(world.store, posts[0])]
+    assert verdict.action == "label" and verdict.factor == 1.0 and verdict.labels == ("toxic",)
+    feed = ForYouFeed(world.store, embedder=world.embedder, moderation=PolicyModeration(world.store, policy))
+    items = {item["post"]: item for item in feed.page("ann", limit=10, now=now).items}
+    assert set(posts) <= set(items)
+    labelled = items[posts[0]]["adjustments"]
+    assert {"stage": LABEL_STAGE, "factor": 1.0, "detail": "toxic"} in labelled
+    assert all(a["stage"] != LABEL_STAGE for p in posts[1:] for a in items[p]["adjustments"])

@@ -134,6 +134,24 @@ def test_moderation_page_marks_the_personal_data_it_found(tmp_path, demo_db):
     world.store.close()
 
 
+def test_a_post_the_policy_labels_shows_its_label(tmp_path, demo_db):
+    from datetime import UTC, datetime
+
+    from townsquare.storage.moderation_schema import moderation_scores
+
+    world = World(tmp_path, demo_db, moderation="auto")
+    post = world.store.find_post("p00005")
+    with world.store.begin() as conn:  # between the default policy's label (0.52) and demote (0.87) thresholds
+        conn.execute(moderation_scores.insert().values(
+            post_id=post["id"], classifier="offensive", version="test", scores={"not-offensive": 0.3, "offensive": 0.7},
+            spans=[], top_score=0.7, scored_at=datetime.now(UTC)))
+    client = _signed_in(world)
+    assert "Labelled: offensive" in client.get("/posts/p00005").text
+    unlabelled = client.get("/posts/p00006")
+    assert unlabelled.status_code == 200 and "Labelled:" not in unlabelled.text
+    world.store.close()
+
+
 def test_marked_cuts_text_at_spans_that_still_match():
     text = "call 555-0101 or mail a@b.co"
     spans = [{"start": 22, "end": 28, "kind": "email", "text": "a@b.co"},

@@ -64,6 +64,9 @@ class Reason(NamedTuple):
 new_reason = partial(tuple.__new__, Reason)
 
 
+LABEL_STAGE = "moderation label"  # the Adjustment that carries a post's moderation labels (factor 1)
+
+
 class Adjustment(NamedTuple):
     """A demotion (factor < 1), boost (> 1) or move (= 1) a scorer or selector applied, recorded where it happened."""
 

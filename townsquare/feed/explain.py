@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from townsquare.feed.candidates import Candidate, RankerOutput, Reason
+from townsquare.feed.candidates import LABEL_STAGE, Candidate, RankerOutput, Reason
 from townsquare.feed.features import FEATURES
 from townsquare.feed.store_io import fetch_rows
 
@@ -145,7 +145,7 @@ def why_not_report(post: dict, ranking, page_items: list[Candidate], limit: int,
         out["verdict"] = (f"no source proposed it; scored anyway it would rank {out['rank']} of "
                           f"{ranking.ranked}")
     else:
-        moved = [a["detail"] for a in out["adjustments"] if a["stage"] != "engagement"]
+        moved = [a["detail"] for a in out["adjustments"] if a["stage"] not in ("engagement", LABEL_STAGE)]
         out["verdict"] = (f"ranked {out['rank']} of {ranking.ranked}, below the {limit} posts of your first page"
                           + (f" ({'; '.join(moved)})" if moved else ""))
     return out

@@ -163,11 +163,13 @@ class DeletedPostsFilter(Filter):
 
 
 class ModerationVerdict(NamedTuple):
-    """What moderation says about a post: "hide" removes it, "demote" scales its score by ``factor``."""
+    """What moderation says about a post: "hide" removes it, "demote" scales its score by ``factor``,
+    "label" shows ``labels`` on it (a demoted post may carry labels too)."""
 
-    action: str  # "allow" | "demote" | "hide"
+    action: str  # "allow" | "label" | "demote" | "hide"
     factor: float = 1.0
     reasons: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # shown with the post, e.g. "offensive"
 
 
 class ModerationProvider(Protocol):

@@ -105,13 +105,17 @@ class PolicyModeration:
         scored = stored_scores(self.store, [p for p in post_ids if p not in decided])
         out: dict[int, ModerationVerdict] = {}
         for post, action in decided.items():
-            if action in ("hide", "demote"):
-                factor = 0.5 if action == "demote" else 0.0
-                out[post] = ModerationVerdict(action, factor, (f"a moderator decided: {action}",))
+            if action in ("hide", "demote", "label"):
+                factor = {"hide": 0.0, "demote": 0.5, "label": 1.0}[action]
+                labels = ("labelled by a moderator",) if action == "label" else ()
+                out[post] = ModerationVerdict(action, factor, (f"a moderator decided: {action}",), labels)
         for post, entry in scored.items():
             decision = self.policy.decide(entry["scores"], entry.get("spans"))
+            labels = tuple(dict.fromkeys(r.label.replace("_", " ") for r in decision.reasons if r.action == "label"))
             if decision.action == "hide":
-                out[post] = ModerationVerdict("hide", 0.0, tuple(decision.explain()))
+                out[post] = ModerationVerdict("hide", 0.0, tuple(decision.explain()), labels)
             elif decision.factor < 1.0:  # demoted, or sent to review by one rule and demoted by another
-                out[post] = ModerationVerdict("demote", decision.factor, tuple(decision.explain()))
+                out[post] = ModerationVerdict("demote", decision.factor, tuple(decision.explain()), labels)
+            elif labels:
+                out[post] = ModerationVerdict("label", 1.0, tuple(decision.explain()), labels)
         return out

@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from townsquare.feed.candidates import Adjustment, Candidate, RankerOutput
+from townsquare.feed.candidates import LABEL_STAGE, Adjustment, Candidate, RankerOutput
 from townsquare.feed.component import Component
 from townsquare.feed.features import FEATURES, Batch
 
@@ -120,12 +120,19 @@ class SteeringScorer(Scorer):
 
 
 class ModerationDemotionScorer(Scorer):
-    """Scales posts the moderation policy demotes by the policy's factor."""
+    """Scales posts the moderation policy demotes by the policy's factor, and notes the labels it puts
+    on posts (stage ``LABEL_STAGE``, the labels as the detail) for the page to show."""
 
     name = "moderation_demotion"
 
     def score_columns(self, ctx, scores, batch, notes):
-        demoted = {post: v for post, v in (ctx.scratch.get("moderation") or {}).items() if v.action == "demote"}
+        verdicts = ctx.scratch.get("moderation") or {}
+        labelled = {post: v.labels for post, v in verdicts.items() if v.labels}
+        if labelled:
+            rows = np.flatnonzero(np.isin(batch.posts, np.fromiter(labelled, np.int64, len(labelled))))
+            for row, post in zip(rows.tolist(), batch.posts[rows].tolist()):
+                notes.setdefault(row, []).append(Adjustment(LABEL_STAGE, 1.0, ", ".join(labelled[post])))
+        demoted = {post: v for post, v in verdicts.items() if v.action == "demote"}
         if not demoted:
             return scores
         rows = np.flatnonzero(np.isin(batch.posts, np.fromiter(demoted, np.int64, len(demoted))))

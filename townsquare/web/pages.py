@@ -191,6 +191,7 @@ def _visible(services, conn, user_id: int, where, limit: int | None = None) -> l
         verdicts = moderation.verdicts([r["id"] for r in rows])
         for r in rows:
             r["hidden"] = getattr(verdicts.get(r["id"]), "action", "allow") == "hide"
+            r["labels"] = getattr(verdicts.get(r["id"]), "labels", ())
         rows = [r for r in rows if not r["hidden"] or r["author_id"] == user_id]
     return rows
 
