@@ -222,9 +222,19 @@ def test_the_composer_scores_a_new_post_and_tells_its_author_what_moderation_did
     assert [c["id"] for c in list_cases(world.store, status="appealed")] == [case["id"]]
     assert "Your appeal is with the moderators." in client.get(page).text
 
-    client.cookies.clear()  # anyone else: the post does not exist for them
-    other = world.client.post("/signin", data={"handle": world.handles[1]}, follow_redirects=False)
-    client.cookies.set("townsquare_session", other.cookies["townsquare_session"])
+    def sign_in(handle: str, moderator: bool = False) -> None:
+        client.cookies.clear()
+        signed = world.client.post("/signin", data={"handle": handle, **({"moderator": "true"} if moderator else {})},
+                                   follow_redirects=False)
+        client.cookies.set("townsquare_session", signed.cookies["townsquare_session"])
+
+    sign_in(world.handles[1], moderator=True)  # a moderator sees the appeal and the hidden post
+    queue = html_text.unescape(client.get("/moderation").text)
+    assert f"@{world.handles[0]} appeals mod-ann's “hide”: “it is my own number”" in queue
+    assert f'<a href="{page}">post by @{world.handles[0]}</a>' in queue
+    seen = client.get(page)
+    assert seen.status_code == 200 and "Moderation hides it from everyone else." in seen.text
+    sign_in(world.handles[2])  # anyone else: the post does not exist for them
     assert client.get(page).status_code == 404
     assert client.post(page + "/appeal", data={"reason": "let me"}).status_code == 403
     world.store.close()

@@ -27,7 +27,7 @@ from townsquare.storage.moderation_schema import (
     moderation_decisions,
     moderation_scores,
 )
-from townsquare.storage.schema import posts
+from townsquare.storage.schema import posts, users
 
 _CHUNK = 500
 
@@ -136,14 +136,30 @@ def stored_scores(store: Store, post_ids: Sequence[int]) -> dict[int, dict[str, 
 
 
 def list_cases(store: Store, status: str = "open", limit: int = 50) -> list[dict[str, Any]]:
-    """Cases with their post's text, the suggested action and reasons; most urgent first."""
-    query = (select(moderation_cases, posts.c.text, posts.c.external_id.label("post"))
-             .join(posts, posts.c.id == moderation_cases.c.post_id)
+    """Cases with their post's text and author, the suggested action and reasons, most urgent first;
+    a case decided before also has ``decided`` (the latest action) and ``decided_by``, and one under
+    appeal ``appeal_reason`` and ``appeal_by`` (the author's handle)."""
+    query = (select(moderation_cases, posts.c.text, posts.c.external_id.label("post"), users.c.handle.label("author"))
+             .join(posts, posts.c.id == moderation_cases.c.post_id).join(users, users.c.id == posts.c.author_id)
              .order_by(moderation_cases.c.priority.desc(), moderation_cases.c.id).limit(limit))
     if status != "all":
         query = query.where(moderation_cases.c.status == status)
     with store.read() as conn:
-        return [dict(row) for row in conn.execute(query).mappings()]
+        cases = [dict(row) for row in conn.execute(query).mappings()]
+        ids = [c["id"] for c in cases]
+        decided = {row.case_id: row for row in conn.execute(
+            select(moderation_decisions.c.case_id, moderation_decisions.c.action, moderation_decisions.c.moderator)
+            .where(moderation_decisions.c.case_id.in_(ids)).order_by(moderation_decisions.c.id))}  # the latest wins
+        appeals = {row.case_id: row for row in conn.execute(
+            select(moderation_appeals.c.case_id, moderation_appeals.c.reason, users.c.handle)
+            .join(users, users.c.id == moderation_appeals.c.user_id)
+            .where(moderation_appeals.c.case_id.in_(ids), moderation_appeals.c.status == "open"))}
+    for case in cases:
+        if (last := decided.get(case["id"])) is not None:
+            case.update(decided=last.action, decided_by=last.moderator)
+        if (appeal := appeals.get(case["id"])) is not None:
+            case.update(appeal_reason=appeal.reason, appeal_by=appeal.handle)
+    return cases
 
 
 def _case(conn, case_id: int) -> dict[str, Any]:

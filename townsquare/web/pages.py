@@ -175,10 +175,12 @@ def _replied_to(services, user_id: int, post_ids: list[str]) -> dict[str, dict[s
             if (p := parents.get(parent)) else hidden for child, parent in links.items()}
 
 
-def _visible(services, conn, user_id: int, where, limit: int | None = None) -> list[dict[str, Any]]:
+def _visible(services, conn, user_id: int, where, limit: int | None = None,
+             moderator: bool = False) -> list[dict[str, Any]]:
     """The posts matching ``where`` that ``user_id`` may see, oldest first, with their authors' handles:
     ``townsquare.storage.visibility``'s rule, and nothing moderation hides from the feed except the
-    viewer's own posts, marked ``hidden`` (their author is told why, ``post_page``)."""
+    viewer's own posts and, for a ``moderator``, every post: those are marked ``hidden`` (an author is
+    told why, ``post_page``)."""
     query = (select(posts.c.id, posts.c.external_id, posts.c.text, posts.c.created_at, posts.c.reply_to_id,
                     posts.c.author_id, users.c.handle)
              .join(users, users.c.id == posts.c.author_id)
@@ -192,7 +194,7 @@ def _visible(services, conn, user_id: int, where, limit: int | None = None) -> l
         for r in rows:
             r["hidden"] = getattr(verdicts.get(r["id"]), "action", "allow") == "hide"
             r["labels"] = getattr(verdicts.get(r["id"]), "labels", ())
-        rows = [r for r in rows if not r["hidden"] or r["author_id"] == user_id]
+        rows = [r for r in rows if not r["hidden"] or moderator or r["author_id"] == user_id]
     return rows
 
 
@@ -205,10 +207,15 @@ def post_page(request: Request, services: Services, ref: Annotated[str, Path(min
     viewer = _viewer(request, services)
     if viewer is None:
         return _to_signin()
-    thread = visible_thread(services, viewer.user_id, ref)
+    thread = visible_thread(services, viewer.user_id, ref, moderator="moderate" in viewer.scopes)
     if thread is None:  # the same answer whether it never existed or is not for this viewer
         return _render(request, "error.html", viewer, 404, message="This post does not exist, or it is not shown to you.")
-    statement = _hidden_statement(services, thread["post"]) if thread["post"].get("hidden") else None
+    post = thread["post"]
+    statement = None
+    if post.get("hidden") and post["author_id"] == viewer.user_id:
+        statement = _hidden_statement(services, post)
+    elif post.get("hidden"):  # a moderator looking at the thread
+        statement = {"why": "Moderation hides it from everyone else.", "case": None, "author": False}
     return _render(request, "post.html", viewer, actions=ACTIONS, statement=statement, **thread)
 
 
@@ -222,7 +229,7 @@ def _hidden_statement(services, post: dict[str, Any]) -> dict[str, Any]:
         why = f"A moderator hid it on {case['updated_at']:%Y-%m-%d}. If you think that was wrong, you can appeal."
     else:
         why = _in_words(services, post["id"], "It is hidden from others until a moderator looks at it")[1]
-    return {"why": why, "case": case["id"] if decided and not case["appeal_open"] else None}
+    return {"why": why, "case": case["id"] if decided and not case["appeal_open"] else None, "author": True}
 
 
 @router.post("/posts/{ref}/appeal")
@@ -249,7 +256,8 @@ def appeal(
     return _with_notice(f"/posts/{ref}", "Appeal sent: a moderator will look at your post again")
 
 
-def visible_thread(services, user_id: int, ref: str, max_replies: int = 200) -> dict[str, Any] | None:
+def visible_thread(services, user_id: int, ref: str, max_replies: int = 200,
+                   moderator: bool = False) -> dict[str, Any] | None:
     """The post ``ref``, the post it answers and its first replies, each only if ``user_id`` may see it
     (``_visible``). None when the post itself is not visible."""
     with services.store.read() as conn:
@@ -259,7 +267,7 @@ def visible_thread(services, user_id: int, ref: str, max_replies: int = 200) -> 
         around = [posts.c.id == target.id, posts.c.reply_to_id == target.id]
         if target.reply_to_id is not None:
             around.append(posts.c.id == target.reply_to_id)
-        rows = _visible(services, conn, user_id, or_(*around), limit=max_replies + 2)
+        rows = _visible(services, conn, user_id, or_(*around), limit=max_replies + 2, moderator=moderator)
     post = next((r for r in rows if r["id"] == target.id), None)
     if post is None:
         return None
