@@ -141,10 +141,10 @@ def test_a_post_the_policy_labels_shows_its_label(tmp_path, demo_db):
 
     world = World(tmp_path, demo_db, moderation="auto")
     post = world.store.find_post("p00005")
-    with world.store.begin() as conn:  # between the default policy's label (0.52) and demote (0.87) thresholds
+    with world.store.begin() as conn:  # between the default policy's label (0.77) and demote (0.87) thresholds
         conn.execute(moderation_scores.insert().values(
-            post_id=post["id"], classifier="offensive", version="test", scores={"not-offensive": 0.3, "offensive": 0.7},
-            spans=[], top_score=0.7, scored_at=datetime.now(UTC)))
+            post_id=post["id"], classifier="offensive", version="test", scores={"not-offensive": 0.2, "offensive": 0.8},
+            spans=[], top_score=0.8, scored_at=datetime.now(UTC)))
     client = _signed_in(world)
     assert "Labelled: offensive" in client.get("/posts/p00005").text
     unlabelled = client.get("/posts/p00006")
