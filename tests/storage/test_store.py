@@ -155,12 +155,40 @@ def test_embedding_cache_round_trip(store):
 
 
 def test_export_user_has_everything_about_them(store):
+    import json
+
+    from townsquare.storage.feed_schema import feed_steering
+    from townsquare.storage.moderation_schema import moderation_appeals, moderation_cases, moderation_scores
+    from townsquare.web.auth import KeyBook
+
     Loader(store).load(small_world())
+    ada, p1, p4 = store.find_user("ada")["id"], store.find_post("p1")["id"], store.find_post("p4")["id"]
+    with store.begin() as conn:
+        conn.execute(feed_steering.insert().values(user_id=ada, direction="more", phrase="chess", weight=1.0,
+                                                   model="m", vector=b"\0" * 8, created_at=T0))
+        for post in (p1, p4):  # a score on her post, and one on someone else's
+            conn.execute(moderation_scores.insert().values(post_id=post, classifier="spam", version="v",
+                                                           scores={"spam": 0.1}, spans=[], top_score=0.9, scored_at=T0))
+        case = conn.execute(moderation_cases.insert().values(post_id=p1, suggested_action="hide", reasons=[],
+                                                             created_at=T0, updated_at=T0)).inserted_primary_key[0]
+        conn.execute(moderation_appeals.insert().values(case_id=case, user_id=ada, reason="mine", created_at=T0))
+    KeyBook(store, 0).create(["read"], name="ada's app", user="ada")
     data = export_user(store, "ada")
     assert data["user"]["handle"] == "ada"
     assert [p["external_id"] for p in data["posts"]] == ["p1", "p3"]
     assert [i["kind"] for i in data["interactions"]] == ["view"]
     assert len(data["followers"]) == 1
+    more = data["more"]
+    assert [r["phrase"] for r in more["feed_steering"]] == ["chess"] and "vector" not in more["feed_steering"][0]
+    assert [r["post_id"] for r in more["moderation_scores"]] == [p1]  # not the score on p4
+    assert [r["reason"] for r in more["moderation_appeals"]] == ["mine"] and len(more["moderation_cases"]) == 1
+    assert [r["name"] for r in more["api_keys"]] == ["ada's app"] and "key_hash" not in more["api_keys"][0]
+    assert {"api_keys.key_hash", "feed_steering.vector"} <= set(data["left_out"]["columns"])
+    # every table that refers to a user or a post is in the export
+    referring = {t.name for t in metadata.sorted_tables
+                 if any(fk.column.table in (users, posts) for fk in t.foreign_keys)}
+    assert referring <= {"posts", "edges_out", "interactions", "user_vectors", "post_vectors", "edges"} | set(more)
+    json.dumps(data)  # plain JSON
 
 
 def test_delete_user_leaves_nothing_behind(store):

@@ -1,5 +1,12 @@
 """A user's data on request: everything stored about them, or all of it removed.
 
+The export has the user, their posts, edges, interactions and vectors, and under ``more`` every
+other table that refers to them or to their posts (their steering phrases, the suggestions they
+were shown, the moderation scores, cases and decisions on their posts, their appeals, their API
+keys and sessions...), found through the schema's foreign keys, so tables added later are
+exported without a change here. Stored secrets (``*_hash``) and internal binary caches are left
+out and named under ``left_out``.
+
 Deletion removes the user, their posts, their interactions (and others' interactions with their
 posts), their edges, vectors, cached embeddings of their texts, and every row in any table
 that refers to them: tables added later join in through foreign keys with ``ON DELETE
@@ -11,12 +18,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import LargeBinary, Table, delete, or_, select
 
 from townsquare.storage.schema import (
     edges,
     embedding_cache,
     interactions,
+    metadata,
     post_vectors,
     posts,
     user_vectors,
@@ -45,6 +53,13 @@ def export_user(store: Store, ref: str | int) -> dict[str, Any]:
             return [_jsonable(dict(r)) for r in conn.execute(query).mappings()]
 
         their_posts = rows(select(posts).where(posts.c.author_id == uid).order_by(posts.c.created_at))
+        more, left_out = {}, []
+        for table, to_user, to_posts in _referring_tables():
+            kept = [c for c in table.columns if not _withheld(c)]
+            left_out += [f"{table.name}.{c.name}" for c in table.columns if _withheld(c)]
+            mine = select(posts.c.id).where(posts.c.author_id == uid)
+            where = or_(*[c == uid for c in to_user]) if to_user else or_(*[c.in_(mine) for c in to_posts])
+            more[table.name] = rows(select(*kept).where(where))
         return {
             "user": _jsonable(user),
             "posts": their_posts,
@@ -58,7 +73,33 @@ def export_user(store: Store, ref: str | int) -> dict[str, Any]:
             "post_vectors": rows(select(post_vectors.c.model, post_vectors.c.post_id, post_vectors.c.vector)
                                  .join(posts, posts.c.id == post_vectors.c.post_id)
                                  .where(posts.c.author_id == uid)),
+            "more": more,
+            "left_out": {"columns": left_out, "why": "secrets are stored only as hashes, and binary caches "
+                         "(ranked feed pages, model state) are internal; both go with the user on deletion"},
         }
+
+
+# Tables the export has its own sections for (``edges`` and ``interactions`` only the user's side).
+_SECTIONS = {t.name for t in (users, posts, edges, interactions, user_vectors, post_vectors)}
+
+
+def _referring_tables() -> list[tuple[Table, list, list]]:
+    """Every other table with a foreign key to users or posts: (table, columns naming a user, columns
+    naming a post). A table that names users is exported by them only, so that others' rows about
+    the user's posts (who liked them) stay theirs."""
+    found = []
+    for table in metadata.sorted_tables:
+        if table.name in _SECTIONS:
+            continue
+        to_user = [fk.parent for fk in table.foreign_keys if fk.column.table is users]
+        to_posts = [fk.parent for fk in table.foreign_keys if fk.column.table is posts]
+        if to_user or to_posts:
+            found.append((table, to_user, to_posts))
+    return found
+
+
+def _withheld(column) -> bool:
+    return column.name.endswith("_hash") or isinstance(column.type, LargeBinary)
 
 
 def delete_user(store: Store, ref: str | int) -> dict[str, int]:
