@@ -219,11 +219,14 @@ def appeal_case(store: Store, case_id: int, user: str | int, reason: str) -> int
     return int(appeal_id)
 
 
-def latest_case(store: Store, post_id: int) -> dict[str, Any] | None:
-    """The post's newest case, with ``appeal_open`` (whether an appeal of it awaits a moderator); None if it has none."""
+def latest_case(store: Store, post_id: int, decided: bool = False) -> dict[str, Any] | None:
+    """The post's newest case (``decided``: the newest a moderator decided, appealed or not), with
+    ``appeal_open`` (whether an appeal of it awaits a moderator); None if it has none."""
+    query = select(moderation_cases).where(moderation_cases.c.post_id == post_id)
+    if decided:
+        query = query.where(moderation_cases.c.status.in_(("decided", "appealed", "closed")))
     with store.read() as conn:
-        case = conn.execute(select(moderation_cases).where(moderation_cases.c.post_id == post_id)
-                            .order_by(moderation_cases.c.id.desc()).limit(1)).mappings().first()
+        case = conn.execute(query.order_by(moderation_cases.c.id.desc()).limit(1)).mappings().first()
         if case is None:
             return None
         appeal = conn.execute(select(moderation_appeals.c.id).where(

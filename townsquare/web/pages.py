@@ -221,15 +221,14 @@ def post_page(request: Request, services: Services, ref: Annotated[str, Path(min
 
 def _hidden_statement(services, post: dict[str, Any]) -> dict[str, Any]:
     """What the author of a hidden post is told: why, and whether they may appeal (a moderator's decision)."""
-    case = latest_case(services.store, post["id"])
-    decided = case is not None and case["status"] in ("decided", "closed")
-    if case is not None and case["appeal_open"]:
-        why = "Your appeal is with the moderators."
-    elif decided:
-        why = f"A moderator hid it on {case['updated_at']:%Y-%m-%d}. If you think that was wrong, you can appeal."
-    else:
+    case = latest_case(services.store, post["id"], decided=True)
+    if case is None:  # the policy hid it; no moderator has looked yet
         why = _in_words(services, post["id"], "It is hidden from others until a moderator looks at it")[1]
-    return {"why": why, "case": case["id"] if decided and not case["appeal_open"] else None, "author": True}
+        return {"why": why, "case": None, "author": True}
+    if case["appeal_open"]:
+        return {"why": "Your appeal is with the moderators.", "case": None, "author": True}
+    return {"why": f"A moderator hid it on {case['updated_at']:%Y-%m-%d}. If you think that was wrong, you can "
+            "appeal.", "case": case["id"], "author": True}
 
 
 @router.post("/posts/{ref}/appeal")
@@ -245,7 +244,7 @@ def appeal(
         return _to_signin()
     thread = visible_thread(services, viewer.user_id, ref)
     post = thread["post"] if thread else None
-    case = latest_case(services.store, int(post["id"])) if post else None
+    case = latest_case(services.store, int(post["id"]), decided=True) if post else None
     if post is None or post["author_id"] != viewer.user_id or case is None:
         return _render(request, "error.html", viewer, 403, message="Only the author of a post a moderator "
                        "decided on may appeal it.")
