@@ -117,7 +117,10 @@ def test_queue_commands(runner, tmp_path):
     case = str(cases[0]["id"])
     invoke(runner, tmp_path, "moderate", "decide", case, "--action", "hide", "--moderator", "mod-ann")
     invoke(runner, tmp_path, "moderate", "appeal", case, "--user", "@ada", "--reason", "my own number")
-    assert json.loads(invoke(runner, tmp_path, "moderate", "queue", "--status", "appealed", "--json"))
+    [appealed] = json.loads(invoke(runner, tmp_path, "moderate", "queue", "--status", "appealed", "--json"))
+    assert (appealed["author"], appealed["appeal_by"], appealed["decided_by"], appealed["decided"]) == (
+        "ada", "ada", "mod-ann", "hide") and appealed["appeal_reason"] == "my own number"
+    assert "appeals" in invoke(runner, tmp_path, "moderate", "queue", "--status", "appealed")  # the table, wrapped
     invoke(runner, tmp_path, "moderate", "decide", case, "--action", "allow", "--moderator", "mod-ben",
            "--label", "personal_data=none")
     out = tmp_path / "decisions.jsonl"

@@ -213,8 +213,11 @@ def moderate_queue(
         return
     table = Table("case", "post", "status", "suggested", "reasons", "text", title=f"moderation queue ({status})")
     for case in cases:
-        table.add_row(str(case["id"]), case["post"], case["status"], case["suggested_action"],
-                      "\n".join(r["why"] for r in case["reasons"]), case["text"][:80])
+        why = [r["why"] for r in case["reasons"]]
+        if "appeal_reason" in case:
+            why.append(f"@{case['appeal_by']} appeals {case['decided_by']}'s {case['decided']!r}: {case['appeal_reason']}")
+        table.add_row(str(case["id"]), f"{case['post']}\n@{case['author']}", case["status"], case["suggested_action"],
+                      "\n".join(why), case["text"][:80])
     out.print(table)
 
 
