@@ -152,6 +152,35 @@ def test_a_post_the_policy_labels_shows_its_label(tmp_path, demo_db):
     world.store.close()
 
 
+def test_pages_never_show_or_touch_a_post_the_viewer_may_not_see(tmp_path, demo_db):
+    """Replying to, liking or reporting a private post of someone else is the same 404 as opening it:
+    no text of it on any page, nothing recorded."""
+    from sqlalchemy import func, select, update
+
+    from townsquare.storage.schema import interactions, posts
+
+    world = World(tmp_path, demo_db)
+    me = world.store.find_user(world.handles[0])["id"]
+    with world.store.begin() as conn:
+        ref, text = conn.execute(select(posts.c.external_id, posts.c.text).where(
+            posts.c.author_id != me, posts.c.reply_to_id.is_(None)).order_by(posts.c.id).limit(1)).one()
+        conn.execute(update(posts).where(posts.c.external_id == ref).values(visibility="private"))
+    client = _signed_in(world)
+
+    def counts():
+        with world.store.read() as conn:
+            return [conn.execute(select(func.count()).select_from(t)).scalar_one() for t in (posts, interactions)]
+
+    before = counts()
+    for response in (client.get(f"/compose?reply_to={ref}"), client.get(f"/posts/{ref}"),
+                     client.post("/act", data={"post": ref, "kind": "like"}, follow_redirects=False),
+                     client.post("/act", data={"post": ref, "kind": "report"}, follow_redirects=False),
+                     client.post("/compose", data={"text": "hi", "reply_to": ref}, follow_redirects=False)):
+        assert response.status_code == 404 and first_words(text, 20) not in response.text
+    assert counts() == before
+    world.store.close()
+
+
 def test_marked_cuts_text_at_spans_that_still_match():
     text = "call 555-0101 or mail a@b.co"
     spans = [{"start": 22, "end": 28, "kind": "email", "text": "a@b.co"},

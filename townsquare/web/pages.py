@@ -201,6 +201,20 @@ def _visible(services, conn, user_id: int, where, limit: int | None = None,
 _POST_PAGE = re.compile(r"/posts/[^/?#\s]+")
 
 
+def _shown_post(services, viewer: Principal, ref: str) -> dict[str, Any] | None:
+    """The post ``ref`` if ``viewer`` may see it (``_visible``), else None: what the pages that act on a
+    post (reply, like, report...) check first, so none shows or touches a post its viewer may not see."""
+    with services.store.read() as conn:
+        rows = _visible(services, conn, viewer.user_id, posts.c.external_id == ref, limit=1,
+                        moderator="moderate" in viewer.scopes)
+    return rows[0] if rows else None
+
+
+def _not_shown(request: Request, viewer: Principal) -> HTMLResponse:
+    # the same answer whether the post never existed or is not for this viewer
+    return _render(request, "error.html", viewer, 404, message="This post does not exist, or it is not shown to you.")
+
+
 @router.get("/posts/{ref}")
 def post_page(request: Request, services: Services, ref: Annotated[str, Path(min_length=1, max_length=256)]) -> Response:
     """One post with the post it answers and its replies: the assistant's citations link here."""
@@ -208,8 +222,8 @@ def post_page(request: Request, services: Services, ref: Annotated[str, Path(min
     if viewer is None:
         return _to_signin()
     thread = visible_thread(services, viewer.user_id, ref, moderator="moderate" in viewer.scopes)
-    if thread is None:  # the same answer whether it never existed or is not for this viewer
-        return _render(request, "error.html", viewer, 404, message="This post does not exist, or it is not shown to you.")
+    if thread is None:
+        return _not_shown(request, viewer)
     post = thread["post"]
     statement = None
     if post.get("hidden") and post["author_id"] == viewer.user_id:
@@ -298,11 +312,14 @@ def act(
         return _to_signin()
     if kind not in ACTIONS:
         return _render(request, "error.html", viewer, 422, message=f"unknown action {kind!r}")
+    shown = _shown_post(services, viewer, post)
+    if shown is None:
+        return _not_shown(request, viewer)
     services.feed.record(viewer.user_id, post, kind)
     if kind == "report":
         open_report_case(services.store, post, viewer.handle or str(viewer.user_id))
     done, then = ACTIONS[kind]
-    notice = f"{done} “{first_words(services.store.find_post(post)['text'], 40)}”: {then}."
+    notice = f"{done} “{first_words(shown['text'], 40)}”: {then}."
     back = back if _POST_PAGE.fullmatch(back) else "/home"  # a post page of this site, or the feed
     return _with_notice(back, notice)
 
@@ -335,7 +352,9 @@ def compose_page(
     viewer = _viewer(request, services)
     if viewer is None:
         return _to_signin()
-    parent = services.store.find_post(reply_to) if reply_to else None
+    parent = _shown_post(services, viewer, reply_to) if reply_to else None
+    if reply_to and parent is None:
+        return _not_shown(request, viewer)
     suggestions, why_none = [], []
     if parent is not None:
         try:
@@ -386,6 +405,8 @@ def compose(
     viewer = _viewer(request, services)
     if viewer is None:
         return _to_signin()
+    if reply_to and _shown_post(services, viewer, reply_to) is None:
+        return _not_shown(request, viewer)
     me = services.store.find_user(viewer.user_id)
     now = datetime.now(UTC)
     records: list[Any] = [
