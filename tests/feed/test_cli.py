@@ -55,6 +55,7 @@ def test_feed_pages_with_a_cursor_and_explains(cli):
 def test_why_not_names_the_filter(cli):
     out = cli("why-not", "ada", "politics0", "--at", NOW.isoformat())
     assert "removed by the blocked_authors filter: you muted them" in out
+    assert "(its text is not shown to this user)" in out  # a why-not is not a way to read a muted post
 
 
 def test_feed_pipeline_prints_the_components(cli):

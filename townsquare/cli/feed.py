@@ -120,7 +120,8 @@ def why_not_command(
     if as_json:
         print(json.dumps(report, default=str, indent=2))
         return
-    out.print(f"[bold]{report['post']}[/] by {report['author']}: {report['text'][:140]}")
+    text = report["text"][:140] if report["text"] is not None else "(its text is not shown to this user)"
+    out.print(f"[bold]{report['post']}[/] by {report['author']}: {text}")
     out.print(f"[bold]why not:[/] {report['verdict']}")
     for line in report.get("proposed_by", []):
         out.print(f"  proposed: {line}")

@@ -119,8 +119,14 @@ def explain_item(c: Candidate, names: Names, position: int, created_at: str | No
     }
 
 
+# Filters that remove a post the user may not see: its text stays out of their why-not report.
+_NOT_FOR_THEM = {"deleted_posts", "blocked_authors", "moderation"}
+
+
 def why_not_report(post: dict, ranking, page_items: list[Candidate], limit: int, names: Names) -> dict:
-    """Why ``post`` is not (or is) on the user's first page, from one ranking run that followed it."""
+    """Why ``post`` is not (or is) on the user's first page, from one ranking run that followed it.
+    The text of a post they may not see (private, deleted, by someone blocked, hidden by moderation) is
+    left out: a why-not is not a way to read it."""
     pid, output = post["id"], ranking.ranker_output
     out = {"post": post["external_id"], "author": names.user(post["author_id"]), "text": post["text"],
            "sources_run": [{"source": o.name, "proposed": o.proposed, "error": o.error} for o in ranking.outcomes]}
@@ -131,6 +137,8 @@ def why_not_report(post: dict, ranking, page_items: list[Candidate], limit: int,
     if pid in removed:
         stage, why = removed[pid]
         out.update(verdict=f"removed by the {stage} filter: {why}", removed_by={"filter": stage, "why": why})
+        if stage in _NOT_FOR_THEM:
+            out["text"] = None
         return out
     position = next((i for i, c in enumerate(page_items[:limit]) if c.post_id == pid), None)
     out.update(rank=None if ranking.probe_rank is None else ranking.probe_rank + 1, ranked=ranking.ranked,
