@@ -301,9 +301,10 @@ def moderate_simulate(
     examples: Annotated[int, typer.Option(min=0, help="Example posts shown for each change.")] = 3,
     as_json: JsonFlag = False,
 ) -> None:
-    """Try a policy on the posts already scored, before putting it in force: the actions it would take
-    against the current policy's, and example posts that would change. Runs no model; moderators'
-    decisions stand under any policy and are left out."""
+    """Try a policy on the posts already scored, before putting it in force.
+
+    The actions it would take against the current policy's, and example posts that would change.
+    Runs no model; moderators' decisions stand under any policy and are left out."""
     from townsquare.feed.explain import first_words
     from townsquare.safety.simulate import simulate_policy
 
