@@ -17,6 +17,7 @@ import json
 import sys
 import tempfile
 from collections import Counter
+from importlib import resources
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -49,7 +50,7 @@ def main() -> None:
     scorer = SafetyScorer.load()
     results = scorer.score([p.text for p in posts])
     base = (args.policy.read_text(encoding="utf-8") if args.policy
-            else (Path(__file__).resolve().parents[1] / "townsquare/safety/default_policy.toml").read_text())
+            else (resources.files("townsquare.safety") / "default_policy.toml").read_text(encoding="utf-8"))
     out = {"posts": len(posts), "toxic": sum(toxic), "settings": []}
     with tempfile.TemporaryDirectory() as folder:
         for share in [None, *args.prevalence]:

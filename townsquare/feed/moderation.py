@@ -111,7 +111,7 @@ class PolicyModeration:
                 out[post] = ModerationVerdict(action, factor, (f"a moderator decided: {action}",), labels)
         for post, entry in scored.items():
             decision = self.policy.decide(entry["scores"], entry.get("spans"))
-            labels = tuple(dict.fromkeys(r.label.replace("_", " ") for r in decision.reasons if r.action == "label"))
+            labels = decision.labels
             if decision.action == "hide":
                 out[post] = ModerationVerdict("hide", 0.0, tuple(decision.explain()), labels)
             elif decision.factor < 1.0:  # demoted, or sent to review by one rule and demoted by another

@@ -80,6 +80,11 @@ class Reason:
     spans: tuple[dict[str, Any], ...] = ()
     prevalence: float | None = None  # the share of posts with the label at which ``precision`` holds
 
+    @property
+    def label_words(self) -> str:
+        """The label as a reader sees it: "personal data" for ``personal_data``."""
+        return self.label.replace("_", " ")
+
     def explain(self) -> str:
         what = f"{self.classifier}: {self.label} {self.score:.2f} >= {self.threshold:.2f}"
         if self.precision is not None:
@@ -104,8 +109,9 @@ class Decision:
         return self.action == "hide"
 
     @property
-    def labels(self) -> list[str]:
-        return sorted({f"{r.classifier}:{r.label}" for r in self.reasons if r.action == "label"})
+    def labels(self) -> tuple[str, ...]:
+        """The labels a post shows for the rules that label it, in words and in order ("offensive")."""
+        return tuple(dict.fromkeys(r.label_words for r in self.reasons if r.action == "label"))
 
     def explain(self) -> list[str]:
         return [reason.explain() for reason in self.reasons]
@@ -195,11 +201,12 @@ def at_prevalence(curve: Sequence[Sequence[float]], prevalence: float) -> list[t
         raise ConfigError("this precision curve does not start at recall 1 (every text flagged), so the "
                           "held-out share of the label is unknown: leave `prevalence` out for it")
     ratio = (prevalence / (1 - prevalence)) / (base / (1 - base))
-    moved = []
-    for threshold, precision, recall in curve:
-        odds = precision / (1 - precision) * ratio if precision < 1.0 else float("inf")
-        moved.append((float(threshold), 1.0 if odds == float("inf") else odds / (1 + odds), float(recall)))
-    return moved
+
+    def moved(precision: float) -> float:
+        odds = precision / (1 - precision) * ratio
+        return odds / (1 + odds)
+
+    return [(float(t), 1.0 if p >= 1.0 else moved(p), float(r)) for t, p, r in curve]
 
 
 def load_policy(path: Path | None, curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]]) -> Policy:
@@ -223,12 +230,7 @@ def load_policy(path: Path | None, curves: Mapping[str, Mapping[str, Sequence[Se
     _check_prevalence(parsed.prevalence, curves, source)
     resolved = []
     for rule in parsed.rules:
-        if rule.classifier not in curves:
-            raise ConfigError(f"policy file {source}: no classifier {rule.classifier!r}; classifiers: "
-                              f"{', '.join(sorted(curves))}")
-        if rule.label not in curves[rule.classifier]:
-            raise ConfigError(f"policy file {source}: classifier {rule.classifier!r} has no label {rule.label!r}; "
-                              f"labels: {', '.join(curves[rule.classifier])}")
+        _check_label(curves, rule.classifier, rule.label, f"policy file {source}")
         if rule.threshold is not None:
             resolved.append(ResolvedRule(rule, rule.threshold, None))
             continue
@@ -250,10 +252,14 @@ def _check_prevalence(prevalence: Mapping[str, Mapping[str, float]],
                       curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]], source: str) -> None:
     """Every ``[prevalence]`` entry names a classifier and one of its labels (a typo would silently do nothing)."""
     for classifier, shares in prevalence.items():
-        if classifier not in curves:
-            raise ConfigError(f"policy file {source}: prevalence.{classifier}: no classifier {classifier!r}; "
-                              f"classifiers: {', '.join(sorted(curves))}")
+        _check_label(curves, classifier, None, f"policy file {source}: prevalence.{classifier}")
         for label in shares:
-            if label not in curves[classifier]:
-                raise ConfigError(f"policy file {source}: prevalence.{classifier}.{label}: classifier "
-                                  f"{classifier!r} has no label {label!r}; labels: {', '.join(curves[classifier])}")
+            _check_label(curves, classifier, label, f"policy file {source}: prevalence.{classifier}.{label}")
+
+
+def _check_label(curves: Mapping[str, Mapping[str, Any]], classifier: str, label: str | None, where: str) -> None:
+    if classifier not in curves:
+        raise ConfigError(f"{where}: no classifier {classifier!r}; classifiers: {', '.join(sorted(curves))}")
+    if label is not None and label not in curves[classifier]:
+        raise ConfigError(f"{where}: classifier {classifier!r} has no label {label!r}; "
+                          f"labels: {', '.join(curves[classifier])}")

@@ -103,11 +103,12 @@ def score_posts(store: Store, post_ids: Sequence[int], scorer: SafetyScorer | No
             conn.execute(delete(moderation_scores).where(moderation_scores.c.post_id.in_(ids),
                                                          moderation_scores.c.classifier.in_(list(versions))))
             store.insert_ignore(conn, moderation_scores, score_rows)
-            open_posts = dict(conn.execute(select(moderation_cases.c.post_id, moderation_cases.c.id).where(
-                moderation_cases.c.post_id.in_(ids), moderation_cases.c.status == "open")).all())
-            appealed = set(conn.execute(select(moderation_cases.c.post_id).where(
-                moderation_cases.c.post_id.in_(ids), moderation_cases.c.status == "appealed")).scalars())
-            fresh = [c for c in cases if c["post_id"] not in open_posts and c["post_id"] not in appealed]
+            pending = conn.execute(select(moderation_cases.c.post_id, moderation_cases.c.id, moderation_cases.c.status)
+                                   .where(moderation_cases.c.post_id.in_(ids),
+                                          moderation_cases.c.status.in_(("open", "appealed")))).all()
+            open_posts = {post: case for post, case, status in pending if status == "open"}
+            busy = {post for post, _, _ in pending}  # open or under appeal: no second case
+            fresh = [c for c in cases if c["post_id"] not in busy]
             if fresh:
                 conn.execute(moderation_cases.insert(), fresh)
             for case in cases:

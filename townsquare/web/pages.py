@@ -460,7 +460,7 @@ def _in_words(services, post_id: int, opening: str | None) -> tuple[str, str]:
     why = []
     for reason in decision.reasons:
         kinds = sorted({s["kind"].replace("_", " ") for s in reason.spans})
-        words = reason.label.replace("_", " ") + (f" ({', '.join(kinds)})" if kinds else "")
+        words = reason.label_words + (f" ({', '.join(kinds)})" if kinds else "")
         why += [words] if words not in why else []
     return decision.action, f"{opening or _POSTED[decision.action]}: {'; '.join(why)}."
 
