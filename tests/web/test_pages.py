@@ -353,3 +353,33 @@ def test_the_assistant_links_each_post_it_cites_and_escapes_the_rest():
     assert '(<a href="/posts/p00012">/posts/p00012</a>)' in out
     assert "&lt;b&gt;chess&lt;/b&gt;" in out and "&amp; b" in out
     assert out.count("<a ") == 1 and "(/posts/p&#34;onclick=1)" in out  # escaped, and not a link
+
+
+def test_a_thread_counts_only_the_replies_the_viewer_may_see(world):
+    """The reply limit applies after blocked authors are left out: blocking the authors of a thread's
+    first replies brings the later ones up, not an empty thread."""
+    from sqlalchemy import delete, func, insert, select
+
+    from townsquare.storage.schema import edges, posts
+    from townsquare.web.pages import visible_thread
+
+    me = world.store.find_user(world.handles[0])["id"]
+    with world.store.read() as conn:
+        counts = (select(posts.c.reply_to_id).where(posts.c.reply_to_id.is_not(None), posts.c.author_id != me)
+                  .group_by(posts.c.reply_to_id).having(func.count(posts.c.author_id.distinct()) >= 3).subquery())
+        parent = conn.execute(select(posts).join(counts, counts.c.reply_to_id == posts.c.id)
+                              .where(posts.c.author_id != me, posts.c.visibility == "public").limit(1)).mappings().first()
+        replies = conn.execute(select(posts).where(posts.c.reply_to_id == parent["id"])
+                               .order_by(posts.c.created_at, posts.c.id)).mappings().all()
+    last = replies[-1]
+    blocked = {r["author_id"] for r in replies[:-1]} - {me, last["author_id"], parent["author_id"]}
+    assert blocked, "the demo has a thread with replies by three people"
+    with world.store.begin() as conn:
+        conn.execute(insert(edges), [{"source_id": me, "target_id": b, "kind": "block"} for b in blocked])
+    try:
+        thread = visible_thread(world.services, me, parent["external_id"], max_replies=1)
+        shown = [r["id"] for r in thread["replies"]]
+        assert len(shown) == 1 and not {r["author_id"] for r in thread["replies"]} & blocked
+    finally:
+        with world.store.begin() as conn:
+            conn.execute(delete(edges).where(edges.c.source_id == me, edges.c.target_id.in_(blocked)))

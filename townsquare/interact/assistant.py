@@ -21,7 +21,7 @@ from sqlalchemy import select
 from townsquare.errors import InputError
 from townsquare.models.base import Embedder
 from townsquare.storage.schema import posts, users
-from townsquare.storage.visibility import hidden_authors, may_see
+from townsquare.storage.visibility import may_see
 
 _WINDOWS = {"today": 1, "this week": 7, "past week": 7, "last week": 7, "this month": 30, "past month": 30,
             "last month": 30, "this year": 365}
@@ -113,14 +113,13 @@ class Assistant:
     def visible_posts(self, user_id: int, since: datetime | None) -> list[dict]:
         """Live posts the user may see, newest first, without blocked/muted authors or moderated posts."""
         with self.store.read() as conn:
-            hidden = hidden_authors(conn, user_id)
             query = (select(posts.c.id, posts.c.external_id, posts.c.text, posts.c.author_id, posts.c.created_at,
                             users.c.handle).join(users, users.c.id == posts.c.author_id)
                      .where(may_see(user_id), posts.c.repost_of_id.is_(None))
                      .order_by(posts.c.created_at.desc()).limit(self.pool))
             if since is not None:
                 query = query.where(posts.c.created_at >= since)
-            rows = [dict(r) for r in conn.execute(query).mappings() if r["author_id"] not in hidden]
+            rows = [dict(r) for r in conn.execute(query).mappings()]
         if self.policy is not None and rows:
             from townsquare.safety import post_decisions
             decisions = post_decisions(self.store, [r["id"] for r in rows], self.policy)

@@ -7,23 +7,21 @@ moderator hid or sent to review) is the caller's: ``townsquare.safety.post_decis
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 
 from townsquare.storage.schema import edges, posts
 
 
 def may_see(user_id: int) -> ColumnElement[bool]:
-    """A condition on ``posts``: live, and public, the user's own, or followers-only from someone they follow."""
-    follows = select(edges.c.target_id).where(edges.c.source_id == user_id, edges.c.kind == "follow")
+    """A condition on ``posts``: live; public, the user's own, or followers-only from someone they follow;
+    and not by an author the user blocks or mutes, or who blocks the user.
+
+    One SQL condition, so a query's ``LIMIT`` counts only posts the user may see."""
+    e = edges
+    follows = select(e.c.target_id).where(e.c.source_id == user_id, e.c.kind == "follow")
+    shunned = select(e.c.target_id).where(e.c.source_id == user_id, e.c.kind.in_(("block", "mute")))
+    blockers = select(e.c.source_id).where(e.c.target_id == user_id, e.c.kind == "block")
     return and_(posts.c.deleted.is_(False),
                 or_(posts.c.visibility == "public", posts.c.author_id == user_id,
-                    and_(posts.c.visibility == "followers", posts.c.author_id.in_(follows))))
-
-
-def hidden_authors(conn: Connection, user_id: int) -> set[int]:
-    """Authors whose posts the user never sees: those they block or mute, and those who block them."""
-    e = edges
-    hidden = set(conn.execute(select(e.c.target_id).where(e.c.source_id == user_id,
-                                                          e.c.kind.in_(("block", "mute")))).scalars())
-    return hidden | set(conn.execute(select(e.c.source_id).where(e.c.target_id == user_id,
-                                                                 e.c.kind == "block")).scalars())
+                    and_(posts.c.visibility == "followers", posts.c.author_id.in_(follows))),
+                posts.c.author_id.not_in(shunned), posts.c.author_id.not_in(blockers))

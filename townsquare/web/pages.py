@@ -26,7 +26,7 @@ from townsquare.feed.explain import first_words
 from townsquare.ingest.records import InteractionKind, InteractionRecord, PostRecord
 from townsquare.safety.queue import appeal_case, decide_case, latest_case, list_cases
 from townsquare.storage.schema import posts, users
-from townsquare.storage.visibility import hidden_authors, may_see
+from townsquare.storage.visibility import may_see
 from townsquare.web.auth import Principal
 from townsquare.web.dashboard import dashboard_plots
 from townsquare.web.deps import COOKIE, Services
@@ -186,8 +186,7 @@ def _visible(services, conn, user_id: int, where, limit: int | None = None,
              .join(users, users.c.id == posts.c.author_id)
              .where(where, may_see(user_id), posts.c.repost_of_id.is_(None))
              .order_by(posts.c.created_at, posts.c.id).limit(limit))
-    hidden = hidden_authors(conn, user_id)
-    rows = [dict(r) for r in conn.execute(query).mappings() if r["author_id"] not in hidden]
+    rows = [dict(r) for r in conn.execute(query).mappings()]
     moderation = getattr(services.feed.env, "moderation", None)
     if moderation is not None and rows:
         verdicts = moderation.verdicts([r["id"] for r in rows])
