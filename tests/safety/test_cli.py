@@ -100,6 +100,8 @@ def test_classify_applies_the_default_policy(runner, tmp_path):
                                           "misinfo_posts", "spam", "personal_data"}
     policy = json.loads(invoke(runner, tmp_path, "moderate", "policy", "--json"))
     assert policy["community"] == "default" and len(policy["rules"]) >= 5
+    assert policy["moderator_demote_factor"] == 0.5
+    assert "a moderator's demote: x0.5" in invoke(runner, tmp_path, "moderate", "policy")
 
 
 def test_queue_commands(runner, tmp_path):

@@ -279,7 +279,8 @@ def moderate_policy(ctx: typer.Context, policy: PolicyOption = None, as_json: Js
     rules = _policy(ctx, scorer, policy)
     described = rules.describe()
     if as_json:
-        out.print_json(json.dumps({"community": rules.community, "source": rules.source, "rules": described}))
+        out.print_json(json.dumps({"community": rules.community, "source": rules.source,
+                                   "moderator_demote_factor": rules.moderator_demote_factor, "rules": described}))
         return
     table = Table("classifier", "label", "action", "threshold", "precision", "at prevalence",
                   title=f"policy: {rules.community}")
@@ -289,6 +290,7 @@ def moderate_policy(ctx: typer.Context, policy: PolicyOption = None, as_json: Js
         prevalence = "-" if r["prevalence"] is None else f"{r['prevalence']:.3g}"
         table.add_row(r["classifier"], r["label"], action, f"{r['threshold']:.3f}", precision, prevalence)
     out.print(table)
+    out.print(f"a moderator's demote: x{rules.moderator_demote_factor:g}")
     out.print(f"source: {rules.source}; as of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
 
 

@@ -99,23 +99,15 @@ class PolicyModeration:
                 self._cache.pop(post, None)
 
     def _lookup(self, post_ids: list[int]) -> dict[int, ModerationVerdict]:
-        from townsquare.safety.queue import moderator_actions, stored_scores  # safety loads scikit-learn
+        from townsquare.safety import post_decisions  # safety loads scikit-learn
 
-        decided = moderator_actions(self.store, post_ids)
-        scored = stored_scores(self.store, [p for p in post_ids if p not in decided])
         out: dict[int, ModerationVerdict] = {}
-        for post, action in decided.items():
-            if action in ("hide", "demote", "label"):
-                factor = {"hide": 0.0, "demote": 0.5, "label": 1.0}[action]
-                labels = ("labelled by a moderator",) if action == "label" else ()
-                out[post] = ModerationVerdict(action, factor, (f"a moderator decided: {action}",), labels)
-        for post, entry in scored.items():
-            decision = self.policy.decide(entry["scores"], entry.get("spans"))
-            labels = decision.labels
+        for post, decision in post_decisions(self.store, post_ids, self.policy).items():
+            why, labels = tuple(decision.explain()), decision.labels
             if decision.action == "hide":
-                out[post] = ModerationVerdict("hide", 0.0, tuple(decision.explain()), labels)
+                out[post] = ModerationVerdict("hide", 0.0, why, labels)
             elif decision.factor < 1.0:  # demoted, or sent to review by one rule and demoted by another
-                out[post] = ModerationVerdict("demote", decision.factor, tuple(decision.explain()), labels)
+                out[post] = ModerationVerdict("demote", decision.factor, why, labels)
             elif labels:
-                out[post] = ModerationVerdict("label", 1.0, tuple(decision.explain()), labels)
+                out[post] = ModerationVerdict("label", 1.0, why, labels)
         return out

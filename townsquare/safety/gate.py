@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from townsquare.safety.policy import SEVERITY, Decision, Policy, Reason
+from townsquare.safety.policy import SEVERITY, Decision, Policy
 from townsquare.safety.registry import SafetyScorer
 
 STAGE = "safety"
@@ -26,13 +26,6 @@ class Scalable(Protocol):
     def scale(self, factor: float, stage: str, detail: str = "") -> None: ...
 
 
-def moderator_decision(action: str) -> Decision:
-    """What a moderator's action means for the feed (it replaces the models' decision)."""
-    factor = 0.5 if action == "demote" else 1.0
-    reason = Reason("moderator", action, 1.0, 1.0, action, factor)
-    return Decision(action, factor, (reason,), False) if action != "allow" else Decision()
-
-
 def post_decisions(store, post_ids: Sequence[int], policy: Policy) -> dict[int, Decision]:
     """Per post: the moderator's latest decision if any, else the policy applied to stored scores.
 
@@ -40,10 +33,9 @@ def post_decisions(store, post_ids: Sequence[int], policy: Policy) -> dict[int, 
     """
     from townsquare.safety.queue import moderator_actions, stored_scores
 
-    decisions = {pid: policy.decide(entry["scores"], entry["spans"])
-                 for pid, entry in stored_scores(store, post_ids).items()}
-    for pid, action in moderator_actions(store, post_ids).items():
-        decisions[pid] = moderator_decision(action)
+    decisions = {pid: policy.moderator_decision(action) for pid, action in moderator_actions(store, post_ids).items()}
+    scored = stored_scores(store, [pid for pid in post_ids if pid not in decisions])
+    decisions.update((pid, policy.decide(entry["scores"], entry["spans"])) for pid, entry in scored.items())
     return decisions
 
 

@@ -31,6 +31,7 @@ from townsquare.errors import ConfigError
 
 Action = Literal["allow", "label", "demote", "review", "hide"]
 SEVERITY: dict[str, int] = {"allow": 0, "label": 1, "demote": 2, "review": 3, "hide": 4}
+MODERATOR = "moderator"  # the "classifier" of a reason that is a moderator's decision
 
 
 class Rule(BaseModel):
@@ -63,6 +64,8 @@ class PolicyFile(BaseModel):
     description: str = ""
     prevalence: dict[str, dict[str, Share]] = Field(
         default_factory=dict, description="{classifier: {label: share of this community's posts with the label}}")
+    moderator_demote_factor: float = Field(
+        0.5, gt=0.0, lt=1.0, description="Score multiplier for a post a moderator decided to demote.")
     rules: list[Rule] = Field(default_factory=list)
 
 
@@ -86,6 +89,8 @@ class Reason:
         return self.label.replace("_", " ")
 
     def explain(self) -> str:
+        if self.classifier == MODERATOR:
+            return f"a moderator decided: {self.action}" + (f" x{self.factor:g}" if self.action == "demote" else "")
         what = f"{self.classifier}: {self.label} {self.score:.2f} >= {self.threshold:.2f}"
         if self.precision is not None:
             what += f" (precision {self.precision:.0%} at this threshold"
@@ -132,6 +137,15 @@ class Policy:
     community: str
     rules: list[ResolvedRule] = field(default_factory=list)
     source: str = "built-in default"
+    moderator_demote_factor: float = 0.5
+
+    def moderator_decision(self, action: str) -> Decision:
+        """What a moderator's action means for the feed and the pages (it replaces the models' decision)."""
+        if action == "allow":
+            return Decision()
+        factor = self.moderator_demote_factor if action == "demote" else 1.0
+        label = "labelled by a moderator" if action == "label" else action
+        return Decision(action, factor, (Reason(MODERATOR, label, 1.0, 1.0, action, factor),), False)
 
     def decide(self, scores: Mapping[str, Mapping[str, float]],
                spans: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> Decision:
@@ -245,7 +259,7 @@ def load_policy(path: Path | None, curves: Mapping[str, Mapping[str, Sequence[Se
                 raise ConfigError(f"{where}: {error}") from None
         threshold, precision = threshold_for_precision(curve, rule.min_precision, where)
         resolved.append(ResolvedRule(rule, threshold, precision, share if share is not None else held_out_share(curve)))
-    return Policy(parsed.community, resolved, source)
+    return Policy(parsed.community, resolved, source, parsed.moderator_demote_factor)
 
 
 def _check_prevalence(prevalence: Mapping[str, Mapping[str, float]],
