@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.web.conftest import World
 from townsquare.feed.explain import first_words
-from townsquare.web.pages import marked
+from townsquare.web.pages.moderation import marked
 
 
 def _signed_in(world, moderator: bool = False):
@@ -87,15 +87,15 @@ def test_home_shows_what_a_reply_answers(world):
     from sqlalchemy import delete, insert
 
     from townsquare.storage.schema import edges
-    from townsquare.web.pages import _replied_to
+    from townsquare.web.pages.posts import replied_to
 
     me = world.store.find_user(world.handles[0])["id"]
     author = world.store.find_post(replies[seen[0]])["author_id"]
-    assert _replied_to(world.services, me, [seen[0]])[seen[0]]["post"] is not None
+    assert replied_to(world.services, me, [seen[0]])[seen[0]]["post"] is not None
     with world.store.begin() as conn:
         conn.execute(update(posts).where(posts.c.id == replies[seen[0]]).values(visibility="private"))
     try:
-        hidden = _replied_to(world.services, me, [seen[0]])[seen[0]]
+        hidden = replied_to(world.services, me, [seen[0]])[seen[0]]
         assert hidden["author"] is None and hidden["text"] is None and hidden["post"] is None
     finally:
         with world.store.begin() as conn:
@@ -104,7 +104,7 @@ def test_home_shows_what_a_reply_answers(world):
         with world.store.begin() as conn:
             conn.execute(insert(edges).values(source_id=me, target_id=author, kind="block"))
         try:
-            assert _replied_to(world.services, me, [seen[0]])[seen[0]]["author"] is None
+            assert replied_to(world.services, me, [seen[0]])[seen[0]]["author"] is None
         finally:
             with world.store.begin() as conn:
                 conn.execute(delete(edges).where(edges.c.source_id == me, edges.c.target_id == author))
@@ -346,7 +346,7 @@ def test_actions_on_a_post_page_return_to_it_and_never_leave_the_site(world):
 
 
 def test_the_assistant_links_each_post_it_cites_and_escapes_the_rest():
-    from townsquare.web.pages import link_posts
+    from townsquare.web.pages.base import link_posts
 
     text = 'Posts about <b>chess</b>:\n1. @ada: "a & b" (/posts/p00012)\n2. @bo: "(x)" (/posts/p"onclick=1)'
     out = str(link_posts(text))
@@ -361,7 +361,7 @@ def test_a_thread_counts_only_the_replies_the_viewer_may_see(world):
     from sqlalchemy import delete, func, insert, select
 
     from townsquare.storage.schema import edges, posts
-    from townsquare.web.pages import visible_thread
+    from townsquare.web.pages.posts import visible_thread
 
     me = world.store.find_user(world.handles[0])["id"]
     with world.store.read() as conn:

@@ -1,0 +1,20 @@
+"""The web app: server-rendered pages over the same services as the API.
+
+Forms post and redirect (so every page works without JavaScript); ``static/app.js`` only adds
+small conveniences. The session cookie is HttpOnly and SameSite=Lax, so other sites cannot post
+these forms with it.
+
+One module per part of the site: ``account`` (sign in and out), ``feed`` (home and what a reader
+does with a post), ``posts`` (a post's page, who may see which post, appeals), ``compose`` (writing,
+drafts, the assistant) and ``moderation`` (the queue and the dashboard); ``base`` is what they share.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from townsquare.web.pages import account, compose, feed, moderation, posts
+
+router = APIRouter()
+for part in (account, feed, posts, compose, moderation):
+    router.include_router(part.router)

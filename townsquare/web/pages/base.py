@@ -1,0 +1,63 @@
+"""What every page shares: the templates, who is signed in, rendering, redirects with a notice."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from townsquare.web.auth import Principal
+from townsquare.web.deps import COOKIE
+
+# The post actions, each with what it did and what follows, for the notice on the page it returns to.
+ACTIONS = {"like": ("Liked", "your feed will show more like it"),
+           "repost": ("Reposted", "your followers will see it"),
+           "hide": ("Hidden", "it will not come back, and less like it will"),
+           "report": ("Reported", "a moderator will look at it")}
+Text = Annotated[str, Form(min_length=1, max_length=2000)]
+
+
+@lru_cache(maxsize=1)
+def templates() -> Jinja2Templates:
+    """The templates, loaded on first use and kept (Jinja compiles each template once)."""
+    templates = Jinja2Templates(directory=str(resources.files("townsquare.web") / "templates"))
+    templates.env.filters["link_posts"] = link_posts
+    return templates
+
+
+def viewer_of(request: Request, services) -> Principal | None:
+    """Who is signed in (the session cookie), or None."""
+    token = request.cookies.get(COOKIE)
+    return services.sessions.verify(token) if token and token.startswith("tss_") else None
+
+
+def render(
+    request: Request, name: str, viewer: Principal | None, status: int = 200, **context
+) -> HTMLResponse:
+    return templates().TemplateResponse(request, name, {"viewer": viewer, **context}, status_code=status)
+
+
+def to_signin() -> RedirectResponse:
+    return RedirectResponse("/signin", status_code=303)
+
+
+def not_shown(request: Request, viewer: Principal) -> HTMLResponse:
+    # the same answer whether the post never existed or is not for this viewer
+    return render(request, "error.html", viewer, 404, message="This post does not exist, or it is not shown to you.")
+
+
+def with_notice(path: str, notice: str) -> RedirectResponse:
+    """See ``path`` (a page of this site), with ``notice`` shown on it."""
+    return RedirectResponse(f"{path}?{urlencode({'notice': notice})}", status_code=303)
+
+
+def link_posts(text: str) -> Markup:
+    """``text`` escaped, with every ``(/posts/ID)`` the assistant cites made a link to that post's page."""
+    return Markup(re.sub(r"\((/posts/[^/?#\s()&<>\"']+)\)", r'(<a href="\1">\1</a>)', str(escape(text))))

@@ -1,0 +1,114 @@
+"""Writing: the composer with reply suggestions, drafts from a prompt, and the assistant."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+
+from townsquare.errors import TownsquareError
+from townsquare.ingest.records import InteractionKind, InteractionRecord, PostRecord
+from townsquare.web.deps import Services
+from townsquare.web.pages.base import Text, not_shown, render, to_signin, viewer_of, with_notice
+from townsquare.web.pages.moderation import in_words
+from townsquare.web.pages.posts import shown_post
+
+router = APIRouter()
+
+
+@router.get("/compose")
+def compose_page(
+    request: Request, services: Services, reply_to: Annotated[str | None, Query(max_length=256)] = None
+) -> Response:
+    viewer = viewer_of(request, services)
+    if viewer is None:
+        return to_signin()
+    parent = shown_post(services, viewer, reply_to) if reply_to else None
+    if reply_to and parent is None:
+        return not_shown(request, viewer)
+    suggestions, why_none = [], []
+    if parent is not None:
+        try:
+            found = services.interact().suggester.suggest(int(parent["id"]), viewer.user_id)
+            suggestions, why_none = [s.text for s in found.items], found.reasons
+        except TownsquareError as exc:
+            why_none = [str(exc)]
+    return render(
+        request, "compose.html", viewer, parent=parent, suggestions=suggestions, why_none=why_none, draft=None
+    )
+
+
+@router.post("/draft")
+def draft(request: Request, services: Services, prompt: Text) -> Response:
+    viewer = viewer_of(request, services)
+    if viewer is None:
+        return to_signin()
+    try:
+        made = services.interact().drafter.draft(viewer.user_id, prompt)
+        text, why_none = made.text, made.reasons
+    except TownsquareError as exc:
+        text, why_none = "", [str(exc)]
+    return render(
+        request, "compose.html", viewer, parent=None, suggestions=[], why_none=why_none, draft=text
+    )
+
+
+@router.get("/assistant")
+def assistant(
+    request: Request, services: Services, question: Annotated[str | None, Query(max_length=1000)] = None
+) -> Response:
+    viewer = viewer_of(request, services)
+    if viewer is None:
+        return to_signin()
+    answer, error = None, None
+    if question:
+        try:
+            answer = services.interact().assistant.answer(viewer.user_id, question)
+        except TownsquareError as exc:
+            error = str(exc)
+    return render(request, "assistant.html", viewer, question=question or "", answer=answer, error=error)
+
+
+@router.post("/compose")
+def compose(
+    request: Request, services: Services, text: Text, reply_to: Annotated[str, Form(max_length=256)] = ""
+) -> Response:
+    viewer = viewer_of(request, services)
+    if viewer is None:
+        return to_signin()
+    if reply_to and shown_post(services, viewer, reply_to) is None:
+        return not_shown(request, viewer)
+    me = services.store.find_user(viewer.user_id)
+    now = datetime.now(UTC)
+    records: list[Any] = [
+        PostRecord(
+            id=f"web-{uuid.uuid4().hex[:16]}",
+            author=me["external_id"],
+            text=text,
+            reply_to=reply_to or None,
+            created_at=now,
+        )
+    ]
+    if reply_to:
+        records.append(
+            InteractionRecord(
+                user=me["external_id"], post=reply_to, kind=InteractionKind.reply, created_at=now
+            )
+        )
+    services.ingest(records, source="web composer")
+    action, notice = _posted(services, records[0].id)
+    if action == "allow":
+        return with_notice("/home", notice)
+    # the author lands on the post, which says why it is hidden (and offers an appeal once a moderator decided)
+    return with_notice(f"/posts/{records[0].id}", "Posted" if action == "hide" else notice)
+
+
+def _posted(services, external_id: str) -> tuple[str, str]:
+    """A new post's moderation action and the notice for its author: "Posted", or what moderation did
+    with it and why, in words."""
+    if not services.config.moderate_on_ingest:
+        return "allow", "Posted"
+    return in_words(services, int(services.store.find_post(external_id)["id"]), None)

@@ -1,0 +1,97 @@
+"""The home feed, with why each post is there, and what a reader does with a post (like, hide, report...)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+
+from townsquare.errors import TownsquareError
+from townsquare.feed.explain import first_words
+from townsquare.web.deps import Services
+from townsquare.web.pages.base import ACTIONS, Text, not_shown, render, to_signin, viewer_of, with_notice
+from townsquare.web.pages.posts import replied_to, shown_post
+from townsquare.web.routers.feed import serve_page
+from townsquare.web.routers.moderation import open_report_case
+
+router = APIRouter()
+
+
+@router.get("/home")
+def home(
+    request: Request,
+    services: Services,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    notice: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    viewer = viewer_of(request, services)
+    if viewer is None:
+        return to_signin()
+    page, error = None, None
+    try:
+        page = serve_page(services, viewer.user_id, 20, cursor)
+    except TownsquareError as exc:
+        error = str(exc)
+    steering = services.feed.steering(viewer.user_id)
+    return render(
+        request,
+        "home.html",
+        viewer,
+        page=page,
+        replied_to=replied_to(services, viewer.user_id, [item["post"] for item in page["items"]] if page else []),
+        error=error,
+        steering=steering,
+        notice=notice,
+        actions=ACTIONS,
+    )
+
+
+_POST_PAGE = re.compile(r"/posts/[^/?#\s]+")
+
+
+@router.post("/act")
+def act(
+    request: Request,
+    services: Services,
+    post: Annotated[str, Form(min_length=1, max_length=256)],
+    kind: Annotated[str, Form(max_length=32)],
+    back: Annotated[str, Form(max_length=300)] = "/home",
+) -> Response:
+    viewer = viewer_of(request, services)
+    if viewer is None:
+        return to_signin()
+    if kind not in ACTIONS:
+        return render(request, "error.html", viewer, 422, message=f"unknown action {kind!r}")
+    shown = shown_post(services, viewer, post)
+    if shown is None:
+        return not_shown(request, viewer)
+    services.feed.record(viewer.user_id, post, kind)
+    if kind == "report":
+        open_report_case(services.store, post, viewer.handle or str(viewer.user_id))
+    done, then = ACTIONS[kind]
+    notice = f"{done} “{first_words(shown['text'], 40)}”: {then}."
+    back = back if _POST_PAGE.fullmatch(back) else "/home"  # a post page of this site, or the feed
+    return with_notice(back, notice)
+
+
+@router.post("/steer")
+def steer(request: Request, services: Services, text: Text) -> Response:
+    viewer = viewer_of(request, services)
+    if viewer is None:
+        return to_signin()
+    try:
+        services.feed.steer(viewer.user_id, text)
+    except TownsquareError as exc:
+        return with_notice("/home", str(exc)[:150])
+    return with_notice("/home", "Steering saved")
+
+
+@router.post("/unsteer")
+def unsteer(request: Request, services: Services, phrase: Annotated[int, Form(ge=1)]) -> Response:
+    viewer = viewer_of(request, services)
+    if viewer is None:
+        return to_signin()
+    services.feed.unsteer(viewer.user_id, phrase)
+    return with_notice("/home", "Steering removed")

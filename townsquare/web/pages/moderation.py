@@ -1,0 +1,97 @@
+"""The moderators' pages (the queue, with the personal data marked, and their decisions) and the
+dashboard; ``in_words`` says what moderation does with a post for its author."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from townsquare.errors import TownsquareError
+from townsquare.safety.queue import decide_case, list_cases
+from townsquare.web.dashboard import dashboard_plots
+from townsquare.web.deps import Services
+from townsquare.web.pages.base import render, to_signin, viewer_of
+
+router = APIRouter()
+
+
+# What the author is told when the policy acts on their new post (a statement of reasons).
+_POSTED = {"label": "Posted, with a label", "demote": "Posted, and shown to fewer people",
+           "review": "Posted; a moderator will look at it", "hide": "Posted, but hidden from others until a "
+           "moderator looks at it"}
+
+
+def in_words(services, post_id: int, opening: str | None) -> tuple[str, str]:
+    """What moderation does with a post and why, in words ("...: personal data (email, phone)."), opened
+    by ``opening`` or by the action's own words (``_POSTED``); "Posted" when it does nothing."""
+    from townsquare.safety import post_decisions
+
+    try:
+        decision = post_decisions(services.store, [post_id], services.policy()).get(post_id)
+    except TownsquareError:
+        decision = None
+    if decision is None or decision.action not in _POSTED:
+        return "allow", opening + "." if opening else "Posted"
+    why = []
+    for reason in decision.reasons:
+        kinds = sorted({s["kind"].replace("_", " ") for s in reason.spans})
+        words = reason.label_words + (f" ({', '.join(kinds)})" if kinds else "")
+        why += [words] if words not in why else []
+    return decision.action, f"{opening or _POSTED[decision.action]}: {'; '.join(why)}."
+
+
+@router.get("/moderation")
+def moderation_page(request: Request, services: Services) -> Response:
+    viewer = viewer_of(request, services)
+    if viewer is None:
+        return to_signin()
+    if "moderate" not in viewer.scopes:
+        return render(request, "error.html", viewer, 403, message="The moderation queue is for moderators.")
+    cases = list_cases(services.store, status="open", limit=50) + list_cases(services.store, "appealed", 50)
+    for case in cases:
+        case["parts"] = marked(case["text"], [s for r in case["reasons"] for s in r.get("spans") or ()])
+    return render(request, "moderation.html", viewer, cases=cases)
+
+
+def marked(text: str, spans: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """``text`` cut into (part, kind) pieces, kind None between the spans a classifier found, so a page
+    can mark them. Spans that overlap an earlier one, or no longer match the text (edited since it was
+    scored), are left unmarked."""
+    parts: list[tuple[str, str | None]] = []
+    at = 0
+    for span in sorted(spans, key=lambda s: (s["start"], -s["end"])):
+        start, end = span["start"], span["end"]
+        if start < at or end > len(text) or start >= end or text[start:end] != span.get("text", text[start:end]):
+            continue
+        parts += [(text[at:start], None)] if start > at else []
+        parts.append((text[start:end], span["kind"]))
+        at = end
+    return parts + ([(text[at:], None)] if at < len(text) else [])
+
+
+@router.post("/moderation/{case_id}")
+def moderate(
+    request: Request,
+    services: Services,
+    case_id: int,
+    action: Annotated[str, Form(max_length=16)],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    viewer = viewer_of(request, services)
+    if viewer is None:
+        return to_signin()
+    if "moderate" not in viewer.scopes:
+        return render(request, "error.html", viewer, 403, message="Only moderators may decide cases.")
+    decision = decide_case(services.store, case_id, viewer.handle or "moderator", action, note=note)
+    services.moderation_changed([decision["post_id"]])
+    return RedirectResponse("/moderation", status_code=303)
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, services: Services) -> Response:
+    viewer = viewer_of(request, services)
+    if viewer is None:
+        return to_signin()
+    return render(request, "dashboard.html", viewer, plots=dashboard_plots(services.store))
