@@ -383,3 +383,35 @@ def test_a_thread_counts_only_the_replies_the_viewer_may_see(world):
     finally:
         with world.store.begin() as conn:
             conn.execute(delete(edges).where(edges.c.source_id == me, edges.c.target_id.in_(blocked)))
+
+
+def test_a_blank_post_is_refused_and_nothing_is_stored(world):
+    from sqlalchemy import func, select
+
+    from townsquare.storage.schema import posts
+
+    client = _signed_in(world)
+    with world.store.read() as conn:
+        before = conn.execute(select(func.count()).select_from(posts)).scalar()
+    response = client.post("/compose", data={"text": "  \n "}, follow_redirects=False)
+    assert response.status_code == 422 and "There is nothing to post" in response.text
+    with world.store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(posts)).scalar() == before
+
+
+def test_a_browser_gets_errors_as_pages_and_the_api_as_json(world):
+    """What a browser asks for outside the API is answered with the web app's error page, saying what is
+    wrong; the API (and any client that does not ask for HTML) keeps its JSON errors."""
+    client = _signed_in(world, moderator=True)
+    html = {"accept": "text/html,application/xhtml+xml"}
+    cases = [(client.get("/nosuchpage", headers=html), 404, "There is no page at /nosuchpage."),
+             (client.post("/moderation/99999", data={"action": "hide"}, headers=html), 404, "no moderation case 99999"),
+             (client.post("/unsteer", data={"phrase": "abc"}, headers=html), 422, "phrase: Input should be a valid integer"),
+             (client.get("/assistant", params={"question": "q" * 1001}, headers=html), 422, "at most 1000 characters")]
+    for response, status, message in cases:
+        assert response.status_code == status and response.headers["content-type"].startswith("text/html")
+        assert message in html_text.unescape(response.text) and 'href="/home"' in response.text
+    plain = client.get("/nosuchpage")
+    assert plain.status_code == 404 and plain.json()["error"]["message"] == "Not Found"
+    api = client.get("/v1/users/nobody-at-all", headers={**html, "authorization": f"Bearer {world.keys['read']}"})
+    assert api.status_code == 404 and "error" in api.json()

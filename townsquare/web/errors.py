@@ -1,4 +1,8 @@
-"""Errors as JSON: ``{"error": {"message", "field", "location"}}`` with a 4xx status, never a stack."""
+"""Errors as JSON: ``{"error": {"message", "field", "location"}}`` with a 4xx status, never a stack.
+
+A browser asking for a page of the web app (``Accept: text/html``, outside the API's paths) gets the
+same message as the web app's error page instead.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from townsquare.errors import (
@@ -19,6 +25,7 @@ from townsquare.errors import (
 )
 
 log = logging.getLogger(__name__)
+API_PATHS = ("/v1", "/xrpc", "/.well-known", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
 
 
 def error_body(message: str, field: str | None = None, location: str | None = None) -> dict:
@@ -35,17 +42,32 @@ def status_of(error: TownsquareError) -> int:
     return 400
 
 
+def page_error(request: Request, message: str, status: int) -> Response | None:
+    """The web app's error page with ``message``, if a browser asked for a page; else None (JSON).
+    It reads the session (blocking I/O): call it on a worker thread."""
+    if request.url.path.startswith(API_PATHS) or "text/html" not in request.headers.get("accept", ""):
+        return None
+    from townsquare.web.pages.base import render, viewer_of
+
+    services = getattr(request.app.state, "services", None)
+    try:
+        viewer = viewer_of(request, services) if services is not None else None
+    except SQLAlchemyError:  # the error page must not fail on the database
+        viewer = None
+    return render(request, "error.html", viewer, status, message=message)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TownsquareError)
-    async def _townsquare(_request: Request, error: TownsquareError) -> JSONResponse:
+    async def _townsquare(request: Request, error: TownsquareError) -> Response:
         field = getattr(error, "field", None)
         message = getattr(error, "message", None) or str(error)
-        return JSONResponse(
+        return await run_in_threadpool(page_error, request, message, status_of(error)) or JSONResponse(
             error_body(message, field, "body" if field else None), status_code=status_of(error)
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, error: RequestValidationError) -> Response:
         problems = error.errors()
         first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
         loc = [str(p) for p in first.get("loc", ())]
@@ -53,19 +75,24 @@ def install_error_handlers(app: FastAPI) -> None:
         message = f"{where or 'request'} {field or ''}: {first.get('msg', 'invalid')}".replace("  ", " ")
         if len(problems) > 1:
             message += f" (and {len(problems) - 1} more problems)"
-        return JSONResponse(error_body(message, field, where), status_code=422)
+        return await run_in_threadpool(page_error, request, message, 422) or JSONResponse(error_body(message, field, where), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
+    async def _http(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 404 and error.detail == "Not Found":
+            page = await run_in_threadpool(page_error, request, f"There is no page at {request.url.path}.", 404)
+        else:
+            page = await run_in_threadpool(page_error, request, str(error.detail), error.status_code)
+        return page or JSONResponse(
             error_body(str(error.detail)),
             status_code=error.status_code,
             headers=getattr(error, "headers", None),
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(
+        page = await run_in_threadpool(page_error, request, "Something went wrong on the server; its log has the details.", 500)
+        return page or JSONResponse(
             error_body("internal error: the server failed; the log has the details"), status_code=500
         )

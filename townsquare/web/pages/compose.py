@@ -79,8 +79,12 @@ def compose(
     viewer = viewer_of(request, services)
     if viewer is None:
         return to_signin()
-    if reply_to and shown_post(services, viewer, reply_to) is None:
+    parent = shown_post(services, viewer, reply_to) if reply_to else None
+    if reply_to and parent is None:
         return not_shown(request, viewer)
+    if not text.strip():
+        return render(request, "compose.html", viewer, 422, parent=parent, suggestions=[], why_none=[], draft=None,
+                      error="There is nothing to post: the text is only spaces.")
     me = services.store.find_user(viewer.user_id)
     now = datetime.now(UTC)
     records: list[Any] = [
