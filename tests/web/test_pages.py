@@ -33,6 +33,9 @@ def test_pages_need_a_session(world):
     for path in ("/home", "/compose", "/moderation", "/dashboard", "/assistant", "/posts/p00001"):
         response = world.client.get(path, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/signin", path
+    for path in ("/act", "/compose", "/steer", "/unsteer", "/draft", "/moderation/1", "/posts/p00001/appeal"):
+        response = world.client.post(path, data={}, follow_redirects=False)  # no session, and no form either
+        assert response.status_code == 303 and response.headers["location"] == "/signin", path
 
 
 def test_home_explains_every_post_and_hide_changes_it(world):

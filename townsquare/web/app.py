@@ -129,7 +129,7 @@ def create_app(
     ``townsquare.interact``'s components, or the feed's moderation provider (None: the feed ignores
     moderation; default: trust & safety's policy)."""
     from townsquare.storage import Store
-    from townsquare.web.pages import router as pages_router
+    from townsquare.web.pages import include_pages
     from townsquare.web.routers import feed as feed_routes
     from townsquare.web.routers import health, ingest, keys, users, xrpc
     from townsquare.web.routers import interact as interact_routes
@@ -177,7 +177,7 @@ def create_app(
         interact_routes.router,
     ):
         app.include_router(router)
-    app.include_router(pages_router, include_in_schema=False)
+    include_pages(app)
     app.mount(
         "/static", StaticFiles(directory=str(resources.files("townsquare.web") / "static")), name="static"
     )

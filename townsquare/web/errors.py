@@ -25,7 +25,7 @@ from townsquare.errors import (
 )
 
 log = logging.getLogger(__name__)
-API_PATHS = ("/v1", "/xrpc", "/.well-known", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
+API_PATHS = ("/v1", "/xrpc", "/healthz", "/readyz", "/metrics")
 
 
 def error_body(message: str, field: str | None = None, location: str | None = None) -> dict:

@@ -11,10 +11,22 @@ drafts, the assistant) and ``moderation`` (the queue and the dashboard); ``base`
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import RedirectResponse
 
 from townsquare.web.pages import account, compose, feed, moderation, posts
+from townsquare.web.pages.base import SignInFirst
 
 router = APIRouter()
 for part in (account, feed, posts, compose, moderation):
     router.include_router(part.router)
+
+
+def include_pages(app: FastAPI) -> None:
+    """Serve the pages on ``app``; a page asked for without a session redirects to /signin."""
+    app.include_router(router, include_in_schema=False)
+
+    async def _sign_in_first(_request: Request, _error: SignInFirst) -> RedirectResponse:
+        return RedirectResponse("/signin", status_code=303)
+
+    app.add_exception_handler(SignInFirst, _sign_in_first)

@@ -8,13 +8,13 @@ from importlib import resources
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from townsquare.web.auth import Principal
-from townsquare.web.deps import COOKIE
+from townsquare.web.deps import COOKIE, Services
 
 # The post actions, each with what it did and what follows, for the notice on the page it returns to.
 ACTIONS = {"like": ("Liked", "your feed will show more like it"),
@@ -36,6 +36,21 @@ def viewer_of(request: Request, services) -> Principal | None:
     """Who is signed in (the session cookie), or None."""
     token = request.cookies.get(COOKIE)
     return services.sessions.verify(token) if token and token.startswith("tss_") else None
+
+
+class SignInFirst(Exception):
+    """A page that needs a signed-in viewer was asked for without a session: the app redirects to /signin."""
+
+
+def signed_in(request: Request, services: Services) -> Principal:
+    """The signed-in viewer (the ``Viewer`` dependency of every page but signing in)."""
+    viewer = viewer_of(request, services)
+    if viewer is None:
+        raise SignInFirst
+    return viewer
+
+
+Viewer = Annotated[Principal, Depends(signed_in)]
 
 
 def render(

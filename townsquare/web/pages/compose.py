@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from townsquare.errors import TownsquareError
 from townsquare.ingest.records import InteractionKind, InteractionRecord, PostRecord
 from townsquare.web.deps import Services
-from townsquare.web.pages.base import Text, not_shown, render, to_signin, viewer_of, with_notice
+from townsquare.web.pages.base import Text, Viewer, not_shown, render, with_notice
 from townsquare.web.pages.moderation import in_words
 from townsquare.web.pages.posts import shown_post
 
@@ -21,11 +21,8 @@ router = APIRouter()
 
 @router.get("/compose")
 def compose_page(
-    request: Request, services: Services, reply_to: Annotated[str | None, Query(max_length=256)] = None
+    request: Request, services: Services, viewer: Viewer, reply_to: Annotated[str | None, Query(max_length=256)] = None
 ) -> Response:
-    viewer = viewer_of(request, services)
-    if viewer is None:
-        return to_signin()
     parent = shown_post(services, viewer, reply_to) if reply_to else None
     if reply_to and parent is None:
         return not_shown(request, viewer)
@@ -42,10 +39,7 @@ def compose_page(
 
 
 @router.post("/draft")
-def draft(request: Request, services: Services, prompt: Text) -> Response:
-    viewer = viewer_of(request, services)
-    if viewer is None:
-        return to_signin()
+def draft(request: Request, services: Services, viewer: Viewer, prompt: Text) -> Response:
     try:
         made = services.interact().drafter.draft(viewer.user_id, prompt)
         text, why_none = made.text, made.reasons
@@ -58,11 +52,8 @@ def draft(request: Request, services: Services, prompt: Text) -> Response:
 
 @router.get("/assistant")
 def assistant(
-    request: Request, services: Services, question: Annotated[str | None, Query(max_length=1000)] = None
+    request: Request, services: Services, viewer: Viewer, question: Annotated[str | None, Query(max_length=1000)] = None
 ) -> Response:
-    viewer = viewer_of(request, services)
-    if viewer is None:
-        return to_signin()
     answer, error = None, None
     if question:
         try:
@@ -74,11 +65,8 @@ def assistant(
 
 @router.post("/compose")
 def compose(
-    request: Request, services: Services, text: Text, reply_to: Annotated[str, Form(max_length=256)] = ""
+    request: Request, services: Services, viewer: Viewer, text: Text, reply_to: Annotated[str, Form(max_length=256)] = ""
 ) -> Response:
-    viewer = viewer_of(request, services)
-    if viewer is None:
-        return to_signin()
     parent = shown_post(services, viewer, reply_to) if reply_to else None
     if reply_to and parent is None:
         return not_shown(request, viewer)

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from townsquare.errors import TownsquareError
 from townsquare.feed.explain import first_words
 from townsquare.web.deps import Services
-from townsquare.web.pages.base import ACTIONS, Text, not_shown, render, to_signin, viewer_of, with_notice
+from townsquare.web.pages.base import ACTIONS, Text, Viewer, not_shown, render, with_notice
 from townsquare.web.pages.posts import replied_to, shown_post
 from townsquare.web.routers.feed import serve_page
 from townsquare.web.routers.moderation import open_report_case
@@ -22,13 +22,10 @@ router = APIRouter()
 @router.get("/home")
 def home(
     request: Request,
-    services: Services,
+    services: Services, viewer: Viewer,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     notice: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    viewer = viewer_of(request, services)
-    if viewer is None:
-        return to_signin()
     page, error = None, None
     try:
         page = serve_page(services, viewer.user_id, 20, cursor)
@@ -54,14 +51,11 @@ _POST_PAGE = re.compile(r"/posts/[^/?#\s]+")
 @router.post("/act")
 def act(
     request: Request,
-    services: Services,
+    services: Services, viewer: Viewer,
     post: Annotated[str, Form(min_length=1, max_length=256)],
     kind: Annotated[str, Form(max_length=32)],
     back: Annotated[str, Form(max_length=300)] = "/home",
 ) -> Response:
-    viewer = viewer_of(request, services)
-    if viewer is None:
-        return to_signin()
     if kind not in ACTIONS:
         return render(request, "error.html", viewer, 422, message=f"unknown action {kind!r}")
     shown = shown_post(services, viewer, post)
@@ -77,10 +71,7 @@ def act(
 
 
 @router.post("/steer")
-def steer(request: Request, services: Services, text: Text) -> Response:
-    viewer = viewer_of(request, services)
-    if viewer is None:
-        return to_signin()
+def steer(request: Request, services: Services, viewer: Viewer, text: Text) -> Response:
     try:
         services.feed.steer(viewer.user_id, text)
     except TownsquareError as exc:
@@ -89,9 +80,6 @@ def steer(request: Request, services: Services, text: Text) -> Response:
 
 
 @router.post("/unsteer")
-def unsteer(request: Request, services: Services, phrase: Annotated[int, Form(ge=1)]) -> Response:
-    viewer = viewer_of(request, services)
-    if viewer is None:
-        return to_signin()
+def unsteer(request: Request, services: Services, viewer: Viewer, phrase: Annotated[int, Form(ge=1)]) -> Response:
     services.feed.unsteer(viewer.user_id, phrase)
     return with_notice("/home", "Steering removed")

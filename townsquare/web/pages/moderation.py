@@ -12,7 +12,7 @@ from townsquare.errors import TownsquareError
 from townsquare.safety.queue import decide_case, list_cases
 from townsquare.web.dashboard import dashboard_plots
 from townsquare.web.deps import Services
-from townsquare.web.pages.base import render, to_signin, viewer_of
+from townsquare.web.pages.base import Viewer, render
 
 router = APIRouter()
 
@@ -43,10 +43,7 @@ def in_words(services, post_id: int, opening: str | None) -> tuple[str, str]:
 
 
 @router.get("/moderation")
-def moderation_page(request: Request, services: Services) -> Response:
-    viewer = viewer_of(request, services)
-    if viewer is None:
-        return to_signin()
+def moderation_page(request: Request, services: Services, viewer: Viewer) -> Response:
     if "moderate" not in viewer.scopes:
         return render(request, "error.html", viewer, 403, message="The moderation queue is for moderators.")
     cases = list_cases(services.store, status="open", limit=50) + list_cases(services.store, "appealed", 50)
@@ -74,14 +71,11 @@ def marked(text: str, spans: list[dict[str, Any]]) -> list[tuple[str, str | None
 @router.post("/moderation/{case_id}")
 def moderate(
     request: Request,
-    services: Services,
+    services: Services, viewer: Viewer,
     case_id: int,
     action: Annotated[str, Form(max_length=16)],
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    viewer = viewer_of(request, services)
-    if viewer is None:
-        return to_signin()
     if "moderate" not in viewer.scopes:
         return render(request, "error.html", viewer, 403, message="Only moderators may decide cases.")
     decision = decide_case(services.store, case_id, viewer.handle or "moderator", action, note=note)
@@ -90,8 +84,5 @@ def moderate(
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, services: Services) -> Response:
-    viewer = viewer_of(request, services)
-    if viewer is None:
-        return to_signin()
+def dashboard(request: Request, services: Services, viewer: Viewer) -> Response:
     return render(request, "dashboard.html", viewer, plots=dashboard_plots(services.store))

@@ -18,7 +18,7 @@ from townsquare.storage.schema import posts, users
 from townsquare.storage.visibility import may_see
 from townsquare.web.auth import Principal
 from townsquare.web.deps import Services
-from townsquare.web.pages.base import ACTIONS, not_shown, render, to_signin, viewer_of, with_notice
+from townsquare.web.pages.base import ACTIONS, Viewer, not_shown, render, with_notice
 from townsquare.web.pages.moderation import in_words
 
 router = APIRouter()
@@ -90,11 +90,8 @@ def visible_thread(services, user_id: int, ref: str, max_replies: int = 200,
 
 
 @router.get("/posts/{ref}")
-def post_page(request: Request, services: Services, ref: Annotated[str, Path(min_length=1, max_length=256)]) -> Response:
+def post_page(request: Request, services: Services, viewer: Viewer, ref: Annotated[str, Path(min_length=1, max_length=256)]) -> Response:
     """One post with the post it answers and its replies: the assistant's citations link here."""
-    viewer = viewer_of(request, services)
-    if viewer is None:
-        return to_signin()
     thread = visible_thread(services, viewer.user_id, ref, moderator="moderate" in viewer.scopes)
     if thread is None:
         return not_shown(request, viewer)
@@ -122,14 +119,11 @@ def _hidden_statement(services, post: dict[str, Any]) -> dict[str, Any]:
 @router.post("/posts/{ref}/appeal")
 def appeal(
     request: Request,
-    services: Services,
+    services: Services, viewer: Viewer,
     ref: Annotated[str, Path(min_length=1, max_length=256)],
     reason: Annotated[str, Form(min_length=1, max_length=2000)],
 ) -> Response:
     """The author of a post a moderator hid asks for another look."""
-    viewer = viewer_of(request, services)
-    if viewer is None:
-        return to_signin()
     thread = visible_thread(services, viewer.user_id, ref)
     post = thread["post"] if thread else None
     case = latest_case(services.store, int(post["id"]), decided=True) if post else None
