@@ -21,7 +21,10 @@ router = APIRouter()
 
 @router.get("/compose")
 def compose_page(
-    request: Request, services: Services, viewer: Viewer, reply_to: Annotated[str | None, Query(max_length=256)] = None
+    request: Request,
+    services: Services,
+    viewer: Viewer,
+    reply_to: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Response:
     parent = shown_post(services, viewer, reply_to) if reply_to else None
     if reply_to and parent is None:
@@ -52,7 +55,10 @@ def draft(request: Request, services: Services, viewer: Viewer, prompt: Text) ->
 
 @router.get("/assistant")
 def assistant(
-    request: Request, services: Services, viewer: Viewer, question: Annotated[str | None, Query(max_length=1000)] = None
+    request: Request,
+    services: Services,
+    viewer: Viewer,
+    question: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Response:
     answer, error = None, None
     if question:
@@ -65,7 +71,11 @@ def assistant(
 
 @router.post("/compose")
 def compose(
-    request: Request, services: Services, viewer: Viewer, text: Text, reply_to: Annotated[str, Form(max_length=256)] = ""
+    request: Request,
+    services: Services,
+    viewer: Viewer,
+    text: Text,
+    reply_to: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     parent = shown_post(services, viewer, reply_to) if reply_to else None
     if reply_to and parent is None:

@@ -22,7 +22,8 @@ router = APIRouter()
 @router.get("/home")
 def home(
     request: Request,
-    services: Services, viewer: Viewer,
+    services: Services,
+    viewer: Viewer,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     notice: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
@@ -51,7 +52,8 @@ _POST_PAGE = re.compile(r"/posts/[^/?#\s]+")
 @router.post("/act")
 def act(
     request: Request,
-    services: Services, viewer: Viewer,
+    services: Services,
+    viewer: Viewer,
     post: Annotated[str, Form(min_length=1, max_length=256)],
     kind: Annotated[str, Form(max_length=32)],
     back: Annotated[str, Form(max_length=300)] = "/home",
@@ -80,6 +82,11 @@ def steer(request: Request, services: Services, viewer: Viewer, text: Text) -> R
 
 
 @router.post("/unsteer")
-def unsteer(request: Request, services: Services, viewer: Viewer, phrase: Annotated[int, Form(ge=1)]) -> Response:
+def unsteer(
+    request: Request,
+    services: Services,
+    viewer: Viewer,
+    phrase: Annotated[int, Form(ge=1)],
+) -> Response:
     services.feed.unsteer(viewer.user_id, phrase)
     return with_notice("/home", "Steering removed")

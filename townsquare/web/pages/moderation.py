@@ -71,7 +71,8 @@ def marked(text: str, spans: list[dict[str, Any]]) -> list[tuple[str, str | None
 @router.post("/moderation/{case_id}")
 def moderate(
     request: Request,
-    services: Services, viewer: Viewer,
+    services: Services,
+    viewer: Viewer,
     case_id: int,
     action: Annotated[str, Form(max_length=16)],
     note: Annotated[str, Form(max_length=2000)] = "",

@@ -90,7 +90,12 @@ def visible_thread(services, user_id: int, ref: str, max_replies: int = 200,
 
 
 @router.get("/posts/{ref}")
-def post_page(request: Request, services: Services, viewer: Viewer, ref: Annotated[str, Path(min_length=1, max_length=256)]) -> Response:
+def post_page(
+    request: Request,
+    services: Services,
+    viewer: Viewer,
+    ref: Annotated[str, Path(min_length=1, max_length=256)],
+) -> Response:
     """One post with the post it answers and its replies: the assistant's citations link here."""
     thread = visible_thread(services, viewer.user_id, ref, moderator="moderate" in viewer.scopes)
     if thread is None:
@@ -119,7 +124,8 @@ def _hidden_statement(services, post: dict[str, Any]) -> dict[str, Any]:
 @router.post("/posts/{ref}/appeal")
 def appeal(
     request: Request,
-    services: Services, viewer: Viewer,
+    services: Services,
+    viewer: Viewer,
     ref: Annotated[str, Path(min_length=1, max_length=256)],
     reason: Annotated[str, Form(min_length=1, max_length=2000)],
 ) -> Response:
