@@ -121,6 +121,15 @@ def test_liar_refuses_task_and_unknown_split(write):
         read_liar(folder, split="holdout")
 
 
+def test_a_split_file_given_for_its_folder_is_read_and_another_file_is_refused(write):
+    from townsquare.errors import NotFoundError
+
+    path = write("liar/train.tsv", LIAR_ROW.format(id=1, label="true") + "\n")
+    assert [r.id for r in read_liar(path)] == [r.id for r in read_liar(path.parent)] == ["1"]
+    with pytest.raises(NotFoundError, match=r"is a file, not LIAR's valid split \(valid.tsv\): give the folder"):
+        read_liar(path, split="valid")
+
+
 def test_constraint_rows(write, errors):
     text = (
         'id,tweet,label\r\n1,"Masks work, says study https://t.co/x",real\r\n2,Garlic cures it,fake\r\n'

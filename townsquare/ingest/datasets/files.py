@@ -50,10 +50,17 @@ def split_file(
     subfolders: Iterable[str],
     dataset: str,
 ) -> Path:
-    """The file holding ``split`` (aliases such as valid/dev/validation accepted)."""
+    """The file holding ``split`` (aliases such as valid/dev/validation accepted) in ``folder``; or
+    ``folder`` itself when it is that very file."""
     key = SPLIT_ALIASES.get(split.lower(), split.lower())
     if key not in files:
         raise InputError(f"unknown split {split!r} for {dataset}; splits: {', '.join(files)}", field="split")
+    given = Path(folder)
+    if given.is_file():
+        if given.name == files[key]:
+            return given
+        raise NotFoundError(f"{given} is a file, not {dataset}'s {split} split ({files[key]}): give the folder that "
+                            f"holds {dataset}'s files, e.g. {given.parent}")
     try:
         return dataset_file(folder, files[key], subfolders, dataset)
     except NotFoundError as exc:
