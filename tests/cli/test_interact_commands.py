@@ -29,3 +29,47 @@ def test_suggest_draft_and_rewrite_print_text_not_records(run, tmp_path):
     assert drafted.startswith("Rook endgames with the club tonight") and "built from the prompt's own words" in drafted
     rewritten = output("rewrite", "Rook endgames tonight. #chess", "--how", "more_formal", "--no-generator")
     assert "rewritten: more formal" in rewritten and "'text'" not in rewritten
+
+
+TOPICS = ["chess", "bread", "gardening", "running", "jazz", "painting", "hiking", "knitting", "cycling", "baking",
+          "photography", "astronomy", "poetry", "football", "sailing", "climbing", "pottery", "birdwatching",
+          "fishing", "cooking", "swimming", "tennis", "camping", "origami", "skiing", "surfing"]
+
+
+def _dailydialog(folder):
+    """A DailyDialog++-shaped dev.json: on-topic good replies, same-words adversarial ones, others' replies as random."""
+    rows = []
+    for i, topic in enumerate(TOPICS):
+        other = TOPICS[(i + 7) % len(TOPICS)]
+        rows.append({"id": i, "context": ["What did you do this weekend?", f"I spent all of it on {topic}, it was lovely."],
+                     "positive_responses": [f"That sounds fun, how long have you been into {topic}?",
+                                            f"I love {topic} too!", f"Nice, {topic} is a great way to relax.",
+                                            f"Did you enjoy the {topic}?", f"We should try {topic} together."],
+                     "adversarial_negative_responses": [f"The {topic} invoice was paid on Tuesday.",
+                                                        f"{topic.capitalize()} prices rose by two percent.",
+                                                        f"Please file the {topic} report.", f"The {topic} server is down.",
+                                                        f"Our {topic} tax form is due."],
+                     "random_negative_responses": [f"I love {other} too!", f"Did you enjoy the {other}?",
+                                                   "The train leaves at nine.", "My cat is asleep.",
+                                                   "Pass the salt, please."]})
+    folder.mkdir()
+    write_jsonl(folder / "dev.json", rows)
+    return folder
+
+
+def test_the_reply_scorer_trains_and_is_evaluated_from_the_command_line(run, tmp_path):
+    """`train scorer` and `eval replies` on a DailyDialog++-shaped file, as a platform would run them."""
+    data = _dailydialog(tmp_path / "dd")
+    trained = run("train", "scorer", "--data", str(data), "--epochs", "5", "--out", str(tmp_path / "scorer.npz"))
+    assert trained.exit_code == 0, trained.output
+    assert f"trained on {len(TOPICS)} contexts" in trained.output and (tmp_path / "scorer.npz").stat().st_size > 0
+    result = run("eval", "replies", "--data", str(data / "dev.json"), "--folds", "2", "--sample", "0", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["contexts"] == len(TOPICS)
+    ranking = report["ranking"]
+    assert {"cosine", "trained", "reply_only", "no_reply_prior"} <= set(ranking)
+    for metrics in (ranking["cosine"], ranking["trained"]):
+        assert metrics["contexts"] == len(TOPICS) and 0.0 <= metrics["recall_at_1"] <= 1.0
+        assert metrics["good_over_random"] > 0.5  # on-topic replies beat others' replies: better than chance
+    assert report["scorer_throughput"]["candidates_per_s"] > 0
