@@ -145,6 +145,7 @@ def test_make_demo_prepares_the_demo_once(run, db):
     from sqlalchemy import func, select
 
     from townsquare.storage.feed_schema import feed_rankers
+    from townsquare.storage.schema import users
 
     first = run("demo", "prepare")
     assert first.exit_code == 0 and "ranker v1" in first.output, first.output
@@ -155,3 +156,33 @@ def test_make_demo_prepares_the_demo_once(run, db):
     assert db().counts() == counts
     with db().read() as conn:
         assert conn.execute(select(func.count()).select_from(feed_rankers)).scalar_one() == 1
+        handle = conn.execute(select(users.c.handle).order_by(users.c.id)).scalar()
+    # what a platform runs next on it: the collaborative models, and the assistant
+    trained = run("train", "collaborative", "--factors", "8")
+    assert trained.exit_code == 0 and "collaborative models for" in trained.output, trained.output
+    answer = run("ask", "who writes about chess?", "-u", handle)
+    assert answer.exit_code == 0 and answer.output.count("(/posts/") >= 2, answer.output
+
+
+def test_migrate_import_a_public_dataset_and_synthesise_a_corpus(run, db, tmp_path):
+    migrated = run("migrate")
+    assert migrated.exit_code == 0 and "schema at revision" in migrated.output, migrated.output
+    folder = tmp_path / "ml-100k"
+    folder.mkdir()
+    (folder / "u.genre").write_text("unknown|0\nDrama|1\n\n")
+    (folder / "u.item").write_text("10|Brazil (1985)|01-Jan-1985||http://x|0|1\n11|Heat (1995)|||http://y|0|1\n",
+                                   encoding="latin-1")
+    (folder / "u.data").write_text("1\t10\t4\t881250949\n2\t10\t5\t881250950\n1\t11\t1\t881250951\n")
+    imported = run("import", "dataset", "movielens-100k", str(folder))
+    assert imported.exit_code == 0, imported.output
+    counts = db().counts()
+    assert (counts["users"], counts["posts"], counts["interactions"]) == (3, 2, 3)  # two raters and the catalog
+    from typer.testing import CliRunner
+
+    from townsquare.cli import app
+
+    synth = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "synth"), "demo", "synth", "--users", "50",
+                                     "--posts", "300", "--interactions", "1000"])
+    assert synth.exit_code == 0, synth.output
+    made = Store.open(Settings(data_dir=tmp_path / "synth").resolved_database_url).counts()
+    assert (made["users"], made["posts"]) == (50, 300) and made["interactions"] > 0
