@@ -1,0 +1,55 @@
+"""`townsquare serve` as `make demo` runs it: real worker processes on a port, a browser's sign-in, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_starts_workers_that_answer_and_stops_cleanly(tmp_path):
+    env = {**os.environ, "TOWNSQUARE_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+    env.pop("TOWNSQUARE_DATABASE_URL", None)
+    townsquare = [sys.executable, "-m", "townsquare"]
+    loaded = subprocess.run([*townsquare, "demo", "load"], env=env, capture_output=True, text=True, timeout=300,
+                            check=False)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    port = _free_port()
+    server = subprocess.Popen([*townsquare, "serve", "--demo", "--port", str(port), "--workers", "2"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stdout.read()[-3000:]
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).json().get("status") == "ready":
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "not ready in 120 s"
+            time.sleep(0.3)
+        with httpx.Client(base_url=base, timeout=30) as browser:
+            page = browser.get("/signin")
+            handle = re.search(r'<option value="([^"]+)"', page.text).group(1)
+            home = browser.post("/signin", data={"handle": handle}, follow_redirects=True)
+            assert home.status_code == 200 and home.url.path == "/home"
+            assert home.text.count("Why am I seeing this?") >= 10
+            missing = browser.get("/no-such-page", headers={"accept": "text/html"})
+            assert missing.status_code == 404 and "There is no page at /no-such-page." in missing.text
+    finally:
+        server.send_signal(signal.SIGINT)
+        output = server.communicate(timeout=60)[0]
+    assert server.returncode == 0 and "Traceback" not in output, output[-3000:]
