@@ -74,11 +74,10 @@ def embedder():
 
 @pytest.fixture(scope="session")
 def safety(embedder):
-    from townsquare.interact.service import interaction_policy
-    from townsquare.safety import ReplySafetyCheck, SafetyScorer
+    from townsquare.safety import ReplySafetyCheck, SafetyScorer, load_policy
 
     scorer = SafetyScorer.load()  # its own moderation encoder: the heads read its vectors
-    policy = interaction_policy(scorer)
+    policy = load_policy(None, scorer.curves())
     return ReplySafetyCheck(scorer, policy), scorer, policy
 
 

@@ -22,41 +22,6 @@ from townsquare.settings import Settings
 DEFAULT_MIN_FIT = 2.0
 
 
-def interaction_policy(scorer, path=None):
-    """The community policy; if it names classifiers this install lacks, its rules for the ones it has.
-
-    Suggestions must always pass the safety classifiers that exist, so a missing trained head
-    narrows the policy (with a note in ``policy.source``) instead of disabling every check.
-    """
-    import tomllib
-    from importlib import resources
-
-    from townsquare.errors import ConfigError
-    from townsquare.safety import load_policy
-    from townsquare.safety.policy import Policy, PolicyFile, ResolvedRule, threshold_for_precision
-
-    try:
-        return load_policy(path, scorer.curves())
-    except ConfigError:
-        if path is not None:
-            raise
-    curves = scorer.curves()
-    parsed = PolicyFile.model_validate(tomllib.loads(
-        (resources.files("townsquare.safety") / "default_policy.toml").read_text()))
-    resolved = []
-    for rule in parsed.rules:
-        if rule.label not in curves.get(rule.classifier, {}):
-            continue
-        if rule.threshold is not None:
-            resolved.append(ResolvedRule(rule, rule.threshold, None))
-        else:
-            threshold, precision = threshold_for_precision(curves[rule.classifier][rule.label], rule.min_precision,
-                                                           f"{rule.classifier}/{rule.label}")
-            resolved.append(ResolvedRule(rule, threshold, precision))
-    return Policy(parsed.community, resolved, "built-in default, narrowed to the installed classifiers: "
-                  + ", ".join(sorted(curves)))
-
-
 @dataclass
 class Interact:
     suggester: ReplySuggester
@@ -65,18 +30,23 @@ class Interact:
 
 
 def build_interact(settings: Settings, store, *, generator=None, use_generator: bool = True,
-                   min_fit: float = DEFAULT_MIN_FIT, record: bool = True) -> Interact:
-    """Every component over one embedder (cached in the store), one safety scorer and one policy.
+                   min_fit: float = DEFAULT_MIN_FIT, record: bool = True, safety_scorer=None,
+                   policy=None) -> Interact:
+    """Every component over one embedder (cached in the store), one safety scorer and one policy: the
+    community's (the ``safety_policy`` setting, else the built-in one), the policy the feed follows.
+    A caller that holds a scorer and policy already (the web app) passes them in.
 
     The safety scorer keeps its own encoder: its heads read the moderation encoder's vectors,
     not the general embedder's.
     """
     from townsquare.models import get_embedder, get_generator
-    from townsquare.safety import ReplySafetyCheck, SafetyScorer
+    from townsquare.safety import ReplySafetyCheck, SafetyScorer, load_policy
 
     embedder = get_embedder(settings, cache=store)
-    safety_scorer = SafetyScorer.load(data_dir=settings.data_dir, threads=settings.threads)
-    policy = interaction_policy(safety_scorer)
+    if safety_scorer is None:
+        safety_scorer = SafetyScorer.load(data_dir=settings.data_dir, threads=settings.threads)
+    if policy is None:
+        policy = load_policy(settings.safety_policy, safety_scorer.curves())
     safety = ReplySafetyCheck(safety_scorer, policy)
     if generator is None and use_generator:
         generator = get_generator(settings)

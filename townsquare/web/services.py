@@ -201,7 +201,8 @@ class WebServices:
 
                     try:
                         self._interact = build_interact(
-                            self.settings, self.store, use_generator=self.config.generate_replies
+                            self.settings, self.store, use_generator=self.config.generate_replies,
+                            safety_scorer=self.scorer(), policy=self.policy(),
                         )
                     except TownsquareError as error:
                         raise NotFoundError(
