@@ -67,3 +67,18 @@ def test_feed_pipeline_prints_the_components(cli):
 def test_steer_lists_and_clears(cli):
     assert "ada steers: nothing" in cli("steer", "ada")
     assert "removed 0 steering phrases" in cli("steer", "ada", "--clear")
+
+
+def test_a_missing_policy_file_is_an_error_not_an_unmoderated_feed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TOWNSQUARE_DATA_DIR": str(tmp_path), "TOWNSQUARE_SAFETY_POLICY": str(tmp_path / "nope.toml")}
+    env.pop("TOWNSQUARE_DATABASE_URL", None)
+    (tmp_path / "w.jsonl").write_text('{"type": "user", "id": "u1", "handle": "ada"}\n')
+    subprocess.run([sys.executable, "-m", "townsquare", "import", "jsonl", str(tmp_path / "w.jsonl")], env=env,
+                   check=True, capture_output=True)
+    shown = subprocess.run([sys.executable, "-m", "townsquare", "feed", "ada"], env=env, capture_output=True,
+                           text=True, check=False)
+    assert shown.returncode != 0 and "nope.toml not found" in shown.stderr and "Traceback" not in shown.stderr

@@ -322,3 +322,31 @@ def test_readyz_waits_for_the_feed_index(tmp_path, demo_db):
     first = world.client.get("/readyz")
     assert first.status_code == 503 and first.json()["status"] == "loading", first.text
     assert wait_ready(world.client)["status"] == "ready"
+
+
+def test_a_missing_policy_file_stops_the_feed_instead_of_serving_it_unmoderated(tmp_path, demo_db):
+    """TOWNSQUARE_SAFETY_POLICY naming a file that is not there: /readyz says failed and why, and no feed
+    is served (it used to log a warning and serve every post unmoderated)."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from tests.web.conftest import HashEmbedder
+    from townsquare.settings import Settings
+    from townsquare.web import create_app
+    from townsquare.web.config import WebConfig
+
+    shutil.copy(demo_db, tmp_path / "townsquare.sqlite")
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'townsquare.sqlite'}",
+                        safety_policy=tmp_path / "no-such-policy.toml")
+    app = create_app(settings, WebConfig(demo=True), embedder=HashEmbedder())
+    client = TestClient(app, raise_server_exceptions=False)
+    deadline = time.monotonic() + 120
+    while (answer := client.get("/readyz")).json()["status"] == "loading" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert answer.status_code == 503 and answer.json()["status"] == "failed"
+    assert "no-such-policy.toml not found" in answer.json()["detail"]
+    key = app.state.services.keys.create(["read"], name="read")[0]
+    handle = app.state.services.store.find_user(1)["handle"]
+    feed = client.get(f"/v1/users/{handle}/feed", headers={"authorization": f"Bearer {key}"})
+    assert feed.status_code == 503 and "no-such-policy.toml not found" in feed.json()["error"]["message"]

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from townsquare.cli import app, open_store, settings_of
 from townsquare.cli.groups import train_app
-from townsquare.errors import InputError, TownsquareError
+from townsquare.errors import InputError, MissingDependencyError, TownsquareError
 
 out = Console()
 err = Console(stderr=True)
@@ -37,6 +37,8 @@ def _embedder(ctx: typer.Context, store):
 
 
 def _moderation(ctx: typer.Context, store):
+    """The feed's moderation; None, with a note, on an install without the safety models. A policy file
+    that is missing or wrong is an error: the feed is not shown unmoderated."""
     try:
         from townsquare.feed.moderation import PolicyModeration
         from townsquare.safety.policy import load_policy
@@ -45,7 +47,7 @@ def _moderation(ctx: typer.Context, store):
         settings = settings_of(ctx)
         scorer = SafetyScorer.load(None, data_dir=settings.data_dir, threads=settings.threads)
         return PolicyModeration(store, load_policy(getattr(settings, "safety_policy", None), scorer.curves()))
-    except (TownsquareError, ImportError) as error:
+    except (MissingDependencyError, ImportError) as error:
         err.print(f"[yellow]note:[/] moderation is off for this feed ({error})")
         return None
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from townsquare.errors import TownsquareError
+from townsquare.errors import MissingDependencyError, TownsquareError
 from townsquare.settings import Settings
 from townsquare.web.auth import KeyBook, SessionBook
 from townsquare.web.balance import WorkerLoad, load_file
@@ -133,11 +133,13 @@ class WebServices:
             provider.forget(post_ids)
 
     def _moderation(self):
+        """The feed's moderation; None, with a warning, on an install without the safety models. A policy
+        file that is missing or wrong stops the feed (``readyz`` says why): it must not serve unmoderated."""
         try:
             from townsquare.feed.moderation import PolicyModeration
 
             return PolicyModeration(self.store, self.policy())
-        except (TownsquareError, ImportError) as error:
+        except (MissingDependencyError, ImportError) as error:
             log.warning("moderation is off for the feed (%s)", error)
             return None
 
