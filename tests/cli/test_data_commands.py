@@ -145,14 +145,20 @@ def test_make_demo_prepares_the_demo_once(run, db):
     from sqlalchemy import func, select
 
     from townsquare.storage.feed_schema import feed_rankers
+    from townsquare.storage.moderation_schema import moderation_cases, moderation_scores
     from townsquare.storage.schema import users
 
     first = run("demo", "prepare")
     assert first.exit_code == 0 and "ranker v1" in first.output, first.output
     counts = db().counts()
     assert counts["post_vectors"] == counts["posts"] > 1000 and counts["user_vectors"] == counts["users"]
+    with db().read() as conn:  # every post scored, so the feed and the queue act on the demo's toxic posts
+        scored = conn.execute(select(func.count(moderation_scores.c.post_id.distinct()))).scalar_one()
+        cases = conn.execute(select(func.count()).select_from(moderation_cases)).scalar_one()
+    assert scored == counts["posts"] and cases >= 3 and "new cases in the queue" in first.output
     again = run("demo", "prepare")
     assert again.exit_code == 0 and "ranker v1 is already stored" in again.output, again.output
+    assert "every post is scored already" in again.output
     assert db().counts() == counts
     with db().read() as conn:
         assert conn.execute(select(func.count()).select_from(feed_rankers)).scalar_one() == 1

@@ -261,15 +261,18 @@ def embed(
 
 @demo_app.command("prepare")
 def demo_prepare(ctx: typer.Context) -> None:
-    """What `serve --demo` needs, in one process (make demo runs it): the demo loaded, embedded, a ranker trained once.
+    """What `serve --demo` needs, in one process (make demo runs it): the demo loaded, embedded, a ranker
+    trained once, every post scored by the safety classifiers (so the feed and the queue act on them).
 
-    The same as `demo load`, `embed` and `train ranker --if-missing` one after another, without
-    starting Python and importing the stack three times (about 1.4 s each)."""
+    The same as `demo load`, `embed`, `train ranker --if-missing` and `moderate score` one after
+    another, without starting Python and importing the stack four times (about 1.4 s each)."""
     from townsquare.cli.feed import train_ranker_command
+    from townsquare.cli.safety import moderate_score
 
     demo_load(ctx)
     embed(ctx)
     train_ranker_command(ctx, if_missing=True)
+    moderate_score(ctx, post=None, rescore=False, policy=None)
 
 
 @demo_app.command("synth")

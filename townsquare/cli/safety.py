@@ -185,6 +185,9 @@ def moderate_score(
 
     store = open_store(ctx)
     ids = [store.find_post(p)["id"] for p in post] if post else unscored_posts(store, rescore=rescore)
+    if not ids:
+        out.print("every post is scored already (--rescore to score them again)")
+        return
     scorer = _scorer(ctx)
     report = score_posts(store, ids, scorer, _policy(ctx, scorer, policy))
     actions = ", ".join(f"{n:,} {action}" for action, n in sorted(report.actions.items())) or "none"
