@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_demo(folder: Path) -> str:
-    """The demo as ``make demo`` serves it: its 30 days ending now, embedded, the ranker trained."""
+    """The demo as ``make demo`` serves it: its 30 days ending now, embedded, the ranker trained, every
+    post scored by the safety classifiers."""
     from datetime import UTC, datetime
 
     from townsquare.demo import demo_records
@@ -54,6 +55,7 @@ def build_demo(folder: Path) -> str:
     from townsquare.ingest.embed import embed_posts, embed_users
     from townsquare.ingest.loader import Loader
     from townsquare.models.registry import get_embedder
+    from townsquare.safety import score_posts, unscored_posts
     from townsquare.settings import Settings
     from townsquare.storage import Store
 
@@ -64,6 +66,7 @@ def build_demo(folder: Path) -> str:
     embed_posts(store, embedder)
     embed_users(store, embedder)
     train_ranker(store, embedder.model_id)
+    score_posts(store, unscored_posts(store))
     store.close()
     return url
 
