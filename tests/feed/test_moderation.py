@@ -152,3 +152,37 @@ def test_a_moderators_demotion_uses_the_policys_factor(world, tmp_path):
     assert verdicts[ids[0]].reasons == ("a moderator decided: demote x0.2",)
     assert (verdicts[ids[1]].action, verdicts[ids[1]].labels) == ("label", ("labelled by a moderator",))
     assert Policy("unset").moderator_decision("demote").factor == 0.5  # the default
+
+
+def test_a_scored_post_is_read_again_when_new_and_once_settled_not_at_every_look(world, monkeypatch):
+    """A bulk scoring made every worker re-read every scored post at each sync for 30 s."""
+    from datetime import timedelta
+
+    world.user("bob")
+    post = world.post("bob", "music")
+    world.load()
+    post_id = pid(world.store, post)
+    clock, wall = [0.0], [datetime(2026, 12, 7, 12, tzinfo=UTC)]
+    provider = PolicyModeration(world.store, _policy(), sync_s=5.0, clock=lambda: clock[0], wall=lambda: wall[0])
+    assert provider.verdicts([post_id]) == {}
+    looked_up = []
+    real_lookup = provider._lookup
+    monkeypatch.setattr(provider, "_lookup", lambda posts: looked_up.append(sorted(posts)) or real_lookup(posts))
+    with world.store.begin() as conn:
+        conn.execute(moderation_scores.insert().values(
+            post_id=post_id, classifier="toxicity", version="t", scores={"toxic": 0.95}, spans=[], top_score=0.95,
+            scored_at=wall[0] + timedelta(seconds=1)))
+
+    def look(seconds: float) -> None:
+        clock[0] += seconds
+        wall[0] += timedelta(seconds=seconds)
+        provider.verdicts([post_id])
+
+    look(6)  # new since the last look: read again
+    for _ in range(4):
+        look(6)  # within the overlap: kept
+    assert looked_up == [[post_id]]
+    look(6)  # the score is now 31 s old: read once more, in case a lookup raced its commit
+    look(6)
+    look(6)
+    assert looked_up == [[post_id], [post_id]]

@@ -6,6 +6,9 @@ otherwise the policy decides from the classifier scores stored for it. Unscored 
 
 Verdicts are kept per post until the post's moderation changes: every ``sync_s`` seconds one
 query asks which posts were scored or decided since the last look, and only those are read again
+(a score is stamped before its commit, so a post is read again once more when its score is
+``_SCORE_OVERLAP`` old, in case a lookup raced the commit; it used to be read again at every look
+for that long, so a bulk scoring made every worker re-read every scored post each ``sync_s``)
 (two queries and a policy decision per post cost more than the rest of a page on a small
 community, so a request should not pay them for posts nobody touched). ``forget`` drops posts at
 once: the web app calls it when a moderator decides, so that worker sees the decision on the next
@@ -19,14 +22,14 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, union
+from sqlalchemy import and_, func, or_, select, union
 
 from townsquare.feed.filters import ModerationVerdict
 from townsquare.storage.moderation_schema import moderation_decisions, moderation_scores
 
 _NONE = ModerationVerdict("allow")
-# Scores are stamped by the process that wrote them, before its commit: look back this far past
-# the last sync so that a slow commit or another machine's clock does not hide a change.
+# Scores are stamped by the process that wrote them, before its commit: a post is read again once
+# more when its score is this old, so that a slow commit or another machine's clock hides no change.
 _SCORE_OVERLAP = timedelta(seconds=30)
 
 
@@ -34,13 +37,14 @@ class PolicyModeration:
     """A ``ModerationProvider`` over the moderation tables and a ``townsquare.safety`` ``Policy``."""
 
     def __init__(self, store, policy, *, sync_s: float = 5.0, max_cached: int = 200_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store, self.policy = store, policy
-        self.sync_s, self.max_cached, self.clock = sync_s, max_cached, clock
+        self.sync_s, self.max_cached, self.clock, self.wall = sync_s, max_cached, clock, wall
         self._cache: dict[int, ModerationVerdict] = {}
         self._lock = threading.Lock()
         self._synced_at: float | None = None  # self.clock() of the last sync
-        self._scores_since: datetime | None = None
+        self._looked_at: datetime | None = None  # wall time of the last sync
         self._decisions_after = (0, 0)  # decision ids seen at the sync before last, and at the last
 
     def verdicts(self, post_ids: list[int]) -> dict[int, ModerationVerdict]:
@@ -82,19 +86,22 @@ class PolicyModeration:
             if self._synced_at is not None and now - self._synced_at < self.sync_s:
                 return
             self._synced_at = now
-            wall = datetime.now(UTC)
+            wall, last_look = self.wall(), self._looked_at
             with self.store.read() as conn:
                 last = conn.execute(select(func.max(moderation_decisions.c.id))).scalar() or 0
-                if self._scores_since is None:  # the first look: nothing is kept yet
+                if last_look is None:  # the first look: nothing is kept yet
                     changed = []
                 else:
+                    at = moderation_scores.c.scored_at
+                    new = at >= last_look  # stamped since the last look
+                    settled = and_(at >= last_look - _SCORE_OVERLAP, at < wall - _SCORE_OVERLAP)  # now surely committed
                     changed = conn.execute(union(
-                        select(moderation_scores.c.post_id).where(moderation_scores.c.scored_at >= self._scores_since),
+                        select(moderation_scores.c.post_id).where(or_(new, settled)),
                         select(moderation_decisions.c.post_id).where(moderation_decisions.c.id > self._decisions_after[0]),
                     )).scalars().all()
-            # Decisions are looked at twice (ids past the sync before last), scores for
-            # ``_SCORE_OVERLAP``: a lookup that raced a change and kept the old verdict is undone.
-            self._scores_since, self._decisions_after = wall - _SCORE_OVERLAP, (self._decisions_after[1], last)
+            # Decisions are looked at twice (ids past the sync before last), scores twice (when new, and
+            # once ``_SCORE_OVERLAP`` old): a lookup that raced a change and kept the old verdict is undone.
+            self._looked_at, self._decisions_after = wall, (self._decisions_after[1], last)
             for post in changed:
                 self._cache.pop(post, None)
 
