@@ -129,28 +129,33 @@ def test_a_labelled_post_carries_its_labels_to_the_page_and_keeps_its_score(worl
     assert all(a["stage"] != LABEL_STAGE for p in posts[1:] for a in items[p]["adjustments"])
 
 
-def test_a_moderators_demotion_uses_the_policys_factor(world, tmp_path):
-    """``moderator_demote_factor`` in the policy file sets how far a moderator's demote pushes a post down."""
+def test_a_moderators_demotion_uses_the_policys_factor_and_a_label_shows_what_they_confirmed(world, tmp_path):
+    """``moderator_demote_factor`` in the policy file sets how far a moderator's demote pushes a post down;
+    a moderator's label shows the flags they confirmed ("offensive"), not a user's report."""
     from townsquare.safety.policy import load_policy
 
     world.user("bob")
-    demoted, labelled = world.post("bob", "music"), world.post("bob", "music")
+    demoted, labelled, bare = (world.post("bob", "music") for _ in range(3))
     world.load()
     now = datetime.now(UTC)
+    decided = ((demoted, "demote", {}), (labelled, "label", {"offensive": "offensive", "user_reports": "reported"}),
+               (bare, "label", {"user_reports": "reported"}))
     with world.store.begin() as conn:
-        for post, action in ((demoted, "demote"), (labelled, "label")):
+        for post, action, labels in decided:
             case = conn.execute(moderation_cases.insert().values(
                 post_id=pid(world.store, post), suggested_action="review", reasons=[], created_at=now,
                 updated_at=now)).inserted_primary_key[0]
-            conn.execute(moderation_decisions.insert().values(
-                case_id=case, post_id=pid(world.store, post), moderator="mo", action=action, labels={}, created_at=now))
+            conn.execute(moderation_decisions.insert().values(case_id=case, post_id=pid(world.store, post),
+                                                              moderator="mo", action=action, labels=labels,
+                                                              created_at=now))
     path = tmp_path / "policy.toml"
     path.write_text("moderator_demote_factor = 0.2\n")
-    ids = [pid(world.store, demoted), pid(world.store, labelled)]
+    ids = [pid(world.store, p) for p in (demoted, labelled, bare)]
     verdicts = PolicyModeration(world.store, load_policy(path, {})).verdicts(ids)
     assert (verdicts[ids[0]].action, verdicts[ids[0]].factor) == ("demote", 0.2)
     assert verdicts[ids[0]].reasons == ("a moderator decided: demote x0.2",)
-    assert (verdicts[ids[1]].action, verdicts[ids[1]].labels) == ("label", ("labelled by a moderator",))
+    assert (verdicts[ids[1]].action, verdicts[ids[1]].labels) == ("label", ("offensive",))
+    assert verdicts[ids[2]].labels == ("by a moderator",)
     assert Policy("unset").moderator_decision("demote").factor == 0.5  # the default
 
 

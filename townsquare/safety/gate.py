@@ -33,7 +33,8 @@ def post_decisions(store, post_ids: Sequence[int], policy: Policy) -> dict[int, 
     """
     from townsquare.safety.queue import moderator_actions, stored_scores
 
-    decisions = {pid: policy.moderator_decision(action) for pid, action in moderator_actions(store, post_ids).items()}
+    decisions = {pid: policy.moderator_decision(action, labels)
+                 for pid, (action, labels) in moderator_actions(store, post_ids).items()}
     scored = stored_scores(store, [pid for pid in post_ids if pid not in decisions])
     decisions.update((pid, policy.decide(entry["scores"], entry["spans"])) for pid, entry in scored.items())
     return decisions

@@ -139,13 +139,18 @@ class Policy:
     source: str = "built-in default"
     moderator_demote_factor: float = 0.5
 
-    def moderator_decision(self, action: str) -> Decision:
-        """What a moderator's action means for the feed and the pages (it replaces the models' decision)."""
+    def moderator_decision(self, action: str, labels: Mapping[str, str] | None = None) -> Decision:
+        """What a moderator's action means for the feed and the pages (it replaces the models' decision).
+        A "label" shows the decision's labels (``{classifier: label}``, the flags the moderator confirmed;
+        a user's report is not a label), else "by a moderator"."""
         if action == "allow":
             return Decision()
         factor = self.moderator_demote_factor if action == "demote" else 1.0
-        label = "labelled by a moderator" if action == "label" else action
-        return Decision(action, factor, (Reason(MODERATOR, label, 1.0, 1.0, action, factor),), False)
+        if action != "label":
+            return Decision(action, factor, (Reason(MODERATOR, action, 1.0, 1.0, action, factor),), False)
+        shown = [label for classifier, label in (labels or {}).items() if classifier != "user_reports"]
+        reasons = tuple(Reason(MODERATOR, label, 1.0, 1.0, "label") for label in dict.fromkeys(shown or ["by a moderator"]))
+        return Decision("label", 1.0, reasons, False)
 
     def decide(self, scores: Mapping[str, Mapping[str, float]],
                spans: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> Decision:

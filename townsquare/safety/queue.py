@@ -235,15 +235,15 @@ def latest_case(store: Store, post_id: int, decided: bool = False) -> dict[str, 
     return {**case, "appeal_open": appeal is not None}
 
 
-def moderator_actions(store: Store, post_ids: Sequence[int]) -> dict[int, str]:
-    """The latest moderator action per post (it overrides the policy's suggestion)."""
+def moderator_actions(store: Store, post_ids: Sequence[int]) -> dict[int, tuple[str, dict[str, str]]]:
+    """The latest moderator decision per post, as (action, labels): it overrides the policy's suggestion."""
     latest = (select(moderation_decisions.c.post_id, func.max(moderation_decisions.c.id).label("id"))
               .where(moderation_decisions.c.post_id.in_(list(post_ids))).group_by(moderation_decisions.c.post_id)
               .subquery())
-    query = select(moderation_decisions.c.post_id, moderation_decisions.c.action).join(
+    query = select(moderation_decisions.c.post_id, moderation_decisions.c.action, moderation_decisions.c.labels).join(
         latest, latest.c.id == moderation_decisions.c.id)
     with store.read() as conn:
-        return dict(conn.execute(query).all())
+        return {post: (action, labels or {}) for post, action, labels in conn.execute(query).all()}
 
 
 def export_decisions(store: Store, classifier: str, path: Path) -> int:
