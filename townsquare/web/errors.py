@@ -62,9 +62,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _townsquare(request: Request, error: TownsquareError) -> Response:
         field = getattr(error, "field", None)
         message = getattr(error, "message", None) or str(error)
-        return await run_in_threadpool(page_error, request, message, status_of(error)) or JSONResponse(
-            error_body(message, field, "body" if field else None), status_code=status_of(error)
-        )
+        status = status_of(error)
+        page = await run_in_threadpool(page_error, request, message, status)
+        return page or JSONResponse(error_body(message, field, "body" if field else None), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> Response:
@@ -75,7 +75,8 @@ def install_error_handlers(app: FastAPI) -> None:
         message = f"{where or 'request'} {field or ''}: {first.get('msg', 'invalid')}".replace("  ", " ")
         if len(problems) > 1:
             message += f" (and {len(problems) - 1} more problems)"
-        return await run_in_threadpool(page_error, request, message, 422) or JSONResponse(error_body(message, field, where), status_code=422)
+        page = await run_in_threadpool(page_error, request, message, 422)
+        return page or JSONResponse(error_body(message, field, where), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> Response:
@@ -92,7 +93,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        page = await run_in_threadpool(page_error, request, "Something went wrong on the server; its log has the details.", 500)
+        page = await run_in_threadpool(
+            page_error, request, "Something went wrong on the server; its log has the details.", 500)
         return page or JSONResponse(
             error_body("internal error: the server failed; the log has the details"), status_code=500
         )

@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse
 
 from townsquare.web.pages import account, compose, feed, moderation, posts
-from townsquare.web.pages.base import SignInFirst
+from townsquare.web.pages.base import SignInFirst, to_signin
 
 router = APIRouter()
 for part in (account, feed, posts, compose, moderation):
@@ -27,6 +27,6 @@ def include_pages(app: FastAPI) -> None:
     app.include_router(router, include_in_schema=False)
 
     async def _sign_in_first(_request: Request, _error: SignInFirst) -> RedirectResponse:
-        return RedirectResponse("/signin", status_code=303)
+        return to_signin()
 
     app.add_exception_handler(SignInFirst, _sign_in_first)
