@@ -53,6 +53,23 @@ def test_unsafe_post_is_stopped_by_the_policy(make_suggester, community):
     assert result.items == [] and "safety policy" in result.reasons[0]
 
 
+def test_a_post_a_moderator_hid_gets_no_suggestions(make_suggester, community):
+    """The models allow it, a moderator hid it: the moderator's decision stands here as in the feed."""
+    from datetime import UTC, datetime
+
+    from townsquare.storage.moderation_schema import moderation_cases, moderation_decisions
+
+    assert make_suggester().suggest("c1", "bo").items  # the sourdough post, before
+    post, now = community.find_post("c1")["id"], datetime.now(UTC)
+    with community.begin() as conn:
+        case = conn.execute(moderation_cases.insert().values(post_id=post, suggested_action="review", reasons=[],
+                                                             created_at=now, updated_at=now)).inserted_primary_key[0]
+        conn.execute(moderation_decisions.insert().values(case_id=case, post_id=post, moderator="mo", action="hide",
+                                                          labels={}, created_at=now))
+    result = make_suggester().suggest("c1", "bo")
+    assert result.items == [] and "a moderator decided: hide" in result.reasons[0]
+
+
 def test_voice_follows_the_user(make_suggester):
     from townsquare.interact.voice import EMOJI
 

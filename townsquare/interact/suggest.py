@@ -94,9 +94,8 @@ class ReplySuggester:
         out = Suggestions(voice=voice.describe())
         thread, handles = thread_of(self.store, post)
         out.reasons += self.triggers.access_reasons(self.store, post, user) or self.triggers.text_reasons(post["text"])
-        if not out.reasons and self.policy is not None and self.safety_scorer is not None:
-            scored = self.safety_scorer.score([post["text"]])[0]
-            out.reasons += self.triggers.safety_reasons(self.policy.decide(scored.scores, scored.spans))
+        if not out.reasons and self.policy is not None:
+            out.reasons += self.triggers.safety_reasons(self._decision(post))
         if out.reasons:
             return out
         last, whole = context_texts(thread)
@@ -122,6 +121,17 @@ class ReplySuggester:
             for item, sid in zip(out.items, ids):
                 item.id = sid
         return out
+
+    def _decision(self, post: dict):
+        """Moderation's decision on the post: a moderator's, else the policy on its stored scores, else on
+        scores taken now (a post not scored yet)."""
+        from townsquare.safety import Decision, post_decisions
+
+        decision = post_decisions(self.store, [post["id"]], self.policy).get(post["id"])
+        if decision is None and self.safety_scorer is not None:
+            scored = self.safety_scorer.score([post["text"]])[0]
+            decision = self.policy.decide(scored.scores, scored.spans)
+        return decision or Decision()
 
     def _fetch(self, thread, voice, query, reasons) -> list[Candidate]:
         found: list[Candidate] = []
