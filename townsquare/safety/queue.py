@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 
 from townsquare.errors import InputError, NotFoundError
 from townsquare.safety.policy import SEVERITY, Decision, Policy
-from townsquare.safety.registry import SafetyScorer
 from townsquare.storage import Store
 from townsquare.storage.moderation_schema import (
     moderation_appeals,
@@ -28,6 +27,9 @@ from townsquare.storage.moderation_schema import (
     moderation_scores,
 )
 from townsquare.storage.schema import posts, users
+
+if TYPE_CHECKING:
+    from townsquare.safety.registry import SafetyScorer
 
 _CHUNK = 500
 
@@ -69,6 +71,8 @@ def score_posts(store: Store, post_ids: Sequence[int], scorer: SafetyScorer | No
     reasons and priority (an appealed case keeps the ones its decision was made on).
     """
     if scorer is None:
+        from townsquare.safety.registry import SafetyScorer
+
         scorer = SafetyScorer.load()
     if policy is None:
         from townsquare.safety.policy import load_policy
