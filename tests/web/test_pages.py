@@ -134,6 +134,9 @@ def test_moderation_page_marks_the_personal_data_it_found(tmp_path, demo_db):
     assert '<mark class="span-phone" title="phone">07700 900418</mark>' in html
     assert '<mark class="span-email" title="email">marta.quill.demo@example.org</mark>' in html
     assert '<mark class="span-address" title="address">22 Orchard Close</mark>' in html
+    items = re.findall(r'<li title="[^"]*">(.*?)</li>', html, re.DOTALL)
+    reasons = [" ".join(html_text.unescape(li).split()) for li in items]
+    assert reasons[0].startswith("<strong>hide</strong>: personal data 1.00 ≥ 0.95 · phone, email, address")
     world.store.close()
 
 
