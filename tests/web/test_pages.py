@@ -421,3 +421,23 @@ def test_a_browser_gets_errors_as_pages_and_the_api_as_json(world):
     assert plain.status_code == 404 and plain.json()["error"]["message"] == "Not Found"
     api = client.get("/v1/users/nobody-at-all", headers={**html, "authorization": f"Bearer {world.keys['read']}"})
     assert api.status_code == 404 and "error" in api.json()
+
+
+def test_a_decided_case_leaves_the_queue_for_the_history(tmp_path, demo_db):
+    from townsquare.safety import score_posts
+
+    world = World(tmp_path, demo_db)
+    [post_id] = [i for (i,) in world.store.engine.connect().exec_driver_sql(
+        "SELECT id FROM posts WHERE text LIKE '%07700 900418%'")]
+    score_posts(world.store, [post_id], world.services.scorer(), world.services.policy())
+    client = _signed_in(world, moderator=True)
+    todo = client.get("/moderation").text
+    [case] = re.findall(r'id="case-(\d+)"', todo)
+    assert client.get("/moderation?show=decided").text.count('class="card case"') == 0
+    client.post(f"/moderation/{case}", data={"action": "hide", "note": "doxxing"})
+    assert f'id="case-{case}"' not in client.get("/moderation").text
+    history = client.get("/moderation?show=decided").text
+    assert f'id="case-{case}"' in history and f"Decided: hide, by {world.handles[0]}," in history
+    bad = client.get("/moderation?show=everything", headers={"accept": "text/html"})
+    assert bad.status_code == 422 and "show" in html_text.unescape(bad.text)
+    world.store.close()

@@ -141,12 +141,15 @@ def stored_scores(store: Store, post_ids: Sequence[int]) -> dict[int, dict[str, 
 
 
 def list_cases(store: Store, status: str = "open", limit: int = 50) -> list[dict[str, Any]]:
-    """Cases with their post's text and author, the suggested action and reasons, most urgent first;
-    a case decided before also has ``decided`` (the latest action) and ``decided_by``, and one under
-    appeal ``appeal_reason`` and ``appeal_by`` (the author's handle)."""
+    """Cases with their post's text and author, the suggested action and reasons: open and appealed ones
+    most urgent first, decided and closed ones most recent first. A case decided before also has
+    ``decided`` (the latest action) and ``decided_by``, and one under appeal ``appeal_reason`` and
+    ``appeal_by`` (the author's handle)."""
+    c = moderation_cases.c
+    order = (c.updated_at.desc(), c.id.desc()) if status in ("decided", "closed") else (c.priority.desc(), c.id)
     query = (select(moderation_cases, posts.c.text, posts.c.external_id.label("post"), users.c.handle.label("author"))
-             .join(posts, posts.c.id == moderation_cases.c.post_id).join(users, users.c.id == posts.c.author_id)
-             .order_by(moderation_cases.c.priority.desc(), moderation_cases.c.id).limit(limit))
+             .join(posts, posts.c.id == c.post_id).join(users, users.c.id == posts.c.author_id)
+             .order_by(*order).limit(limit))
     if status != "all":
         query = query.where(moderation_cases.c.status == status)
     with store.read() as conn:

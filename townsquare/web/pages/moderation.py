@@ -3,9 +3,9 @@ dashboard; ``in_words`` says what moderation does with a post for its author."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from townsquare.errors import TownsquareError
@@ -43,13 +43,23 @@ def in_words(services, post_id: int, opening: str | None) -> tuple[str, str]:
 
 
 @router.get("/moderation")
-def moderation_page(request: Request, services: Services, viewer: Viewer) -> Response:
+def moderation_page(
+    request: Request,
+    services: Services,
+    viewer: Viewer,
+    show: Annotated[Literal["todo", "decided", "closed"], Query()] = "todo",
+) -> Response:
+    """The cases to decide (open and appealed, most urgent first), or the history: decided cases, and
+    closed ones (decided again after an appeal), most recent first."""
     if "moderate" not in viewer.scopes:
         return render(request, "error.html", viewer, 403, message="The moderation queue is for moderators.")
-    cases = list_cases(services.store, status="open", limit=50) + list_cases(services.store, "appealed", 50)
+    if show == "todo":
+        cases = list_cases(services.store, status="open", limit=50) + list_cases(services.store, "appealed", 50)
+    else:
+        cases = list_cases(services.store, status=show, limit=100)
     for case in cases:
         case["parts"] = marked(case["text"], [s for r in case["reasons"] for s in r.get("spans") or ()])
-    return render(request, "moderation.html", viewer, cases=cases)
+    return render(request, "moderation.html", viewer, cases=cases, show=show)
 
 
 def marked(text: str, spans: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
