@@ -207,7 +207,7 @@ def moderate_queue(
     limit: Annotated[int, typer.Option(min=1)] = 20,
     as_json: JsonFlag = False,
 ) -> None:
-    """Flagged posts with their scores and reasons, most urgent first."""
+    """Flagged posts with their scores and reasons, most urgent first (decided and closed: most recent first)."""
     from townsquare.safety.queue import list_cases
 
     cases = list_cases(open_store(ctx), status=status, limit=limit)

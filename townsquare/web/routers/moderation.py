@@ -52,7 +52,8 @@ def queue(
     status: Literal["open", "appealed", "decided", "closed", "all"] = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[dict[str, Any]]:
-    """Cases, most urgent first, with the post's text, suggested action and reasons."""
+    """Cases with the post's text, suggested action and reasons: open and appealed ones most urgent first,
+    decided and closed ones most recent first."""
     return [_jsonable(c) for c in list_cases(services.store, status=status, limit=limit)]
 
 
