@@ -33,6 +33,8 @@ def test_import_jsonl_then_again_is_idempotent(run, db, tmp_path):
     assert (counts["users"], counts["posts"], counts["interactions"]) == (2, 2, 1)
     again = run("import", "jsonl", str(file))
     assert again.exit_code == 0 and db().counts() == counts
+    status = run("status")  # an import does not moderate: status says so
+    assert status.exit_code == 0 and "2 live posts are not scored for moderation yet" in " ".join(status.output.split())
 
 
 def test_bulk_import_gives_the_same_rows(run, db, tmp_path):
@@ -159,6 +161,7 @@ def test_make_demo_prepares_the_demo_once(run, db):
     again = run("demo", "prepare")
     assert again.exit_code == 0 and "ranker v1 is already stored" in again.output, again.output
     assert "every post is scored already" in again.output
+    assert "not scored for moderation" not in run("status").output
     assert db().counts() == counts
     with db().read() as conn:
         assert conn.execute(select(func.count()).select_from(feed_rankers)).scalar_one() == 1

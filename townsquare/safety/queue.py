@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 
 from townsquare.errors import InputError, NotFoundError
 from townsquare.safety.policy import SEVERITY, Decision, Policy
@@ -273,9 +273,17 @@ def export_decisions(store: Store, classifier: str, path: Path) -> int:
 
 
 def unscored_posts(store: Store, rescore: bool = False) -> list[int]:
-    """Ids of posts without stored scores (every post with ``rescore``)."""
-    query = select(posts.c.id).where(posts.c.deleted.is_(False)).order_by(posts.c.id)
-    if not rescore:
-        query = query.where(~posts.c.id.in_(select(moderation_scores.c.post_id)))
+    """Ids of live posts without stored scores (every live post with ``rescore``)."""
+    query = select(posts.c.id).where(posts.c.deleted.is_(False) if rescore else _unscored()).order_by(posts.c.id)
     with store.read() as conn:
         return list(conn.execute(query).scalars())
+
+
+def count_unscored(store: Store) -> int:
+    """How many live posts have no stored scores (the feed shows them unmoderated)."""
+    with store.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(posts).where(_unscored())).scalar_one())
+
+
+def _unscored():
+    return and_(posts.c.deleted.is_(False), posts.c.id.not_in(select(moderation_scores.c.post_id)))
