@@ -40,13 +40,10 @@ def _moderation(ctx: typer.Context, store):
     """The feed's moderation; None, with a note, on an install without the safety models. A policy file
     that is missing or wrong is an error: the feed is not shown unmoderated."""
     try:
+        from townsquare.cli.safety import community_policy, safety_scorer
         from townsquare.feed.moderation import PolicyModeration
-        from townsquare.safety.policy import load_policy
-        from townsquare.safety.registry import SafetyScorer
 
-        settings = settings_of(ctx)
-        scorer = SafetyScorer.load(None, data_dir=settings.data_dir, threads=settings.threads)
-        return PolicyModeration(store, load_policy(getattr(settings, "safety_policy", None), scorer.curves()))
+        return PolicyModeration(store, community_policy(ctx, safety_scorer(ctx)))
     except (MissingDependencyError, ImportError) as error:
         err.print(f"[yellow]note:[/] moderation is off for this feed ({error})")
         return None

@@ -35,14 +35,16 @@ Balanced = Annotated[bool, typer.Option(
     "--balanced", help="Weigh every label the same (better macro-F1 / macro-recall on skewed labels).")]
 
 
-def _scorer(ctx: typer.Context, names: list[str] | None = None):
+def safety_scorer(ctx: typer.Context, names: list[str] | None = None):
+    """The safety classifiers (``names``, or all: shipped and trained in the data folder)."""
     from townsquare.safety.registry import SafetyScorer
 
     settings = settings_of(ctx)
     return SafetyScorer.load(names or None, data_dir=settings.data_dir, threads=settings.threads)
 
 
-def _policy(ctx: typer.Context, scorer, path: Path | None):
+def community_policy(ctx: typer.Context, scorer, path: Path | None = None):
+    """The policy file ``path``, else the policy in force (the ``safety_policy`` setting, else the built-in one)."""
     from townsquare.safety.policy import load_policy
 
     return load_policy(path or getattr(settings_of(ctx), "safety_policy", None), scorer.curves())
@@ -63,8 +65,8 @@ def classify(
         raise InputError("no texts: give them as arguments or one per line on stdin")
     if blank := [str(i) for i, text in enumerate(texts, 1) if not text.strip()]:
         raise InputError(f"text {', '.join(blank)} is empty: give each text some words")
-    scorer = _scorer(ctx, classifier)
-    rules = _policy(ctx, scorer, policy) if not classifier else None
+    scorer = safety_scorer(ctx, classifier)
+    rules = community_policy(ctx, scorer, policy) if not classifier else None
     for text, result in zip(texts, scorer.score(texts)):
         decision = rules.decide(result.scores, result.spans) if rules else None
         if as_json:
@@ -188,8 +190,8 @@ def moderate_score(
     if not ids:
         out.print("every post is scored already (--rescore to score them again)")
         return
-    scorer = _scorer(ctx)
-    report = score_posts(store, ids, scorer, _policy(ctx, scorer, policy))
+    scorer = safety_scorer(ctx)
+    report = score_posts(store, ids, scorer, community_policy(ctx, scorer, policy))
     actions = ", ".join(f"{n:,} {action}" for action, n in sorted(report.actions.items())) or "none"
     out.print(f"scored {_count(report.scored, 'post')} (actions: {actions}); "
               f"{_count(report.enqueued, 'new case')} in the queue"
@@ -278,8 +280,8 @@ def moderate_export(
 @moderate_app.command("policy")
 def moderate_policy(ctx: typer.Context, policy: PolicyOption = None, as_json: JsonFlag = False) -> None:
     """The policy's rules with the thresholds chosen for their stated precision, at the prevalence it assumes."""
-    scorer = _scorer(ctx)
-    rules = _policy(ctx, scorer, policy)
+    scorer = safety_scorer(ctx)
+    rules = community_policy(ctx, scorer, policy)
     described = rules.describe()
     if as_json:
         out.print_json(json.dumps({"community": rules.community, "source": rules.source,
@@ -313,8 +315,8 @@ def moderate_simulate(
     from townsquare.feed.explain import first_words
     from townsquare.safety.simulate import simulate_policy
 
-    scorer = _scorer(ctx)
-    current, candidate = _policy(ctx, scorer, against), _policy(ctx, scorer, policy)
+    scorer = safety_scorer(ctx)
+    current, candidate = community_policy(ctx, scorer, against), community_policy(ctx, scorer, policy)
     result = simulate_policy(open_store(ctx), current, candidate, examples)
     if as_json:
         out.print_json(json.dumps({"current": current.source, "candidate": candidate.source, **result.as_dict()}))

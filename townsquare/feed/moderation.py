@@ -6,11 +6,11 @@ otherwise the policy decides from the classifier scores stored for it. Unscored 
 
 Verdicts are kept per post until the post's moderation changes: every ``sync_s`` seconds one
 query asks which posts were scored or decided since the last look, and only those are read again
-(a score is stamped before its commit, so a post is read again once more when its score is
-``_SCORE_OVERLAP`` old, in case a lookup raced the commit; it used to be read again at every look
-for that long, so a bulk scoring made every worker re-read every scored post each ``sync_s``)
 (two queries and a policy decision per post cost more than the rest of a page on a small
-community, so a request should not pay them for posts nobody touched). ``forget`` drops posts at
+community, so a request should not pay them for posts nobody touched). A score is stamped before
+its commit, so a post is read again once more when its score is ``_SCORE_OVERLAP`` old, in case a
+lookup raced the commit (not at every look for that long: after a bulk scoring, every worker then
+re-read every scored post each ``sync_s``). ``forget`` drops posts at
 once: the web app calls it when a moderator decides, so that worker sees the decision on the next
 request; other worker processes see it within ``sync_s``.
 """

@@ -32,6 +32,7 @@ from townsquare.errors import ConfigError
 Action = Literal["allow", "label", "demote", "review", "hide"]
 SEVERITY: dict[str, int] = {"allow": 0, "label": 1, "demote": 2, "review": 3, "hide": 4}
 MODERATOR = "moderator"  # the "classifier" of a reason that is a moderator's decision
+USER_REPORTS = "user_reports"  # the "classifier" of a reason that is a user's report
 
 
 class Rule(BaseModel):
@@ -148,7 +149,7 @@ class Policy:
         factor = self.moderator_demote_factor if action == "demote" else 1.0
         if action != "label":
             return Decision(action, factor, (Reason(MODERATOR, action, 1.0, 1.0, action, factor),), False)
-        shown = [label for classifier, label in (labels or {}).items() if classifier != "user_reports"]
+        shown = [label for classifier, label in (labels or {}).items() if classifier != USER_REPORTS]
         reasons = tuple(Reason(MODERATOR, label, 1.0, 1.0, "label") for label in dict.fromkeys(shown or ["by a moderator"]))
         return Decision("label", 1.0, reasons, False)
 

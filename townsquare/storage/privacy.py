@@ -54,10 +54,10 @@ def export_user(store: Store, ref: str | int) -> dict[str, Any]:
 
         their_posts = rows(select(posts).where(posts.c.author_id == uid).order_by(posts.c.created_at))
         more, left_out = {}, []
+        mine = select(posts.c.id).where(posts.c.author_id == uid)
         for table, to_user, to_posts in _referring_tables():
             kept = [c for c in table.columns if not _withheld(c)]
             left_out += [f"{table.name}.{c.name}" for c in table.columns if _withheld(c)]
-            mine = select(posts.c.id).where(posts.c.author_id == uid)
             where = or_(*[c == uid for c in to_user]) if to_user else or_(*[c.in_(mine) for c in to_posts])
             more[table.name] = rows(select(*kept).where(where))
         return {

@@ -13,8 +13,7 @@ from townsquare.errors import TownsquareError
 from townsquare.ingest.records import InteractionKind, InteractionRecord, PostRecord
 from townsquare.web.deps import Services
 from townsquare.web.pages.base import Text, Viewer, not_shown, render, with_notice
-from townsquare.web.pages.moderation import in_words
-from townsquare.web.pages.posts import shown_post
+from townsquare.web.pages.posts import in_words, shown_post
 
 router = APIRouter()
 

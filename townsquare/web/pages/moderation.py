@@ -1,5 +1,5 @@
-"""The moderators' pages (the queue, with the personal data marked, and their decisions) and the
-dashboard; ``in_words`` says what moderation does with a post for its author."""
+"""The moderators' pages (the queue, with the personal data marked, their decisions, the history) and
+the dashboard."""
 
 from __future__ import annotations
 
@@ -8,38 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from townsquare.errors import TownsquareError
 from townsquare.safety.queue import decide_case, list_cases
 from townsquare.web.dashboard import dashboard_plots
 from townsquare.web.deps import Services
 from townsquare.web.pages.base import Viewer, render
 
 router = APIRouter()
-
-
-# What the author is told when the policy acts on their new post (a statement of reasons).
-_POSTED = {"label": "Posted, with a label", "demote": "Posted, and shown to fewer people",
-           "review": "Posted; a moderator will look at it", "hide": "Posted, but hidden from others until a "
-           "moderator looks at it"}
-
-
-def in_words(services, post_id: int, opening: str | None) -> tuple[str, str]:
-    """What moderation does with a post and why, in words ("...: personal data (email, phone)."), opened
-    by ``opening`` or by the action's own words (``_POSTED``); "Posted" when it does nothing."""
-    from townsquare.safety import post_decisions
-
-    try:
-        decision = post_decisions(services.store, [post_id], services.policy()).get(post_id)
-    except TownsquareError:
-        decision = None
-    if decision is None or decision.action not in _POSTED:
-        return "allow", opening + "." if opening else "Posted"
-    why = []
-    for reason in decision.reasons:
-        kinds = sorted({s["kind"].replace("_", " ") for s in reason.spans})
-        words = reason.label_words + (f" ({', '.join(kinds)})" if kinds else "")
-        why += [words] if words not in why else []
-    return decision.action, f"{opening or _POSTED[decision.action]}: {'; '.join(why)}."
 
 
 @router.get("/moderation")

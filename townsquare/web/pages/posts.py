@@ -19,7 +19,6 @@ from townsquare.storage.visibility import may_see
 from townsquare.web.auth import Principal
 from townsquare.web.deps import Services
 from townsquare.web.pages.base import ACTIONS, Viewer, not_shown, render, with_notice
-from townsquare.web.pages.moderation import in_words
 
 router = APIRouter()
 
@@ -141,3 +140,28 @@ def appeal(
     except TownsquareError as exc:  # e.g. no moderator has decided yet
         return with_notice(f"/posts/{ref}", str(exc))
     return with_notice(f"/posts/{ref}", "Appeal sent: a moderator will look at your post again")
+
+
+# What the author is told when the policy acts on their new post (a statement of reasons).
+_POSTED = {"label": "Posted, with a label", "demote": "Posted, and shown to fewer people",
+           "review": "Posted; a moderator will look at it", "hide": "Posted, but hidden from others until a "
+           "moderator looks at it"}
+
+
+def in_words(services, post_id: int, opening: str | None) -> tuple[str, str]:
+    """What moderation does with a post and why, in words ("...: personal data (email, phone)."), opened
+    by ``opening`` or by the action's own words (``_POSTED``); "Posted" when it does nothing."""
+    from townsquare.safety import post_decisions
+
+    try:
+        decision = post_decisions(services.store, [post_id], services.policy()).get(post_id)
+    except TownsquareError:
+        decision = None
+    if decision is None or decision.action not in _POSTED:
+        return "allow", opening + "." if opening else "Posted"
+    why = []
+    for reason in decision.reasons:
+        kinds = sorted({s["kind"].replace("_", " ") for s in reason.spans})
+        words = reason.label_words + (f" ({', '.join(kinds)})" if kinds else "")
+        why += [words] if words not in why else []
+    return decision.action, f"{opening or _POSTED[decision.action]}: {'; '.join(why)}."

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import select
 
+from townsquare.safety.policy import USER_REPORTS
 from townsquare.safety.queue import appeal_case, decide_case, list_cases
 from townsquare.storage.moderation_schema import moderation_cases
 from townsquare.storage.schema import posts
@@ -103,7 +104,7 @@ def open_report_case(store, post_ref: str, reporter: str) -> None:
                     priority=0.5,
                     reasons=[
                         {
-                            "classifier": "user_reports",
+                            "classifier": USER_REPORTS,
                             "label": "reported",
                             "score": 1.0,
                             "threshold": 1.0,
