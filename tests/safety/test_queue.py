@@ -16,6 +16,7 @@ from townsquare.safety.gate import moderate_candidates, post_decisions
 from townsquare.safety.policy import load_policy
 from townsquare.safety.queue import (
     appeal_case,
+    count_cases,
     decide_case,
     export_decisions,
     list_cases,
@@ -181,3 +182,24 @@ def test_deleting_users_removes_their_moderation_rows(world):
     delete_user(store, "@bob")  # the author: scores, cases and decisions about their posts go
     assert count(store, moderation_cases) == 0 and count(store, moderation_decisions) == 0
     assert count(store, moderation_scores) == 2  # p1's two scores remain
+
+
+def test_the_queue_pages_through_many_cases(world):
+    """``todo`` holds the appeals first, then the most urgent; ``offset`` pages through any status, and
+    ``count_cases`` says how many each holds."""
+    store, scorer, policy, ids = world
+    Loader(store).load([PostRecord(id=f"x{i}", author="u3", text=f"call me on 07700 900{i:03d}, ssn 123-45-{6000 + i}",
+                                   created_at=T0) for i in range(7)])
+    every = sorted(ids.values()) + [store.find_post(f"x{i}")["id"] for i in range(7)]
+    score_posts(store, every, scorer, policy)
+    assert count_cases(store) == {"open": 9}
+    spam_case = next(c["id"] for c in list_cases(store, limit=100) if c["post"] == "p2")
+    decide_case(store, spam_case, "mod-alice", "allow")
+    appeal_case(store, spam_case, "@cy", "it is spam")
+    assert count_cases(store) == {"open": 8, "appealed": 1}
+    todo = [c["id"] for c in list_cases(store, status="todo", limit=100)]
+    assert len(todo) == 9 and todo[0] == spam_case  # the appeal first
+    pages = [[c["id"] for c in list_cases(store, status="todo", limit=4, offset=at)] for at in (0, 4, 8, 12)]
+    assert [len(p) for p in pages] == [4, 4, 1, 0] and [i for page in pages for i in page] == todo
+    with pytest.raises(InputError, match="unknown case status 'pending'"):
+        list_cases(store, status="pending")

@@ -441,3 +441,35 @@ def test_a_decided_case_leaves_the_queue_for_the_history(tmp_path, demo_db):
     bad = client.get("/moderation?show=everything", headers={"accept": "text/html"})
     assert bad.status_code == 422 and "show" in html_text.unescape(bad.text)
     world.store.close()
+
+
+def test_the_moderation_queue_pages(tmp_path, demo_db):
+    """With more cases than a page holds, the queue says which it shows, links the next and previous pages,
+    and a decision brings the moderator back to the page it was made on."""
+    from townsquare.ingest.loader import Loader
+    from townsquare.ingest.records import PostRecord
+    from townsquare.safety import score_posts
+
+    world = World(tmp_path, demo_db)
+    author = world.store.find_user(world.handles[1])["external_id"]
+    Loader(world.store).load([PostRecord(id=f"dox{i}", author=author, text=f"her ssn is 123-45-{6000 + i}, "
+                                         f"email her at jo{i}@example.com") for i in range(53)])
+    ids = [world.store.find_post(f"dox{i}")["id"] for i in range(53)]
+    score_posts(world.store, ids, world.services.scorer(), world.services.policy())
+    client = _signed_in(world, moderator=True)
+    first = client.get("/moderation").text
+    total = int(re.search(r"To decide \((\d+)\)", first).group(1))
+    assert total >= 53 and f"Cases 1–50 of {total} · page 1 of 2" in first and first.count('class="card case"') == 50
+    assert 'rel="next"' in first and 'rel="prev"' not in first
+    second = client.get("/moderation?show=todo&page=2").text
+    shown = re.findall(r'id="case-(\d+)"', second)
+    assert len(shown) == total - 50 and not set(shown) & set(re.findall(r'id="case-(\d+)"', first))
+    assert 'rel="prev"' in second and 'rel="next"' not in second
+    decided = client.post(f"/moderation/{shown[0]}", data={"action": "hide", "show": "todo", "page": "2"},
+                          follow_redirects=False)
+    assert decided.status_code == 303 and decided.headers["location"] == "/moderation?show=todo&page=2"
+    decided_before = int(re.search(r"Decided \((\d+)\)", first).group(1))
+    after = client.get("/moderation").text
+    assert f"To decide ({total - 1})" in after and f"Decided ({decided_before + 1})" in after
+    assert "No cases on this page." in client.get("/moderation?page=9").text
+    world.store.close()

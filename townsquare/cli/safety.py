@@ -205,14 +205,16 @@ def _count(n: int, noun: str) -> str:
 @moderate_app.command("queue")
 def moderate_queue(
     ctx: typer.Context,
-    status: Annotated[str, typer.Option(help="open, decided, appealed, closed or all.")] = "open",
+    status: Annotated[str, typer.Option(help="open, appealed, todo (both), decided, closed or all.")] = "open",
     limit: Annotated[int, typer.Option(min=1)] = 20,
+    offset: Annotated[int, typer.Option(min=0, help="Cases to skip (the next page: --offset LIMIT).")] = 0,
     as_json: JsonFlag = False,
 ) -> None:
-    """Flagged posts with their scores and reasons, most urgent first (decided and closed: most recent first)."""
+    """Flagged posts with their scores and reasons, appeals and the most urgent first (decided and closed:
+    the most recent first)."""
     from townsquare.safety.queue import list_cases
 
-    cases = list_cases(open_store(ctx), status=status, limit=limit)
+    cases = list_cases(open_store(ctx), status=status, limit=limit, offset=offset)
     if as_json:
         out.print_json(json.dumps(cases, default=str))
         return

@@ -140,18 +140,33 @@ def stored_scores(store: Store, post_ids: Sequence[int]) -> dict[int, dict[str, 
     return out
 
 
-def list_cases(store: Store, status: str = "open", limit: int = 50) -> list[dict[str, Any]]:
-    """Cases with their post's text and author, the suggested action and reasons: open and appealed ones
-    most urgent first, decided and closed ones most recent first. A case decided before also has
-    ``decided`` (the latest action) and ``decided_by``, and one under appeal ``appeal_reason`` and
-    ``appeal_by`` (the author's handle)."""
+CASE_STATUSES = {"open": ("open",), "appealed": ("appealed",), "todo": ("appealed", "open"),
+                 "decided": ("decided",), "closed": ("closed",), "all": ()}
+
+
+def count_cases(store: Store) -> dict[str, int]:
+    """How many cases each status holds: ``{"open": 3, "appealed": 1, ...}`` (statuses with none left out)."""
     c = moderation_cases.c
-    order = (c.updated_at.desc(), c.id.desc()) if status in ("decided", "closed") else (c.priority.desc(), c.id)
+    with store.read() as conn:
+        return {status: n for status, n in conn.execute(select(c.status, func.count()).group_by(c.status))}
+
+
+def list_cases(store: Store, status: str = "open", limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    """Cases with their post's text and author, the suggested action and reasons: the cases to decide
+    (``open``, ``appealed`` or both as ``todo``: appeals first, then the most urgent) or the history
+    (``decided``, ``closed``, ``all``: the most recent first), ``limit`` of them after skipping
+    ``offset``. A case decided before also has ``decided`` (the latest action) and ``decided_by``, and
+    one under appeal ``appeal_reason`` and ``appeal_by`` (the author's handle)."""
+    if status not in CASE_STATUSES:
+        raise InputError(f"unknown case status {status!r}; statuses: {', '.join(CASE_STATUSES)}", field="status")
+    c = moderation_cases.c
+    order = ((c.status == "appealed").desc(), c.priority.desc(), c.id) if status in ("open", "appealed", "todo") \
+        else (c.updated_at.desc(), c.id.desc())
     query = (select(moderation_cases, posts.c.text, posts.c.external_id.label("post"), users.c.handle.label("author"))
              .join(posts, posts.c.id == c.post_id).join(users, users.c.id == posts.c.author_id)
-             .order_by(*order).limit(limit))
-    if status != "all":
-        query = query.where(moderation_cases.c.status == status)
+             .order_by(*order).limit(limit).offset(offset))
+    if statuses := CASE_STATUSES[status]:
+        query = query.where(c.status.in_(statuses))
     with store.read() as conn:
         cases = [dict(row) for row in conn.execute(query).mappings()]
         ids = [c["id"] for c in cases]

@@ -8,12 +8,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from townsquare.safety.queue import decide_case, list_cases
+from townsquare.safety.queue import count_cases, decide_case, list_cases
 from townsquare.web.dashboard import dashboard_plots
 from townsquare.web.deps import Services
 from townsquare.web.pages.base import Viewer, render
 
 router = APIRouter()
+
+
+PAGE = 50
+TABS = {"todo": ("To decide", ("open", "appealed")), "decided": ("Decided", ("decided",)),
+        "closed": ("Closed after appeal", ("closed",))}
 
 
 @router.get("/moderation")
@@ -22,18 +27,20 @@ def moderation_page(
     services: Services,
     viewer: Viewer,
     show: Annotated[Literal["todo", "decided", "closed"], Query()] = "todo",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    """The cases to decide (open and appealed, most urgent first), or the history: decided cases, and
-    closed ones (decided again after an appeal), most recent first."""
+    """The cases to decide (appeals first, then the most urgent), or the history: decided cases, and
+    closed ones (decided again after an appeal), most recent first; ``PAGE`` cases a page."""
     if "moderate" not in viewer.scopes:
         return render(request, "error.html", viewer, 403, message="The moderation queue is for moderators.")
-    if show == "todo":
-        cases = list_cases(services.store, status="open", limit=50) + list_cases(services.store, "appealed", 50)
-    else:
-        cases = list_cases(services.store, status=show, limit=100)
+    counts = count_cases(services.store)
+    tabs = [(key, name, sum(counts.get(s, 0) for s in statuses)) for key, (name, statuses) in TABS.items()]
+    total = next(n for key, _, n in tabs if key == show)
+    cases = list_cases(services.store, status=show, limit=PAGE, offset=(page - 1) * PAGE)
     for case in cases:
         case["parts"] = marked(case["text"], [s for r in case["reasons"] for s in r.get("spans") or ()])
-    return render(request, "moderation.html", viewer, cases=cases, show=show)
+    return render(request, "moderation.html", viewer, cases=cases, show=show, tabs=tabs, total=total,
+                  page=page, first=(page - 1) * PAGE + 1, pages=max(1, -(-total // PAGE)))
 
 
 def marked(text: str, spans: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
@@ -60,12 +67,16 @@ def moderate(
     case_id: int,
     action: Annotated[str, Form(max_length=16)],
     note: Annotated[str, Form(max_length=2000)] = "",
+    show: Annotated[Literal["todo", "decided", "closed"], Form()] = "todo",
+    page: Annotated[int, Form(ge=1, le=100_000)] = 1,
 ) -> Response:
+    """Record the decision, then back to the page of the queue it was made on."""
     if "moderate" not in viewer.scopes:
         return render(request, "error.html", viewer, 403, message="Only moderators may decide cases.")
     decision = decide_case(services.store, case_id, viewer.handle or "moderator", action, note=note)
     services.moderation_changed([decision["post_id"]])
-    return RedirectResponse("/moderation", status_code=303)
+    return RedirectResponse(f"/moderation?show={show}&page={page}" if (show, page) != ("todo", 1) else "/moderation",
+                            status_code=303)
 
 
 @router.get("/dashboard")

@@ -50,12 +50,14 @@ def _jsonable(case: dict[str, Any]) -> dict[str, Any]:
 def queue(
     _key: ModerateKey,
     services: Services,
-    status: Literal["open", "appealed", "decided", "closed", "all"] = "open",
+    status: Literal["open", "appealed", "todo", "decided", "closed", "all"] = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[dict[str, Any]]:
-    """Cases with the post's text, suggested action and reasons: open and appealed ones most urgent first,
-    decided and closed ones most recent first."""
-    return [_jsonable(c) for c in list_cases(services.store, status=status, limit=limit)]
+    """Cases with the post's text, suggested action and reasons, ``limit`` of them after ``offset``: open and
+    appealed ones (``todo``: both) appeals and the most urgent first, decided and closed ones the most recent
+    first."""
+    return [_jsonable(c) for c in list_cases(services.store, status=status, limit=limit, offset=offset)]
 
 
 @router.post("/moderation/cases/{case_id}/decision", status_code=201)
