@@ -13,7 +13,7 @@ from townsquare import models
 from townsquare.errors import ConfigError, MissingDependencyError, NotFoundError
 from townsquare.models import get_embedder, get_generator, known_models
 from townsquare.models.cache import CachedEmbedder, MemoryEmbeddingCache
-from townsquare.models.files import resolve_gguf
+from townsquare.models.files import model_cache_dir, resolve_gguf
 from townsquare.models.llama_cpp_generator import LlamaCppGenerator
 from townsquare.models.onnx_embedder import OnnxEmbedder
 from townsquare.models.openai_generator import OpenAIGenerator
@@ -29,7 +29,7 @@ def test_public_api_is_what_all_says():
 
 def test_defaults_are_onnx_minilm_and_local_smollm2(settings):
     embedder, generator = get_embedder(settings), get_generator(settings)
-    assert isinstance(embedder, OnnxEmbedder) and embedder.cache_dir == settings.data_dir / "models"
+    assert isinstance(embedder, OnnxEmbedder) and embedder.cache_dir == model_cache_dir()
     assert isinstance(generator, LlamaCppGenerator) and generator.model_id == "smollm2"
     assert get_embedder(settings) is embedder  # one per process
     assert isinstance(get_embedder(settings, cache=MemoryEmbeddingCache()), CachedEmbedder)

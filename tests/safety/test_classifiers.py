@@ -129,7 +129,7 @@ def test_shipped_encoder_is_int8_and_close_to_its_fp32_self(encoder):
     among other texts than alone (int8 runs each text alone: one activation scale per run)."""
     from townsquare.safety.encoder import ModerationEncoder
 
-    assert encoder.int8 and encoder.model_id.endswith("-int8")
+    assert encoder.int8 and encoder.model_id.endswith("-int8-words")
     fp32 = ModerationEncoder(encoder.adapter, int8=False)
     texts = ["you absolute clown", "lovely sunset at the beach tonight",
              "@user the minister lied about the figures again and everyone knows it, resign now!!!",
@@ -142,6 +142,20 @@ def test_shipped_encoder_is_int8_and_close_to_its_fp32_self(encoder):
     np.testing.assert_array_equal(quantised[:2], encoder.embed(texts[:2] + ["filler " * 40] * 7)[:2])
     cosine = (quantised * together).sum(axis=1)
     assert cosine.min() > 0.97 and cosine.mean() > 0.98
+
+
+def test_the_encoder_reads_emoji_as_their_names(encoder):
+    """MiniLM's vocabulary has no emoji: read raw, "😂" and "😡" would be the same unknown token and these
+    two posts the same vector. Spelt out, they differ, and a laughing post lands nearer a laughing one."""
+    from townsquare.safety.encoder import emoji_as_words
+
+    assert emoji_as_words("so good 😂😂") == "so good  face with tears of joy  face with tears of joy "
+    assert emoji_as_words("👍🏽 ok ❤️ 👨‍👩‍👧") == " thumbs up sign  ok  heavy black heart   man  woman  girl "
+    assert emoji_as_words("café, naïve: no emoji here") == "café, naïve: no emoji here"
+    laughing, angry, words = encoder.embed(["my brother just now 😂😂", "my brother just now 😡😡",
+                                            "my brother just now, I could not stop laughing"])
+    assert laughing @ angry < 0.95
+    assert laughing @ words > angry @ words
 
 
 def test_two_workers_merging_the_encoder_at_once_both_get_it(tmp_path, monkeypatch):

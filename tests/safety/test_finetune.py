@@ -69,7 +69,7 @@ def test_reproduces_adapter_heads_and_cards(tmp_path):
     vectors = encoder.embed(["you idiot", "what a lovely day"])
     assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
     assert encoder.meta["num_layers"] == 4
-    assert encoder.int8 and encoder.model_id.endswith("-int8")
+    assert encoder.int8 and encoder.model_id.endswith("-int8-words")
     assert LinearHead.load(out / "offensive.npz").meta["encoder"] == encoder.model_id
 
     # the same adapter served in fp32: copied with that setting, heads refitted on its vectors
@@ -77,7 +77,7 @@ def test_reproduces_adapter_heads_and_cards(tmp_path):
     train_shipped_models(data, fp32_out, adapter=out / "encoder_adapter.npz", int8=False,
                          cache_dir=tmp_path / "models", log=lambda _: None)
     fp32 = ModerationEncoder(fp32_out / "encoder_adapter.npz", cache_dir=tmp_path / "models")
-    assert not fp32.int8 and fp32.model_id == encoder.model_id.removesuffix("-int8")
+    assert not fp32.int8 and fp32.model_id == encoder.model_id.replace("-int8-", "-")
     assert LinearHead.load(fp32_out / "offensive.npz").meta["encoder"] == fp32.model_id
     # each card names the command that made it: the adapter trained, or the heads refitted on it
     trained_card, refitted_card = ((folder / "offensive.md").read_text() for folder in (out, fp32_out))

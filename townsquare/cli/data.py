@@ -305,7 +305,10 @@ def show_settings(ctx: typer.Context) -> None:
     sections = [(Settings, settings_of(ctx), "TOWNSQUARE_", "settings (TOWNSQUARE_* variables)"),
                 (WebConfig, WebConfig(), "TOWNSQUARE_WEB_", "the HTTP API and web app (TOWNSQUARE_WEB_*, read by serve)")]
     for model, current, prefix, title in sections:
-        table = Table("variable", "value", "what it does", title=title)
+        table = Table(title=title)
+        table.add_column("variable", no_wrap=True)  # copied into shells and unit files: never broken
+        table.add_column("value", overflow="fold")
+        table.add_column("what it does")
         for name, field in model.model_fields.items():
             value = getattr(current, name)
             shown = "***" if "key" in name and value else str(value)

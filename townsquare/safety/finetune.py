@@ -26,7 +26,7 @@ import numpy as np
 
 from townsquare.errors import MissingDependencyError
 from townsquare.models.files import minilm_dir
-from townsquare.safety.encoder import ADAPTER_MATRICES
+from townsquare.safety.encoder import ADAPTER_MATRICES, emoji_as_words
 
 TORCH_INSTALL = "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 Log = Callable[[str], None]
@@ -75,14 +75,19 @@ class FrozenStates:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "texts.json").write_text(json.dumps(self.texts))
         np.save(folder / "offs.npy", self.offsets)
-        np.save(folder / f"h{layer}.npy", self.states)
+        np.save(folder / _states_file(layer), self.states)
 
     @classmethod
     def load(cls, folder: Path, layer: int) -> FrozenStates | None:
-        if not (folder / f"h{layer}.npy").is_file():
+        if not (folder / _states_file(layer)).is_file():
             return None
         return cls(json.loads((folder / "texts.json").read_text()), np.load(folder / "offs.npy"),
-                   np.load(folder / f"h{layer}.npy", mmap_mode="r"))
+                   np.load(folder / _states_file(layer), mmap_mode="r"))
+
+
+def _states_file(layer: int) -> str:
+    """``-words``: the states of texts with their emoji spelt out; a cache of the raw texts' is not reused."""
+    return f"h{layer}-words.npy"
 
 
 def frozen_states(texts: list[str], config: AdapterConfig, threads: int = 2, log: Log = print) -> FrozenStates:
@@ -96,7 +101,7 @@ def frozen_states(texts: list[str], config: AdapterConfig, threads: int = 2, log
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=config.max_length)
-    ids = [e.ids for e in tokenizer.encode_batch(texts)]
+    ids = [e.ids for e in tokenizer.encode_batch([emoji_as_words(t) for t in texts])]  # as the encoder reads them
     lengths = np.array([len(i) for i in ids])
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     states = np.zeros((offsets[-1], 384), np.float16)
