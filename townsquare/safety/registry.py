@@ -41,7 +41,8 @@ class HeadClassifier(Classifier):
                 and encoder.model_id != trained_on:
             raise ConfigError(f"classifier {name!r} ({path}) reads vectors of encoder {trained_on!r}, but was "
                               f"given {encoder.model_id!r}: its scores would be meaningless. Load it with the "
-                              "moderation encoder (SafetyScorer.load without encoder=), or retrain it.")
+                              "moderation encoder (SafetyScorer.load without encoder=), or retrain it on the encoder "
+                              f"of this version: `townsquare train classifier {name} --data FILE`.")
         self.name, self.head, self.encoder, self.path = name, head, encoder, path
         self.labels = list(head.labels)
         self.version = str(head.meta.get("version", "1"))
