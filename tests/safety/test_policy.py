@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from townsquare.errors import ConfigError
-from townsquare.safety.policy import at_prevalence, load_policy, threshold_for_precision
+from townsquare.safety.policy import PolicyWatch, at_prevalence, load_policy, threshold_for_precision
 
 # (threshold, precision, recall) from low to high threshold, as training stores them.
 CURVES = {
@@ -114,3 +116,39 @@ def test_prevalence_errors_say_where(tmp_path):
         load_policy(write(tmp_path, "[prevalence]\noffensive = { offensive = 0.1 }\n"
                           '[[rules]]\nclassifier = "offensive"\nlabel = "offensive"\nmin_precision = 0.75\n'
                           'action = "label"\n'), CURVES)
+
+
+RULE = '[[rules]]\nclassifier = "offensive"\nlabel = "offensive"\nthreshold = 0.5\naction = "{action}"\n'
+
+
+def test_a_watched_policy_follows_its_file_and_keeps_the_last_good_one(tmp_path):
+    """Every holder of the watched policy follows an edit; an edit that does not load changes nothing
+    and says why; the next good edit clears that."""
+    path = write(tmp_path, RULE.format(action="label"))
+    changes = []
+    watch = PolicyWatch(path, CURVES, on_change=lambda: changes.append(1))
+    held = watch.policy  # what the feed, the pages and the reply checks hold
+    offensive = {"offensive": {"offensive": 0.7}}
+    assert held.decide(offensive).action == "label" and not watch.check()
+    write(tmp_path, RULE.format(action="hide") + "\n")
+    assert watch.check() and held.decide(offensive).action == "hide" and changes == [1] and watch.error is None
+    write(tmp_path, RULE.format(action="hide").replace('"offensive"\nthreshold', '"rude"\nthreshold'))
+    assert not watch.check() and held.decide(offensive).action == "hide" and changes == [1]
+    assert "rude" in watch.error and "the policy read before stays in force" in watch.error
+    path.unlink()
+    assert not watch.check() and "not found" in watch.error
+    write(tmp_path, RULE.format(action="review"))
+    assert watch.check() and held.decide(offensive).action == "review" and watch.error is None
+
+
+def test_a_started_watch_takes_an_edit_by_itself(tmp_path):
+    path = write(tmp_path, RULE.format(action="label"))
+    watch = PolicyWatch(path, CURVES).start(every_s=0.02)
+    try:
+        write(tmp_path, RULE.format(action="hide") + "# hidden from now on\n")
+        deadline = time.monotonic() + 10
+        while watch.policy.rules[0].rule.action != "hide" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert watch.policy.rules[0].rule.action == "hide"
+    finally:
+        watch.stop()

@@ -57,12 +57,12 @@ def demo_db(tmp_path_factory) -> Path:
 class World:
     """An app over a private copy of the demo database, with one key per scope."""
 
-    def __init__(self, folder: Path, demo_db: Path, moderation=None, **config) -> None:
+    def __init__(self, folder: Path, demo_db: Path, moderation=None, policy: Path | None = None, **config) -> None:
         config.setdefault("generate_replies", False)
         config.setdefault("moderate_on_ingest", False)
         path = folder / "townsquare.sqlite"
         shutil.copy(demo_db, path)
-        self.settings = Settings(data_dir=folder, database_url=f"sqlite:///{path}")
+        self.settings = Settings(data_dir=folder, database_url=f"sqlite:///{path}", safety_policy=policy)
         self.store = Store.open(self.settings.resolved_database_url)
         self.app = create_app(
             self.settings,

@@ -473,3 +473,37 @@ def test_the_moderation_queue_pages(tmp_path, demo_db):
     assert f"To decide ({total - 1})" in after and f"Decided ({decided_before + 1})" in after
     assert "No cases on this page." in client.get("/moderation?page=9").text
     world.store.close()
+
+
+def test_an_edited_policy_file_takes_effect_without_a_restart(tmp_path, demo_db):
+    """The server follows an edit of its policy file: the post page and the feed's verdicts change. An
+    edit that does not load leaves the last good policy in force, and /readyz says why."""
+    from datetime import UTC, datetime
+
+    from tests.web.test_api import wait_ready
+    from townsquare.storage.moderation_schema import moderation_scores
+
+    policy = tmp_path / "policy.toml"
+    rule = '[[rules]]\nclassifier = "offensive"\nlabel = "offensive"\nthreshold = 0.5\naction = "{}"\n'
+    policy.write_text(rule.format("label"))
+    world = World(tmp_path, demo_db, moderation="auto", policy=policy, policy_check_s=3600)  # checked by hand
+    post = world.store.find_post("p00005")
+    with world.store.begin() as conn:
+        conn.execute(moderation_scores.insert().values(
+            post_id=post["id"], classifier="offensive", version="test", scores={"not-offensive": 0.2, "offensive": 0.8},
+            spans=[], top_score=0.8, scored_at=datetime.now(UTC)))
+    client = _signed_in(world)
+    assert "Labelled: offensive" in client.get("/posts/p00005").text
+    assert wait_ready(client)["status"] == "ready"
+    verdicts = world.services.feed.env.moderation.verdicts
+    assert verdicts([post["id"]])[post["id"]].action == "label"
+    watch = world.services._policy_watch
+    policy.write_text(rule.format("hide") + "# hidden now\n")
+    assert watch.check()
+    assert client.get("/posts/p00005").status_code == 404 and verdicts([post["id"]])[post["id"]].action == "hide"
+    policy.write_text("[[rules]\nbroken")
+    assert not watch.check() and verdicts([post["id"]])[post["id"]].action == "hide"
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready" and "not valid TOML" in ready["policy_error"]
+    world.services.close()
+    world.store.close()

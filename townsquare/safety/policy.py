@@ -14,12 +14,16 @@ each point of the held-out precision curve is moved to it by Bayes' rule (``at_p
 
 ``Policy.decide(scores)`` is what the feed, reply suggestions and ingest call: the most severe
 action of the rules that fire, the product of the demotion factors, and every reason.
+``PolicyWatch`` keeps a running server's policy in step with its file.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -28,6 +32,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from townsquare.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 Action = Literal["allow", "label", "demote", "review", "hide"]
 SEVERITY: dict[str, int] = {"allow": 0, "label": 1, "demote": 2, "review": 3, "hide": 4}
@@ -176,6 +182,12 @@ class Policy:
         reasons.sort(key=lambda r: (-SEVERITY[r.action], -r.score))
         return Decision(action, factor, tuple(reasons), review)
 
+    def take(self, other: Policy) -> None:
+        """Follow ``other`` from now on, in place: every component holding this policy does too."""
+        self.community, self.source, self.moderator_demote_factor = other.community, other.source, \
+            other.moderator_demote_factor
+        self.rules = other.rules  # one assignment: a decision under way keeps the list it started with
+
     def describe(self) -> list[dict[str, Any]]:
         return [{"classifier": r.rule.classifier, "label": r.rule.label, "action": r.rule.action,
                  "factor": r.rule.factor, "threshold": round(r.threshold, 4),
@@ -229,7 +241,10 @@ def at_prevalence(curve: Sequence[Sequence[float]], prevalence: float) -> list[t
     return [(float(t), 1.0 if p >= 1.0 else moved(p), float(r)) for t, p, r in curve]
 
 
-def load_policy(path: Path | None, curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]]) -> Policy:
+Curves = Mapping[str, Mapping[str, Sequence[Sequence[float]]]]  # {classifier: {label: precision curve}}
+
+
+def load_policy(path: Path | None, curves: Curves) -> Policy:
     """Read a policy file (the shipped default when ``path`` is None), resolving thresholds with
     ``curves`` = ``{classifier: {label: precision curve}}``."""
     if path is None:
@@ -269,7 +284,7 @@ def load_policy(path: Path | None, curves: Mapping[str, Mapping[str, Sequence[Se
 
 
 def _check_prevalence(prevalence: Mapping[str, Mapping[str, float]],
-                      curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]], source: str) -> None:
+                      curves: Curves, source: str) -> None:
     """Every ``[prevalence]`` entry names a classifier and one of its labels (a typo would silently do nothing)."""
     for classifier, shares in prevalence.items():
         _check_label(curves, classifier, None, f"policy file {source}: prevalence.{classifier}")
@@ -283,3 +298,60 @@ def _check_label(curves: Mapping[str, Mapping[str, Any]], classifier: str, label
     if label is not None and label not in curves[classifier]:
         raise ConfigError(f"{where}: classifier {classifier!r} has no label {label!r}; "
                           f"labels: {', '.join(curves[classifier])}")
+
+
+class PolicyWatch:
+    """A policy file and the ``policy`` read from it, kept in step: ``check()`` reads the file again
+    when its modification time or size changed and the running server follows the new rules
+    (``Policy.take``), then calls ``on_change``. An edit that does not load (bad TOML, an unknown
+    label) leaves the policy as it was: ``error`` says why until a good edit loads. Starting up with a
+    bad file still fails (``load_policy``): a server must not start unmoderated."""
+
+    def __init__(self, path: Path, curves: Curves, on_change: Callable[[], None] = lambda: None) -> None:
+        self.path, self.curves, self.on_change = Path(path), curves, on_change
+        self.error: str | None = None
+        self._seen = _stamp(self.path)  # before reading: an edit made while it loads is seen next time
+        self.policy = load_policy(self.path, curves)
+        self._stop = threading.Event()
+
+    def check(self) -> bool:
+        """Read the file again if it changed; True when the policy changed."""
+        stamp = _stamp(self.path)
+        if stamp == self._seen:
+            return False
+        self._seen = stamp
+        try:
+            fresh = load_policy(self.path, self.curves)
+        except ConfigError as error:
+            self.error = f"{error}; the policy read before stays in force"
+            log.error("%s", self.error)
+            return False
+        self.policy.take(fresh)
+        self.error = None
+        log.warning("policy file %s read again: %d rules now in force", self.path, len(fresh.rules))
+        self.on_change()
+        return True
+
+    def start(self, every_s: float = 5.0) -> PolicyWatch:
+        """Check every ``every_s`` seconds in a background thread until ``stop()``."""
+
+        def run() -> None:
+            while not self._stop.wait(every_s):
+                try:
+                    self.check()
+                except Exception:  # the watch must outlive any one failure
+                    log.exception("checking the policy file %s failed", self.path)
+
+        threading.Thread(target=run, name="policy-watch", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size

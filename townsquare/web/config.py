@@ -65,6 +65,14 @@ class WebConfig(BaseSettings):
         description="Score ingested posts with the safety classifiers and queue "
         "what the policy flags (skipped, with a warning, when none are installed).",
     )
+    policy_check_s: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="How often a worker looks whether the policy file (TOWNSQUARE_SAFETY_POLICY) changed; an "
+        "edit takes effect in every worker within this time, without a restart. An edit that does not "
+        "load is logged and shown by /readyz, and the policy read before stays in force.",
+    )
     service_did: str = Field("did:web:localhost", description="The DID of this feed generator (Bluesky).")
     publisher_did: str = Field(
         "did:web:localhost", description="The DID of the account that publishes the feed."

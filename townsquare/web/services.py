@@ -44,6 +44,7 @@ class WebServices:
         self._feed = self.feed_override
         self._scorer = self.scorer_override
         self._policy = None
+        self._policy_watch = None
         self._interact = self.interact_override
         self._feed_loader: threading.Thread | None = None
         self._feed_error: str | None = None
@@ -64,6 +65,8 @@ class WebServices:
         """At the worker's shutdown: finish the feed's background writes, give the worker's slot back."""
         if self._feed is not None:
             self._feed.close()
+        if self._policy_watch is not None:
+            self._policy_watch.stop()
         if self._worker_load is not None:
             self._worker_load.release()
 
@@ -126,8 +129,9 @@ class WebServices:
             log.warning("no text embedder (%s): cold start and steering are off", error)
             return None
 
-    def moderation_changed(self, post_ids: list[int]) -> None:
-        """This process's feed reads these posts' moderation again (others within its ``ttl_s``)."""
+    def moderation_changed(self, post_ids: list[int] | None) -> None:
+        """This process's feed reads these posts' moderation again (None: every post's); other workers
+        within their ``sync_s``."""
         provider = getattr(getattr(self._feed, "env", None), "moderation", None)
         if hasattr(provider, "forget"):
             provider.forget(post_ids)
@@ -186,11 +190,27 @@ class WebServices:
         return self._scorer
 
     def policy(self):
+        """The community's policy (the ``safety_policy`` file, else the built-in one), loaded once. A policy
+        file is watched: an edit takes effect in every part of this worker within ``policy_check_s``
+        seconds, and the feed reads every post's verdict again."""
         if self._policy is None:
-            from townsquare.safety.policy import load_policy
+            with self._lock:
+                if self._policy is None:
+                    from townsquare.safety.policy import PolicyWatch, load_policy
 
-            self._policy = load_policy(getattr(self.settings, "safety_policy", None), self.scorer().curves())
+                    path = getattr(self.settings, "safety_policy", None)
+                    if path is None:
+                        self._policy = load_policy(None, self.scorer().curves())
+                    else:
+                        self._policy_watch = PolicyWatch(path, self.scorer().curves(),
+                                                         on_change=lambda: self.moderation_changed(None))
+                        self._policy_watch.start(self.config.policy_check_s)
+                        self._policy = self._policy_watch.policy
         return self._policy
+
+    def policy_error(self) -> str | None:
+        """Why the last edit of the policy file was not taken (None when it was, or with no file)."""
+        return self._policy_watch.error if self._policy_watch is not None else None
 
     # -- reply suggestions, drafts, the assistant -------------------------------------------
     def interact(self):

@@ -23,6 +23,8 @@ def ready(services: Services) -> JSONResponse:
     """The database answers, its schema is migrated and this worker's feed index is loaded.
 
     The first call starts loading the index in the background and answers 503 until it is done.
+    ``policy_error`` says why the last edit of the policy file was not taken (still ready: the
+    policy read before stays in force).
     """
     try:
         revision = services.store.schema_revision()
@@ -33,7 +35,10 @@ def ready(services: Services) -> JSONResponse:
     state, detail = services.feed_state()
     if state != "ready":
         return JSONResponse({"status": state, "detail": detail, "schema": revision}, status_code=503)
-    return JSONResponse({"status": "ready", "schema": revision})
+    body = {"status": "ready", "schema": revision}
+    if (error := services.policy_error()) is not None:  # serving, under the policy read before the edit
+        body["policy_error"] = error
+    return JSONResponse(body)
 
 
 @router.get("/metrics", response_class=Response)
