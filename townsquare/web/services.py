@@ -45,6 +45,7 @@ class WebServices:
         self._scorer = self.scorer_override
         self._policy = None
         self._policy_watch = None
+        self._policy_lock = threading.Lock()
         self._interact = self.interact_override
         self._feed_loader: threading.Thread | None = None
         self._feed_error: str | None = None
@@ -194,16 +195,16 @@ class WebServices:
         file is watched: an edit takes effect in every part of this worker within ``policy_check_s``
         seconds, and the feed reads every post's verdict again."""
         if self._policy is None:
-            with self._lock:
+            curves = self.scorer().curves()  # before the policy's lock: the feed's build holds ``_lock``
+            with self._policy_lock:
                 if self._policy is None:
                     from townsquare.safety.policy import PolicyWatch, load_policy
 
                     path = getattr(self.settings, "safety_policy", None)
                     if path is None:
-                        self._policy = load_policy(None, self.scorer().curves())
+                        self._policy = load_policy(None, curves)
                     else:
-                        self._policy_watch = PolicyWatch(path, self.scorer().curves(),
-                                                         on_change=lambda: self.moderation_changed(None))
+                        self._policy_watch = PolicyWatch(path, curves, on_change=lambda: self.moderation_changed(None))
                         self._policy_watch.start(self.config.policy_check_s)
                         self._policy = self._policy_watch.policy
         return self._policy
