@@ -1,4 +1,5 @@
-"""`townsquare serve` as `make demo` runs it: real worker processes on a port, a browser's sign-in, a clean stop."""
+"""`townsquare serve` as `make demo` runs it: real worker processes on a port, a browser's sign-in, the policy
+file edited under them, a clean stop."""
 
 from __future__ import annotations
 
@@ -19,8 +20,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+RULE = '[[rules]]\nclassifier = "offensive"\nlabel = "offensive"\nthreshold = 0.9\naction = "label"\n'
+
+
+def _readyz_until(base: str, wanted, seconds: float = 60) -> None:
+    """Poll /readyz (a new connection each time, so both workers answer) until ten answers in a row are
+    ``wanted``."""
+    deadline, in_a_row = time.monotonic() + seconds, 0
+    while in_a_row < 10:
+        assert time.monotonic() < deadline, "readyz never settled"
+        try:
+            answer = httpx.get(f"{base}/readyz", timeout=2).json()
+        except httpx.HTTPError:
+            answer = {}
+        in_a_row = in_a_row + 1 if wanted(answer) else 0
+        time.sleep(0.05)
+
+
 def test_serve_starts_workers_that_answer_and_stops_cleanly(tmp_path):
-    env = {**os.environ, "TOWNSQUARE_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+    policy = tmp_path / "policy.toml"
+    policy.write_text(RULE)
+    env = {**os.environ, "TOWNSQUARE_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1",
+           "TOWNSQUARE_SAFETY_POLICY": str(policy), "TOWNSQUARE_WEB_POLICY_CHECK_S": "0.2"}
     env.pop("TOWNSQUARE_DATABASE_URL", None)
     townsquare = [sys.executable, "-m", "townsquare"]
     loaded = subprocess.run([*townsquare, "demo", "load"], env=env, capture_output=True, text=True, timeout=300,
@@ -49,6 +70,13 @@ def test_serve_starts_workers_that_answer_and_stops_cleanly(tmp_path):
             assert home.text.count("Why am I seeing this?") >= 10
             missing = browser.get("/no-such-page", headers={"accept": "text/html"})
             assert missing.status_code == 404 and "There is no page at /no-such-page." in missing.text
+            # every worker takes an edit of its policy file; a broken one is reported, not taken
+            _readyz_until(base, lambda a: a.get("status") == "ready" and "policy_error" not in a)
+            policy.write_text(RULE.replace('"offensive"\nthreshold', '"rude"\nthreshold'))
+            _readyz_until(base, lambda a: "has no label 'rude'" in a.get("policy_error", ""))
+            policy.write_text(RULE + "# fixed\n")
+            _readyz_until(base, lambda a: a.get("status") == "ready" and "policy_error" not in a)
+            assert browser.get("/home").status_code == 200
     finally:
         server.send_signal(signal.SIGINT)
         output = server.communicate(timeout=60)[0]
