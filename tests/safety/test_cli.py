@@ -110,14 +110,17 @@ def test_queue_commands(runner, tmp_path):
         {"type": "user", "id": "u1", "handle": "ada"}, {"type": "user", "id": "u2", "handle": "bob"},
         {"type": "post", "id": "p1", "author": "u1", "text": "Reach me at 555-867-5309, card 4111 1111 1111 1111"},
         {"type": "post", "id": "p2", "author": "u2", "text": "Sourdough starter is alive again"},
+        {"type": "post", "id": "p3", "author": "u2", "text": "his ssn is 123-45-6789, mail him at bo@example.com"},
     ]))
     invoke(runner, tmp_path, "import", "jsonl", str(posts))
-    assert "scored 2 posts (actions: 1 allow, 1 hide); 1 new case in the queue" in invoke(
+    assert "scored 3 posts (actions: 1 allow, 2 hide); 2 new cases in the queue" in invoke(
         runner, tmp_path, "moderate", "score")
-    cases = json.loads(invoke(runner, tmp_path, "moderate", "queue", "--json"))
-    assert [c["post"] for c in cases] == ["p1"]
-    case = str(cases[0]["id"])
-    invoke(runner, tmp_path, "moderate", "decide", case, "--action", "hide", "--moderator", "mod-ann")
+    cases = {c["post"]: str(c["id"]) for c in json.loads(invoke(runner, tmp_path, "moderate", "queue", "--json"))}
+    assert sorted(cases) == ["p1", "p3"]
+    case = cases["p1"]
+    decided = invoke(runner, tmp_path, "moderate", "decide", case, cases["p3"], "--action", "hide", "--moderator", "mod-ann")
+    assert f"case {case}: hide by mod-ann" in decided and f"case {cases['p3']}: hide by mod-ann" in decided
+    assert json.loads(invoke(runner, tmp_path, "moderate", "queue", "--json")) == []
     invoke(runner, tmp_path, "moderate", "appeal", case, "--user", "@ada", "--reason", "my own number")
     [appealed] = json.loads(invoke(runner, tmp_path, "moderate", "queue", "--status", "appealed", "--json"))
     assert (appealed["author"], appealed["appeal_by"], appealed["decided_by"], appealed["decided"]) == (
@@ -127,7 +130,8 @@ def test_queue_commands(runner, tmp_path):
            "--label", "personal_data=none")
     out = tmp_path / "decisions.jsonl"
     invoke(runner, tmp_path, "moderate", "export-decisions", "personal_data", "--out", str(out))
-    assert json.loads(out.read_text())["label"] == "none"
+    exported = {row["text"][:8]: row["label"] for row in map(json.loads, out.read_text().splitlines())}
+    assert exported == {"Reach me": "none", "his ssn ": "personal_data"}  # the latest decision on each
 
 
 def test_simulate_compares_a_policy_with_the_one_in_force(runner, tmp_path):

@@ -18,6 +18,7 @@ from townsquare.safety.queue import (
     appeal_case,
     count_cases,
     decide_case,
+    decide_cases,
     export_decisions,
     list_cases,
     score_posts,
@@ -203,3 +204,17 @@ def test_the_queue_pages_through_many_cases(world):
     assert [len(p) for p in pages] == [4, 4, 1, 0] and [i for page in pages for i in page] == todo
     with pytest.raises(InputError, match="unknown case status 'pending'"):
         list_cases(store, status="pending")
+
+
+def test_deciding_many_cases_records_all_or_none(world):
+    store, scorer, policy, ids = world
+    score_posts(store, sorted(ids.values()), scorer, policy)
+    both = [c["id"] for c in list_cases(store)]
+    with pytest.raises(NotFoundError, match="no moderation case 999"):
+        decide_cases(store, [*both, 999], "mod-alice", "hide")
+    assert count_cases(store) == {"open": 2} and count(store, moderation_decisions) == 0
+    with pytest.raises(InputError, match="no case chosen"):
+        decide_cases(store, [], "mod-alice", "hide")
+    decided = decide_cases(store, [both[1], both[0], both[1]], "mod-alice", "hide", note="one sweep")
+    assert [d["case_id"] for d in decided] == [both[1], both[0]]  # each once, in the order given
+    assert count_cases(store) == {"decided": 2} and {d["note"] for d in decided} == {"one sweep"}

@@ -350,3 +350,27 @@ def test_a_missing_policy_file_stops_the_feed_instead_of_serving_it_unmoderated(
     handle = app.state.services.store.find_user(1)["handle"]
     feed = client.get(f"/v1/users/{handle}/feed", headers={"authorization": f"Bearer {key}"})
     assert feed.status_code == 503 and "no-such-policy.toml not found" in feed.json()["error"]["message"]
+
+
+def test_many_cases_are_decided_in_one_request_all_or_none(tmp_path, demo_db):
+    world = World(tmp_path, demo_db)
+    moderate = world.auth(world.keys["moderate"])
+    for post in ("p00005", "p00006", "p00007"):  # three reports, three cases
+        world.client.post(f"/v1/users/{world.handles[0]}/feedback", json={"post": post, "kind": "report"},
+                          headers=world.auth(world.user_session))
+    cases = [c["id"] for c in world.client.get("/v1/moderation/queue", headers=moderate).json()]
+    assert len(cases) >= 3
+    unknown = world.client.post("/v1/moderation/decisions", json={"cases": [*cases, 10**9], "action": "hide"},
+                                headers=moderate)
+    assert unknown.status_code == 404 and f"no moderation case {10**9}" in unknown.json()["error"]["message"]
+    assert len(world.client.get("/v1/moderation/queue", headers=moderate).json()) == len(cases)  # none recorded
+    empty = world.client.post("/v1/moderation/decisions", json={"cases": [], "action": "hide"}, headers=moderate)
+    assert empty.status_code == 422 and "cases" in empty.text
+    reader = world.client.post("/v1/moderation/decisions", json={"cases": cases, "action": "hide"},
+                               headers=world.auth(world.keys["read"]))
+    assert reader.status_code == 403
+    decided = world.client.post("/v1/moderation/decisions", json={"cases": cases, "action": "demote", "note": "sweep"},
+                                headers=moderate)
+    assert decided.status_code == 201 and [d["case_id"] for d in decided.json()] == cases
+    assert world.client.get("/v1/moderation/queue", headers=moderate).json() == []
+    world.store.close()

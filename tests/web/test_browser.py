@@ -181,6 +181,9 @@ def test_a_session_in_the_browser(server, browser):
     submit(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/steer'] button"))
     assert "sourdough" in browser.find_element(By.CSS_SELECTOR, "ul.steering").text
 
+    for post in ("p00005", "p00006"):  # two more cases, for deciding several at once
+        world.client.post(f"/v1/users/{world.handles[0]}/feedback", json={"post": post, "kind": "report"},
+                          headers=world.auth(world.user_session))
     browser.get(base + "/moderation")
     cases = browser.find_elements(By.CSS_SELECTOR, "article.case")
     assert any(world.store.find_post(reported)["text"][:30] in c.text for c in cases)
@@ -188,6 +191,11 @@ def test_a_session_in_the_browser(server, browser):
     before = len(cases)
     submit(browser, cases[0].find_element(By.CSS_SELECTOR, "button.decide-hide"))
     assert len(browser.find_elements(By.CSS_SELECTOR, "article.case")) == before - 1
+    browser.find_element(By.CSS_SELECTOR, "button.tick-all").click()  # app.js ticks every case on the page
+    ticks = browser.find_elements(By.CSS_SELECTOR, "input.tick")
+    assert len(ticks) == before - 1 >= 2 and all(t.is_selected() for t in ticks)
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "#bulk button[value=hide]"))
+    assert browser.find_elements(By.CSS_SELECTOR, "article.case") == [] and browser.find_element(By.ID, "queue-empty")
 
     train_ranker(world.store, "test-hash")  # as `make demo` does: the dashboard shows its evaluation
     browser.get(base + "/dashboard")

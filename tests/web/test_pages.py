@@ -472,6 +472,20 @@ def test_the_moderation_queue_pages(tmp_path, demo_db):
     after = client.get("/moderation").text
     assert f"To decide ({total - 1})" in after and f"Decided ({decided_before + 1})" in after
     assert "No cases on this page." in client.get("/moderation?page=9").text
+    # several ticked cases decided at once: all, or (an unknown one among them) none
+    ticked = re.findall(r'name="case" value="(\d+)" form="bulk"', first)[:3]
+    assert len(ticked) == 3 and 'id="bulk"' in first
+    html = {"accept": "text/html"}
+    refused = client.post("/moderation", data={"action": "hide", "case": [*ticked, "999999"]}, headers=html)
+    assert refused.status_code == 404 and "no moderation case 999999" in refused.text
+    assert f"To decide ({total - 1})" in client.get("/moderation").text
+    nothing = client.post("/moderation", data={"action": "hide"}, headers=html)
+    assert nothing.status_code == 422 and "Tick the cases to decide first." in nothing.text
+    swept = client.post("/moderation", data={"action": "hide", "case": ticked, "note": "doxxing sweep"},
+                        follow_redirects=False)
+    assert swept.status_code == 303 and swept.headers["location"] == "/moderation"
+    after = client.get("/moderation").text
+    assert f"To decide ({total - 4})" in after and not any(f'id="case-{c}"' in after for c in ticked)
     world.store.close()
 
 

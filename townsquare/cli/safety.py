@@ -231,15 +231,15 @@ def moderate_queue(
 @moderate_app.command("decide")
 def moderate_decide(
     ctx: typer.Context,
-    case: Annotated[int, typer.Argument(help="Case id (see `townsquare moderate queue`).")],
+    cases: Annotated[list[int], typer.Argument(help="Case ids (see `townsquare moderate queue`): one or more.")],
     action: Annotated[str, typer.Option(help="allow, label, demote, review or hide.")],
     moderator: Annotated[str, typer.Option(help="Who decides (recorded with the time).")],
     label: Annotated[list[str] | None, typer.Option(
         help="CLASSIFIER=LABEL training label (repeatable). Default: implied by the action.")] = None,
     note: Annotated[str, typer.Option(help="Free-text note.")] = "",
 ) -> None:
-    """Record a moderator's decision on a case (also resolves an open appeal)."""
-    from townsquare.safety.queue import decide_case
+    """Record a moderator's decision on each case (also resolves an open appeal), all in one transaction."""
+    from townsquare.safety.queue import decide_cases
 
     labels = None
     if label:
@@ -247,8 +247,9 @@ def moderate_decide(
         if any(len(p) != 2 for p in pairs):
             raise InputError("--label takes CLASSIFIER=LABEL, e.g. --label offensive=offensive", field="label")
         labels = {k.strip(): v.strip() for k, v in pairs}
-    result = decide_case(open_store(ctx), case, moderator, action, labels=labels, note=note)
-    out.print(f"case {case}: {action} by {result['moderator']} at {result['created_at']}; labels {result['labels']}")
+    for result in decide_cases(open_store(ctx), cases, moderator, action, labels=labels, note=note):
+        out.print(f"case {result['case_id']}: {action} by {result['moderator']} at {result['created_at']}; "
+                  f"labels {result['labels']}")
 
 
 @moderate_app.command("appeal")

@@ -206,25 +206,38 @@ def inferred_labels(case: dict[str, Any], action: str) -> dict[str, str]:
 def decide_case(store: Store, case_id: int, moderator: str, action: str, *, labels: dict[str, str] | None = None,
                 note: str = "") -> dict[str, Any]:
     """Record a moderator's decision on a case (and on its open appeal, if any)."""
+    return decide_cases(store, [case_id], moderator, action, labels=labels, note=note)[0]
+
+
+def decide_cases(store: Store, case_ids: Sequence[int], moderator: str, action: str, *,
+                 labels: dict[str, str] | None = None, note: str = "") -> list[dict[str, Any]]:
+    """The same decision on each case, in one transaction: all are recorded, or (an unknown case) none."""
     if action not in SEVERITY:
         raise InputError(f"unknown action {action!r}; actions: {', '.join(SEVERITY)}", field="action")
     if not moderator.strip():
         raise InputError("a decision needs the moderator's name", field="moderator")
+    if not case_ids:
+        raise InputError("no case chosen", field="cases")
     with store.begin() as conn:
-        case = _case(conn, case_id)
-        appeal = conn.execute(select(moderation_appeals).where(
-            moderation_appeals.c.case_id == case_id, moderation_appeals.c.status == "open")).mappings().first()
-        previous = conn.execute(select(moderation_decisions.c.action).where(
-            moderation_decisions.c.case_id == case_id).order_by(moderation_decisions.c.id.desc())).scalar()
-        row = {"case_id": case_id, "post_id": case["post_id"], "moderator": moderator.strip(), "action": action,
-               "labels": labels if labels is not None else inferred_labels(case, action), "note": note,
-               "on_appeal": appeal["id"] if appeal else None, "created_at": _now()}
-        decision_id = conn.execute(moderation_decisions.insert().values(**row)).inserted_primary_key[0]
-        if appeal is not None:
-            conn.execute(update(moderation_appeals).where(moderation_appeals.c.id == appeal["id"]).values(
-                status="upheld" if action == previous else "overturned", resolved_at=_now()))
-        conn.execute(update(moderation_cases).where(moderation_cases.c.id == case_id).values(
-            status="closed" if appeal is not None else "decided", updated_at=_now()))
+        return [_decide(conn, case_id, moderator.strip(), action, labels, note) for case_id in dict.fromkeys(case_ids)]
+
+
+def _decide(conn, case_id: int, moderator: str, action: str, labels: dict[str, str] | None,
+            note: str) -> dict[str, Any]:
+    case = _case(conn, case_id)
+    appeal = conn.execute(select(moderation_appeals).where(
+        moderation_appeals.c.case_id == case_id, moderation_appeals.c.status == "open")).mappings().first()
+    previous = conn.execute(select(moderation_decisions.c.action).where(
+        moderation_decisions.c.case_id == case_id).order_by(moderation_decisions.c.id.desc())).scalar()
+    row = {"case_id": case_id, "post_id": case["post_id"], "moderator": moderator, "action": action,
+           "labels": labels if labels is not None else inferred_labels(case, action), "note": note,
+           "on_appeal": appeal["id"] if appeal else None, "created_at": _now()}
+    decision_id = conn.execute(moderation_decisions.insert().values(**row)).inserted_primary_key[0]
+    if appeal is not None:
+        conn.execute(update(moderation_appeals).where(moderation_appeals.c.id == appeal["id"]).values(
+            status="upheld" if action == previous else "overturned", resolved_at=_now()))
+    conn.execute(update(moderation_cases).where(moderation_cases.c.id == case_id).values(
+        status="closed" if appeal is not None else "decided", updated_at=_now()))
     return {"decision": decision_id, **row, "created_at": row["created_at"].isoformat()}
 
 

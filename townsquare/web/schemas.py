@@ -51,6 +51,10 @@ class DecisionCreate(Body):
     labels: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=64)]] | None = None
 
 
+class DecisionsCreate(DecisionCreate):
+    cases: Annotated[list[Annotated[int, Field(ge=1, le=2**62)]], Field(min_length=1, max_length=500)]
+
+
 class AppealCreate(Body):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from townsquare.safety.queue import count_cases, decide_case, list_cases
+from townsquare.safety.queue import count_cases, decide_case, decide_cases, list_cases
 from townsquare.web.dashboard import dashboard_plots
 from townsquare.web.deps import Services
 from townsquare.web.pages.base import Viewer, render
@@ -59,6 +59,27 @@ def marked(text: str, spans: list[dict[str, Any]]) -> list[tuple[str, str | None
     return parts + ([(text[at:], None)] if at < len(text) else [])
 
 
+@router.post("/moderation")
+def moderate_many(
+    request: Request,
+    services: Services,
+    viewer: Viewer,
+    action: Annotated[str, Form(max_length=16)],
+    case: Annotated[list[int], Form(max_length=PAGE)] = [],  # noqa: B006 - FastAPI copies the default
+    note: Annotated[str, Form(max_length=2000)] = "",
+    show: Annotated[Literal["todo", "decided", "closed"], Form()] = "todo",
+    page: Annotated[int, Form(ge=1, le=100_000)] = 1,
+) -> Response:
+    """The same decision on every case ticked on the page, all or none."""
+    if "moderate" not in viewer.scopes:
+        return render(request, "error.html", viewer, 403, message="Only moderators may decide cases.")
+    if not case:
+        return render(request, "error.html", viewer, 422, message="Tick the cases to decide first.")
+    decisions = decide_cases(services.store, case, viewer.handle or "moderator", action, note=note)
+    services.moderation_changed([d["post_id"] for d in decisions])
+    return _back(show, page)
+
+
 @router.post("/moderation/{case_id}")
 def moderate(
     request: Request,
@@ -75,6 +96,11 @@ def moderate(
         return render(request, "error.html", viewer, 403, message="Only moderators may decide cases.")
     decision = decide_case(services.store, case_id, viewer.handle or "moderator", action, note=note)
     services.moderation_changed([decision["post_id"]])
+    return _back(show, page)
+
+
+def _back(show: str, page: int) -> Response:
+    """To the page of the queue a decision was made on."""
     return RedirectResponse(f"/moderation?show={show}&page={page}" if (show, page) != ("todo", 1) else "/moderation",
                             status_code=303)
 

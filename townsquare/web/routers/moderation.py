@@ -10,11 +10,11 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import select
 
 from townsquare.safety.policy import USER_REPORTS
-from townsquare.safety.queue import appeal_case, decide_case, list_cases
+from townsquare.safety.queue import appeal_case, decide_case, decide_cases, list_cases
 from townsquare.storage.moderation_schema import moderation_cases
 from townsquare.storage.schema import posts
 from townsquare.web.deps import CurrentKey, ModerateKey, Services
-from townsquare.web.schemas import AppealCreate, ClassifyCreate, DecisionCreate
+from townsquare.web.schemas import AppealCreate, ClassifyCreate, DecisionCreate, DecisionsCreate
 
 router = APIRouter(prefix="/v1", tags=["moderation"])
 CaseId = Annotated[int, Path(ge=1, le=2**62)]
@@ -68,6 +68,16 @@ def decide(
     decision = decide_case(services.store, case_id, moderator, body.action, labels=body.labels, note=body.note)
     services.moderation_changed([decision["post_id"]])
     return decision
+
+
+@router.post("/moderation/decisions", status_code=201)
+def decide_many(body: DecisionsCreate, principal: ModerateKey, services: Services) -> list[dict[str, Any]]:
+    """The same decision on each of ``cases``, in one transaction: all are recorded, or (an unknown case,
+    404) none."""
+    moderator = principal.handle or principal.label
+    decisions = decide_cases(services.store, body.cases, moderator, body.action, labels=body.labels, note=body.note)
+    services.moderation_changed([d["post_id"] for d in decisions])
+    return decisions
 
 
 @router.post("/moderation/cases/{case_id}/appeal", status_code=201)

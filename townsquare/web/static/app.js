@@ -1,5 +1,11 @@
 // Small conveniences only: every page works without JavaScript.
 document.addEventListener("click", (event) => {
+  if (event.target.closest(".tick-all")) {
+    const boxes = [...document.querySelectorAll("input.tick")];
+    const tick = boxes.some((box) => !box.checked);
+    boxes.forEach((box) => { box.checked = tick; });
+    return;
+  }
   const button = event.target.closest(".suggestion");
   if (button) {
     const box = document.getElementById("text");
