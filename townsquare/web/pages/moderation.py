@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from townsquare.safety.queue import count_cases, decide_case, decide_cases, list_cases
+from townsquare.safety.queue import CASE_STATUSES, count_cases, decide_case, decide_cases, list_cases
 from townsquare.web.dashboard import dashboard_plots
 from townsquare.web.deps import Services
 from townsquare.web.pages.base import Viewer, render
@@ -17,8 +17,7 @@ router = APIRouter()
 
 
 PAGE = 50
-TABS = {"todo": ("To decide", ("open", "appealed")), "decided": ("Decided", ("decided",)),
-        "closed": ("Closed after appeal", ("closed",))}
+TABS = {"todo": "To decide", "decided": "Decided", "closed": "Closed after appeal"}
 
 
 @router.get("/moderation")
@@ -34,7 +33,7 @@ def moderation_page(
     if "moderate" not in viewer.scopes:
         return render(request, "error.html", viewer, 403, message="The moderation queue is for moderators.")
     counts = count_cases(services.store)
-    tabs = [(key, name, sum(counts.get(s, 0) for s in statuses)) for key, (name, statuses) in TABS.items()]
+    tabs = [(key, name, sum(counts.get(s, 0) for s in CASE_STATUSES[key])) for key, name in TABS.items()]
     total = next(n for key, _, n in tabs if key == show)
     cases = list_cases(services.store, status=show, limit=PAGE, offset=(page - 1) * PAGE)
     for case in cases:
