@@ -191,3 +191,31 @@ def test_a_scored_post_is_read_again_when_new_and_once_settled_not_at_every_look
     look(6)
     look(6)
     assert looked_up == [[post_id], [post_id]]
+
+
+def test_a_lookup_that_overlaps_a_policy_change_keeps_nothing(world, monkeypatch):
+    """The policy changes (``forget(None)``) while a request is reading a post's verdict under the old rules:
+    that verdict answers this request but is not kept, so the next request reads the post under the new
+    rules."""
+    world.user("bob")
+    post = world.post("bob", "music")
+    world.load()
+    post_id = pid(world.store, post)
+    with world.store.begin() as conn:
+        conn.execute(moderation_scores.insert().values(
+            post_id=post_id, classifier="toxicity", version="t", scores={"toxic": 0.95}, spans=[], top_score=0.95,
+            scored_at=datetime.now(UTC)))
+    policy = _policy()
+    provider = PolicyModeration(world.store, policy, sync_s=3600.0)
+    real_lookup = provider._lookup
+
+    def lookup_then_the_policy_changes(posts):
+        verdicts = real_lookup(posts)  # under the old rules: hide
+        policy.take(Policy("test", []))  # what PolicyWatch does on an edit ...
+        provider.forget(None)  # ... and the web app then
+        return verdicts
+
+    monkeypatch.setattr(provider, "_lookup", lookup_then_the_policy_changes)
+    assert provider.verdicts([post_id])[post_id].action == "hide"
+    monkeypatch.setattr(provider, "_lookup", real_lookup)
+    assert provider.verdicts([post_id]) == {}  # read again under the new, empty policy

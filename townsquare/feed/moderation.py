@@ -12,7 +12,8 @@ its commit, so a post is read again once more when its score is ``_SCORE_OVERLAP
 lookup raced the commit (not at every look for that long: after a bulk scoring, every worker then
 re-read every scored post each ``sync_s``). ``forget`` drops posts at
 once: the web app calls it when a moderator decides, so that worker sees the decision on the next
-request; other worker processes see it within ``sync_s``.
+request; other worker processes see it within ``sync_s``. ``forget(None)`` drops every verdict (the
+policy changed). Verdicts read while a ``forget`` ran answer their request but are not kept.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class PolicyModeration:
         self._synced_at: float | None = None  # self.clock() of the last sync
         self._looked_at: datetime | None = None  # wall time of the last sync
         self._decisions_after = (0, 0)  # decision ids seen at the sync before last, and at the last
+        self._forgotten = 0  # how many times ``forget`` ran: a lookup that overlapped one keeps nothing
 
     def verdicts(self, post_ids: list[int]) -> dict[int, ModerationVerdict]:
         self._sync()
@@ -60,9 +62,12 @@ class PolicyModeration:
                 out[post] = hit
         if not missing:
             return out
+        forgotten = self._forgotten
         fresh = self._lookup(missing)
         out.update(fresh)
         with self._lock:
+            if forgotten != self._forgotten:  # the policy or a decision changed during the lookup
+                return out
             if len(cache) + len(missing) > self.max_cached:
                 cache.clear()
             for post in missing:
@@ -72,6 +77,7 @@ class PolicyModeration:
     def forget(self, post_ids: Iterable[int] | None = None) -> None:
         """Drop the kept verdicts of ``post_ids`` (all of them with None): they are read again next time."""
         with self._lock:
+            self._forgotten += 1
             if post_ids is None:
                 self._cache.clear()
             for post in post_ids or ():
