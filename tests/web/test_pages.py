@@ -438,6 +438,7 @@ def test_a_decided_case_leaves_the_queue_for_the_history(tmp_path, demo_db):
     assert f'id="case-{case}"' not in client.get("/moderation").text
     history = client.get("/moderation?show=decided").text
     assert f'id="case-{case}"' in history and f"Decided: hide, by {world.handles[0]}," in history
+    assert "UTC: “doxxing”" in history  # the moderator's note
     bad = client.get("/moderation?show=everything", headers={"accept": "text/html"})
     assert bad.status_code == 422 and "show" in html_text.unescape(bad.text)
     world.store.close()

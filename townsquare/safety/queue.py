@@ -155,8 +155,8 @@ def list_cases(store: Store, status: str = "open", limit: int = 50, offset: int 
     """Cases with their post's text and author, the suggested action and reasons: the cases to decide
     (``open``, ``appealed`` or both as ``todo``: appeals first, then the most urgent) or the history
     (``decided``, ``closed``, ``all``: the most recent first), ``limit`` of them after skipping
-    ``offset``. A case decided before also has ``decided`` (the latest action) and ``decided_by``, and
-    one under appeal ``appeal_reason`` and ``appeal_by`` (the author's handle)."""
+    ``offset``. A case decided before also has ``decided`` (the latest action), ``decided_by`` and
+    ``decided_note``, and one under appeal ``appeal_reason`` and ``appeal_by`` (the author's handle)."""
     if status not in CASE_STATUSES:
         raise InputError(f"unknown case status {status!r}; statuses: {', '.join(CASE_STATUSES)}", field="status")
     c = moderation_cases.c
@@ -170,16 +170,17 @@ def list_cases(store: Store, status: str = "open", limit: int = 50, offset: int 
     with store.read() as conn:
         cases = [dict(row) for row in conn.execute(query).mappings()]
         ids = [c["id"] for c in cases]
+        d = moderation_decisions.c
         decided = {row.case_id: row for row in conn.execute(
-            select(moderation_decisions.c.case_id, moderation_decisions.c.action, moderation_decisions.c.moderator)
-            .where(moderation_decisions.c.case_id.in_(ids)).order_by(moderation_decisions.c.id))}  # the latest wins
+            select(d.case_id, d.action, d.moderator, d.note)
+            .where(d.case_id.in_(ids)).order_by(d.id))}  # the latest wins
         appeals = {row.case_id: row for row in conn.execute(
             select(moderation_appeals.c.case_id, moderation_appeals.c.reason, users.c.handle)
             .join(users, users.c.id == moderation_appeals.c.user_id)
             .where(moderation_appeals.c.case_id.in_(ids), moderation_appeals.c.status == "open"))}
     for case in cases:
         if (last := decided.get(case["id"])) is not None:
-            case.update(decided=last.action, decided_by=last.moderator)
+            case.update(decided=last.action, decided_by=last.moderator, decided_note=last.note or "")
         if (appeal := appeals.get(case["id"])) is not None:
             case.update(appeal_reason=appeal.reason, appeal_by=appeal.handle)
     return cases
