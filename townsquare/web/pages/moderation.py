@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
 
-from townsquare.safety.queue import CASE_STATUSES, count_cases, decide_case, decide_cases, list_cases
+from townsquare.safety.queue import CASE_STATUSES, count_cases, decide_cases, list_cases
 from townsquare.web.dashboard import dashboard_plots
 from townsquare.web.deps import Services
 from townsquare.web.pages.base import Viewer, render
@@ -58,50 +59,39 @@ def marked(text: str, spans: list[dict[str, Any]]) -> list[tuple[str, str | None
     return parts + ([(text[at:], None)] if at < len(text) else [])
 
 
+class DecisionForm(BaseModel):
+    """A decision from the queue page: on the case of the form it came from, or on every ticked ``case``."""
+
+    action: str = Field(max_length=16)
+    note: str = Field("", max_length=2000)
+    case: list[int] = Field(default_factory=list, max_length=PAGE)
+    show: Literal["todo", "decided", "closed"] = "todo"  # the page of the queue to go back to
+    page: int = Field(1, ge=1, le=100_000)
+
+
 @router.post("/moderation")
-def moderate_many(
-    request: Request,
-    services: Services,
-    viewer: Viewer,
-    action: Annotated[str, Form(max_length=16)],
-    case: Annotated[list[int], Form(max_length=PAGE)] = [],  # noqa: B006 - FastAPI copies the default
-    note: Annotated[str, Form(max_length=2000)] = "",
-    show: Annotated[Literal["todo", "decided", "closed"], Form()] = "todo",
-    page: Annotated[int, Form(ge=1, le=100_000)] = 1,
-) -> Response:
+def moderate_many(request: Request, services: Services, viewer: Viewer,
+                  form: Annotated[DecisionForm, Form()]) -> Response:
     """The same decision on every case ticked on the page, all or none."""
-    if "moderate" not in viewer.scopes:
-        return render(request, "error.html", viewer, 403, message="Only moderators may decide cases.")
-    if not case:
-        return render(request, "error.html", viewer, 422, message="Tick the cases to decide first.")
-    decisions = decide_cases(services.store, case, viewer.handle or "moderator", action, note=note)
-    services.moderation_changed([d["post_id"] for d in decisions])
-    return _back(show, page)
+    return _decide(request, services, viewer, form.case, form)
 
 
 @router.post("/moderation/{case_id}")
-def moderate(
-    request: Request,
-    services: Services,
-    viewer: Viewer,
-    case_id: int,
-    action: Annotated[str, Form(max_length=16)],
-    note: Annotated[str, Form(max_length=2000)] = "",
-    show: Annotated[Literal["todo", "decided", "closed"], Form()] = "todo",
-    page: Annotated[int, Form(ge=1, le=100_000)] = 1,
-) -> Response:
-    """Record the decision, then back to the page of the queue it was made on."""
+def moderate(request: Request, services: Services, viewer: Viewer, case_id: int,
+             form: Annotated[DecisionForm, Form()]) -> Response:
+    return _decide(request, services, viewer, [case_id], form)
+
+
+def _decide(request: Request, services, viewer, cases: list[int], form: DecisionForm) -> Response:
+    """Record the decision on ``cases``, then back to the page of the queue it was made on."""
     if "moderate" not in viewer.scopes:
         return render(request, "error.html", viewer, 403, message="Only moderators may decide cases.")
-    decision = decide_case(services.store, case_id, viewer.handle or "moderator", action, note=note)
-    services.moderation_changed([decision["post_id"]])
-    return _back(show, page)
-
-
-def _back(show: str, page: int) -> Response:
-    """To the page of the queue a decision was made on."""
-    return RedirectResponse(f"/moderation?show={show}&page={page}" if (show, page) != ("todo", 1) else "/moderation",
-                            status_code=303)
+    if not cases:
+        return render(request, "error.html", viewer, 422, message="Tick the cases to decide first.")
+    decisions = decide_cases(services.store, cases, viewer.handle or "moderator", form.action, note=form.note)
+    services.moderation_changed([d["post_id"] for d in decisions])
+    back = f"/moderation?show={form.show}&page={form.page}" if (form.show, form.page) != ("todo", 1) else "/moderation"
+    return RedirectResponse(back, status_code=303)
 
 
 @router.get("/dashboard")
