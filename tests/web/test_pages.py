@@ -522,3 +522,34 @@ def test_an_edited_policy_file_takes_effect_without_a_restart(tmp_path, demo_db)
     assert ready["status"] == "ready" and "not valid TOML" in ready["policy_error"]
     world.services.close()
     world.store.close()
+
+
+def test_moderators_see_the_policy_in_force(tmp_path, demo_db):
+    """The policy page lists each rule with its threshold and the precision it was chosen for, says why an
+    edit was not taken, and is for moderators only."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text('community = "chess-club"\n[[rules]]\nclassifier = "offensive"\nlabel = "offensive"\n'
+                      'min_precision = 0.9\naction = "demote"\nfactor = 0.3\n')
+    world = World(tmp_path, demo_db, moderation="auto", policy=policy, policy_check_s=3600)
+    member = _signed_in(world)
+    assert member.get("/moderation/policy", headers={"accept": "text/html"}).status_code == 403
+    client = _signed_in(world, moderator=True)
+    page = html_text.unescape(client.get("/moderation/policy").text)
+    [rule] = world.services.policy().describe()
+    assert "Moderation policy: chess-club" in page and f"From {policy}" in page
+    assert "demote ×0.3" in page and f"{rule['threshold']:.3f}" in page and "(asked 90%)" in page
+    assert 'href="/moderation/policy"' in client.get("/moderation").text
+    policy.write_text("[[rules]\nbroken")
+    world.services._policy_watch.check()
+    assert "The last edit of the policy file was not taken: policy file" in html_text.unescape(
+        client.get("/moderation/policy").text)
+    world.services.close()
+    world.store.close()
+
+
+def test_the_policy_page_says_how_to_replace_the_built_in_policy(tmp_path, demo_db):
+    world = World(tmp_path, demo_db)
+    page = _signed_in(world, moderator=True).get("/moderation/policy").text
+    assert "The built-in policy." in page and "TOWNSQUARE_SAFETY_POLICY" in page
+    assert page.count("<tr>") == 1 + len(world.services.policy().describe())  # the header and one row a rule
+    world.store.close()

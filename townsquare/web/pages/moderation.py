@@ -94,6 +94,17 @@ def _decide(request: Request, services, viewer, cases: list[int], form: Decision
     return RedirectResponse(back, status_code=303)
 
 
+@router.get("/moderation/policy")
+def policy_page(request: Request, services: Services, viewer: Viewer) -> Response:
+    """The community's policy in force: each rule, the threshold chosen for it and the precision that
+    gives; and why the last edit of the policy file was not taken, if it was not."""
+    if "moderate" not in viewer.scopes:
+        return render(request, "error.html", viewer, 403, message="The policy page is for moderators.")
+    policy = services.policy()
+    return render(request, "policy.html", viewer, policy=policy, rules=policy.describe(),
+                  error=services.policy_error())
+
+
 @router.get("/dashboard")
 def dashboard(request: Request, services: Services, viewer: Viewer) -> Response:
     return render(request, "dashboard.html", viewer, plots=dashboard_plots(services.store))
