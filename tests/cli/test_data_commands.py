@@ -29,10 +29,11 @@ def test_import_jsonl_then_again_is_idempotent(run, db, tmp_path):
     file = write_jsonl(tmp_path / "world.jsonl", WORLD)
     first = run("import", "jsonl", str(file))
     assert first.exit_code == 0, first.output
+    assert "next: `townsquare embed` and `townsquare moderate score` for the 2 new posts" in " ".join(first.output.split())
     counts = db().counts()
     assert (counts["users"], counts["posts"], counts["interactions"]) == (2, 2, 1)
     again = run("import", "jsonl", str(file))
-    assert again.exit_code == 0 and db().counts() == counts
+    assert again.exit_code == 0 and db().counts() == counts and "next:" not in again.output  # nothing new
     status = run("status")  # an import does not moderate: status says so
     assert status.exit_code == 0 and "2 live posts are not scored for moderation yet" in " ".join(status.output.split())
 
@@ -158,6 +159,7 @@ def test_make_demo_prepares_the_demo_once(run, db):
         scored = conn.execute(select(func.count(moderation_scores.c.post_id.distinct()))).scalar_one()
         cases = conn.execute(select(func.count()).select_from(moderation_cases)).scalar_one()
     assert scored == counts["posts"] and cases >= 3 and "new cases in the queue" in first.output
+    assert "next:" not in first.output  # it does them itself
     again = run("demo", "prepare")
     assert again.exit_code == 0 and "ranker v1 is already stored" in again.output, again.output
     assert "every post is scored already" in again.output

@@ -38,8 +38,9 @@ def _progress() -> Progress:
 
 
 def _load(ctx: typer.Context, records: Iterable, source: str, skip_bad: bool, report_path: Path | None,
-          errors: list | None = None, bulk: bool = False) -> None:
-    """Load records in one transaction with a progress bar, then print what happened."""
+          errors: list | None = None, bulk: bool = False, next_steps: bool = True) -> None:
+    """Load records in one transaction with a progress bar, then print what happened (``next_steps``: and
+    what new posts still need)."""
     from townsquare.ingest.loader import ImportReport, Loader
 
     store = open_store(ctx)
@@ -56,6 +57,9 @@ def _load(ctx: typer.Context, records: Iterable, source: str, skip_bad: bool, re
         path = report_path or Path(f"{Path(source).name}.skipped.jsonl")
         report.write_skipped(path)
         out.print(f"[yellow]skipped {len(report.skipped):,} bad records[/]; reasons in {path}")
+    if next_steps and (new_posts := report.inserted.get("post")):
+        out.print(f"next: `townsquare embed` and `townsquare moderate score` for the {new_posts:,} new posts "
+                  "(until they are scored for moderation, the feed shows them unmoderated)")
 
 
 @app.command()
@@ -209,6 +213,10 @@ def demo_load(
         help="When the community's 30 days end, UTC. Default: when this database first loaded it, else now.")] = None,
 ) -> None:
     """Load the bundled demo community (idempotent); its 30 days end when a database first loads it."""
+    _load_demo(ctx, seed, as_of)
+
+
+def _load_demo(ctx: typer.Context, seed: int = 0, as_of: datetime | None = None, next_steps: bool = True) -> None:
     from townsquare.demo.community import build_community
 
     community = build_community(seed)
@@ -218,7 +226,7 @@ def demo_load(
         raise typer.BadParameter(f"this database holds the demo as of {loaded:%Y-%m-%d %H:%M:%S}; load it as of "
                                  "another time into a new --data-dir", param_hint="--as-of")
     end = asked or loaded or datetime.now(UTC).replace(microsecond=0)
-    _load(ctx, community.records(end), "demo community", skip_bad=False, report_path=None)
+    _load(ctx, community.records(end), "demo community", skip_bad=False, report_path=None, next_steps=next_steps)
 
 
 def _loaded_end(store, community) -> datetime | None:
@@ -274,7 +282,7 @@ def demo_prepare(ctx: typer.Context) -> None:
     from townsquare.cli.feed import train_ranker_command
     from townsquare.cli.safety import moderate_score
 
-    demo_load(ctx)
+    _load_demo(ctx, next_steps=False)  # they follow here
     embed(ctx)
     train_ranker_command(ctx, if_missing=True)
     moderate_score(ctx, post=None, rescore=False, policy=None)
