@@ -92,3 +92,12 @@ def test_offline_default_needs_no_download_and_no_torch(tmp_path):
                           check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
+
+
+def test_built_model_files_go_to_one_cache_per_machine(tmp_path, monkeypatch):
+    """Not into a data folder: every data folder shares the ONNX graphs and GGUF copies, under XDG_CACHE_HOME
+    when it is set."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert model_cache_dir() == tmp_path / "xdg" / "townsquare" / "models"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert model_cache_dir() == Path.home() / ".cache" / "townsquare" / "models"
