@@ -30,10 +30,11 @@ def _posts(html: str) -> list[str]:
 
 def test_pages_need_a_session(world):
     world.client.cookies.clear()
-    for path in ("/home", "/compose", "/moderation", "/dashboard", "/assistant", "/posts/p00001"):
+    for path in ("/home", "/compose", "/moderation", "/moderation/policy", "/dashboard", "/assistant", "/posts/p00001"):
         response = world.client.get(path, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/signin", path
-    for path in ("/act", "/compose", "/steer", "/unsteer", "/draft", "/moderation/1", "/posts/p00001/appeal"):
+    for path in ("/act", "/compose", "/steer", "/unsteer", "/draft", "/moderation", "/moderation/1",
+                 "/posts/p00001/appeal"):
         response = world.client.post(path, data={}, follow_redirects=False)  # no session, and no form either
         assert response.status_code == 303 and response.headers["location"] == "/signin", path
 
@@ -119,7 +120,20 @@ def test_unknown_actions_are_refused(world):
 
 
 def test_moderation_page_is_for_moderators(world):
-    assert _signed_in(world).get("/moderation").status_code == 403
+    """Every moderators' page and form refuses anyone else, with the error page, and records nothing."""
+    from sqlalchemy import func, select
+
+    from townsquare.storage.moderation_schema import moderation_decisions
+
+    member = _signed_in(world)
+    with world.store.read() as conn:
+        before = conn.execute(select(func.count()).select_from(moderation_decisions)).scalar_one()
+    for response in (member.get("/moderation"), member.get("/moderation/policy"),
+                     member.post("/moderation/1", data={"action": "hide"}),
+                     member.post("/moderation", data={"action": "hide", "case": ["1"]})):
+        assert response.status_code == 403 and "This is for moderators" in response.text
+    with world.store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(moderation_decisions)).scalar_one() == before
     assert _signed_in(world, moderator=True).get("/moderation").status_code == 200
 
 

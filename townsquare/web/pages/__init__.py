@@ -12,10 +12,10 @@ drafts, the assistant) and ``moderation`` (the queue and the dashboard); ``base`
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from townsquare.web.pages import account, compose, feed, moderation, posts
-from townsquare.web.pages.base import SignInFirst, to_signin
+from townsquare.web.pages.base import ModeratorsOnly, SignInFirst, render, to_signin
 
 router = APIRouter()
 for part in (account, feed, posts, compose, moderation):
@@ -23,10 +23,16 @@ for part in (account, feed, posts, compose, moderation):
 
 
 def include_pages(app: FastAPI) -> None:
-    """Serve the pages on ``app``; a page asked for without a session redirects to /signin."""
+    """Serve the pages on ``app``; a page asked for without a session redirects to /signin, and a
+    moderators' page asked for by anyone else is refused (403)."""
     app.include_router(router, include_in_schema=False)
 
     async def _sign_in_first(_request: Request, _error: SignInFirst) -> RedirectResponse:
         return to_signin()
 
+    async def _moderators_only(request: Request, error: ModeratorsOnly) -> HTMLResponse:
+        return render(request, "error.html", error.viewer, 403,
+                      message="This is for moderators: sign in as a moderator to see it.")
+
     app.add_exception_handler(SignInFirst, _sign_in_first)
+    app.add_exception_handler(ModeratorsOnly, _moderators_only)

@@ -53,6 +53,24 @@ def signed_in(request: Request, services: Services) -> Principal:
 Viewer = Annotated[Principal, Depends(signed_in)]
 
 
+class ModeratorsOnly(Exception):
+    """A moderators' page or form was asked for by someone else: the app answers 403 with the error page."""
+
+    def __init__(self, viewer: Principal) -> None:
+        super().__init__("This is for moderators.")
+        self.viewer = viewer
+
+
+def moderating(viewer: Viewer) -> Principal:
+    """The signed-in viewer, who must be a moderator (the ``Moderator`` dependency of the moderators' pages)."""
+    if "moderate" not in viewer.scopes:
+        raise ModeratorsOnly(viewer)
+    return viewer
+
+
+Moderator = Annotated[Principal, Depends(moderating)]
+
+
 def render(
     request: Request, name: str, viewer: Principal | None, status: int = 200, **context
 ) -> HTMLResponse:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from townsquare.safety.queue import CASE_STATUSES, count_cases, decide_cases, list_cases
 from townsquare.web.dashboard import dashboard_plots
 from townsquare.web.deps import Services
-from townsquare.web.pages.base import Viewer, render
+from townsquare.web.pages.base import Moderator, Viewer, render
 
 router = APIRouter()
 
@@ -25,14 +25,12 @@ TABS = {"todo": "To decide", "decided": "Decided", "closed": "Closed after appea
 def moderation_page(
     request: Request,
     services: Services,
-    viewer: Viewer,
+    viewer: Moderator,
     show: Annotated[Literal["todo", "decided", "closed"], Query()] = "todo",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     """The cases to decide (appeals first, then the most urgent), or the history: decided cases, and
     closed ones (decided again after an appeal), most recent first; ``PAGE`` cases a page."""
-    if "moderate" not in viewer.scopes:
-        return render(request, "error.html", viewer, 403, message="The moderation queue is for moderators.")
     counts = count_cases(services.store)
     tabs = [(key, name, sum(counts.get(s, 0) for s in CASE_STATUSES[key])) for key, name in TABS.items()]
     total = next(n for key, _, n in tabs if key == show)
@@ -70,22 +68,20 @@ class DecisionForm(BaseModel):
 
 
 @router.post("/moderation")
-def moderate_many(request: Request, services: Services, viewer: Viewer,
+def moderate_many(request: Request, services: Services, viewer: Moderator,
                   form: Annotated[DecisionForm, Form()]) -> Response:
     """The same decision on every case ticked on the page, all or none."""
     return _decide(request, services, viewer, form.case, form)
 
 
 @router.post("/moderation/{case_id}")
-def moderate(request: Request, services: Services, viewer: Viewer, case_id: int,
+def moderate(request: Request, services: Services, viewer: Moderator, case_id: int,
              form: Annotated[DecisionForm, Form()]) -> Response:
     return _decide(request, services, viewer, [case_id], form)
 
 
 def _decide(request: Request, services, viewer, cases: list[int], form: DecisionForm) -> Response:
     """Record the decision on ``cases``, then back to the page of the queue it was made on."""
-    if "moderate" not in viewer.scopes:
-        return render(request, "error.html", viewer, 403, message="Only moderators may decide cases.")
     if not cases:
         return render(request, "error.html", viewer, 422, message="Tick the cases to decide first.")
     decisions = decide_cases(services.store, cases, viewer.handle or "moderator", form.action, note=form.note)
@@ -95,11 +91,9 @@ def _decide(request: Request, services, viewer, cases: list[int], form: Decision
 
 
 @router.get("/moderation/policy")
-def policy_page(request: Request, services: Services, viewer: Viewer) -> Response:
+def policy_page(request: Request, services: Services, viewer: Moderator) -> Response:
     """The community's policy in force: each rule, the threshold chosen for it and the precision that
     gives; and why the last edit of the policy file was not taken, if it was not."""
-    if "moderate" not in viewer.scopes:
-        return render(request, "error.html", viewer, 403, message="The policy page is for moderators.")
     policy = services.policy()
     return render(request, "policy.html", viewer, policy=policy, rules=policy.describe(),
                   error=services.policy_error())
