@@ -47,7 +47,7 @@ def community_policy(ctx: typer.Context, scorer, path: Path | None = None):
     """The policy file ``path``, else the policy in force (the ``safety_policy`` setting, else the built-in one)."""
     from townsquare.safety.policy import load_policy
 
-    return load_policy(path or getattr(settings_of(ctx), "safety_policy", None), scorer.curves())
+    return load_policy(path or settings_of(ctx).safety_policy, scorer.curves())
 
 
 @app.command("classify")

@@ -24,7 +24,7 @@ import os
 import threading
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -183,10 +183,10 @@ class Policy:
         return Decision(action, factor, tuple(reasons), review)
 
     def take(self, other: Policy) -> None:
-        """Follow ``other`` from now on, in place: every component holding this policy does too."""
-        self.community, self.source, self.moderator_demote_factor = other.community, other.source, \
-            other.moderator_demote_factor
-        self.rules = other.rules  # one assignment: a decision under way keeps the list it started with
+        """Follow ``other`` from now on, in place: every component holding this policy does too. Each field
+        is one assignment: a decision under way keeps the rules list it started with."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(other, f.name))
 
     def describe(self) -> list[dict[str, Any]]:
         return [{"classifier": r.rule.classifier, "label": r.rule.label, "action": r.rule.action,

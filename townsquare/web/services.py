@@ -200,7 +200,7 @@ class WebServices:
                 if self._policy is None:
                     from townsquare.safety.policy import PolicyWatch, load_policy
 
-                    path = getattr(self.settings, "safety_policy", None)
+                    path = self.settings.safety_policy
                     if path is None:
                         self._policy = load_policy(None, curves)
                     else:
