@@ -26,15 +26,27 @@ def db(tmp_path):
 
 
 def test_import_jsonl_then_again_is_idempotent(run, db, tmp_path):
+    """An import embeds what it adds and scores new posts for moderation; again, it adds nothing."""
     file = write_jsonl(tmp_path / "world.jsonl", WORLD)
     first = run("import", "jsonl", str(file))
     assert first.exit_code == 0, first.output
-    assert "next: `townsquare embed` and `townsquare moderate score` for the 2 new posts" in " ".join(first.output.split())
     counts = db().counts()
     assert (counts["users"], counts["posts"], counts["interactions"]) == (2, 2, 1)
+    assert (counts["post_vectors"], counts["user_vectors"]) == (2, 1)  # bob has no profile to embed
+    assert "scored 2 posts" in first.output and "next:" not in first.output
     again = run("import", "jsonl", str(file))
-    assert again.exit_code == 0 and db().counts() == counts and "next:" not in again.output  # nothing new
-    status = run("status")  # an import does not moderate: status says so
+    assert again.exit_code == 0 and db().counts() == counts and "scored" not in again.output  # nothing new
+    status = run("status")
+    assert status.exit_code == 0 and "not scored for moderation" not in status.output
+
+
+def test_import_load_only_leaves_embedding_and_scoring_and_says_so(run, db, tmp_path):
+    first = run("import", "jsonl", str(write_jsonl(tmp_path / "world.jsonl", WORLD)), "--load-only")
+    assert first.exit_code == 0, first.output
+    assert "next: `townsquare embed` and `townsquare moderate score` for the 2 new posts" in " ".join(first.output.split())
+    counts = db().counts()
+    assert counts["posts"] == 2 and (counts["post_vectors"], counts["user_vectors"]) == (0, 0)
+    status = run("status")  # the feed would show them unmoderated: status says so
     assert status.exit_code == 0 and "2 live posts are not scored for moderation yet" in " ".join(status.output.split())
 
 

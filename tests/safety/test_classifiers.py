@@ -120,8 +120,29 @@ def test_a_head_refuses_vectors_from_another_encoder():
     from townsquare.models.onnx_embedder import OnnxEmbedder
 
     general = OnnxEmbedder("minilm", threads=1)  # the feed's embedder: not what the heads were trained on
-    with pytest.raises(ConfigError, match="offensive.*reads vectors of encoder"):
+    with pytest.raises(ConfigError, match="offensive.*reads vectors of encoder") as refused:
         load_classifier("offensive", encoder=general)
+    assert "`townsquare train moderation-models --tweeteval" in str(refused.value)  # from its model card
+
+
+def test_a_platform_head_from_an_older_encoder_names_the_command_that_trained_it(tmp_path, encoder):
+    """After an upgrade changes the encoder, a platform's own head refuses to load and says how it was trained."""
+    from townsquare.safety.heads import LinearHead
+    from townsquare.safety.registry import trained_dir
+
+    folder = trained_dir(tmp_path)
+    folder.mkdir(parents=True)
+    head = LinearHead.load(shipped_dir() / "hate.npz")
+    head.meta["encoder"] = "minilm-l4-adapter-20261128-int8"  # before the encoder read emoji as words
+    head.save(folder / "slurs.npz")
+    command = "townsquare train classifier slurs --data /srv/decisions.jsonl --folds 5 --balanced"
+    (folder / "slurs.md").write_text(f"# slurs\n\n## Reproduce\n\n    {command}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="slurs.*reads vectors of encoder 'minilm-l4-adapter-20261128-int8'") as refused:
+        load_classifier("slurs", data_dir=tmp_path, encoder=encoder)
+    assert f"`{command}`" in str(refused.value)
+    (folder / "slurs.md").unlink()  # no card: the general command
+    with pytest.raises(ConfigError, match="`townsquare train classifier slurs --data FILE`"):
+        load_classifier("slurs", data_dir=tmp_path, encoder=encoder)
 
 
 def test_shipped_encoder_is_int8_and_close_to_its_fp32_self(encoder):

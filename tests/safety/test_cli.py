@@ -112,9 +112,10 @@ def test_queue_commands(runner, tmp_path):
         {"type": "post", "id": "p2", "author": "u2", "text": "Sourdough starter is alive again"},
         {"type": "post", "id": "p3", "author": "u2", "text": "his ssn is 123-45-6789, mail him at bo@example.com"},
     ]))
-    invoke(runner, tmp_path, "import", "jsonl", str(posts))
+    # an import scores its new posts itself
     assert "scored 3 posts (actions: 1 allow, 2 hide); 2 new cases in the queue" in invoke(
-        runner, tmp_path, "moderate", "score")
+        runner, tmp_path, "import", "jsonl", str(posts))
+    assert "every post is scored already" in invoke(runner, tmp_path, "moderate", "score")
     cases = {c["post"]: str(c["id"]) for c in json.loads(invoke(runner, tmp_path, "moderate", "queue", "--json"))}
     assert sorted(cases) == ["p1", "p3"]
     case = cases["p1"]
@@ -134,7 +135,7 @@ def test_queue_commands(runner, tmp_path):
     assert exported == {"Reach me": "none", "his ssn ": "personal_data"}  # the latest decision on each
 
 
-def test_simulate_compares_a_policy_with_the_one_in_force(runner, tmp_path):
+def test_simulate_compares_a_policy_with_the_one_in_force(runner, tmp_path, monkeypatch):
     posts = tmp_path / "posts.jsonl"
     posts.write_text("\n".join(json.dumps(r) for r in [
         {"type": "user", "id": "u1", "handle": "ada"},
@@ -142,11 +143,12 @@ def test_simulate_compares_a_policy_with_the_one_in_force(runner, tmp_path):
         {"type": "post", "id": "p2", "author": "u1", "text": "Sourdough starter is alive again"},
         {"type": "post", "id": "p3", "author": "u1", "text": "you are a pathetic clown and nobody here wants your garbage"},
     ]))
-    invoke(runner, tmp_path, "import", "jsonl", str(posts))
+    invoke(runner, tmp_path, "import", "jsonl", str(posts), "--load-only")
     lenient = tmp_path / "lenient.toml"  # personal data only: the models' rules are gone
     lenient.write_text('community = "lenient"\n[[rules]]\nclassifier = "personal_data"\nlabel = "personal_data"\n'
                        'threshold = 0.95\naction = "hide"\n')
     assert "no post is scored yet" in invoke(runner, tmp_path, "moderate", "simulate", "--policy", str(lenient))
+    assert "no post is scored yet" in invoke(runner, tmp_path, "moderate", "redecide")
     invoke(runner, tmp_path, "moderate", "score")
     result = json.loads(invoke(runner, tmp_path, "moderate", "simulate", "--policy", str(lenient), "--json"))
     assert result["posts"] == 3 and result["current"] == "built-in default"
@@ -159,3 +161,6 @@ def test_simulate_compares_a_policy_with_the_one_in_force(runner, tmp_path):
     assert example["current"][0].startswith(f"{move['from']}") and "offensive" in example["current"][0]
     same = invoke(runner, tmp_path, "moderate", "simulate", "--policy", str(lenient), "--against", str(lenient))
     assert "decides every scored post as the current policy does" in same
+    monkeypatch.setenv("TOWNSQUARE_SAFETY_POLICY", str(lenient))  # put in force: the queue follows it
+    assert "decided 3 scored posts under 'lenient' (actions: 2 allow, 1 hide); 0 new cases in the queue, 1 open " \
+           "case brought up to date" in " ".join(invoke(runner, tmp_path, "moderate", "redecide").split())

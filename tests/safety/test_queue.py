@@ -21,6 +21,7 @@ from townsquare.safety.queue import (
     decide_cases,
     export_decisions,
     list_cases,
+    redecide_posts,
     score_posts,
     stored_scores,
     unscored_posts,
@@ -110,6 +111,31 @@ def test_rescoring_brings_an_open_case_up_to_date(world, tmp_path):
     assert report.enqueued == 0 and report.refreshed == 1
     [case] = list_cases(store)
     assert case["suggested_action"] == "review" and case["reasons"][0]["why"].startswith("review because")
+
+
+def test_redeciding_applies_an_edited_policy_to_the_stored_scores(world, tmp_path, monkeypatch):
+    """After a policy edit: open cases take its suggestion (allow, where it no longer flags the post), posts it
+    now flags get a case, an appealed case keeps its own; no classifier runs."""
+    store, scorer, policy, ids = world
+    score_posts(store, sorted(ids.values()), scorer, policy)
+    case = {c["post"]: c["id"] for c in list_cases(store)}
+    decide_case(store, case["p2"], "mod-ann", "demote")
+    appeal_case(store, case["p2"], "u2", "it is a real offer")
+    edited = tmp_path / "edited.toml"  # personal data is no longer looked at; p4's spam score of 0.55 is reviewed
+    edited.write_text('community = "edited"\n[[rules]]\nclassifier = "spam"\nlabel = "spam"\nthreshold = 0.5\n'
+                      'action = "review"\n')
+    monkeypatch.setattr(SafetyScorer, "score", lambda *_: pytest.fail("redeciding must not run a classifier"))
+    report = redecide_posts(store, load_policy(edited, scorer.curves()), {"spam": ["ham", "spam"]})
+    assert (report.scored, report.refreshed, report.enqueued) == (4, 1, 1)
+    assert report.actions == {"allow": 2, "review": 2}
+    cases = {c["post"]: c for c in list_cases(store, "todo", limit=10)}
+    assert set(cases) == {"p2", "p3", "p4"}
+    assert cases["p3"]["suggested_action"] == "allow" and cases["p3"]["reasons"] == []  # the edit lets it be
+    assert cases["p2"]["status"] == "appealed" and cases["p2"]["suggested_action"] == "review"  # as first scored
+    assert cases["p4"]["community"] == "edited" and "spam" in cases["p4"]["reasons"][0]["why"]
+    assert [c["post"] for c in list_cases(store)] == ["p4", "p3"]  # nothing to do on p3: the least urgent
+    again = redecide_posts(store, load_policy(edited, scorer.curves()))
+    assert again.enqueued == 0 and again.refreshed == report.refreshed + report.enqueued
 
 
 def test_decisions_appeals_and_training_export(world, tmp_path):

@@ -501,6 +501,19 @@ def test_the_moderation_queue_pages(tmp_path, demo_db):
     assert swept.status_code == 303 and swept.headers["location"] == "/moderation"
     after = client.get("/moderation").text
     assert f"To decide ({total - 4})" in after and not any(f'id="case-{c}"' in after for c in ticked)
+    assert "The policy in force does not flag this post" not in after
+    # a policy without the personal-data rule, applied to the queue: its cases no longer say why to act
+    from townsquare.safety import redecide_posts
+    from townsquare.safety.policy import load_policy
+
+    lenient = tmp_path / "lenient.toml"
+    lenient.write_text('community = "lenient"\n[[rules]]\nclassifier = "spam"\nlabel = "spam"\nthreshold = 0.99\n'
+                       'action = "review"\n')
+    redecide_posts(world.store, load_policy(lenient, world.services.scorer().curves()))
+    cases = re.findall(r'<article class="card case".*?</article>', client.get("/moderation").text, re.DOTALL)
+    dox = [case for case in cases if "ssn is 123-45-" in case]
+    assert dox and all("suggested: allow" in case and "The policy in force does not flag this post" in case
+                       for case in dox)
     world.store.close()
 
 
@@ -553,6 +566,7 @@ def test_moderators_see_the_policy_in_force(tmp_path, demo_db):
     assert "Moderation policy: chess-club" in page and f"From {policy}" in page
     assert "demote ×0.3" in page and f"{rule['threshold']:.3f}" in page and "(asked 90%)" in page
     assert 'href="/moderation/policy"' in client.get("/moderation").text
+    assert "townsquare moderate redecide" in page  # how the queue follows an edit
     policy.write_text("[[rules]\nbroken")
     world.services._policy_watch.check()
     assert "The last edit of the policy file was not taken: policy file" in html_text.unescape(

@@ -30,6 +30,9 @@ Bulk = Annotated[bool, typer.Option("--bulk", help=(
     "For millions of records: drop the secondary indexes and build them again at the end (same transaction)."))]
 SkipReport = Annotated[Path | None, typer.Option(
     "--report", help="Where --skip-bad writes what it skipped and why (JSONL). Default: FILE.skipped.jsonl")]
+LoadOnly = Annotated[bool, typer.Option("--load-only", help=(
+    "Only load: leave embedding new posts and users and scoring new posts for moderation to `townsquare embed` "
+    "and `townsquare moderate score` (for very large imports; until then the feed shows those posts unmoderated)."))]
 
 
 def _progress() -> Progress:
@@ -38,9 +41,8 @@ def _progress() -> Progress:
 
 
 def _load(ctx: typer.Context, records: Iterable, source: str, skip_bad: bool, report_path: Path | None,
-          errors: list | None = None, bulk: bool = False, next_steps: bool = True) -> None:
-    """Load records in one transaction with a progress bar, then print what happened (``next_steps``: and
-    what new posts still need)."""
+          errors: list | None = None, bulk: bool = False):
+    """Load records in one transaction with a progress bar, print what happened, return the report."""
     from townsquare.ingest.loader import ImportReport, Loader
 
     store = open_store(ctx)
@@ -57,9 +59,24 @@ def _load(ctx: typer.Context, records: Iterable, source: str, skip_bad: bool, re
         path = report_path or Path(f"{Path(source).name}.skipped.jsonl")
         report.write_skipped(path)
         out.print(f"[yellow]skipped {len(report.skipped):,} bad records[/]; reasons in {path}")
-    if next_steps and (new_posts := report.inserted.get("post")):
-        out.print(f"next: `townsquare embed` and `townsquare moderate score` for the {new_posts:,} new posts "
-                  "(until they are scored for moderation, the feed shows them unmoderated)")
+    return report
+
+
+def _prepare_new(ctx: typer.Context, report, load_only: bool) -> None:
+    """After an import: embed what is new and score new posts for moderation, so that the feed serves
+    nothing unmoderated; with ``load_only``, say what the new posts still need."""
+    new_posts = report.inserted.get("post", 0)
+    if load_only:
+        if new_posts:
+            out.print(f"next: `townsquare embed` and `townsquare moderate score` for the {new_posts:,} new posts "
+                      "(until they are scored for moderation, the feed shows them unmoderated)")
+        return
+    if new_posts or report.inserted.get("user"):
+        embed(ctx)
+    if new_posts:
+        from townsquare.cli.safety import moderate_score
+
+        moderate_score(ctx, post=None, rescore=False, policy=None)
 
 
 @app.command()
@@ -88,13 +105,15 @@ def migrate(ctx: typer.Context) -> None:
 
 @import_app.command("jsonl")
 def import_jsonl(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="JSONL file, one record a line.")],
-                 skip_bad: SkipBad = False, report: SkipReport = None, bulk: Bulk = False) -> None:
-    """Import a JSONL file: objects with "type" user, post, follow, block, mute or interaction."""
+                 skip_bad: SkipBad = False, report: SkipReport = None, bulk: Bulk = False,
+                 load_only: LoadOnly = False) -> None:
+    """Import a JSONL file: objects with "type" user, post, follow, block, mute or interaction; then embed
+    what is new and score new posts for moderation (unless --load-only)."""
     from townsquare.ingest.jsonl import read_jsonl
 
     errors: list = []
     records = read_jsonl(file, on_error=errors.append if skip_bad else None, located=True)
-    _load(ctx, records, str(file), skip_bad, report, errors, bulk)
+    _prepare_new(ctx, _load(ctx, records, str(file), skip_bad, report, errors, bulk), load_only)
 
 
 @import_app.command("table")
@@ -115,8 +134,10 @@ def import_table(
     skip_bad: SkipBad = False,
     report: SkipReport = None,
     bulk: Bulk = False,
+    load_only: LoadOnly = False,
 ) -> None:
-    """Import interactions, edges or items from a CSV/TSV file with a column mapping."""
+    """Import interactions, edges or items from a CSV/TSV file with a column mapping; then embed what is new
+    and score new posts for moderation (unless --load-only)."""
     from townsquare.errors import InputError
     from townsquare.ingest import tabular
 
@@ -131,7 +152,7 @@ def import_table(
         records = tabular.read_items_table(file, mapping, author=author, **common)
     else:
         raise InputError(f"unknown --kind {kind!r}: use interactions, edges or items", field="kind")
-    _load(ctx, records, str(file), skip_bad, report, errors, bulk)
+    _prepare_new(ctx, _load(ctx, records, str(file), skip_bad, report, errors, bulk), load_only)
 
 
 @import_app.command("dataset")
@@ -141,8 +162,10 @@ def import_dataset(
     path: Annotated[Path, typer.Argument(help="The dataset's folder (see docs/datasets.md).")],
     skip_bad: SkipBad = False,
     report: SkipReport = None,
+    load_only: LoadOnly = False,
 ) -> None:
-    """Import a public social dataset: users, items as posts, follows and interactions."""
+    """Import a public social dataset: users, items as posts, follows and interactions; then embed what is
+    new and score new posts for moderation (unless --load-only)."""
     from townsquare.errors import InputError
     from townsquare.ingest.datasets import get_dataset
 
@@ -150,7 +173,8 @@ def import_dataset(
     if info.kind != "social":
         raise InputError(f"{name} is labelled text: use `townsquare import labelled {name} PATH --out FILE`")
     errors: list = []
-    _load(ctx, info.reader(path, on_error=errors.append if skip_bad else None), name, skip_bad, report, errors)
+    records = info.reader(path, on_error=errors.append if skip_bad else None)
+    _prepare_new(ctx, _load(ctx, records, name, skip_bad, report, errors), load_only)
 
 
 @import_app.command("labelled")
@@ -211,12 +235,14 @@ def demo_load(
     as_of: Annotated[datetime | None, typer.Option(
         "--as-of", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
         help="When the community's 30 days end, UTC. Default: when this database first loaded it, else now.")] = None,
+    load_only: LoadOnly = False,
 ) -> None:
-    """Load the bundled demo community (idempotent); its 30 days end when a database first loads it."""
-    _load_demo(ctx, seed, as_of)
+    """Load the bundled demo community (idempotent), embedded and scored for moderation (unless --load-only);
+    its 30 days end when a database first loads it."""
+    _prepare_new(ctx, _load_demo(ctx, seed, as_of), load_only)
 
 
-def _load_demo(ctx: typer.Context, seed: int = 0, as_of: datetime | None = None, next_steps: bool = True) -> None:
+def _load_demo(ctx: typer.Context, seed: int = 0, as_of: datetime | None = None):
     from townsquare.demo.community import build_community
 
     community = build_community(seed)
@@ -226,7 +252,7 @@ def _load_demo(ctx: typer.Context, seed: int = 0, as_of: datetime | None = None,
         raise typer.BadParameter(f"this database holds the demo as of {loaded:%Y-%m-%d %H:%M:%S}; load it as of "
                                  "another time into a new --data-dir", param_hint="--as-of")
     end = asked or loaded or datetime.now(UTC).replace(microsecond=0)
-    _load(ctx, community.records(end), "demo community", skip_bad=False, report_path=None, next_steps=next_steps)
+    return _load(ctx, community.records(end), "demo community", skip_bad=False, report_path=None)
 
 
 def _loaded_end(store, community) -> datetime | None:
@@ -282,8 +308,8 @@ def demo_prepare(ctx: typer.Context) -> None:
     from townsquare.cli.feed import train_ranker_command
     from townsquare.cli.safety import moderate_score
 
-    _load_demo(ctx, next_steps=False)  # they follow here
-    embed(ctx)
+    _load_demo(ctx)
+    embed(ctx)  # whatever is not embedded or scored yet, new or left by an interrupted run
     train_ranker_command(ctx, if_missing=True)
     moderate_score(ctx, post=None, rescore=False, policy=None)
 
@@ -296,7 +322,8 @@ def demo_synth(
     interactions: Annotated[int, typer.Option(help="Interactions.")] = 10_000_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Load a synthetic community of the demo's shape at benchmark scale (default 1M posts)."""
+    """Load a synthetic community of the demo's shape at benchmark scale (default 1M posts), neither embedded
+    nor scored for moderation (the benchmarks do what they measure)."""
     from townsquare.demo import synthetic_records
 
     records = synthetic_records(users=users, posts=posts, interactions=interactions, seed=seed)

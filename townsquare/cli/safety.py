@@ -198,6 +198,24 @@ def moderate_score(
               + (f"; {_count(report.refreshed, 'open case')} brought up to date" if report.refreshed else ""))
 
 
+@moderate_app.command("redecide")
+def moderate_redecide(ctx: typer.Context) -> None:
+    """Apply the policy in force again to the stored scores (no model runs), after editing it: open cases
+    take its suggested action and reasons, and posts it now flags get a case."""
+    from townsquare.safety.queue import redecide_posts
+
+    scorer = safety_scorer(ctx)  # its precision curves turn the policy's precisions into thresholds
+    policy = community_policy(ctx, scorer)
+    report = redecide_posts(open_store(ctx), policy, {c.name: list(c.labels) for c in scorer.classifiers})
+    if not report.scored:
+        out.print("no post is scored yet: `townsquare moderate score` scores them under the policy in force")
+        return
+    actions = ", ".join(f"{n:,} {action}" for action, n in sorted(report.actions.items()))
+    out.print(f"decided {_count(report.scored, 'scored post')} under {policy.community!r} (actions: {actions}); "
+              f"{_count(report.enqueued, 'new case')} in the queue, {_count(report.refreshed, 'open case')} "
+              "brought up to date")
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'s' * (n != 1)}"
 

@@ -3,7 +3,8 @@
 - ``Classifier.classify(texts) -> ClassifierOutput`` (calibrated probabilities, spans); all text
   classifiers share one encoder pass per text through ``SafetyScorer``.
 - ``load_policy(path, scorer.curves()).decide(scores) -> Decision(action, factor, reasons)``.
-- ``score_posts(store, post_ids, scorer, policy)`` on ingest; ``list_cases``, ``decide_case``,
+- ``score_posts(store, post_ids, scorer, policy)`` on ingest (``redecide_posts(store, policy)``
+  after a policy edit, from the stored scores); ``list_cases``, ``decide_case``,
   ``appeal_case``, ``export_decisions`` for moderators; ``post_decisions`` and
   ``moderate_candidates`` for the feed; ``ReplySafetyCheck`` for reply suggestions.
 
@@ -21,13 +22,13 @@ _MODULE_OF = {
     "ReplySafetyCheck": "gate", "moderate_candidates": "gate", "post_decisions": "gate",
     "Decision": "policy", "Policy": "policy", "Reason": "policy", "load_policy": "policy",
     "appeal_case": "queue", "decide_case": "queue", "export_decisions": "queue", "list_cases": "queue",
-    "score_posts": "queue", "unscored_posts": "queue",
+    "redecide_posts": "queue", "score_posts": "queue", "unscored_posts": "queue",
     "SafetyScorer": "registry", "classifier_names": "registry", "load_classifier": "registry",
 }
 __all__ = ["Classifier", "ClassifierOutput", "Decision", "Policy", "Reason", "ReplySafetyCheck", "SafetyScorer",
            "Span", "TextScores", "appeal_case", "classifier_names", "decide_case", "export_decisions", "list_cases",
-           "load_classifier", "load_policy", "moderate_candidates", "post_decisions", "score_posts",
-           "unscored_posts"]
+           "load_classifier", "load_policy", "moderate_candidates", "post_decisions", "redecide_posts",
+           "score_posts", "unscored_posts"]
 
 
 def __getattr__(name: str) -> Any:
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
         decide_case,
         export_decisions,
         list_cases,
+        redecide_posts,
         score_posts,
         unscored_posts,
     )

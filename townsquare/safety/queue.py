@@ -89,41 +89,67 @@ def score_posts(store: Store, post_ids: Sequence[int], scorer: SafetyScorer | No
             continue
         results = scorer.score([text for _, text in rows])
         now = _now()
-        score_rows, cases = [], []
+        score_rows, decisions = [], {}
         for (post_id, _), result in zip(rows, results):
             for name, probs in result.scores.items():
                 score_rows.append({"post_id": post_id, "classifier": name, "version": versions[name],
                                    "scores": probs, "spans": result.spans.get(name, []),
                                    "top_score": max(probs.values()), "scored_at": now})
-            decision = policy.decide(result.scores, result.spans)
-            report.actions[decision.action] = report.actions.get(decision.action, 0) + 1
-            if decision.review:
-                cases.append({"post_id": post_id, "community": policy.community, "status": "open",
-                              "suggested_action": decision.action, "reasons": reasons_json(decision, labels),
-                              "priority": max(r.score for r in decision.reasons) + SEVERITY[decision.action],
-                              "created_at": now, "updated_at": now})
+            decisions[post_id] = policy.decide(result.scores, result.spans)
         with store.begin() as conn:
             ids = [r[0] for r in rows]
             conn.execute(delete(moderation_scores).where(moderation_scores.c.post_id.in_(ids),
                                                          moderation_scores.c.classifier.in_(list(versions))))
             store.insert_ignore(conn, moderation_scores, score_rows)
-            pending = conn.execute(select(moderation_cases.c.post_id, moderation_cases.c.id, moderation_cases.c.status)
-                                   .where(moderation_cases.c.post_id.in_(ids),
-                                          moderation_cases.c.status.in_(("open", "appealed")))).all()
-            open_posts = {post: case for post, case, status in pending if status == "open"}
-            busy = {post for post, _, _ in pending}  # open or under appeal: no second case
-            fresh = [c for c in cases if c["post_id"] not in busy]
-            if fresh:
-                conn.execute(moderation_cases.insert(), fresh)
-            for case in cases:
-                if case["post_id"] in open_posts:
-                    conn.execute(update(moderation_cases).where(moderation_cases.c.id == open_posts[case["post_id"]])
-                                 .values(**{k: case[k] for k in ("suggested_action", "reasons", "priority",
-                                                                 "updated_at")}))
-                    report.refreshed += 1
+            _record(conn, decisions, policy, labels, now, report)
         report.scored += len(rows)
-        report.enqueued += len(fresh)
     return report
+
+
+def redecide_posts(store: Store, policy: Policy, labels: dict[str, list[str]] | None = None,
+                   batch_size: int = 5000) -> ScoreReport:
+    """The policy applied again to every scored live post's stored scores, with no model run (after
+    the policy changed): open cases take its suggested action, reasons and priority, and posts it
+    now flags get a case. ``labels``: each classifier's labels, to name the rejected label in reasons."""
+    scored = (select(posts.c.id).where(posts.c.deleted.is_(False), posts.c.id.in_(select(moderation_scores.c.post_id)))
+              .order_by(posts.c.id))
+    with store.read() as conn:
+        ids = list(conn.execute(scored).scalars())
+    report = ScoreReport()
+    for start in range(0, len(ids), batch_size):
+        entries = stored_scores(store, ids[start:start + batch_size])
+        decisions = {post_id: policy.decide(entry["scores"], entry["spans"]) for post_id, entry in entries.items()}
+        with store.begin() as conn:
+            _record(conn, decisions, policy, labels or {}, _now(), report)
+        report.scored += len(decisions)
+    return report
+
+
+def _record(conn, decisions: dict[int, Decision], policy: Policy, labels: dict[str, list[str]], now: datetime,
+            report: ScoreReport) -> None:
+    """Count each post's action; open a case for each post the policy flags that has no open or appealed
+    case, and give every open case its post's new suggestion (an appealed case keeps the one its
+    decision was made on)."""
+    cases = {}
+    for post_id, decision in decisions.items():
+        report.actions[decision.action] = report.actions.get(decision.action, 0) + 1
+        cases[post_id] = {"post_id": post_id, "community": policy.community, "status": "open",
+                          "suggested_action": decision.action, "reasons": reasons_json(decision, labels),
+                          "priority": max((r.score for r in decision.reasons), default=0.0)
+                          + SEVERITY[decision.action], "created_at": now, "updated_at": now}
+    c = moderation_cases.c
+    pending = conn.execute(select(c.post_id, c.id, c.status)
+                           .where(c.post_id.in_(list(decisions)), c.status.in_(("open", "appealed")))).all()
+    busy = {post for post, _, _ in pending}  # open or under appeal: no second case
+    fresh = [cases[post] for post, decision in decisions.items() if decision.review and post not in busy]
+    if fresh:
+        conn.execute(moderation_cases.insert(), fresh)
+    for post, case_id, status in pending:
+        if status == "open":
+            conn.execute(update(moderation_cases).where(c.id == case_id).values(
+                **{k: cases[post][k] for k in ("suggested_action", "reasons", "priority", "updated_at")}))
+            report.refreshed += 1
+    report.enqueued += len(fresh)
 
 
 def stored_scores(store: Store, post_ids: Sequence[int]) -> dict[int, dict[str, Any]]:

@@ -42,7 +42,7 @@ class HeadClassifier(Classifier):
             raise ConfigError(f"classifier {name!r} ({path}) reads vectors of encoder {trained_on!r}, but was "
                               f"given {encoder.model_id!r}: its scores would be meaningless. Load it with the "
                               "moderation encoder (SafetyScorer.load without encoder=), or retrain it on the encoder "
-                              f"of this version: `townsquare train classifier {name} --data FILE`.")
+                              f"of this version: `{_training_command(name, path)}`.")
         self.name, self.head, self.encoder, self.path = name, head, encoder, path
         self.labels = list(head.labels)
         self.version = str(head.meta.get("version", "1"))
@@ -50,6 +50,18 @@ class HeadClassifier(Classifier):
 
     def predict(self, batch: TextBatch) -> ClassifierOutput:
         return ClassifierOutput(self.name, self.labels, self.head.predict_proba(batch))
+
+
+def _training_command(name: str, path: Path | None) -> str:
+    """The command in the head's model card (its data file and options), else the general one."""
+    card = path.with_suffix(".md") if path is not None else None
+    if card is not None and card.is_file():
+        lines = card.read_text(encoding="utf-8").splitlines()
+        if "## Reproduce" in lines:
+            command = next((line.strip() for line in lines[lines.index("## Reproduce") + 1:] if line.strip()), "")
+            if command.startswith("townsquare train"):
+                return command
+    return f"townsquare train classifier {name} --data FILE"
 
 
 def head_paths(data_dir: Path | None = None) -> dict[str, Path]:
