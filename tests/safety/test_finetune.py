@@ -85,3 +85,18 @@ def test_reproduces_adapter_heads_and_cards(tmp_path):
     assert "--adapter townsquare/safety/shipped/encoder_adapter.npz --fp32" in refitted_card
     cosine = (fp32.embed(["you idiot", "what a lovely day"]) * vectors).sum(axis=1)
     assert (cosine > 0.95).all() and not np.allclose(cosine, 1, atol=1e-6)
+
+
+def test_frozen_states_read_the_raw_text_or_emoji_as_words_and_are_cached_apart(tmp_path):
+    """The shipped adapter was trained on raw text (``emoji_as_words=False``); a cache keeps both kinds apart."""
+    from townsquare.safety.shipped import _states
+
+    texts = ["so funny 😂😂", "plain words"]
+    said: list[str] = []
+    raw = _states(texts, AdapterConfig(), tmp_path, 1, said.append)
+    words = _states(texts, AdapterConfig(emoji_as_words=True), tmp_path, 1, said.append)
+    assert raw.offsets[-1] < words.offsets[-1]  # each 😂 is one [UNK] token, or "face with tears of joy"
+    assert not any("reusing" in line for line in said)
+    again = _states(texts, AdapterConfig(), tmp_path, 1, said.append)
+    assert any("reusing" in line for line in said)
+    assert np.array_equal(again.offsets, raw.offsets) and np.array_equal(again.states, raw.states)

@@ -45,6 +45,9 @@ class AdapterConfig:
     logit_scale: float = 16.0     # heads read the L2-normalised vector times this
     seed: int = 0
     int8: bool = True             # serve the merged encoder quantised (``quantize_int8``): ~1.4x faster
+    # Train on the texts with their emoji spelt out, as the encoder serves them, or as they are: the
+    # shipped adapter was trained on raw text, which gave better heads on every task (docs/safety.md).
+    emoji_as_words: bool = False
     # Texts per task the adapter trains on (a sample of each training split): the budget goes
     # to offensive language, which gains most from adapting the encoder; the other tasks keep
     # the encoder general. Heads are then fitted on the full training splits.
@@ -71,23 +74,23 @@ class FrozenStates:
     def index(self) -> dict[str, int]:
         return {t: i for i, t in enumerate(self.texts)}
 
-    def save(self, folder: Path, layer: int) -> None:
+    def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "texts.json").write_text(json.dumps(self.texts))
         np.save(folder / "offs.npy", self.offsets)
-        np.save(folder / _states_file(layer), self.states)
+        np.save(folder / "states.npy", self.states)
 
     @classmethod
-    def load(cls, folder: Path, layer: int) -> FrozenStates | None:
-        if not (folder / _states_file(layer)).is_file():
+    def load(cls, folder: Path) -> FrozenStates | None:
+        if not (folder / "states.npy").is_file():
             return None
         return cls(json.loads((folder / "texts.json").read_text()), np.load(folder / "offs.npy"),
-                   np.load(folder / _states_file(layer), mmap_mode="r"))
+                   np.load(folder / "states.npy", mmap_mode="r"))
 
 
-def _states_file(layer: int) -> str:
-    """``-words``: the states of texts with their emoji spelt out; a cache of the raw texts' is not reused."""
-    return f"h{layer}-words.npy"
+def states_folder(cache: Path, config: AdapterConfig) -> Path:
+    """Where a cache keeps the states of ``config``'s frozen layers, apart for raw and spelt-out texts."""
+    return cache / (f"h{config.first_layer}" + ("-words" if config.emoji_as_words else ""))
 
 
 def frozen_states(texts: list[str], config: AdapterConfig, threads: int = 2, log: Log = print) -> FrozenStates:
@@ -95,19 +98,27 @@ def frozen_states(texts: list[str], config: AdapterConfig, threads: int = 2, log
     torch = _torch()
     from tokenizers import Tokenizer
     from transformers import BertModel
+    from transformers.utils import logging as hf_logging
 
     torch.set_num_threads(threads)
     folder = minilm_dir()
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=config.max_length)
-    ids = [e.ids for e in tokenizer.encode_batch([emoji_as_words(t) for t in texts])]  # as the encoder reads them
+    read = emoji_as_words if config.emoji_as_words else str
+    ids = [e.ids for e in tokenizer.encode_batch([read(t) for t in texts])]
     lengths = np.array([len(i) for i in ids])
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     states = np.zeros((offsets[-1], 384), np.float16)
-    # Only the frozen layers run: their output is the last hidden state of a shortened BERT.
-    model = BertModel.from_pretrained(str(folder), add_pooling_layer=False,
-                                      num_hidden_layers=config.first_layer).eval()
+    # Only the frozen layers run: their output is the last hidden state of a shortened BERT. Loading
+    # it leaves the layers above unread, which transformers reports as a table of "unexpected" keys.
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model = BertModel.from_pretrained(str(folder), add_pooling_layer=False,
+                                          num_hidden_layers=config.first_layer).eval()
+    finally:
+        hf_logging.set_verbosity(verbosity)
     order, start, done = np.argsort(-lengths), time.perf_counter(), 0
     with torch.inference_mode():
         for batch in _token_batches(order, lengths, 4096, 256):

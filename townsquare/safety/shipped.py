@@ -28,6 +28,7 @@ from townsquare.safety.finetune import (
     FrozenStates,
     export_adapter,
     frozen_states,
+    states_folder,
     train_adapter,
 )
 from townsquare.safety.metrics import classification_metrics
@@ -107,13 +108,13 @@ def _splits(datasets: ShippedDatasets, seed: int) -> dict[str, dict[str, Split]]
 
 def _states(texts: list[str], config: AdapterConfig, cache: Path | None, threads: int, log: Log) -> FrozenStates:
     if cache is not None:
-        cached = FrozenStates.load(cache, config.first_layer)
+        cached = FrozenStates.load(states_folder(cache, config))
         if cached is not None and set(texts) <= set(cached.texts):
             log(f"frozen layers: reusing {cache}")
             return cached
     frozen = frozen_states(texts, config, threads, log)
     if cache is not None:
-        frozen.save(cache, config.first_layer)
+        frozen.save(states_folder(cache, config))
     return frozen
 
 
