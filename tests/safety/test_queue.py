@@ -138,6 +138,35 @@ def test_redeciding_applies_an_edited_policy_to_the_stored_scores(world, tmp_pat
     assert again.enqueued == 0 and again.refreshed == report.refreshed + report.enqueued
 
 
+def test_a_moderators_decision_and_a_users_report_outlast_a_new_policy(world, tmp_path):
+    """Redeciding (or rescoring) opens no second case on a post a moderator decided, and an open case that a
+    user reported keeps the report among its reasons, still asking for review."""
+    from townsquare.web.routers.moderation import open_report_case
+
+    store, scorer, policy, ids = world
+    score_posts(store, sorted(ids.values()), scorer, policy)
+    case = {c["post"]: c["id"] for c in list_cases(store)}
+    decide_case(store, case["p3"], "mod-ann", "allow")
+    open_report_case(store, "p1", "ada")
+    nothing = tmp_path / "nothing.toml"  # flags nothing
+    nothing.write_text('community = "quiet"\nrules = []\n')
+    strict = tmp_path / "strict.toml"  # flags p3 again, and spam
+    strict.write_text('[[rules]]\nclassifier = "personal_data"\nlabel = "personal_data"\nthreshold = 0.5\n'
+                      'action = "hide"\n[[rules]]\nclassifier = "spam"\nlabel = "spam"\nthreshold = 0.5\n'
+                      'action = "review"\n')
+    for path in (nothing, strict):
+        redecide_posts(store, load_policy(path, scorer.curves()))
+        score_posts(store, sorted(ids.values()), scorer, load_policy(path, scorer.curves()))
+        cases = list_cases(store, "all", limit=10)
+        assert [c["status"] for c in cases if c["post"] == "p3"] == ["decided"]  # no second case
+        [reported] = [c for c in cases if c["post"] == "p1"]
+        assert reported["suggested_action"] == "review" and reported["priority"] == 0.5
+        assert [r["why"] for r in reported["reasons"]] == ["reported by @ada"]  # p1 itself is fine
+        if path is nothing:
+            assert {c["post"]: c["suggested_action"] for c in cases if c["status"] == "open"} == {
+                "p1": "review", "p2": "allow"}
+
+
 def test_decisions_appeals_and_training_export(world, tmp_path):
     store, scorer, policy, ids = world
     score_posts(store, sorted(ids.values()), scorer, policy)

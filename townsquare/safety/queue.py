@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, delete, func, select, update
 
 from townsquare.errors import InputError, NotFoundError
-from townsquare.safety.policy import SEVERITY, Decision, Policy
+from townsquare.safety.policy import SEVERITY, USER_REPORTS, Decision, Policy
 from townsquare.storage import Store
 from townsquare.storage.moderation_schema import (
     moderation_appeals,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from townsquare.safety.registry import SafetyScorer
 
 _CHUNK = 500
+REPORT_PRIORITY = 0.5  # a case opened by a user's report, below every case the policy sends to review
 
 
 @dataclass
@@ -127,9 +128,9 @@ def redecide_posts(store: Store, policy: Policy, labels: dict[str, list[str]] | 
 
 def _record(conn, decisions: dict[int, Decision], policy: Policy, labels: dict[str, list[str]], now: datetime,
             report: ScoreReport) -> None:
-    """Count each post's action; open a case for each post the policy flags that has no open or appealed
-    case, and give every open case its post's new suggestion (an appealed case keeps the one its
-    decision was made on)."""
+    """Count each post's action; open a case for each post the policy flags that has no case yet (a
+    moderator's decision stands, and a case under appeal keeps what its decision was made on), and give
+    every open case its post's new suggestion, keeping the users' reports among its reasons."""
     cases = {}
     for post_id, decision in decisions.items():
         report.actions[decision.action] = report.actions.get(decision.action, 0) + 1
@@ -138,17 +139,23 @@ def _record(conn, decisions: dict[int, Decision], policy: Policy, labels: dict[s
                           "priority": max((r.score for r in decision.reasons), default=0.0)
                           + SEVERITY[decision.action], "created_at": now, "updated_at": now}
     c = moderation_cases.c
-    pending = conn.execute(select(c.post_id, c.id, c.status)
-                           .where(c.post_id.in_(list(decisions)), c.status.in_(("open", "appealed")))).all()
-    busy = {post for post, _, _ in pending}  # open or under appeal: no second case
-    fresh = [cases[post] for post, decision in decisions.items() if decision.review and post not in busy]
+    known = conn.execute(select(c.post_id, c.id, c.status, c.reasons)
+                         .where(c.post_id.in_(list(decisions)))).all()
+    seen = {row.post_id for row in known}
+    fresh = [cases[post] for post, decision in decisions.items() if decision.review and post not in seen]
     if fresh:
         conn.execute(moderation_cases.insert(), fresh)
-    for post, case_id, status in pending:
-        if status == "open":
-            conn.execute(update(moderation_cases).where(c.id == case_id).values(
-                **{k: cases[post][k] for k in ("suggested_action", "reasons", "priority", "updated_at")}))
-            report.refreshed += 1
+    for row in known:
+        if row.status != "open":
+            continue
+        case = cases[row.post_id]
+        reports = [r for r in row.reasons or () if r.get("classifier") == USER_REPORTS]
+        if reports:  # a user's report still asks a moderator to look
+            case = {**case, "reasons": case["reasons"] + reports, "priority": max(case["priority"], REPORT_PRIORITY),
+                    "suggested_action": max(case["suggested_action"], "review", key=SEVERITY.__getitem__)}
+        conn.execute(update(moderation_cases).where(c.id == row.id).values(
+            **{k: case[k] for k in ("suggested_action", "reasons", "priority", "updated_at")}))
+        report.refreshed += 1
     report.enqueued += len(fresh)
 
 

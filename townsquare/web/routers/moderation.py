@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import select
 
 from townsquare.safety.policy import USER_REPORTS
-from townsquare.safety.queue import appeal_case, decide_case, decide_cases, list_cases
+from townsquare.safety.queue import REPORT_PRIORITY, appeal_case, decide_case, decide_cases, list_cases
 from townsquare.storage.moderation_schema import moderation_cases
 from townsquare.storage.schema import posts
 from townsquare.web.deps import CurrentKey, ModerateKey, Services
@@ -113,7 +113,7 @@ def open_report_case(store, post_ref: str, reporter: str) -> None:
                     community="default",
                     status="open",
                     suggested_action="review",
-                    priority=0.5,
+                    priority=REPORT_PRIORITY,
                     reasons=[
                         {
                             "classifier": USER_REPORTS,
