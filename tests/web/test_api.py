@@ -374,3 +374,36 @@ def test_many_cases_are_decided_in_one_request_all_or_none(tmp_path, demo_db):
     assert decided.status_code == 201 and [d["case_id"] for d in decided.json()] == cases
     assert world.client.get("/v1/moderation/queue", headers=moderate).json() == []
     world.store.close()
+
+
+def test_an_edited_policy_is_applied_to_the_queue_on_request(tmp_path, demo_db):
+    """POST /v1/moderation/redecide: the policy in force, read again after an edit, decides the stored scores
+    again: the posts it now sends to review get cases; for moderators only."""
+    from sqlalchemy import select
+
+    from townsquare.safety import score_posts
+    from townsquare.storage.schema import posts
+
+    policy = tmp_path / "policy.toml"
+    rule = '[[rules]]\nclassifier = "offensive"\nlabel = "offensive"\nthreshold = 0.5\naction = "{}"\n'
+    policy.write_text(rule.format("label"))
+    world = World(tmp_path, demo_db, moderation="auto", policy=policy, policy_check_s=3600)  # checked by hand
+    with world.store.read() as conn:
+        ids = list(conn.execute(select(posts.c.id).order_by(posts.c.id).limit(300)).scalars())
+    scored = score_posts(world.store, ids, world.services.scorer(), world.services.policy())
+    labelled = scored.actions.get("label", 0)
+    assert scored.enqueued == 0 and labelled >= 1  # labels open no case
+    moderate = world.auth(world.keys["moderate"])
+    assert world.client.post("/v1/moderation/redecide", headers=world.auth(world.keys["read"])).status_code == 403
+    policy.write_text(rule.format("review"))
+    assert world.services._policy_watch.check()
+    answer = world.client.post("/v1/moderation/redecide", headers=moderate)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"community": "default", "posts": 300, "actions": {"allow": 300 - labelled, "review": labelled},
+                             "new_cases": labelled, "updated_cases": 0}
+    queue = world.client.get("/v1/moderation/queue", params={"limit": 500}, headers=moderate).json()
+    assert len(queue) == labelled and all(c["suggested_action"] == "review" for c in queue)
+    again = world.client.post("/v1/moderation/redecide", headers=moderate).json()
+    assert (again["new_cases"], again["updated_cases"]) == (0, labelled)
+    world.services.close()
+    world.store.close()

@@ -34,7 +34,7 @@ def test_pages_need_a_session(world):
         response = world.client.get(path, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/signin", path
     for path in ("/act", "/compose", "/steer", "/unsteer", "/draft", "/moderation", "/moderation/1",
-                 "/posts/p00001/appeal"):
+                 "/moderation/policy/apply", "/posts/p00001/appeal"):
         response = world.client.post(path, data={}, follow_redirects=False)  # no session, and no form either
         assert response.status_code == 303 and response.headers["location"] == "/signin", path
 
@@ -130,7 +130,8 @@ def test_moderation_page_is_for_moderators(world):
         before = conn.execute(select(func.count()).select_from(moderation_decisions)).scalar_one()
     for response in (member.get("/moderation"), member.get("/moderation/policy"),
                      member.post("/moderation/1", data={"action": "hide"}),
-                     member.post("/moderation", data={"action": "hide", "case": ["1"]})):
+                     member.post("/moderation", data={"action": "hide", "case": ["1"]}),
+                     member.post("/moderation/policy/apply")):
         assert response.status_code == 403 and "This is for moderators" in response.text
     with world.store.read() as conn:
         assert conn.execute(select(func.count()).select_from(moderation_decisions)).scalar_one() == before
@@ -560,13 +561,18 @@ def test_moderators_see_the_policy_in_force(tmp_path, demo_db):
     world = World(tmp_path, demo_db, moderation="auto", policy=policy, policy_check_s=3600)
     member = _signed_in(world)
     assert member.get("/moderation/policy", headers={"accept": "text/html"}).status_code == 403
+    refused = member.post("/moderation/policy/apply", headers={"accept": "text/html"}, follow_redirects=False)
+    assert refused.status_code == 403
     client = _signed_in(world, moderator=True)
     page = html_text.unescape(client.get("/moderation/policy").text)
     [rule] = world.services.policy().describe()
     assert "Moderation policy: chess-club" in page and f"From {policy}" in page
     assert "demote ×0.3" in page and f"{rule['threshold']:.3f}" in page and "(asked 90%)" in page
     assert 'href="/moderation/policy"' in client.get("/moderation").text
-    assert "townsquare moderate redecide" in page  # how the queue follows an edit
+    assert "townsquare moderate redecide" in page and 'action="/moderation/policy/apply"' in page  # the queue follows
+    applied = client.post("/moderation/policy/apply", follow_redirects=False)
+    assert applied.status_code == 303 and applied.headers["location"] == "/moderation/policy?new=0&updated=0"
+    assert "Applied to the queue: 0 open cases brought up to date, 0 new." in client.get(applied.headers["location"]).text
     policy.write_text("[[rules]\nbroken")
     world.services._policy_watch.check()
     assert "The last edit of the policy file was not taken: policy file" in html_text.unescape(

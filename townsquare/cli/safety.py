@@ -206,7 +206,7 @@ def moderate_redecide(ctx: typer.Context) -> None:
 
     scorer = safety_scorer(ctx)  # its precision curves turn the policy's precisions into thresholds
     policy = community_policy(ctx, scorer)
-    report = redecide_posts(open_store(ctx), policy, {c.name: list(c.labels) for c in scorer.classifiers})
+    report = redecide_posts(open_store(ctx), policy, scorer.labels())
     if not report.scored:
         out.print("no post is scored yet: `townsquare moderate score` scores them under the policy in force")
         return

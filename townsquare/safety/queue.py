@@ -81,7 +81,7 @@ def score_posts(store: Store, post_ids: Sequence[int], scorer: SafetyScorer | No
         policy = load_policy(None, scorer.curves())
     report = ScoreReport()
     versions = scorer.versions()
-    labels = {c.name: list(c.labels) for c in scorer.classifiers}
+    labels = scorer.labels()
     for start in range(0, len(post_ids), batch_size):
         chunk = list(post_ids[start:start + batch_size])
         with store.read() as conn:
@@ -111,7 +111,7 @@ def redecide_posts(store: Store, policy: Policy, labels: dict[str, list[str]] | 
                    batch_size: int = 5000) -> ScoreReport:
     """The policy applied again to every scored live post's stored scores, with no model run (after
     the policy changed): open cases take its suggested action, reasons and priority, and posts it
-    now flags get a case. ``labels``: each classifier's labels, to name the rejected label in reasons."""
+    now flags get a case. ``labels`` (``SafetyScorer.labels()``) name the rejected label in reasons."""
     scored = (select(posts.c.id).where(posts.c.deleted.is_(False), posts.c.id.in_(select(moderation_scores.c.post_id)))
               .order_by(posts.c.id))
     with store.read() as conn:

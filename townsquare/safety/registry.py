@@ -129,3 +129,6 @@ class SafetyScorer:
 
     def versions(self) -> dict[str, str]:
         return {c.name: c.version for c in self.classifiers}
+
+    def labels(self) -> dict[str, list[str]]:
+        return {c.name: list(c.labels) for c in self.classifiers}

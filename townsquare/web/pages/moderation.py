@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from townsquare.safety.queue import CASE_STATUSES, count_cases, decide_cases, list_cases
+from townsquare.safety.queue import CASE_STATUSES, count_cases, decide_cases, list_cases, redecide_posts
 from townsquare.web.dashboard import dashboard_plots
 from townsquare.web.deps import Services
 from townsquare.web.pages.base import Moderator, Viewer, render
@@ -91,12 +91,27 @@ def _decide(request: Request, services, viewer, cases: list[int], form: Decision
 
 
 @router.get("/moderation/policy")
-def policy_page(request: Request, services: Services, viewer: Moderator) -> Response:
+def policy_page(
+    request: Request,
+    services: Services,
+    viewer: Moderator,
+    new: Annotated[int | None, Query(ge=0)] = None,
+    updated: Annotated[int | None, Query(ge=0)] = None,
+) -> Response:
     """The community's policy in force: each rule, the threshold chosen for it and the precision that
-    gives; and why the last edit of the policy file was not taken, if it was not."""
+    gives; why the last edit of the policy file was not taken, if it was not; and (``new``, ``updated``)
+    what applying it to the queue just did."""
     policy = services.policy()
+    applied = {"new": new, "updated": updated} if new is not None and updated is not None else None
     return render(request, "policy.html", viewer, policy=policy, rules=policy.describe(),
-                  error=services.policy_error())
+                  error=services.policy_error(), applied=applied)
+
+
+@router.post("/moderation/policy/apply")
+def apply_policy(services: Services, viewer: Moderator) -> Response:
+    """The policy in force applied to the queue from the stored scores (``redecide_posts``)."""
+    report = redecide_posts(services.store, services.policy(), services.scorer().labels())
+    return RedirectResponse(f"/moderation/policy?new={report.enqueued}&updated={report.refreshed}", status_code=303)
 
 
 @router.get("/dashboard")

@@ -10,7 +10,14 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import select
 
 from townsquare.safety.policy import USER_REPORTS
-from townsquare.safety.queue import REPORT_PRIORITY, appeal_case, decide_case, decide_cases, list_cases
+from townsquare.safety.queue import (
+    REPORT_PRIORITY,
+    appeal_case,
+    decide_case,
+    decide_cases,
+    list_cases,
+    redecide_posts,
+)
 from townsquare.storage.moderation_schema import moderation_cases
 from townsquare.storage.schema import posts
 from townsquare.web.deps import CurrentKey, ModerateKey, Services
@@ -94,6 +101,17 @@ def appeal(case_id: CaseId, body: AppealCreate, principal: CurrentKey, services:
     if principal.user_id != author:
         raise HTTPException(403, "only the post's author may appeal, from their own session or key")
     return {"appeal": appeal_case(services.store, case_id, int(author), body.reason)}
+
+
+@router.post("/moderation/redecide")
+def redecide(_key: ModerateKey, services: Services) -> dict[str, Any]:
+    """The policy in force applied again to every scored post's stored scores, with no model run (after an
+    edit of the policy file): open cases take the action it suggests, and posts it now flags get a case.
+    A post a moderator decided gets no second case."""
+    policy = services.policy()
+    report = redecide_posts(services.store, policy, services.scorer().labels())
+    return {"community": policy.community, "posts": report.scored, "actions": report.actions,
+            "new_cases": report.enqueued, "updated_cases": report.refreshed}
 
 
 def open_report_case(store, post_ref: str, reporter: str) -> None:
