@@ -37,7 +37,7 @@ def test_import_jsonl_then_again_is_idempotent(run, db, tmp_path):
     again = run("import", "jsonl", str(file))
     assert again.exit_code == 0 and db().counts() == counts and "scored" not in again.output  # nothing new
     status = run("status")
-    assert status.exit_code == 0 and "not scored for moderation" not in status.output
+    assert status.exit_code == 0 and "not scored for moderation" not in status.output and "no vector" not in status.output
 
 
 def test_import_load_only_leaves_embedding_and_scoring_and_says_so(run, db, tmp_path):
@@ -46,8 +46,14 @@ def test_import_load_only_leaves_embedding_and_scoring_and_says_so(run, db, tmp_
     assert "next: `townsquare embed` and `townsquare moderate score` for the 2 new posts" in " ".join(first.output.split())
     counts = db().counts()
     assert counts["posts"] == 2 and (counts["post_vectors"], counts["user_vectors"]) == (0, 0)
-    status = run("status")  # the feed would show them unmoderated: status says so
-    assert status.exit_code == 0 and "2 live posts are not scored for moderation yet" in " ".join(status.output.split())
+    status = run("status")  # the feed would show them unmoderated and unmatched: status says so
+    said = " ".join(status.output.split())
+    assert status.exit_code == 0 and "2 live posts are not scored for moderation yet" in said
+    assert "2 live posts have no vector yet" in said
+    embedded = run("embed")
+    assert embedded.exit_code == 0, embedded.output
+    said = " ".join(run("status").output.split())
+    assert "not scored" in said and "no vector" not in said
 
 
 def test_bulk_import_gives_the_same_rows(run, db, tmp_path):

@@ -89,11 +89,15 @@ def status(ctx: typer.Context) -> None:
         table.add_row(name, f"{n:,}")
     out.print(table)
     out.print(f"schema revision {store.schema_revision()}")
+    from townsquare.ingest.embed import count_unembedded
     from townsquare.safety.queue import count_unscored  # reads the tables only: no model, no scikit-learn
 
     if unscored := count_unscored(store):
         out.print(f"[yellow]{unscored:,} live posts are not scored for moderation yet[/]: the feed shows them "
                   "unmoderated until `townsquare moderate score` scores them")
+    if unembedded := count_unembedded(store):
+        out.print(f"[yellow]{unembedded:,} live posts have no vector yet[/]: the feed's interest, cold-start and "
+                  "steering sources cannot propose them until `townsquare embed` embeds them")
 
 
 @app.command()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, exists, func, select
 
 from townsquare.models.base import Embedder
 from townsquare.models.cache import CachedEmbedder
@@ -25,6 +25,14 @@ def _missing(store: Store, table, vectors, key, model: str, refresh: bool, after
         query = query.where(posts.c.deleted.is_(False))
     with store.read() as conn:
         return conn.execute(query).all()
+
+
+def count_unembedded(store: Store) -> int:
+    """Live posts with no vector from any embedder yet (``townsquare embed`` embeds them)."""
+    query = (select(func.count()).select_from(posts).where(posts.c.deleted.is_(False))
+             .where(~exists().where(post_vectors.c.post_id == posts.c.id)))
+    with store.read() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def _text_columns(table):
