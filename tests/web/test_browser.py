@@ -196,6 +196,9 @@ def test_a_session_in_the_browser(server, browser):
     assert len(ticks) == before - 1 >= 2 and all(t.is_selected() for t in ticks)
     submit(browser, browser.find_element(By.CSS_SELECTOR, "#bulk button[value=hide]"))
     assert browser.find_elements(By.CSS_SELECTOR, "article.case") == [] and browser.find_element(By.ID, "queue-empty")
+    browser.find_element(By.CSS_SELECTOR, "a[href='/moderation/policy']").click()
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "form.apply-policy button"))  # the policy, to the queue
+    assert browser.find_element(By.ID, "policy-applied").text.startswith("Applied to the queue: 0 open cases")
 
     train_ranker(world.store, "test-hash")  # as `make demo` does: the dashboard shows its evaluation
     browser.get(base + "/dashboard")
