@@ -199,6 +199,7 @@ def test_a_session_in_the_browser(server, browser):
     browser.find_element(By.CSS_SELECTOR, "a[href='/moderation/policy']").click()
     submit(browser, browser.find_element(By.CSS_SELECTOR, "form.apply-policy button"))  # the policy, to the queue
     assert browser.find_element(By.ID, "policy-applied").text.startswith("Applied to the queue: 0 open cases")
+    shot(browser, "06b-policy")
 
     train_ranker(world.store, "test-hash")  # as `make demo` does: the dashboard shows its evaluation
     browser.get(base + "/dashboard")
