@@ -56,6 +56,17 @@ def test_import_load_only_leaves_embedding_and_scoring_and_says_so(run, db, tmp_
     assert "not scored" in said and "no vector" not in said
 
 
+def test_a_broken_policy_stops_an_import_before_it_writes(run, db, tmp_path, monkeypatch):
+    """The policy that would score the new posts is loaded first: a missing file imports nothing."""
+    monkeypatch.setenv("TOWNSQUARE_SAFETY_POLICY", str(tmp_path / "nope.toml"))
+    file = write_jsonl(tmp_path / "world.jsonl", WORLD)
+    refused = run("import", "jsonl", str(file))
+    assert refused.exit_code != 0 and "nope.toml not found" in str(refused.exception)
+    assert db().counts()["posts"] == 0
+    loaded = run("import", "jsonl", str(file), "--load-only")  # needs no policy
+    assert loaded.exit_code == 0 and db().counts()["posts"] == 2, loaded.output
+
+
 def test_bulk_import_gives_the_same_rows(run, db, tmp_path):
     file = write_jsonl(tmp_path / "world.jsonl", WORLD)
     result = run("import", "jsonl", str(file), "--bulk")

@@ -77,8 +77,11 @@ def test_a_missing_policy_file_is_an_error_not_an_unmoderated_feed(tmp_path):
     env = {**os.environ, "TOWNSQUARE_DATA_DIR": str(tmp_path), "TOWNSQUARE_SAFETY_POLICY": str(tmp_path / "nope.toml")}
     env.pop("TOWNSQUARE_DATABASE_URL", None)
     (tmp_path / "w.jsonl").write_text('{"type": "user", "id": "u1", "handle": "ada"}\n')
-    subprocess.run([sys.executable, "-m", "townsquare", "import", "jsonl", str(tmp_path / "w.jsonl")], env=env,
-                   check=True, capture_output=True)
+    refused = subprocess.run([sys.executable, "-m", "townsquare", "import", "jsonl", str(tmp_path / "w.jsonl")],
+                             env=env, capture_output=True, text=True, check=False)  # it would score with that policy
+    assert refused.returncode != 0 and "nope.toml not found" in refused.stderr and "Traceback" not in refused.stderr
+    subprocess.run([sys.executable, "-m", "townsquare", "import", "jsonl", str(tmp_path / "w.jsonl"), "--load-only"],
+                   env=env, check=True, capture_output=True)
     shown = subprocess.run([sys.executable, "-m", "townsquare", "feed", "ada"], env=env, capture_output=True,
                            text=True, check=False)
     assert shown.returncode != 0 and "nope.toml not found" in shown.stderr and "Traceback" not in shown.stderr

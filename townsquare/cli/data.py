@@ -62,11 +62,22 @@ def _load(ctx: typer.Context, records: Iterable, source: str, skip_bad: bool, re
     return report
 
 
-def _prepare_new(ctx: typer.Context, report, load_only: bool) -> None:
+class _Moderation:
+    """What an import scores its new posts with: the classifiers and the policy in force, loaded before
+    anything is imported, so that a broken policy file stops the import before it writes."""
+
+    def __init__(self, ctx: typer.Context, load_only: bool) -> None:
+        from townsquare.cli.safety import community_policy, safety_scorer
+
+        self.scorer = None if load_only else safety_scorer(ctx)
+        self.policy = None if load_only else community_policy(ctx, self.scorer)
+
+
+def _prepare_new(ctx: typer.Context, report, moderation: _Moderation) -> None:
     """After an import: embed what is new and score new posts for moderation, so that the feed serves
-    nothing unmoderated; with ``load_only``, say what the new posts still need."""
+    nothing unmoderated; with ``--load-only`` (no scorer), say what the new posts still need."""
     new_posts = report.inserted.get("post", 0)
-    if load_only:
+    if moderation.scorer is None:
         if new_posts:
             out.print(f"next: `townsquare embed` and `townsquare moderate score` for the {new_posts:,} new posts "
                       "(until they are scored for moderation, the feed shows them unmoderated)")
@@ -74,9 +85,11 @@ def _prepare_new(ctx: typer.Context, report, load_only: bool) -> None:
     if new_posts or report.inserted.get("user"):
         embed(ctx)
     if new_posts:
-        from townsquare.cli.safety import moderate_score
+        from townsquare.cli.safety import score_and_say
+        from townsquare.safety.queue import unscored_posts
 
-        moderate_score(ctx, post=None, rescore=False, policy=None)
+        store = open_store(ctx)
+        score_and_say(store, unscored_posts(store), moderation.scorer, moderation.policy)
 
 
 @app.command()
@@ -84,7 +97,8 @@ def status(ctx: typer.Context) -> None:
     """What the database holds: rows per table and per kind."""
     store = open_store(ctx)
     settings = settings_of(ctx)
-    table = Table("what", "rows", title=f"townsquare at {settings.resolved_database_url}")
+    out.print(f"townsquare at {settings.resolved_database_url}", soft_wrap=True, highlight=False)  # never wrapped
+    table = Table("what", "rows")
     for name, n in store.counts().items():
         table.add_row(name, f"{n:,}")
     out.print(table)
@@ -115,9 +129,10 @@ def import_jsonl(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="
     what is new and score new posts for moderation (unless --load-only)."""
     from townsquare.ingest.jsonl import read_jsonl
 
+    moderation = _Moderation(ctx, load_only)
     errors: list = []
     records = read_jsonl(file, on_error=errors.append if skip_bad else None, located=True)
-    _prepare_new(ctx, _load(ctx, records, str(file), skip_bad, report, errors, bulk), load_only)
+    _prepare_new(ctx, _load(ctx, records, str(file), skip_bad, report, errors, bulk), moderation)
 
 
 @import_app.command("table")
@@ -145,6 +160,7 @@ def import_table(
     from townsquare.errors import InputError
     from townsquare.ingest import tabular
 
+    moderation = _Moderation(ctx, load_only)
     errors: list = []
     on_error = errors.append if skip_bad else None
     common = {"on_error": on_error, "delimiter": delimiter, "header": not no_header, "located": True}
@@ -156,7 +172,7 @@ def import_table(
         records = tabular.read_items_table(file, mapping, author=author, **common)
     else:
         raise InputError(f"unknown --kind {kind!r}: use interactions, edges or items", field="kind")
-    _prepare_new(ctx, _load(ctx, records, str(file), skip_bad, report, errors, bulk), load_only)
+    _prepare_new(ctx, _load(ctx, records, str(file), skip_bad, report, errors, bulk), moderation)
 
 
 @import_app.command("dataset")
@@ -176,9 +192,10 @@ def import_dataset(
     info = get_dataset(name)
     if info.kind != "social":
         raise InputError(f"{name} is labelled text: use `townsquare import labelled {name} PATH --out FILE`")
+    moderation = _Moderation(ctx, load_only)
     errors: list = []
     records = info.reader(path, on_error=errors.append if skip_bad else None)
-    _prepare_new(ctx, _load(ctx, records, name, skip_bad, report, errors), load_only)
+    _prepare_new(ctx, _load(ctx, records, name, skip_bad, report, errors), moderation)
 
 
 @import_app.command("labelled")
@@ -243,7 +260,8 @@ def demo_load(
 ) -> None:
     """Load the bundled demo community (idempotent), embedded and scored for moderation (unless --load-only);
     its 30 days end when a database first loads it."""
-    _prepare_new(ctx, _load_demo(ctx, seed, as_of), load_only)
+    moderation = _Moderation(ctx, load_only)
+    _prepare_new(ctx, _load_demo(ctx, seed, as_of), moderation)
 
 
 def _load_demo(ctx: typer.Context, seed: int = 0, as_of: datetime | None = None):

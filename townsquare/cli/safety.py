@@ -183,7 +183,7 @@ def moderate_score(
     policy: PolicyOption = None,
 ) -> None:
     """Score posts (default: every post not scored yet) and enqueue what the policy flags."""
-    from townsquare.safety.queue import score_posts, unscored_posts
+    from townsquare.safety.queue import unscored_posts
 
     store = open_store(ctx)
     ids = [store.find_post(p)["id"] for p in post] if post else unscored_posts(store, rescore=rescore)
@@ -191,7 +191,14 @@ def moderate_score(
         out.print("every post is scored already (--rescore to score them again)")
         return
     scorer = safety_scorer(ctx)
-    report = score_posts(store, ids, scorer, community_policy(ctx, scorer, policy))
+    score_and_say(store, ids, scorer, community_policy(ctx, scorer, policy))
+
+
+def score_and_say(store, ids: list[int], scorer, policy) -> None:
+    """Score posts, fill the queue, and say what the policy did."""
+    from townsquare.safety.queue import score_posts
+
+    report = score_posts(store, ids, scorer, policy)
     actions = ", ".join(f"{n:,} {action}" for action, n in sorted(report.actions.items())) or "none"
     out.print(f"scored {_count(report.scored, 'post')} (actions: {actions}); "
               f"{_count(report.enqueued, 'new case')} in the queue"
