@@ -84,8 +84,9 @@ def count(store, table) -> int:
 def test_scoring_on_ingest_fills_the_queue_once(world):
     store, scorer, policy, ids = world
     assert sorted(unscored_posts(store)) == sorted(ids.values())
-    report = score_posts(store, sorted(ids.values()), scorer, policy)
-    assert report.scored == 4 and report.enqueued == 2
+    told: list[int] = []
+    report = score_posts(store, sorted(ids.values()), scorer, policy, batch_size=3, progress=told.append)
+    assert report.scored == 4 and report.enqueued == 2 and told == [3, 1]
     assert report.actions == {"allow": 1, "demote": 1, "review": 1, "hide": 1}
     assert unscored_posts(store) == []
     assert count(store, moderation_scores) == 8

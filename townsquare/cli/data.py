@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from townsquare.cli import app, open_store, settings_of
@@ -313,7 +320,7 @@ def embed(
     jobs = [(name, job, counts[name]) for name, job in (("posts", embed_posts), ("users", embed_users))
             if what in (name, "all")]
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn()) as progress:
+                  TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn(), TimeRemainingColumn()) as progress:
         for name, job, total in jobs:
             task = progress.add_task(f"embedding {name} with {embedder.model_id}", total=total)
             done = job(store, embedder, refresh=refresh, progress=lambda n, t=task: progress.advance(t, n))

@@ -196,9 +196,14 @@ def moderate_score(
 
 def score_and_say(store, ids: list[int], scorer, policy) -> None:
     """Score posts, fill the queue, and say what the policy did."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     from townsquare.safety.queue import score_posts
 
-    report = score_posts(store, ids, scorer, policy)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=out, transient=True) as progress:
+        task = progress.add_task("scoring posts for moderation", total=len(ids))
+        report = score_posts(store, ids, scorer, policy, progress=lambda n: progress.advance(task, n))
     actions = ", ".join(f"{n:,} {action}" for action, n in sorted(report.actions.items())) or "none"
     out.print(f"scored {_count(report.scored, 'post')} (actions: {actions}); "
               f"{_count(report.enqueued, 'new case')} in the queue"

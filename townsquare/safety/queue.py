@@ -9,7 +9,7 @@ labels), users appeal, and ``export_decisions`` writes the decided labels as lab
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,13 +63,15 @@ def reasons_json(decision: Decision, labels: dict[str, list[str]] | None = None)
 
 
 def score_posts(store: Store, post_ids: Sequence[int], scorer: SafetyScorer | None = None,
-                policy: Policy | None = None, batch_size: int = _CHUNK) -> ScoreReport:
+                policy: Policy | None = None, batch_size: int = _CHUNK,
+                progress: Callable[[int], None] | None = None) -> ScoreReport:
     """Score posts with every classifier, store the scores, enqueue what the policy flags.
 
     Without ``scorer`` / ``policy``: the shipped classifiers and the built-in policy (build them
     once and pass them in when calling this often). Re-scoring a post replaces its scores; a
     post with an open case is not enqueued twice, but the case takes the new suggested action,
-    reasons and priority (an appealed case keeps the ones its decision was made on).
+    reasons and priority (an appealed case keeps the ones its decision was made on). ``progress``
+    is told how many posts each batch scored.
     """
     if scorer is None:
         from townsquare.safety.registry import SafetyScorer
@@ -104,6 +106,8 @@ def score_posts(store: Store, post_ids: Sequence[int], scorer: SafetyScorer | No
             store.insert_ignore(conn, moderation_scores, score_rows)
             _record(conn, decisions, policy, labels, now, report)
         report.scored += len(rows)
+        if progress is not None:
+            progress(len(rows))
     return report
 
 
