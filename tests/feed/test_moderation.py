@@ -69,8 +69,8 @@ def test_verdicts_are_kept_until_forgotten_or_changed(world):
     def moderator(action: str) -> None:
         with world.store.begin() as conn:
             case = conn.execute(moderation_cases.insert().values(
-                post_id=post_id, suggested_action="hide", reasons=[], created_at=now, updated_at=now)
-            ).inserted_primary_key[0]
+                post_id=post_id, status="decided", suggested_action="hide", reasons=[], created_at=now,
+                updated_at=now)).inserted_primary_key[0]
             conn.execute(moderation_decisions.insert().values(
                 case_id=case, post_id=post_id, moderator="mo", action=action, labels={}, created_at=now))
 

@@ -275,3 +275,47 @@ def test_reads_inside_reading_share_one_connection_and_on_sqlite_one_snapshot(st
         raise RuntimeError("a failed page")
     with store.read() as after, store.read() as other:  # lent no longer: each read its own again
         assert after is not other and after.execute(count).scalar_one() == before + 1
+
+
+def _case(post_id: int, status: str = "open") -> dict:
+    return {"post_id": post_id, "status": status, "suggested_action": "review", "reasons": [], "created_at": T0,
+            "updated_at": T0}
+
+
+def test_a_post_has_one_open_case_at_most(store):
+    """Two workers opening a case for the same post at once: the database keeps one (a case under appeal
+    may sit beside it), and ``insert_ignore`` lets the second worker go on."""
+    from sqlalchemy.exc import IntegrityError
+
+    from townsquare.storage.moderation_schema import moderation_cases
+
+    Loader(store).load(small_world())
+    p1 = store.find_post("p1")["id"]
+    with store.begin() as conn:
+        conn.execute(moderation_cases.insert(), [_case(p1), _case(p1, "appealed"), _case(p1, "decided")])
+    with pytest.raises(IntegrityError), store.begin() as conn:
+        conn.execute(moderation_cases.insert(), [_case(p1)])
+    with store.begin() as conn:
+        assert store.insert_ignore(conn, moderation_cases, [_case(p1), _case(store.find_post("p2")["id"])]) == 1
+    with store.read() as conn:
+        rows = conn.execute(select(moderation_cases.c.post_id, moderation_cases.c.status)).all()
+    assert sorted(status for post, status in rows if post == p1) == ["appealed", "decided", "open"] and len(rows) == 4
+
+
+def test_migration_0008_keeps_each_posts_oldest_open_case(tmp_path):
+    """Open cases opened twice for a post before the unique index: the oldest stays, the others go."""
+    from townsquare.storage.moderation_schema import moderation_cases
+
+    store = Store.open(f"sqlite:///{tmp_path / 'old.sqlite'}", migrate=False)
+    store.migrate("0007")
+    Loader(store).load(small_world())
+    p1, p2 = store.find_post("p1")["id"], store.find_post("p2")["id"]
+    with store.begin() as conn:
+        conn.execute(moderation_cases.insert(), [_case(p1), _case(p1), _case(p1, "appealed"), _case(p2), _case(p1)])
+    store.migrate()
+    assert store.schema_revision() == "0008"
+    with store.read() as conn:
+        rows = conn.execute(select(moderation_cases.c.id, moderation_cases.c.post_id, moderation_cases.c.status)
+                            .order_by(moderation_cases.c.id)).all()
+    assert [(row.id, row.status) for row in rows] == [(1, "open"), (3, "appealed"), (4, "open")]
+    store.close()

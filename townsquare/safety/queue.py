@@ -104,7 +104,7 @@ def score_posts(store: Store, post_ids: Sequence[int], scorer: SafetyScorer | No
             conn.execute(delete(moderation_scores).where(moderation_scores.c.post_id.in_(ids),
                                                          moderation_scores.c.classifier.in_(list(versions))))
             store.insert_ignore(conn, moderation_scores, score_rows)
-            _record(conn, decisions, policy, labels, now, report)
+            _record(store, conn, decisions, policy, labels, now, report)
         report.scored += len(rows)
         if progress is not None:
             progress(len(rows))
@@ -125,13 +125,13 @@ def redecide_posts(store: Store, policy: Policy, labels: dict[str, list[str]] | 
         entries = stored_scores(store, ids[start:start + batch_size])
         decisions = {post_id: policy.decide(entry["scores"], entry["spans"]) for post_id, entry in entries.items()}
         with store.begin() as conn:
-            _record(conn, decisions, policy, labels or {}, _now(), report)
+            _record(store, conn, decisions, policy, labels or {}, _now(), report)
         report.scored += len(decisions)
     return report
 
 
-def _record(conn, decisions: dict[int, Decision], policy: Policy, labels: dict[str, list[str]], now: datetime,
-            report: ScoreReport) -> None:
+def _record(store: Store, conn, decisions: dict[int, Decision], policy: Policy, labels: dict[str, list[str]],
+            now: datetime, report: ScoreReport) -> None:
     """Count each post's action; open a case for each post the policy flags that has no case yet (a
     moderator's decision stands, and a case under appeal keeps what its decision was made on), and give
     every open case its post's new suggestion, keeping the users' reports among its reasons."""
@@ -147,8 +147,8 @@ def _record(conn, decisions: dict[int, Decision], policy: Policy, labels: dict[s
                          .where(c.post_id.in_(list(decisions)))).all()
     seen = {row.post_id for row in known}
     fresh = [cases[post] for post, decision in decisions.items() if decision.review and post not in seen]
-    if fresh:
-        conn.execute(moderation_cases.insert(), fresh)
+    # a case another worker opened for the same post meanwhile stands (one open case a post)
+    report.enqueued += store.insert_ignore(conn, moderation_cases, fresh)
     for row in known:
         if row.status != "open":
             continue
@@ -160,7 +160,6 @@ def _record(conn, decisions: dict[int, Decision], policy: Policy, labels: dict[s
         conn.execute(update(moderation_cases).where(c.id == row.id).values(
             **{k: case[k] for k in ("suggested_action", "reasons", "priority", "updated_at")}))
         report.refreshed += 1
-    report.enqueued += len(fresh)
 
 
 def stored_scores(store: Store, post_ids: Sequence[int]) -> dict[int, dict[str, Any]]:

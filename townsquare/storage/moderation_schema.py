@@ -3,7 +3,8 @@
 Every row is keyed to a post or a user with ``ON DELETE CASCADE``, so deleting a user (see
 ``privacy.py``) removes the scores of their posts, the cases about them, the decisions on those
 cases and their appeals. Moderators are staff, named by a string, not platform users.
-Migration ``0002`` creates these tables; ``0006`` adds the index on ``scored_at``.
+Migration ``0002`` creates these tables; ``0006`` adds the index on ``scored_at``; ``0008`` lets a
+post have one open case at most.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from townsquare.storage.schema import Key, UTCDateTime, metadata
@@ -60,6 +62,10 @@ moderation_cases = Table(
     CheckConstraint("status IN ('open', 'decided', 'appealed', 'closed')", name="status"),
     Index("ix_moderation_cases_status", "status", "priority"),
     Index("ix_moderation_cases_post", "post_id"),
+    # One open case a post, whichever worker opens it (two users reporting a post at the same moment,
+    # a scoring run beside a moderator applying the policy); a case under appeal may sit beside it.
+    Index("uq_moderation_cases_open_post", "post_id", unique=True,
+          sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
 )
 
 # What a moderator decided, who and when; ``labels`` flow back as training data.

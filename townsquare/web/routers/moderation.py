@@ -124,15 +124,15 @@ def open_report_case(store, post_ref: str, reporter: str) -> None:
                 moderation_cases.c.post_id == post["id"], moderation_cases.c.status.in_(("open", "appealed"))
             )
         ).first()
-        if exists is None:
-            conn.execute(
-                moderation_cases.insert().values(
-                    post_id=post["id"],
-                    community="default",
-                    status="open",
-                    suggested_action="review",
-                    priority=REPORT_PRIORITY,
-                    reasons=[
+        if exists is None:  # a case another worker opened for it meanwhile stands: one open case a post
+            store.insert_ignore(conn, moderation_cases, [
+                {
+                    "post_id": post["id"],
+                    "community": "default",
+                    "status": "open",
+                    "suggested_action": "review",
+                    "priority": REPORT_PRIORITY,
+                    "reasons": [
                         {
                             "classifier": USER_REPORTS,
                             "label": "reported",
@@ -146,7 +146,7 @@ def open_report_case(store, post_ref: str, reporter: str) -> None:
                             "rejected_label": None,
                         }
                     ],
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ])
