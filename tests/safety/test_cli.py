@@ -118,6 +118,8 @@ def test_queue_commands(runner, tmp_path):
     assert "every post is scored already" in invoke(runner, tmp_path, "moderate", "score")
     cases = {c["post"]: str(c["id"]) for c in json.loads(invoke(runner, tmp_path, "moderate", "queue", "--json"))}
     assert sorted(cases) == ["p1", "p3"]
+    assert json.loads(invoke(runner, tmp_path, "moderate", "queue", "--classifier", "spam", "--json")) == []
+    assert len(json.loads(invoke(runner, tmp_path, "moderate", "queue", "--classifier", "personal_data", "--json"))) == 2
     case = cases["p1"]
     decided = invoke(runner, tmp_path, "moderate", "decide", case, cases["p3"], "--action", "hide", "--moderator", "mod-ann")
     assert f"case {case}: hide by mod-ann" in decided and f"case {cases['p3']}: hide by mod-ann" in decided

@@ -168,6 +168,20 @@ def test_a_moderators_decision_and_a_users_report_outlast_a_new_policy(world, tm
                 "p1": "review", "p2": "allow"}
 
 
+def test_the_queue_shows_the_cases_of_one_classifier(world):
+    """A moderator who handles personal data (or users' reports) sees only those cases, and their count."""
+    from townsquare.web.routers.moderation import open_report_case
+
+    store, scorer, policy, ids = world
+    score_posts(store, sorted(ids.values()), scorer, policy)
+    open_report_case(store, "p1", "bob")
+    assert [c["post"] for c in list_cases(store, "todo", classifier="personal_data")] == ["p3"]
+    assert [c["post"] for c in list_cases(store, "todo", classifier="spam")] == ["p2"]
+    assert [c["post"] for c in list_cases(store, "all", classifier="user_reports")] == ["p1"]
+    assert list_cases(store, "todo", classifier="hate") == []
+    assert count_cases(store, "personal_data") == {"open": 1} and count_cases(store) == {"open": 3}
+
+
 def test_decisions_appeals_and_training_export(world, tmp_path):
     store, scorer, policy, ids = world
     score_posts(store, sorted(ids.values()), scorer, policy)

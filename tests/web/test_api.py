@@ -360,6 +360,10 @@ def test_many_cases_are_decided_in_one_request_all_or_none(tmp_path, demo_db):
                           headers=world.auth(world.user_session))
     cases = [c["id"] for c in world.client.get("/v1/moderation/queue", headers=moderate).json()]
     assert len(cases) >= 3
+    reported = world.client.get("/v1/moderation/queue", params={"classifier": "user_reports"}, headers=moderate)
+    assert [c["id"] for c in reported.json()] == cases  # they are all reports
+    assert world.client.get("/v1/moderation/queue", params={"classifier": "spam"}, headers=moderate).json() == []
+    assert world.client.get("/v1/moderation/queue", params={"classifier": "no such"}, headers=moderate).status_code == 422
     unknown = world.client.post("/v1/moderation/decisions", json={"cases": [*cases, 10**9], "action": "hide"},
                                 headers=moderate)
     assert unknown.status_code == 404 and f"no moderation case {10**9}" in unknown.json()["error"]["message"]

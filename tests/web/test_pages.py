@@ -483,7 +483,7 @@ def test_the_moderation_queue_pages(tmp_path, demo_db):
     assert 'rel="prev"' in second and 'rel="next"' not in second
     decided = client.post(f"/moderation/{shown[0]}", data={"action": "hide", "show": "todo", "page": "2"},
                           follow_redirects=False)
-    assert decided.status_code == 303 and decided.headers["location"] == "/moderation?show=todo&page=2"
+    assert decided.status_code == 303 and decided.headers["location"] == "/moderation?page=2"
     decided_before = int(re.search(r"Decided \((\d+)\)", first).group(1))
     after = client.get("/moderation").text
     assert f"To decide ({total - 1})" in after and f"Decided ({decided_before + 1})" in after
@@ -503,6 +503,17 @@ def test_the_moderation_queue_pages(tmp_path, demo_db):
     after = client.get("/moderation").text
     assert f"To decide ({total - 4})" in after and not any(f'id="case-{c}"' in after for c in ticked)
     assert "The policy in force does not flag this post" not in after
+    # only the cases one classifier flagged: all of these are personal data, none is spam
+    pii = client.get("/moderation?reason=personal_data").text
+    assert f"To decide ({total - 4})" in pii and 'aria-current="true">personal data<' in pii
+    assert 'href="/moderation?show=decided&amp;reason=personal_data"' in pii  # the tabs keep the filter
+    spam = client.get("/moderation?reason=spam").text
+    assert "To decide (0)" in spam and 'class="card case"' not in spam
+    assert client.get("/moderation?reason=not%20a%20name").status_code == 422
+    first_pii = re.search(r'id="case-(\d+)"', pii).group(1)
+    kept = client.post(f"/moderation/{first_pii}", data={"action": "hide", "reason": "personal_data"},
+                       follow_redirects=False)
+    assert kept.headers["location"] == "/moderation?reason=personal_data"  # back to the same filter
     # a policy without the personal-data rule, applied to the queue: its cases no longer say why to act
     from townsquare.safety import redecide_posts
     from townsquare.safety.policy import load_policy

@@ -238,13 +238,15 @@ def moderate_queue(
     status: Annotated[str, typer.Option(help="open, appealed, todo (both), decided, closed or all.")] = "open",
     limit: Annotated[int, typer.Option(min=1)] = 20,
     offset: Annotated[int, typer.Option(min=0, help="Cases to skip (the next page: --offset LIMIT).")] = 0,
+    classifier: Annotated[str | None, typer.Option(
+        help="Only cases with a reason from this classifier (user_reports: the reported ones).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Flagged posts with their scores and reasons, appeals and the most urgent first (decided and closed:
     the most recent first)."""
     from townsquare.safety.queue import list_cases
 
-    cases = list_cases(open_store(ctx), status=status, limit=limit, offset=offset)
+    cases = list_cases(open_store(ctx), status=status, limit=limit, offset=offset, classifier=classifier)
     if as_json:
         out.print_json(json.dumps(cases, default=str))
         return

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, exists, func, literal, select, update
 
 from townsquare.errors import InputError, NotFoundError
 from townsquare.safety.policy import SEVERITY, USER_REPORTS, Decision, Policy
@@ -180,18 +180,36 @@ CASE_STATUSES = {"open": ("open",), "appealed": ("appealed",), "todo": ("appeale
                  "decided": ("decided",), "closed": ("closed",), "all": ()}
 
 
-def count_cases(store: Store) -> dict[str, int]:
-    """How many cases each status holds: ``{"open": 3, "appealed": 1, ...}`` (statuses with none left out)."""
+def count_cases(store: Store, classifier: str | None = None) -> dict[str, int]:
+    """How many cases each status holds: ``{"open": 3, "appealed": 1, ...}`` (statuses with none left out);
+    with ``classifier``, only the cases with a reason from it."""
     c = moderation_cases.c
+    query = select(c.status, func.count()).group_by(c.status)
+    if classifier:
+        query = query.where(_has_reason_from(store, classifier))
     with store.read() as conn:
-        return {status: n for status, n in conn.execute(select(c.status, func.count()).group_by(c.status))}
+        return {status: n for status, n in conn.execute(query)}
 
 
-def list_cases(store: Store, status: str = "open", limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+def _has_reason_from(store: Store, classifier: str):
+    """Cases with a reason from ``classifier`` (a classifier's name, or ``user_reports``) in their JSON reasons."""
+    reasons = moderation_cases.c.reasons
+    if store.dialect == "postgresql":
+        reason = func.json_array_elements(reasons).table_valued("value").alias("reason")
+        named = reason.c.value.op("->>")("classifier") == classifier
+    else:
+        reason = func.json_each(reasons).table_valued("value").alias("reason")
+        named = func.json_extract(reason.c.value, "$.classifier") == classifier
+    return exists(select(literal(1)).select_from(reason).where(named))
+
+
+def list_cases(store: Store, status: str = "open", limit: int = 50, offset: int = 0,
+               classifier: str | None = None) -> list[dict[str, Any]]:
     """Cases with their post's text and author, the suggested action and reasons: the cases to decide
     (``open``, ``appealed`` or both as ``todo``: appeals first, then the most urgent) or the history
     (``decided``, ``closed``, ``all``: the most recent first), ``limit`` of them after skipping
-    ``offset``. A case decided before also has ``decided`` (the latest action), ``decided_by`` and
+    ``offset``; with ``classifier``, only those with a reason from it (``user_reports``: reported).
+    A case decided before also has ``decided`` (the latest action), ``decided_by`` and
     ``decided_note``, and one under appeal ``appeal_reason`` and ``appeal_by`` (the author's handle)."""
     if status not in CASE_STATUSES:
         raise InputError(f"unknown case status {status!r}; statuses: {', '.join(CASE_STATUSES)}", field="status")
@@ -203,6 +221,8 @@ def list_cases(store: Store, status: str = "open", limit: int = 50, offset: int 
              .order_by(*order).limit(limit).offset(offset))
     if statuses := CASE_STATUSES[status]:
         query = query.where(c.status.in_(statuses))
+    if classifier:
+        query = query.where(_has_reason_from(store, classifier))
     with store.read() as conn:
         cases = [dict(row) for row in conn.execute(query).mappings()]
         ids = [c["id"] for c in cases]

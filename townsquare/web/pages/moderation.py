@@ -4,11 +4,13 @@ the dashboard."""
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from townsquare.safety.policy import USER_REPORTS
 from townsquare.safety.queue import CASE_STATUSES, count_cases, decide_cases, list_cases, redecide_posts
 from townsquare.web.dashboard import dashboard_plots
 from townsquare.web.deps import Services
@@ -21,6 +23,16 @@ PAGE = 50
 TABS = {"todo": "To decide", "decided": "Decided", "closed": "Closed after appeal"}
 
 
+REASON = r"^[a-z0-9_]{1,64}$"  # a classifier's name, or user_reports
+
+
+def queue_url(show: str = "todo", page: int = 1, reason: str | None = None) -> str:
+    """The queue page with these settings (the defaults left out)."""
+    query = urlencode({k: v for k, v in (("show", show), ("page", page), ("reason", reason))
+                       if v not in ("todo", 1, None)})
+    return "/moderation" + (f"?{query}" if query else "")
+
+
 @router.get("/moderation")
 def moderation_page(
     request: Request,
@@ -28,17 +40,21 @@ def moderation_page(
     viewer: Moderator,
     show: Annotated[Literal["todo", "decided", "closed"], Query()] = "todo",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    reason: Annotated[str | None, Query(pattern=REASON)] = None,
 ) -> Response:
     """The cases to decide (appeals first, then the most urgent), or the history: decided cases, and
-    closed ones (decided again after an appeal), most recent first; ``PAGE`` cases a page."""
-    counts = count_cases(services.store)
+    closed ones (decided again after an appeal), most recent first; ``PAGE`` cases a page; with
+    ``reason``, only the cases one classifier flagged (``user_reports``: the reported ones)."""
+    counts = count_cases(services.store, reason)
     tabs = [(key, name, sum(counts.get(s, 0) for s in CASE_STATUSES[key])) for key, name in TABS.items()]
     total = next(n for key, _, n in tabs if key == show)
-    cases = list_cases(services.store, status=show, limit=PAGE, offset=(page - 1) * PAGE)
+    cases = list_cases(services.store, status=show, limit=PAGE, offset=(page - 1) * PAGE, classifier=reason)
     for case in cases:
         case["parts"] = marked(case["text"], [s for r in case["reasons"] for s in r.get("spans") or ()])
+    reasons = [*dict.fromkeys(rule["classifier"] for rule in services.policy().describe()), USER_REPORTS]
     return render(request, "moderation.html", viewer, cases=cases, show=show, tabs=tabs, total=total,
-                  page=page, first=(page - 1) * PAGE + 1, pages=max(1, -(-total // PAGE)))
+                  page=page, first=(page - 1) * PAGE + 1, pages=max(1, -(-total // PAGE)), reason=reason,
+                  reasons=reasons, queue_url=queue_url)
 
 
 def marked(text: str, spans: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
@@ -65,6 +81,7 @@ class DecisionForm(BaseModel):
     case: list[int] = Field(default_factory=list, max_length=PAGE)
     show: Literal["todo", "decided", "closed"] = "todo"  # the page of the queue to go back to
     page: int = Field(1, ge=1, le=100_000)
+    reason: str | None = Field(None, pattern=REASON)
 
 
 @router.post("/moderation")
@@ -86,8 +103,7 @@ def _decide(request: Request, services, viewer, cases: list[int], form: Decision
         return render(request, "error.html", viewer, 422, message="Tick the cases to decide first.")
     decisions = decide_cases(services.store, cases, viewer.handle or "moderator", form.action, note=form.note)
     services.moderation_changed([d["post_id"] for d in decisions])
-    back = f"/moderation?show={form.show}&page={form.page}" if (form.show, form.page) != ("todo", 1) else "/moderation"
-    return RedirectResponse(back, status_code=303)
+    return RedirectResponse(queue_url(form.show, form.page, form.reason), status_code=303)
 
 
 @router.get("/moderation/policy")

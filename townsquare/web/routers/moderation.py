@@ -60,11 +60,13 @@ def queue(
     status: Literal["open", "appealed", "todo", "decided", "closed", "all"] = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    classifier: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,64}$")] = None,
 ) -> list[dict[str, Any]]:
     """Cases with the post's text, suggested action and reasons, ``limit`` of them after ``offset``: open and
     appealed ones (``todo``: both) appeals and the most urgent first, decided and closed ones the most recent
-    first."""
-    return [_jsonable(c) for c in list_cases(services.store, status=status, limit=limit, offset=offset)]
+    first; with ``classifier``, only those with a reason from it (``user_reports``: the reported ones)."""
+    cases = list_cases(services.store, status=status, limit=limit, offset=offset, classifier=classifier)
+    return [_jsonable(c) for c in cases]
 
 
 @router.post("/moderation/cases/{case_id}/decision", status_code=201)
