@@ -68,10 +68,10 @@ def score_posts(store: Store, post_ids: Sequence[int], scorer: SafetyScorer | No
     """Score posts with every classifier, store the scores, enqueue what the policy flags.
 
     Without ``scorer`` / ``policy``: the shipped classifiers and the built-in policy (build them
-    once and pass them in when calling this often). Re-scoring a post replaces its scores; a
-    post with an open case is not enqueued twice, but the case takes the new suggested action,
-    reasons and priority (an appealed case keeps the ones its decision was made on). ``progress``
-    is told how many posts each batch scored.
+    once and pass them in when calling this often). Re-scoring a post replaces its scores; a post
+    with a case is not enqueued again: an open case takes the new suggested action, reasons and
+    priority, a decided one stands, an appealed one keeps what its decision was made on (see
+    ``_record``). ``progress`` is told how many posts each batch scored.
     """
     if scorer is None:
         from townsquare.safety.registry import SafetyScorer
