@@ -21,6 +21,7 @@ from townsquare.safety.queue import (
     decide_cases,
     export_decisions,
     list_cases,
+    queue_health,
     redecide_posts,
     score_posts,
     stored_scores,
@@ -180,6 +181,35 @@ def test_the_queue_shows_the_cases_of_one_classifier(world):
     assert [c["post"] for c in list_cases(store, "all", classifier="user_reports")] == ["p1"]
     assert list_cases(store, "todo", classifier="hate") == []
     assert count_cases(store, "personal_data") == {"open": 1} and count_cases(store) == {"open": 3}
+
+
+def test_queue_health_says_how_the_moderators_keep_up(world):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    store, scorer, policy, ids = world
+    assert queue_health(store)["median_hours_to_decision"] is None  # nothing yet
+    score_posts(store, sorted(ids.values()), scorer, policy)
+    case = {c["post"]: c["id"] for c in list_cases(store)}
+    now = datetime.now(UTC)
+    with store.begin() as conn:
+        for post, hours in (("p3", 10), ("p2", 4)):
+            conn.execute(update(moderation_cases).where(moderation_cases.c.id == case[post])
+                         .values(created_at=now - timedelta(hours=hours)))
+    health = queue_health(store, now)
+    assert (health["open"], health["appealed"], health["decided"]) == (2, 0, 0)
+    assert health["oldest_waiting_hours"] == pytest.approx(10, abs=0.01)
+    decide_case(store, case["p3"], "mod-ann", "hide")
+    decide_case(store, case["p2"], "mod-ann", "demote")
+    appeal_case(store, case["p3"], "u2", "my own card")
+    assert queue_health(store)["appealed"] == 1
+    decide_case(store, case["p3"], "mod-ben", "allow")  # overturned: the second decision does not count again
+    health = queue_health(store)
+    assert (health["open"], health["appealed"], health["decided"]) == (0, 0, 2)
+    assert health["median_hours_to_decision"] == pytest.approx(7, abs=0.05) and health["oldest_waiting_hours"] is None
+    assert (health["appeals_resolved"], health["appeals_overturned"]) == (1, 1)
+    assert queue_health(store, now + timedelta(days=31))["decided"] == 0  # out of the window
 
 
 def test_decisions_appeals_and_training_export(world, tmp_path):

@@ -503,6 +503,8 @@ def test_the_moderation_queue_pages(tmp_path, demo_db):
     after = client.get("/moderation").text
     assert f"To decide ({total - 4})" in after and not any(f'id="case-{c}"' in after for c in ticked)
     assert "The policy in force does not flag this post" not in after
+    assert re.search(rf"{total - 4} waiting, the oldest for 1 min\s+· last 30 days: 4 decided, a median 1 min from "
+                     "flag to decision", after)  # how the moderators keep up
     # only the cases one classifier flagged: all of these are personal data, none is spam
     pii = client.get("/moderation?reason=personal_data").text
     assert f"To decide ({total - 4})" in pii and 'aria-current="true">personal data<' in pii

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import median
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, exists, func, literal, select, update
@@ -189,6 +190,35 @@ def count_cases(store: Store, classifier: str | None = None) -> dict[str, int]:
         query = query.where(_has_reason_from(store, classifier))
     with store.read() as conn:
         return {status: n for status, n in conn.execute(query)}
+
+
+def queue_health(store: Store, now: datetime | None = None, days: int = 30) -> dict[str, Any]:
+    """How the queue keeps up: cases waiting (``open``, ``appealed``) and how long the oldest has
+    (``oldest_waiting_hours``); over the last ``days``, cases decided for the first time
+    (``decided``) and the median hours from flag to that decision; appeals resolved and how many of
+    them overturned the decision."""
+    now = now or _now()
+    since = now - timedelta(days=days)
+    c, d, a = moderation_cases.c, moderation_decisions.c, moderation_appeals.c
+    first = select(d.case_id, func.min(d.created_at).label("at")).group_by(d.case_id).subquery()
+    with store.read() as conn:
+        waiting = dict(conn.execute(select(c.status, func.count()).where(c.status.in_(("open", "appealed")))
+                                    .group_by(c.status)).all())
+        oldest = conn.execute(select(func.min(c.created_at)).where(c.status.in_(("open", "appealed")))).scalar()
+        pairs = conn.execute(select(c.created_at, first.c.at).join(first, first.c.case_id == c.id)
+                             .where(first.c.at >= since)).all()
+        resolved = dict(conn.execute(select(a.status, func.count()).where(a.resolved_at >= since)
+                                     .group_by(a.status)).all())
+    hours = [(_aware(at) - _aware(flagged)).total_seconds() / 3600 for flagged, at in pairs]
+    return {"open": waiting.get("open", 0), "appealed": waiting.get("appealed", 0),
+            "oldest_waiting_hours": (now - _aware(oldest)).total_seconds() / 3600 if oldest else None,
+            "days": days, "decided": len(hours), "median_hours_to_decision": median(hours) if hours else None,
+            "appeals_resolved": resolved.get("upheld", 0) + resolved.get("overturned", 0),
+            "appeals_overturned": resolved.get("overturned", 0)}
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _has_reason_from(store: Store, classifier: str):

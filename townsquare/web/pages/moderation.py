@@ -11,7 +11,14 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from townsquare.safety.policy import USER_REPORTS
-from townsquare.safety.queue import CASE_STATUSES, count_cases, decide_cases, list_cases, redecide_posts
+from townsquare.safety.queue import (
+    CASE_STATUSES,
+    count_cases,
+    decide_cases,
+    list_cases,
+    queue_health,
+    redecide_posts,
+)
 from townsquare.web.dashboard import dashboard_plots
 from townsquare.web.deps import Services
 from townsquare.web.pages.base import Moderator, Viewer, render
@@ -54,7 +61,14 @@ def moderation_page(
     reasons = [*dict.fromkeys(rule["classifier"] for rule in services.policy().describe()), USER_REPORTS]
     return render(request, "moderation.html", viewer, cases=cases, show=show, tabs=tabs, total=total,
                   page=page, first=(page - 1) * PAGE + 1, pages=max(1, -(-total // PAGE)), reason=reason,
-                  reasons=reasons, queue_url=queue_url)
+                  reasons=reasons, queue_url=queue_url, health=queue_health(services.store), duration=duration)
+
+
+def duration(hours: float) -> str:
+    """``hours`` in the unit a person reads best: "40 min", "7.5 h", "3 days"."""
+    if hours < 1:
+        return f"{max(1, round(hours * 60))} min"
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.0f} days"
 
 
 def marked(text: str, spans: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
