@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 
 import pytest
@@ -232,6 +233,15 @@ def test_health_ready_and_metrics(world):
     text = world.client.get("/metrics").text
     assert 'route="/v1/users/{user}/feed"' in text
     assert "townsquare_feed_stage_seconds_count" in text and "townsquare_moderation_queue_depth" in text
+
+    def gauge(name: str) -> float:
+        return float(re.search(rf"^{name} (\S+)$", world.client.get("/metrics").text, re.MULTILINE).group(1))
+
+    assert gauge("townsquare_moderation_queue_depth") == 0 == gauge("townsquare_moderation_oldest_waiting_seconds")
+    world.client.post(f"/v1/users/{world.handles[0]}/feedback", json={"post": "p00005", "kind": "report"},
+                      headers=world.auth(world.user_session))  # a case waits
+    time.sleep(0.05)
+    assert gauge("townsquare_moderation_queue_depth") == 1 and gauge("townsquare_moderation_oldest_waiting_seconds") > 0
 
 
 def test_openapi_is_served(world):

@@ -201,20 +201,28 @@ def queue_health(store: Store, now: datetime | None = None, days: int = 30) -> d
     since = now - timedelta(days=days)
     c, d, a = moderation_cases.c, moderation_decisions.c, moderation_appeals.c
     first = select(d.case_id, func.min(d.created_at).label("at")).group_by(d.case_id).subquery()
+    waiting, oldest = waiting_cases(store)
     with store.read() as conn:
-        waiting = dict(conn.execute(select(c.status, func.count()).where(c.status.in_(("open", "appealed")))
-                                    .group_by(c.status)).all())
-        oldest = conn.execute(select(func.min(c.created_at)).where(c.status.in_(("open", "appealed")))).scalar()
         pairs = conn.execute(select(c.created_at, first.c.at).join(first, first.c.case_id == c.id)
                              .where(first.c.at >= since)).all()
         resolved = dict(conn.execute(select(a.status, func.count()).where(a.resolved_at >= since)
                                      .group_by(a.status)).all())
     hours = [(_aware(at) - _aware(flagged)).total_seconds() / 3600 for flagged, at in pairs]
     return {"open": waiting.get("open", 0), "appealed": waiting.get("appealed", 0),
-            "oldest_waiting_hours": (now - _aware(oldest)).total_seconds() / 3600 if oldest else None,
+            "oldest_waiting_hours": (now - oldest).total_seconds() / 3600 if oldest else None,
             "days": days, "decided": len(hours), "median_hours_to_decision": median(hours) if hours else None,
             "appeals_resolved": resolved.get("upheld", 0) + resolved.get("overturned", 0),
             "appeals_overturned": resolved.get("overturned", 0)}
+
+
+def waiting_cases(store: Store) -> tuple[dict[str, int], datetime | None]:
+    """Cases waiting for a moderator, ``{"open": n, "appealed": m}``, and when the oldest was flagged."""
+    c = moderation_cases.c
+    waiting = c.status.in_(("open", "appealed"))
+    with store.read() as conn:
+        counts = dict(conn.execute(select(c.status, func.count()).where(waiting).group_by(c.status)).all())
+        oldest = conn.execute(select(func.min(c.created_at)).where(waiting)).scalar()
+    return counts, _aware(oldest) if oldest else None
 
 
 def _aware(at: datetime) -> datetime:

@@ -39,6 +39,11 @@ class AppMetrics:
         self.queue_depth = Gauge(
             "townsquare_moderation_queue_depth", "Open or appealed moderation cases.", registry=self.registry
         )
+        self.queue_oldest = Gauge(
+            "townsquare_moderation_oldest_waiting_seconds",
+            "How long the oldest open or appealed moderation case has waited (0: none waits).",
+            registry=self.registry,
+        )
 
         self._stages: dict[str, Histogram] = {}  # feed_stages' child per stage: ``labels`` is a lookup with locks
 

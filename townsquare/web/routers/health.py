@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import func, select
 
 from townsquare.web.deps import Services
 
@@ -43,14 +44,11 @@ def ready(services: Services) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 def metrics(services: Services) -> Response:
-    """Prometheus metrics: request latency per route, feed stages, model latency, queue depth."""
-    from townsquare.storage.moderation_schema import moderation_cases
+    """Prometheus metrics: request latency per route, feed stages, model latency, the moderation queue's depth
+    and how long its oldest case has waited."""
+    from townsquare.safety.queue import waiting_cases
 
-    with services.store.read() as conn:
-        depth = conn.execute(
-            select(func.count())
-            .select_from(moderation_cases)
-            .where(moderation_cases.c.status.in_(("open", "appealed")))
-        ).scalar_one()
-    services.metrics.queue_depth.set(depth)
+    waiting, oldest = waiting_cases(services.store)
+    services.metrics.queue_depth.set(sum(waiting.values()))
+    services.metrics.queue_oldest.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
