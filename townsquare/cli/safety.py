@@ -242,8 +242,8 @@ def moderate_queue(
         help="Only cases with a reason from this classifier (user_reports: the reported ones).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Flagged posts with their scores and reasons, appeals and the most urgent first (decided and closed:
-    the most recent first)."""
+    """Flagged posts with their scores and reasons, appeals and the most urgent first (decided and closed
+    ones the most recent first)."""
     from townsquare.safety.queue import list_cases
 
     cases = list_cases(open_store(ctx), status=status, limit=limit, offset=offset, classifier=classifier)
