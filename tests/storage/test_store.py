@@ -302,11 +302,28 @@ def test_a_post_has_one_open_case_at_most(store):
     assert sorted(status for post, status in rows if post == p1) == ["appealed", "decided", "open"] and len(rows) == 4
 
 
-def test_migration_0008_keeps_each_posts_oldest_open_case(tmp_path):
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request, tmp_path):
+    """A database with no schema yet, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.sqlite'}"
+        return
+    import os
+
+    from tests.conftest import _database_url
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"townsquare_empty_{os.getpid()}"
+    server.psql(f"CREATE DATABASE {name};")
+    yield _database_url(server, name)
+    server.psql(f"DROP DATABASE {name};")
+
+
+def test_migration_0008_keeps_each_posts_oldest_open_case(empty_url):
     """Open cases opened twice for a post before the unique index: the oldest stays, the others go."""
     from townsquare.storage.moderation_schema import moderation_cases
 
-    store = Store.open(f"sqlite:///{tmp_path / 'old.sqlite'}", migrate=False)
+    store = Store.open(empty_url, migrate=False)
     store.migrate("0007")
     Loader(store).load(small_world())
     p1, p2 = store.find_post("p1")["id"], store.find_post("p2")["id"]
