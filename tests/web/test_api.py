@@ -387,6 +387,9 @@ def test_many_cases_are_decided_in_one_request_all_or_none(tmp_path, demo_db):
                                 headers=moderate)
     assert decided.status_code == 201 and [d["case_id"] for d in decided.json()] == cases
     assert world.client.get("/v1/moderation/queue", headers=moderate).json() == []
+    health = world.client.get("/v1/moderation/health", headers=moderate).json()
+    assert (health["open"], health["decided"], health["oldest_waiting_hours"]) == (0, len(cases), None)
+    assert 0 <= health["median_hours_to_decision"] < 1 and health["days"] == 30
     world.store.close()
 
 

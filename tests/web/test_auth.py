@@ -41,6 +41,7 @@ RULES = {
     ("POST", "/v1/moderation/cases/{case_id}/decision"): "moderate",
     ("POST", "/v1/moderation/decisions"): "moderate",
     ("POST", "/v1/moderation/redecide"): "moderate",
+    ("GET", "/v1/moderation/health"): "moderate",
     ("POST", "/v1/moderation/cases/{case_id}/appeal"): "author",
     ("GET", "/v1/keys"): "admin",
     ("POST", "/v1/keys"): "admin",

@@ -16,6 +16,7 @@ from townsquare.safety.queue import (
     decide_case,
     decide_cases,
     list_cases,
+    queue_health,
     redecide_posts,
 )
 from townsquare.storage.moderation_schema import moderation_cases
@@ -103,6 +104,13 @@ def appeal(case_id: CaseId, body: AppealCreate, principal: CurrentKey, services:
     if principal.user_id != author:
         raise HTTPException(403, "only the post's author may appeal, from their own session or key")
     return {"appeal": appeal_case(services.store, case_id, int(author), body.reason)}
+
+
+@router.get("/moderation/health")
+def health(_key: ModerateKey, services: Services) -> dict[str, Any]:
+    """How the moderators keep up: cases waiting and how long the oldest has; over the last 30 days the cases
+    decided, the median hours from flag to first decision, and the appeals resolved and overturned."""
+    return queue_health(services.store)
 
 
 @router.post("/moderation/redecide")
