@@ -115,9 +115,9 @@ def test_rescoring_brings_an_open_case_up_to_date(world, tmp_path):
     assert case["suggested_action"] == "review" and case["reasons"][0]["why"].startswith("review because")
 
 
-def test_redeciding_applies_an_edited_policy_to_the_stored_scores(world, tmp_path, monkeypatch):
+def test_redeciding_applies_an_edited_policy_to_the_stored_scores(world, tmp_path):
     """After a policy edit: open cases take its suggestion (allow, where it no longer flags the post), posts it
-    now flags get a case, an appealed case keeps its own; no classifier runs."""
+    now flags get a case, an appealed case keeps its own (from the stored scores: it takes no scorer)."""
     store, scorer, policy, ids = world
     score_posts(store, sorted(ids.values()), scorer, policy)
     case = {c["post"]: c["id"] for c in list_cases(store)}
@@ -126,7 +126,6 @@ def test_redeciding_applies_an_edited_policy_to_the_stored_scores(world, tmp_pat
     edited = tmp_path / "edited.toml"  # personal data is no longer looked at; p4's spam score of 0.55 is reviewed
     edited.write_text('community = "edited"\n[[rules]]\nclassifier = "spam"\nlabel = "spam"\nthreshold = 0.5\n'
                       'action = "review"\n')
-    monkeypatch.setattr(SafetyScorer, "score", lambda *_: pytest.fail("redeciding must not run a classifier"))
     report = redecide_posts(store, load_policy(edited, scorer.curves()), {"spam": ["ham", "spam"]})
     assert (report.scored, report.refreshed, report.enqueued) == (4, 1, 1)
     assert report.actions == {"allow": 2, "review": 2}
@@ -143,13 +142,13 @@ def test_redeciding_applies_an_edited_policy_to_the_stored_scores(world, tmp_pat
 def test_a_moderators_decision_and_a_users_report_outlast_a_new_policy(world, tmp_path):
     """Redeciding (or rescoring) opens no second case on a post a moderator decided, and an open case that a
     user reported keeps the report among its reasons, still asking for review."""
-    from townsquare.web.routers.moderation import open_report_case
+    from townsquare.safety.queue import report_post
 
     store, scorer, policy, ids = world
     score_posts(store, sorted(ids.values()), scorer, policy)
     case = {c["post"]: c["id"] for c in list_cases(store)}
     decide_case(store, case["p3"], "mod-ann", "allow")
-    open_report_case(store, "p1", "ada")
+    report_post(store, "p1", "ada")
     nothing = tmp_path / "nothing.toml"  # flags nothing
     nothing.write_text('community = "quiet"\nrules = []\n')
     strict = tmp_path / "strict.toml"  # flags p3 again, and spam
@@ -171,11 +170,11 @@ def test_a_moderators_decision_and_a_users_report_outlast_a_new_policy(world, tm
 
 def test_the_queue_shows_the_cases_of_one_classifier(world):
     """A moderator who handles personal data (or users' reports) sees only those cases, and their count."""
-    from townsquare.web.routers.moderation import open_report_case
+    from townsquare.safety.queue import report_post
 
     store, scorer, policy, ids = world
     score_posts(store, sorted(ids.values()), scorer, policy)
-    open_report_case(store, "p1", "bob")
+    report_post(store, "p1", "bob")
     assert [c["post"] for c in list_cases(store, "todo", classifier="personal_data")] == ["p3"]
     assert [c["post"] for c in list_cases(store, "todo", classifier="spam")] == ["p2"]
     assert [c["post"] for c in list_cases(store, "all", classifier="user_reports")] == ["p1"]

@@ -243,7 +243,7 @@ def test_the_composer_scores_a_new_post_and_tells_its_author_what_moderation_did
     """A new post is scored on the spot; its author is told why it is hidden, may appeal once a
     moderator decided, and no one else sees it."""
     from townsquare.safety import decide_case, list_cases
-    from townsquare.web.routers.moderation import open_report_case
+    from townsquare.safety.queue import report_post
 
     world = World(tmp_path, demo_db, moderation="auto", moderate_on_ingest=True)
     client = _signed_in(world)
@@ -266,7 +266,7 @@ def test_the_composer_scores_a_new_post_and_tells_its_author_what_moderation_did
 
     decide_case(world.store, case["id"], "mod-ann", "hide")
     world.services.moderation_changed([case["post_id"]])
-    open_report_case(world.store, page.rsplit("/", 1)[1], "someone")  # a new case after the decision
+    report_post(world.store, page.rsplit("/", 1)[1], "someone")  # a new case after the decision
     text = html_text.unescape(client.get(page).text)
     assert "A moderator hid it on" in text and 'action="' + page + '/appeal"' in text
     appealed = client.post(page + "/appeal", data={"reason": "it is my own number"}, follow_redirects=False)

@@ -204,8 +204,7 @@ def score_and_say(store, ids: list[int], scorer, policy) -> None:
                   TimeElapsedColumn(), TimeRemainingColumn(), console=out, transient=True) as progress:
         task = progress.add_task("scoring posts for moderation", total=len(ids))
         report = score_posts(store, ids, scorer, policy, progress=lambda n: progress.advance(task, n))
-    actions = ", ".join(f"{n:,} {action}" for action, n in sorted(report.actions.items())) or "none"
-    out.print(f"scored {_count(report.scored, 'post')} (actions: {actions}); "
+    out.print(f"scored {_count(report.scored, 'post')} (actions: {_actions(report)}); "
               f"{_count(report.enqueued, 'new case')} in the queue"
               + (f"; {_count(report.refreshed, 'open case')} brought up to date" if report.refreshed else ""))
 
@@ -222,10 +221,14 @@ def moderate_redecide(ctx: typer.Context) -> None:
     if not report.scored:
         out.print("no post is scored yet: `townsquare moderate score` scores them under the policy in force")
         return
-    actions = ", ".join(f"{n:,} {action}" for action, n in sorted(report.actions.items()))
-    out.print(f"decided {_count(report.scored, 'scored post')} under {policy.community!r} (actions: {actions}); "
+    out.print(f"decided {_count(report.scored, 'scored post')} under {policy.community!r} (actions: {_actions(report)}); "
               f"{_count(report.enqueued, 'new case')} in the queue, {_count(report.refreshed, 'open case')} "
               "brought up to date")
+
+
+def _actions(report) -> str:
+    """What a ``ScoreReport``'s policy did: "3 allow, 1 hide"."""
+    return ", ".join(f"{n:,} {action}" for action, n in sorted(report.actions.items())) or "none"
 
 
 def _count(n: int, noun: str) -> str:

@@ -336,6 +336,23 @@ def _decide(conn, case_id: int, moderator: str, action: str, labels: dict[str, s
     return {"decision": decision_id, **row, "created_at": row["created_at"].isoformat()}
 
 
+def report_post(store: Store, post_ref: str | int, reporter: str) -> None:
+    """A user's report puts the post in the moderation queue, once while a case about it is open or appealed
+    (a case another worker opened for it meanwhile stands: one open case a post)."""
+    post = store.find_post(post_ref)
+    c = moderation_cases.c
+    with store.begin() as conn:
+        if conn.execute(select(c.id).where(c.post_id == post["id"], c.status.in_(("open", "appealed")))).first():
+            return
+        reason = {"classifier": USER_REPORTS, "label": "reported", "score": 1.0, "threshold": 1.0, "action": "review",
+                  "factor": 1.0, "precision": None, "spans": [], "why": f"reported by @{reporter}",
+                  "rejected_label": None}
+        now = _now()
+        store.insert_ignore(conn, moderation_cases, [{
+            "post_id": post["id"], "community": "default", "status": "open", "suggested_action": "review",
+            "priority": REPORT_PRIORITY, "reasons": [reason], "created_at": now, "updated_at": now}])
+
+
 def appeal_case(store: Store, case_id: int, user: str | int, reason: str) -> int:
     """A user appeals the decision on a case; the case goes back to the queue as ``appealed``."""
     who = store.find_user(user)

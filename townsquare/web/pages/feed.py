@@ -10,11 +10,11 @@ from fastapi.responses import Response
 
 from townsquare.errors import TownsquareError
 from townsquare.feed.explain import first_words
+from townsquare.safety.queue import report_post
 from townsquare.web.deps import Services
 from townsquare.web.pages.base import ACTIONS, Text, Viewer, not_shown, render, with_notice
 from townsquare.web.pages.posts import replied_to, shown_post
 from townsquare.web.routers.feed import serve_page
-from townsquare.web.routers.moderation import open_report_case
 
 router = APIRouter()
 
@@ -65,7 +65,7 @@ def act(
         return not_shown(request, viewer)
     services.feed.record(viewer.user_id, post, kind)
     if kind == "report":
-        open_report_case(services.store, post, viewer.handle or str(viewer.user_id))
+        report_post(services.store, post, viewer.handle or str(viewer.user_id))
     done, then = ACTIONS[kind]
     notice = f"{done} “{first_words(shown['text'], 40)}”: {then}."
     back = back if _POST_PAGE.fullmatch(back) else "/home"  # a post page of this site, or the feed

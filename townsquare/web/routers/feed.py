@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import select
 
+from townsquare.safety.queue import report_post
 from townsquare.storage.schema import edges, interactions, posts, users
 from townsquare.web.auth import Principal
 from townsquare.web.deps import ActingUser, ReadKey, Services, user_for
-from townsquare.web.routers.moderation import open_report_case
 from townsquare.web.schemas import FeedbackCreate, FeedPagePublic, Message, SteeringCreate, SteeringPublic
 
 router = APIRouter(prefix="/v1/users/{user}", tags=["feed"])
@@ -93,7 +93,7 @@ def feedback(user: UserRef, body: FeedbackCreate, row: ActingUser, services: Ser
     """Live feedback (like, hide, report, ...): logged and counted on the very next feed request."""
     services.feed.record(int(row["id"]), body.post, body.kind.value, value=body.value)
     if body.kind.value == "report":
-        open_report_case(services.store, body.post, row["handle"])
+        report_post(services.store, body.post, row["handle"])
     return Message(detail=f"recorded {body.kind.value} on {body.post}")
 
 

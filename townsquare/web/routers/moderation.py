@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import select
 
-from townsquare.safety.policy import USER_REPORTS
 from townsquare.safety.queue import (
-    REPORT_PRIORITY,
     appeal_case,
     decide_case,
     decide_cases,
@@ -122,41 +119,3 @@ def redecide(_key: ModerateKey, services: Services) -> dict[str, Any]:
     report = redecide_posts(services.store, policy, services.scorer().labels())
     return {"community": policy.community, "posts": report.scored, "actions": report.actions,
             "new_cases": report.enqueued, "updated_cases": report.refreshed}
-
-
-def open_report_case(store, post_ref: str, reporter: str) -> None:
-    """A user's report puts the post in the moderation queue (once while a case is open)."""
-    post = store.find_post(post_ref)
-    now = datetime.now(UTC)
-    with store.begin() as conn:
-        exists = conn.execute(
-            select(moderation_cases.c.id).where(
-                moderation_cases.c.post_id == post["id"], moderation_cases.c.status.in_(("open", "appealed"))
-            )
-        ).first()
-        if exists is None:  # a case another worker opened for it meanwhile stands: one open case a post
-            store.insert_ignore(conn, moderation_cases, [
-                {
-                    "post_id": post["id"],
-                    "community": "default",
-                    "status": "open",
-                    "suggested_action": "review",
-                    "priority": REPORT_PRIORITY,
-                    "reasons": [
-                        {
-                            "classifier": USER_REPORTS,
-                            "label": "reported",
-                            "score": 1.0,
-                            "threshold": 1.0,
-                            "action": "review",
-                            "factor": 1.0,
-                            "precision": None,
-                            "spans": [],
-                            "why": f"reported by @{reporter}",
-                            "rejected_label": None,
-                        }
-                    ],
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            ])
