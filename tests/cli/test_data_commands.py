@@ -108,6 +108,18 @@ def test_import_table_with_mapping(run, db, tmp_path):
     assert db().counts()["interactions.like"] == 2
 
 
+def test_a_table_of_likes_needs_no_classifiers(run, db, tmp_path, monkeypatch):
+    """Interactions and edges add no posts: the import neither loads the policy nor scores anything."""
+    run("import", "jsonl", str(write_jsonl(tmp_path / "world.jsonl", WORLD)))
+    monkeypatch.setenv("TOWNSQUARE_SAFETY_POLICY", str(tmp_path / "nope.toml"))
+    table = tmp_path / "likes.csv"
+    table.write_text("who,what\nnewcomer,p2\n", encoding="utf-8")
+    result = run("import", "table", str(table), "--kind", "interactions", "--interaction", "like",
+                 "--new-users", "--map", "user=who,item=what")
+    assert result.exit_code == 0, result.output
+    assert db().counts()["users"] == 3
+
+
 def test_user_export_and_delete(run, db, tmp_path):
     run("import", "jsonl", str(write_jsonl(tmp_path / "world.jsonl", WORLD)))
     exported = tmp_path / "ada.json"

@@ -73,25 +73,26 @@ class _Moderation:
     """What an import scores its new posts with: the classifiers and the policy in force, loaded before
     anything is imported, so that a broken policy file stops the import before it writes."""
 
-    def __init__(self, ctx: typer.Context, load_only: bool) -> None:
+    def __init__(self, ctx: typer.Context, load_only: bool, adds_posts: bool = True) -> None:
         from townsquare.cli.safety import community_policy, safety_scorer
 
-        self.scorer = None if load_only else safety_scorer(ctx)
-        self.policy = None if load_only else community_policy(ctx, self.scorer)
+        self.load_only = load_only
+        self.scorer = safety_scorer(ctx) if adds_posts and not load_only else None
+        self.policy = community_policy(ctx, self.scorer) if self.scorer is not None else None
 
 
 def _prepare_new(ctx: typer.Context, report, moderation: _Moderation) -> None:
     """After an import: embed what is new and score new posts for moderation, so that the feed serves
     nothing unmoderated; with ``--load-only`` (no scorer), say what the new posts still need."""
     new_posts = report.inserted.get("post", 0)
-    if moderation.scorer is None:
+    if moderation.load_only:
         if new_posts:
             out.print(f"next: `townsquare embed` and `townsquare moderate score` for the {new_posts:,} new posts "
                       "(until they are scored for moderation, the feed shows them unmoderated)")
         return
     if new_posts or report.inserted.get("user"):
         embed(ctx)
-    if new_posts:
+    if new_posts and moderation.scorer is not None:
         from townsquare.cli.safety import score_and_say
         from townsquare.safety.queue import unscored_posts
 
@@ -167,7 +168,7 @@ def import_table(
     from townsquare.errors import InputError
     from townsquare.ingest import tabular
 
-    moderation = _Moderation(ctx, load_only)
+    moderation = _Moderation(ctx, load_only, adds_posts=kind == "items")
     errors: list = []
     on_error = errors.append if skip_bad else None
     common = {"on_error": on_error, "delimiter": delimiter, "header": not no_header, "located": True}
