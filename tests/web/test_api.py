@@ -130,6 +130,27 @@ def test_why_not_names_a_stage(world):
     assert response.json()["post"] == "p00002"
 
 
+def test_a_post_a_user_may_not_see_is_neither_read_nor_acted_on_through_their_feed(world):
+    author, reader = world.handles[1], world.handles[0]
+    ingest = world.auth(world.keys["ingest"])
+    body = {"id": "private-1", "author": world.store.find_user(author)["external_id"],
+            "text": "my bank PIN is 9876", "visibility": "private"}
+    assert world.client.post("/v1/posts", headers=ingest, json=body).status_code == 201
+    read = world.auth(world.keys["read"])
+    theirs = world.client.get(f"/v1/users/{reader}/why-not/private-1", headers=read).json()
+    own = world.client.get(f"/v1/users/{author}/why-not/private-1", headers=read).json()
+    assert (theirs["text"], own["text"]) == (None, "my bank PIN is 9876")
+    for kind in ("like", "report"):
+        refused = world.client.post(f"/v1/users/{reader}/feedback", headers=ingest,
+                                    json={"post": "private-1", "kind": kind})
+        assert refused.status_code == 404 and "no post 'private-1'" in refused.text, refused.text
+    with world.store.read() as conn:
+        post_id = world.store.find_post("private-1", conn)["id"]
+        acted = conn.exec_driver_sql(f"SELECT count(*) FROM interactions WHERE post_id = {post_id}").scalar()
+        cases = conn.exec_driver_sql(f"SELECT count(*) FROM moderation_cases WHERE post_id = {post_id}").scalar()
+    assert (acted, cases) == (0, 0)
+
+
 def test_export_and_delete_own_data(tmp_path, demo_db):
     world = World(tmp_path, demo_db)
     user = world.handles[2]
@@ -212,6 +233,31 @@ def test_bluesky_feed_generator(world):
     assert unknown.status_code == 400 and unknown.json()["error"] == "UnknownFeed"
     too_many = world.client.get("/xrpc/app.bsky.feed.getFeedSkeleton", params={"feed": feed, "limit": 101})
     assert too_many.status_code == 422
+
+
+def test_the_anonymous_bluesky_feed_leaves_out_hidden_posts_and_counts_people_not_clicks(tmp_path, demo_db):
+    from datetime import UTC, datetime, timedelta
+
+    from townsquare.safety.queue import decide_case, latest_case, report_post
+    from townsquare.storage.schema import interactions
+
+    world = World(tmp_path, demo_db)
+    feed = world.client.get("/xrpc/app.bsky.feed.describeFeedGenerator").json()["feeds"][0]["uri"]
+
+    def anonymous(limit: int = 100) -> list[str]:
+        page = world.client.get("/xrpc/app.bsky.feed.getFeedSkeleton", params={"feed": feed, "limit": limit})
+        return [item["post"].rsplit("/", 1)[1] for item in page.json()["feed"]]
+
+    top, *_, last = anonymous()
+    report_post(world.store, top, world.handles[2])
+    decide_case(world.store, latest_case(world.store, world.store.find_post(top)["id"])["id"], "mod", "hide")
+    assert top not in anonymous()
+    clicker, post = world.store.find_user(world.handles[1])["id"], world.store.find_post(last)["id"]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with world.store.begin() as conn:
+        conn.execute(interactions.insert(), [{"user_id": clicker, "post_id": post, "kind": "like",
+                                              "created_at": start + timedelta(seconds=i)} for i in range(50)])
+    assert anonymous(5)[0] != last  # one person's fifty likes are one like
 
 
 def wait_ready(client, seconds: float = 120.0) -> dict:

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from townsquare.errors import InputError, NotFoundError
+
 # route -> who may call it: a scope, "user" (the user's own session, or a key with ingest),
 # "own" (the user themselves or an admin key), "author" (the post's author), or "public".
 RULES = {
@@ -135,6 +137,37 @@ def test_a_key_bound_to_a_user_acts_only_for_them(world):
     ok = world.client.get(f"/v1/users/{world.handles[1]}/steering", headers=world.auth(secret))
     refused = world.client.get(f"/v1/users/{world.handles[0]}/steering", headers=world.auth(secret))
     assert (ok.status_code, refused.status_code) == (200, 403)
+
+
+def test_a_key_bound_to_a_user_writes_only_that_users_records(world):
+    me, other = (world.store.find_user(h)["external_id"] for h in world.handles[1:3])
+    secret, _ = world.services.keys.create(["ingest"], user=world.handles[1])
+    headers = world.auth(secret)
+    mine = world.client.post("/v1/posts", headers=headers, json={"id": "bound-1", "author": me, "text": "mine"})
+    assert mine.status_code == 201, mine.text
+    refused = {
+        "/v1/posts": {"id": "bound-2", "author": other, "text": "not mine"},
+        "/v1/follows": {"source": other, "target": me},
+        "/v1/interactions": {"user": other, "post": "p00001", "kind": "report"},
+        "/v1/users": {"id": "bound-new-user", "handle": "boundnew"},
+        "/v1/batch": {"records": [{"type": "post", "id": "bound-3", "author": me, "text": "ok"},
+                                  {"type": "post", "id": "bound-4", "author": other, "text": "not ok"}]},
+    }
+    for path, body in refused.items():
+        response = world.client.post(path, headers=headers, json=body)
+        assert response.status_code == 403, (path, response.text)
+        assert f"acts only for user {me!r}" in response.json()["error"]["message"]
+    for post in ("bound-2", "bound-3", "bound-4"):  # the batch's own record was not written either
+        with pytest.raises(NotFoundError):
+            world.store.find_post(post)
+
+
+def test_admin_keys_and_sessions_are_never_bound_to_a_user(world):
+    response = world.client.post("/v1/keys", headers=world.auth(world.keys["admin"]),
+                                 json={"scopes": ["read", "admin"], "user": world.handles[1]})
+    assert response.status_code == 422 and "cannot hold the 'admin' scope" in response.text, response.text
+    with pytest.raises(InputError, match="session cannot hold"):
+        world.services.sessions.create(world.handles[1], ["read", "admin"])
 
 
 def test_revoked_keys_stop_working(world):

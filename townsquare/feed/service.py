@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import select
 
 from townsquare.errors import InputError, NotFoundError
 from townsquare.feed.collaborative import CollaborativeModels
@@ -30,7 +31,8 @@ from townsquare.feed.sessions import FeedSession, SessionStore, make_cursor, rea
 from townsquare.feed.state import InterestBook
 from townsquare.feed.steering import SteeringBook, SteeringPhrase
 from townsquare.feed.writer import BackgroundWriter
-from townsquare.storage.schema import interactions
+from townsquare.storage.schema import interactions, posts
+from townsquare.storage.visibility import may_see
 
 log = logging.getLogger(__name__)
 SELECTION_WINDOW = 5
@@ -201,9 +203,15 @@ class ForYouFeed:
         page = self.pipeline.select(ctx, list(ranking.pool), Page(limit, seed=0))[:limit]
         names = lookup_names(self.store, page + ([ranking.probe] if ranking.probe else []), [post["id"]])
         report = why_not_report(post, ranking, page, limit, names)
+        if not self._may_see(int(user["id"]), int(post["id"])):  # private, followers-only, deleted, blocked
+            report["text"] = None
         if not report["proposed_by"] and "removed_by" not in report:
             report["hints"] = self._hints(ctx, post)
         return report
+
+    def _may_see(self, user_id: int, post_id: int) -> bool:
+        with self.store.read() as conn:
+            return conn.execute(select(posts.c.id).where(posts.c.id == post_id, may_see(user_id))).first() is not None
 
     def _hints(self, ctx, post: dict) -> list[str]:
         """What each kind of source looks at, for a post no source proposed."""
@@ -230,6 +238,8 @@ class ForYouFeed:
         if kind not in KINDS:
             raise InputError(f"unknown interaction kind {kind!r}; kinds: {', '.join(KINDS)}", field="kind")
         user, post = self.store.find_user(user_ref), self.store.find_post(post_ref)
+        if not self._may_see(int(user["id"]), int(post["id"])):  # as if it did not exist: no probing
+            raise NotFoundError(f"no post {post_ref!r}")
         with self.store.begin() as conn:
             self.store.insert_ignore(conn, interactions, [{"user_id": user["id"], "post_id": post["id"],
                                                            "kind": kind, "value": value,

@@ -113,6 +113,9 @@ class KeyBook:
     ) -> tuple[str, dict[str, Any]]:
         """A new key: returns the secret (shown once) and its stored row (without the hash)."""
         scopes = _check_scopes(scopes)
+        if user and "admin" in scopes:
+            raise InputError("a key bound to a user cannot hold the 'admin' scope: it would mint keys and "
+                             "sessions for everyone", field="scopes")
         user_id = int(self.store.find_user(user)["id"]) if user else None
         secret = "ts_" + secrets.token_urlsafe(32)
         row = {
@@ -181,6 +184,8 @@ class SessionBook:
         row_user = self.store.find_user(user)
         scopes = sorted(set(scopes or ["read"]))
         _check_scopes(scopes)
+        if "admin" in scopes:
+            raise InputError("a session cannot hold the 'admin' scope; use a platform key", field="scopes")
         token = "tss_" + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         row = {

@@ -87,6 +87,8 @@ def require(scope: str):
     async def check(principal: CurrentKey) -> Principal:
         if scope not in principal.scopes:
             raise HTTPException(403, f"this key or session lacks the '{scope}' scope")
+        if scope == "admin" and principal.user_id is not None:
+            raise HTTPException(403, "the 'admin' scope needs a platform key that is not bound to a user")
         return principal
 
     return Depends(check)

@@ -2,6 +2,7 @@
 
 Every write goes through the importers' ``Loader`` (``WebServices.ingest``): one transaction,
 idempotent by external id; new posts are scored by trust & safety when ``moderate_on_ingest`` is on.
+A key bound to a user writes only that user's records: their profile, posts, edges and interactions.
 """
 
 from __future__ import annotations
@@ -9,36 +10,54 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 
 from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
+from townsquare.web.auth import Principal
 from townsquare.web.deps import IngestKey, Services
 from townsquare.web.schemas import BatchCreate, EdgeCreate, IngestPublic
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
 
-def _load(services, records) -> IngestPublic:
+def _actor(record) -> str:
+    """The external id of the user on whose behalf ``record`` is written."""
+    if isinstance(record, UserRecord):
+        return record.id
+    if isinstance(record, PostRecord):
+        return record.author
+    if isinstance(record, EdgeRecord):
+        return record.source
+    return record.user
+
+
+def _load(services, records, key: Principal) -> IngestPublic:
+    if key.user_id is not None:
+        own = services.store.find_user(key.user_id)["external_id"]
+        for at, record in enumerate(records):
+            if _actor(record) != own:
+                where = f"record {at}: " if len(records) > 1 else ""
+                raise HTTPException(403, f"{where}this key acts only for user {own!r}, not {_actor(record)!r}")
     return IngestPublic.of(services.ingest(records, source="request"))
 
 
 @router.post("/users", status_code=201)
-def create_user(body: UserRecord, _key: IngestKey, services: Services) -> IngestPublic:
-    return _load(services, [body])
+def create_user(body: UserRecord, key: IngestKey, services: Services) -> IngestPublic:
+    return _load(services, [body], key)
 
 
 @router.post("/posts", status_code=201)
-def create_post(body: PostRecord, _key: IngestKey, services: Services) -> IngestPublic:
-    return _load(services, [body])
+def create_post(body: PostRecord, key: IngestKey, services: Services) -> IngestPublic:
+    return _load(services, [body], key)
 
 
 @router.post("/interactions", status_code=201)
-def create_interaction(body: InteractionRecord, _key: IngestKey, services: Services) -> IngestPublic:
-    return _load(services, [body])
+def create_interaction(body: InteractionRecord, key: IngestKey, services: Services) -> IngestPublic:
+    return _load(services, [body], key)
 
 
 def _edge_route(kind: str):
-    def create_edge(body: EdgeCreate, _key: IngestKey, services: Services) -> IngestPublic:
+    def create_edge(body: EdgeCreate, key: IngestKey, services: Services) -> IngestPublic:
         if body.source == body.target:
             raise HTTPException(422, f"a user cannot {kind} themselves")
-        return _load(services, [EdgeRecord(type=kind, **body.model_dump())])
+        return _load(services, [EdgeRecord(type=kind, **body.model_dump())], key)
 
     create_edge.__name__ = f"create_{kind}"
     create_edge.__doc__ = f"Record that ``source`` {kind}s ``target``."
@@ -52,8 +71,8 @@ for _kind, _path in (("follow", "/follows"), ("block", "/blocks"), ("mute", "/mu
 
 
 @router.post("/batch", status_code=201)
-def create_batch(body: BatchCreate, _key: IngestKey, services: Services) -> IngestPublic:
+def create_batch(body: BatchCreate, key: IngestKey, services: Services) -> IngestPublic:
     """Many records in one transaction; references may point forwards within the batch."""
     if len(body.records) > services.config.max_batch:
         raise HTTPException(413, f"a batch holds at most {services.config.max_batch} records; split it")
-    return _load(services, body.records)
+    return _load(services, body.records, key)

@@ -16,14 +16,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 
 from townsquare.errors import InputError, NotFoundError
+from townsquare.safety.gate import post_decisions
 from townsquare.storage.schema import interactions, posts, users
 from townsquare.web.deps import Services
 from townsquare.web.routers.feed import serve_page
 
 router = APIRouter(prefix="/xrpc", tags=["bluesky"])
+POPULAR_POOL = 2000  # the newest public top-level posts the anonymous feed ranks
 
 
 def feed_uri(config) -> str:
@@ -92,7 +94,7 @@ def skeleton(
         if page["cursor"]:
             out["cursor"] = "p:" + page["cursor"]
         return out
-    return _popular(services.store, limit, cursor)
+    return _popular(services, limit, cursor)
 
 
 def _user_of(store, did: str) -> dict[str, Any] | None:
@@ -102,8 +104,9 @@ def _user_of(store, did: str) -> dict[str, Any] | None:
         return None
 
 
-def _popular(store, limit: int, cursor: str | None) -> dict[str, Any] | JSONResponse:
-    """The non-personalised feed: the most engaged-with recent public posts."""
+def _popular(services, limit: int, cursor: str | None) -> dict[str, Any] | JSONResponse:
+    """The non-personalised feed: recent public posts by how many people liked, reposted or replied
+    to them, less what moderation hides."""
     if cursor is not None and not (cursor.startswith("g:") and cursor[2:].isdigit()):
         return _xrpc_error("BadCursor", "the cursor is not one this feed gave")
     offset = int(cursor[2:]) if cursor else 0
@@ -111,11 +114,11 @@ def _popular(store, limit: int, cursor: str | None) -> dict[str, Any] | JSONResp
         select(posts.c.id)
         .where(posts.c.deleted.is_(False), posts.c.visibility == "public", posts.c.reply_to_id.is_(None))
         .order_by(posts.c.id.desc())
-        .limit(2000)
+        .limit(POPULAR_POOL)
         .subquery()
     )
-    likes = (
-        select(interactions.c.post_id, func.count().label("n"))
+    engaged = (  # people, not clicks: one user liking a post fifteen times counts once
+        select(interactions.c.post_id, func.count(distinct(interactions.c.user_id)).label("n"))
         .where(
             interactions.c.kind.in_(("like", "repost", "reply")),
             interactions.c.post_id.in_(select(recent.c.id)),
@@ -124,17 +127,18 @@ def _popular(store, limit: int, cursor: str | None) -> dict[str, Any] | JSONResp
         .subquery()
     )
     query = (
-        select(posts.c.external_id, users.c.external_id.label("author"))
+        select(posts.c.id, posts.c.external_id, users.c.external_id.label("author"))
         .join(recent, recent.c.id == posts.c.id)
         .join(users, users.c.id == posts.c.author_id)
-        .outerjoin(likes, likes.c.post_id == posts.c.id)
-        .order_by(func.coalesce(likes.c.n, 0).desc(), posts.c.id.desc())
-        .offset(offset)
-        .limit(limit)
+        .outerjoin(engaged, engaged.c.post_id == posts.c.id)
+        .order_by(func.coalesce(engaged.c.n, 0).desc(), posts.c.id.desc())
     )
-    with store.read() as conn:
+    with services.store.read() as conn:
         rows = conn.execute(query).all()
-    out: dict[str, Any] = {"feed": [{"post": post_uri(p, a)} for p, a in rows]}
-    if len(rows) == limit and offset + limit < 2000:
+    decisions = post_decisions(services.store, [r.id for r in rows], services.policy())
+    shown = [r for r in rows if getattr(decisions.get(r.id), "action", "allow") != "hide"]
+    page = shown[offset:offset + limit]
+    out: dict[str, Any] = {"feed": [{"post": post_uri(r.external_id, r.author)} for r in page]}
+    if offset + limit < len(shown):
         out["cursor"] = f"g:{offset + limit}"
     return out
