@@ -227,6 +227,29 @@ def test_dashboard_draws_three_plots(world):
     assert html.count('class="card plot"') == 3 and "<svg" in html
 
 
+def test_a_date_from_a_broken_clock_is_refused_and_one_already_stored_does_not_break_the_dashboard(tmp_path, demo_db):
+    from datetime import UTC, datetime
+
+    from townsquare.storage.schema import interactions
+
+    world = World(tmp_path, demo_db)
+    ingest = world.auth(world.keys["ingest"])
+    author = world.store.find_user(world.handles[0])["external_id"]
+    future = world.client.post("/v1/interactions", headers=ingest, json={
+        "user": author, "post": "p00002", "kind": "like", "created_at": "9999-12-31T00:00:00Z"})
+    assert future.status_code == 422 and "created_at" in future.text and "in the future" in future.text
+    undated = world.client.post("/v1/posts", headers=ingest, json={"id": "undated", "author": author, "text": "hi"})
+    assert undated.status_code == 201
+    age = datetime.now(UTC) - world.store.find_post("undated")["created_at"].replace(tzinfo=UTC)
+    assert age.total_seconds() < 60  # not 1970
+    with world.store.begin() as conn:  # written before this check existed, or straight into the database
+        conn.execute(interactions.insert().values(user_id=1, post_id=2, kind="like",
+                                                  created_at=datetime(9999, 12, 31, tzinfo=UTC)))
+    page = _signed_in(world).get("/dashboard")
+    assert page.status_code == 200 and page.text.count('class="card plot"') == 3
+    world.store.close()
+
+
 def test_ingest_with_moderation_on_never_fails_the_write(tmp_path, demo_db):
     world = World(tmp_path, demo_db, moderate_on_ingest=True)
     author = world.store.find_user(world.handles[0])["external_id"]

@@ -15,13 +15,14 @@ The JSONL format is exactly these models, one object per line, with a ``type`` f
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+AHEAD = timedelta(days=1)  # clocks disagree; a record dated further ahead is a mistake
 
 HASHTAG = re.compile(r"(?<![\w#])#(\w{1,100})")
 # A handle as ``UserRecord`` allows it (letters, digits, "_", ".", "-"; Bluesky's are domains such as
@@ -64,12 +65,21 @@ ExternalId = Annotated[str, Field(min_length=1, max_length=256)]
 
 
 def _utc(value: datetime) -> datetime:
-    """The same instant in UTC (naive times are taken as UTC). Subtracting the offset is much
-    cheaper than ``astimezone`` with pydantic's tzinfo class, and this runs for every record."""
+    """The same instant in UTC (naive times are taken as UTC), at most a day ahead of this machine's
+    clock. Subtracting the offset is much cheaper than ``astimezone`` with pydantic's tzinfo class,
+    and this runs for every record."""
     if value.tzinfo is None or value.tzinfo is UTC:
-        return value.replace(tzinfo=UTC)
-    offset = value.utcoffset()
-    return (value - offset if offset else value).replace(tzinfo=UTC)
+        value = value.replace(tzinfo=UTC)
+    else:
+        offset = value.utcoffset()
+        value = (value - offset if offset else value).replace(tzinfo=UTC)
+    if value > datetime.now(UTC) + AHEAD:
+        raise ValueError(f"{value.isoformat()} is in the future (at most a day ahead of now, in UTC)")
+    return value
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Record(BaseModel):
@@ -83,7 +93,7 @@ class UserRecord(Record):
     display_name: Annotated[str, Field(max_length=128)] = ""
     bio: Annotated[str, Field(max_length=2000)] = ""
     language: Annotated[str, Field(min_length=2, max_length=16)] = "en"
-    created_at: datetime = EPOCH
+    created_at: datetime = Field(default_factory=_now)  # unset: when the record arrives
     # Topics or text a user gives at sign-up; the cold-start source reads them.
     interests: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=50)
 
@@ -95,7 +105,7 @@ class PostRecord(Record):
     id: ExternalId
     author: ExternalId
     text: Annotated[str, Field(max_length=20000)]
-    created_at: datetime = EPOCH
+    created_at: datetime = Field(default_factory=_now)  # unset: when the record arrives
     reply_to: ExternalId | None = None
     quote_of: ExternalId | None = None
     repost_of: ExternalId | None = None
@@ -123,7 +133,7 @@ class EdgeRecord(Record):
     type: Literal["follow", "block", "mute"] = "follow"
     source: ExternalId
     target: ExternalId
-    created_at: datetime = EPOCH
+    created_at: datetime = Field(default_factory=_now)  # unset: when the record arrives
 
     _utc_created = field_validator("created_at")(_utc)
 
@@ -143,6 +153,7 @@ class InteractionRecord(Record):
     user: ExternalId
     post: ExternalId
     kind: InteractionKind
+    # unset: 1970-01-01, so that a file without times imported twice adds each event once
     created_at: datetime = EPOCH
     value: float | None = Field(default=None, ge=0.0, le=1e9, allow_inf_nan=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -95,9 +95,10 @@ def daily_counts(rows, window: int = 60) -> tuple[list[date], dict[str, list[int
 
 def engagement_plot(store) -> dict[str, Any]:
     day = func.date(interactions.c.created_at)
+    ahead = datetime.now(UTC) + timedelta(days=1)  # a clock gone wrong elsewhere must not stretch the axis
     query = (
         select(day.label("day"), interactions.c.kind, func.count())
-        .where(interactions.c.kind.in_(ENGAGEMENT))
+        .where(interactions.c.kind.in_(ENGAGEMENT), interactions.c.created_at <= ahead)
         .group_by(day, interactions.c.kind)
         .order_by(day)
     )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from townsquare.ingest.loader import ImportReport
-from townsquare.ingest.records import EPOCH, AnyRecord, ExternalId, InteractionKind
+from townsquare.ingest.records import AnyRecord, ExternalId, InteractionKind
 
 
 class Body(BaseModel):
@@ -19,7 +19,7 @@ class Body(BaseModel):
 class EdgeCreate(Body):
     source: ExternalId
     target: ExternalId
-    created_at: datetime = EPOCH
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 class BatchCreate(Body):
