@@ -262,6 +262,18 @@ def test_ingest_with_moderation_on_never_fails_the_write(tmp_path, demo_db):
     world.store.close()
 
 
+def test_the_composer_counts_a_line_break_as_the_text_box_does(tmp_path, demo_db):
+    """Browsers send line breaks as CRLF; a post that fits the box's 2,000 characters is taken."""
+    world = World(tmp_path, demo_db)
+    text = "\r\n".join(["x" * 99] * 20)  # 1,999 characters in the box, 2,018 on the wire
+    posted = _signed_in(world).post("/compose", data={"text": text}, follow_redirects=False)
+    assert posted.status_code == 303, posted.text
+    with world.store.read() as conn:
+        stored = conn.exec_driver_sql("SELECT text FROM posts WHERE external_id LIKE 'web-%'").scalar()
+    assert stored == "\n".join(["x" * 99] * 20)
+    world.store.close()
+
+
 def test_the_composer_scores_a_new_post_and_tells_its_author_what_moderation_did(tmp_path, demo_db):
     """A new post is scored on the spot; its author is told why it is hidden, may appeal once a
     moderator decided, and no one else sees it."""

@@ -9,6 +9,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Depends, Form, Request
+from pydantic import BeforeValidator
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
@@ -21,7 +22,13 @@ ACTIONS = {"like": ("Liked", "your feed will show more like it"),
            "repost": ("Reposted", "your followers will see it"),
            "hide": ("Hidden", "it will not come back, and less like it will"),
            "report": ("Reported", "a moderator will look at it")}
-Text = Annotated[str, Form(min_length=1, max_length=2000)]
+def _one_newline(value: object) -> object:
+    """Browsers send a text box's line breaks as CRLF: two characters where the box counted one."""
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
+# A text box's text; its HTML ``maxlength`` counts a line break as one character, and so does this.
+Text = Annotated[str, BeforeValidator(_one_newline), Form(min_length=1, max_length=2000)]
 
 
 @lru_cache(maxsize=1)
