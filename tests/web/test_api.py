@@ -151,6 +151,19 @@ def test_a_post_a_user_may_not_see_is_neither_read_nor_acted_on_through_their_fe
     assert (acted, cases) == (0, 0)
 
 
+def test_ingest_embeds_new_posts_and_profiles_so_the_feed_can_propose_them_at_once(world):
+    ingest = world.auth(world.keys["ingest"])
+    user = {"id": "embed-u1", "handle": "embedme", "bio": "sourdough and chess"}
+    post = {"id": "embed-p1", "author": "embed-u1", "text": "my first sourdough loaf"}
+    assert world.client.post("/v1/batch", headers=ingest, json={"records": [
+        {"type": "user", **user}, {"type": "post", **post}]}).status_code == 201
+    with world.store.read() as conn:
+        post_id, user_id = world.store.find_post("embed-p1", conn)["id"], world.store.find_user("embedme", conn)["id"]
+        posts = conn.exec_driver_sql(f"SELECT count(*) FROM post_vectors WHERE post_id = {post_id}").scalar()
+        users = conn.exec_driver_sql(f"SELECT count(*) FROM user_vectors WHERE user_id = {user_id}").scalar()
+    assert (posts, users) == (1, 1)
+
+
 def test_export_and_delete_own_data(tmp_path, demo_db):
     world = World(tmp_path, demo_db)
     user = world.handles[2]

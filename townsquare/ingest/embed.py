@@ -6,7 +6,7 @@ embedder is wrapped in the store's embedding cache, so no text is ever embedded 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import and_, exists, func, select
 
@@ -16,8 +16,11 @@ from townsquare.storage import Store
 from townsquare.storage.schema import post_vectors, posts, user_vectors, users
 
 
-def _missing(store: Store, table, vectors, key, model: str, refresh: bool, after: int, limit: int):
+def _missing(store: Store, table, vectors, key, model: str, refresh: bool, after: int, limit: int,
+             only: Sequence[int] | None = None):
     query = select(table.c.id, *_text_columns(table)).where(table.c.id > after).order_by(table.c.id).limit(limit)
+    if only is not None:
+        query = query.where(table.c.id.in_(sorted(only)))
     if not refresh:
         query = query.outerjoin(vectors, and_(key == table.c.id, vectors.c.model == model)).where(
             vectors.c.model.is_(None))
@@ -45,11 +48,12 @@ def profile_text(bio: str, interests: list[str]) -> str:
 
 
 def embed_posts(store: Store, embedder: Embedder, *, refresh: bool = False, batch_size: int = 512,
-                progress: Callable[[int], None] | None = None) -> int:
-    """Embed every post without a vector for ``embedder``; returns how many were embedded."""
+                progress: Callable[[int], None] | None = None, only: Sequence[int] | None = None) -> int:
+    """Embed every post (of ``only``, if given) without a vector for ``embedder``; returns how many
+    were embedded."""
     cached, done, after = CachedEmbedder(embedder, store), 0, 0
     while rows := _missing(store, posts, post_vectors, post_vectors.c.post_id, embedder.model_id,
-                           refresh, after, batch_size):
+                           refresh, after, batch_size, only):
         ids, texts = [r[0] for r in rows], [r[1] for r in rows]
         matrix = cached.embed(texts)
         with store.begin() as conn:
@@ -61,14 +65,15 @@ def embed_posts(store: Store, embedder: Embedder, *, refresh: bool = False, batc
 
 
 def embed_users(store: Store, embedder: Embedder, *, refresh: bool = False, batch_size: int = 512,
-                progress: Callable[[int], None] | None = None) -> int:
-    """Embed user profiles (bio + sign-up interests) as interest slot 0 where none exists yet.
+                progress: Callable[[int], None] | None = None, only: Sequence[int] | None = None) -> int:
+    """Embed user profiles (bio + sign-up interests; of ``only``, if given) as interest slot 0 where
+    none exists yet.
 
     Users with neither bio nor interests get no vector: the feed learns them from what they do.
     """
     cached, done, after = CachedEmbedder(embedder, store), 0, 0
     while rows := _missing(store, users, user_vectors, user_vectors.c.user_id, embedder.model_id,
-                           refresh, after, batch_size):
+                           refresh, after, batch_size, only):
         texts = [profile_text(bio, interests or []) for _, bio, interests in rows]
         keep = [(row[0], text) for row, text in zip(rows, texts) if text]
         if keep:

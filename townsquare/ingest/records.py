@@ -64,7 +64,7 @@ class Visibility(StrEnum):
 ExternalId = Annotated[str, Field(min_length=1, max_length=256)]
 
 
-def _utc(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
     """The same instant in UTC (naive times are taken as UTC), at most a day ahead of this machine's
     clock. Subtracting the offset is much cheaper than ``astimezone`` with pydantic's tzinfo class,
     and this runs for every record."""
@@ -97,7 +97,7 @@ class UserRecord(Record):
     # Topics or text a user gives at sign-up; the cold-start source reads them.
     interests: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=50)
 
-    _utc_created = field_validator("created_at")(_utc)
+    _utc_created = field_validator("created_at")(as_utc)
 
 
 class PostRecord(Record):
@@ -116,7 +116,7 @@ class PostRecord(Record):
     hashtags: list[str] | None = None
     mentions: list[str] | None = None
 
-    _utc_created = field_validator("created_at")(_utc)
+    _utc_created = field_validator("created_at")(as_utc)
 
     @model_validator(mode="after")
     def _derive_tags(self) -> PostRecord:
@@ -135,7 +135,7 @@ class EdgeRecord(Record):
     target: ExternalId
     created_at: datetime = Field(default_factory=_now)  # unset: when the record arrives
 
-    _utc_created = field_validator("created_at")(_utc)
+    _utc_created = field_validator("created_at")(as_utc)
 
     @model_validator(mode="after")
     def _not_self(self) -> EdgeRecord:
@@ -157,7 +157,7 @@ class InteractionRecord(Record):
     created_at: datetime = EPOCH
     value: float | None = Field(default=None, ge=0.0, le=1e9, allow_inf_nan=False)
 
-    _utc_created = field_validator("created_at")(_utc)
+    _utc_created = field_validator("created_at")(as_utc)
 
 
 AnyRecord = Annotated[UserRecord | PostRecord | EdgeRecord | InteractionRecord, Field(discriminator="type")]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from townsquare.ingest.loader import ImportReport
-from townsquare.ingest.records import AnyRecord, ExternalId, InteractionKind
+from townsquare.ingest.records import AnyRecord, ExternalId, InteractionKind, as_utc
 
 
 class Body(BaseModel):
@@ -20,6 +20,8 @@ class EdgeCreate(Body):
     source: ExternalId
     target: ExternalId
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    _utc_created = field_validator("created_at")(as_utc)
 
 
 class BatchCreate(Body):

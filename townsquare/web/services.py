@@ -51,6 +51,8 @@ class WebServices:
         self._feed_error: str | None = None
         self._worker_load: WorkerLoad | None = None
         self._load_lock = threading.Lock()  # not ``_lock``: that one is held while the feed loads (minutes)
+        self._text_embedder: Any = False  # not loaded yet (None: there is none)
+        self._embedder_lock = threading.Lock()
 
     def worker_load(self, port: int | None) -> WorkerLoad | None:
         """This worker's slot among the server's workers (``balance_workers``), opened at the first
@@ -108,10 +110,8 @@ class WebServices:
     def _build_feed(self):
         from townsquare.feed import ForYouFeed
 
-        embedder = self.embedder if self.embedder is not None else self._default_embedder()
+        embedder = self.text_embedder()
         model = self.config.feed_model
-        if model and embedder is not None and embedder.model_id != model:
-            embedder = None  # the feed's vectors come from another model: no query-time embedding
         moderation = self._moderation() if self.moderation == "auto" else self.moderation
         return ForYouFeed(
             self.store,
@@ -120,6 +120,19 @@ class WebServices:
             moderation=moderation,
             models_dir=self.settings.data_dir / "feed" / "collaborative",
         )
+
+    def text_embedder(self):
+        """The model that embeds posts, profiles and steering for the feed (None: none loads, or the
+        feed reads another model's vectors, which this worker cannot make)."""
+        if self._text_embedder is False:
+            with self._embedder_lock:
+                if self._text_embedder is False:
+                    embedder = self.embedder if self.embedder is not None else self._default_embedder()
+                    model = self.config.feed_model
+                    if model and embedder is not None and embedder.model_id != model:
+                        embedder = None
+                    self._text_embedder = embedder
+        return self._text_embedder
 
     def _default_embedder(self):
         from townsquare.models.registry import get_embedder
@@ -154,13 +167,38 @@ class WebServices:
         what the policy flags (the write never fails on that). Every write of the app comes here: the
         ingest API and the web composer. Returns the loader's report."""
         from townsquare.ingest.loader import Loader
-        from townsquare.ingest.records import PostRecord
+        from townsquare.ingest.records import PostRecord, UserRecord
 
         report = Loader(self.store).load(records, source=source)
         posts = [r.id for r in records if isinstance(r, PostRecord)]
+        if report.inserted.get("post") or report.inserted.get("user"):
+            self._embed_new(posts, [r.id for r in records if isinstance(r, UserRecord)])
         if posts and report.inserted.get("post") and self.config.moderate_on_ingest:
             self._score_new_posts(posts)
         return report
+
+    def _embed_new(self, post_refs: list[str], user_refs: list[str]) -> None:
+        """Vectors for new posts and profiles, so that the feed's text sources can propose a post from
+        its first minute (the write stands if this fails: ``townsquare embed`` catches up)."""
+        from townsquare.ingest.embed import embed_posts, embed_users
+        from townsquare.storage.schema import posts, users
+
+        embedder = self.text_embedder()
+        if embedder is None:
+            return
+        start = time.perf_counter()
+        try:
+            with self.store.read() as conn:
+                post_ids = list(self.store.resolve(conn, posts, post_refs).values()) if post_refs else []
+                user_ids = list(self.store.resolve(conn, users, user_refs).values()) if user_refs else []
+            if post_ids:
+                embed_posts(self.store, embedder, only=post_ids)
+            if user_ids:
+                embed_users(self.store, embedder, only=user_ids)
+        except TownsquareError as error:
+            log.warning("ingested posts are not embedded: %s", error)
+            return
+        self.metrics.models.labels("embedder", "embed_new").observe(time.perf_counter() - start)
 
     def _score_new_posts(self, external_ids: list[str]) -> None:
         from townsquare.safety.queue import score_posts

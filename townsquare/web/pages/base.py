@@ -9,10 +9,10 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Depends, Form, Request
-from pydantic import BeforeValidator
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+from pydantic import BeforeValidator
 
 from townsquare.web.auth import Principal
 from townsquare.web.deps import COOKIE, Services
