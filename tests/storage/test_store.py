@@ -99,6 +99,19 @@ def test_skip_bad_imports_the_rest_and_reports(store, tmp_path):
     assert "ghost" in (tmp_path / "skipped.jsonl").read_text()
 
 
+def test_a_skipped_post_is_not_imported_nor_is_a_reply_to_it(store):
+    """p9's author is unknown; p10 replies to p9, so it is skipped too, and neither is in the database."""
+    bad = small_world() + [PostRecord(id="p9", author="ghost", text="x"),
+                           PostRecord(id="p10", author="u1", text="y", reply_to="p9"),
+                           PostRecord(id="p11", author="u1", text="z", reply_to="p10")]
+    report = Loader(store, skip_bad=True).load(bad, source="bad.jsonl")
+    assert [(e.line, e.field) for e in report.skipped] == [(13, "author"), (14, "reply_to")]
+    assert report.inserted["post"] == store.counts()["posts"] == 5
+    with pytest.raises(NotFoundError):
+        store.find_post("p10")
+    assert store.find_post("p11")["reply_to_id"] is None  # a reply to a post not imported stands alone
+
+
 def test_find_user_by_handle_external_or_internal_id(store):
     Loader(store).load(small_world())
     ada = store.find_user("@ada")

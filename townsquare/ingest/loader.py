@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from townsquare.errors import InputError
 from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
@@ -200,6 +200,7 @@ class Loader:
                 self._bad(report, InputError(f"post {record.id!r} refers to unknown post {missing[0]!r}",
                                              source=item.source, line=item.line,
                                              field=_post_ref_field(record, missing[0])))
+                self._unwrite_post(conn, record.id, key, report)  # skipped means not imported
                 continue
             parent = self._posts.known.get(record.reply_to) if record.reply_to else None
             if parent is not None:
@@ -214,6 +215,14 @@ class Loader:
             conn.execute(statement, updates)
         if final:
             self._pending_links = []
+
+    def _unwrite_post(self, conn: Connection, external_id: str, key: int, report: ImportReport) -> None:
+        """Take back a post written before its references turned out unknown (with ``skip_bad``); replies
+        to it in this import become top-level posts, as replies to a deleted post do."""
+        conn.execute(delete(posts).where(posts.c.id == key))
+        self._posts.known.pop(external_id, None)
+        self._parent = {child: parent for child, parent in self._parent.items() if parent != key}
+        report.inserted["post"] -= 1
 
     def _set_roots(self, conn: Connection) -> None:
         """Thread roots of the replies written in this import: follow parents to the top."""
