@@ -98,6 +98,18 @@ def test_skip_bad_writes_a_report(run, db, tmp_path):
     assert db().counts()["posts"] == 2
 
 
+def test_a_skip_report_that_cannot_be_written_stops_the_import_before_it_writes(run, db, tmp_path):
+    rows = [*WORLD, {"type": "post", "id": "p3", "author": "ghost", "text": "boo"}]
+    file = write_jsonl(tmp_path / "bad.jsonl", rows)
+    (tmp_path / "taken").mkdir()
+    refused = run("import", "jsonl", str(file), "--skip-bad", "--load-only", "--report", str(tmp_path / "taken"))
+    assert refused.exit_code != 0 and "cannot write the skip report" in str(refused.exception)
+    assert db().counts()["posts"] == 0
+    report = tmp_path / "new" / "folder" / "skipped.jsonl"  # a missing folder is made
+    loaded = run("import", "jsonl", str(file), "--skip-bad", "--load-only", "--report", str(report))
+    assert loaded.exit_code == 0 and "ghost" in report.read_text(), loaded.output
+
+
 def test_import_table_with_mapping(run, db, tmp_path):
     run("import", "jsonl", str(write_jsonl(tmp_path / "world.jsonl", WORLD)))
     table = tmp_path / "likes.csv"
@@ -122,7 +134,7 @@ def test_a_table_of_likes_needs_no_classifiers(run, db, tmp_path, monkeypatch):
 
 def test_user_export_and_delete(run, db, tmp_path):
     run("import", "jsonl", str(write_jsonl(tmp_path / "world.jsonl", WORLD)))
-    exported = tmp_path / "ada.json"
+    exported = tmp_path / "exports" / "ada.json"  # the folder is made
     assert run("user", "export", "ada", "--out", str(exported)).exit_code == 0
     data = json.loads(exported.read_text())
     assert data["user"]["handle"] == "ada" and [p["external_id"] for p in data["posts"]] == ["p1"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +37,8 @@ SkipBad = Annotated[bool, typer.Option("--skip-bad", help="Import the good recor
 Bulk = Annotated[bool, typer.Option("--bulk", help=(
     "For millions of records: drop the secondary indexes and build them again at the end (same transaction)."))]
 SkipReport = Annotated[Path | None, typer.Option(
-    "--report", help="Where --skip-bad writes what it skipped and why (JSONL). Default: FILE.skipped.jsonl")]
+    "--report", help=("Where --skip-bad writes what it skipped and why (JSONL). Default: NAME.skipped.jsonl in the "
+                      "current folder, NAME being the input's file name."))]
 LoadOnly = Annotated[bool, typer.Option("--load-only", help=(
     "Only load: leave embedding new posts and users and scoring new posts for moderation to `townsquare embed` "
     "and `townsquare moderate score` (for very large imports; until then the feed shows those posts unmoderated)."))]
@@ -53,6 +55,9 @@ def _load(ctx: typer.Context, records: Iterable, source: str, skip_bad: bool, re
     from townsquare.ingest.loader import ImportReport, Loader
 
     store = open_store(ctx)
+    report_path = report_path or Path(f"{Path(source).name}.skipped.jsonl")
+    if skip_bad:
+        _check_writable(report_path)  # before the import commits, not after
     with _progress() as progress:
         task = progress.add_task(f"importing {source}", total=None)
         report: ImportReport = Loader(store, skip_bad=skip_bad, bulk=bulk,
@@ -63,10 +68,20 @@ def _load(ctx: typer.Context, records: Iterable, source: str, skip_bad: bool, re
         table.add_row(kind, f"{report.inserted[kind]:,}", f"{report.existing[kind]:,}")
     out.print(table)
     if report.skipped:
-        path = report_path or Path(f"{Path(source).name}.skipped.jsonl")
-        report.write_skipped(path)
-        out.print(f"[yellow]skipped {len(report.skipped):,} bad records[/]; reasons in {path}")
+        report.write_skipped(report_path)
+        out.print(f"[yellow]skipped {len(report.skipped):,} bad records[/]; reasons in {report_path}")
     return report
+
+
+def _check_writable(path: Path) -> None:
+    from townsquare.errors import InputError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot write the skip report {path}: {error.strerror}", field="report") from None
+    if path.is_dir() or not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise InputError(f"cannot write the skip report {path}: not a writable file", field="report")
 
 
 class _Moderation:
@@ -237,6 +252,7 @@ def user_export(ctx: typer.Context, user: Annotated[str, typer.Argument(help="Ha
 
     data = json.dumps(export_user(open_store(ctx), user), indent=2, ensure_ascii=False)
     if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(data, encoding="utf-8")
         out.print(f"wrote {output}")
     else:
