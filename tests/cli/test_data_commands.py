@@ -250,3 +250,17 @@ def test_migrate_import_a_public_dataset_and_synthesise_a_corpus(run, db, tmp_pa
     assert synth.exit_code == 0, synth.output
     made = Store.open(Settings(data_dir=tmp_path / "synth").resolved_database_url).counts()
     assert (made["users"], made["posts"]) == (50, 300) and made["interactions"] > 0
+
+
+def test_models_lists_what_the_settings_name(run):
+    said = run("models").output
+    assert all(name in said for name in ("minilm", "llama_cpp", "openai", "smollm2", "gemma3"))
+
+
+def test_a_classifier_name_must_be_a_file_name(run, tmp_path):
+    data = tmp_path / "tiny.jsonl"
+    data.write_text('{"text": "hi", "label": "a"}\n', encoding="utf-8")
+    refused = run("train", "classifier", "../evil", "--data", str(data), "--out", str(tmp_path / "out"))
+    assert refused.exit_code != 0 and "classifier name '../evil'" in str(refused.exception)
+    assert not (tmp_path / "evil.npz").exists()
+

@@ -225,10 +225,12 @@ def test_decisions_appeals_and_training_export(world, tmp_path):
     with pytest.raises(NotFoundError):
         decide_case(store, 999, "mod-bob", "hide")
 
-    appeal_id = appeal_case(store, spam_case, "@cy", "it is spam, look at the links")
+    with pytest.raises(InputError, match="only the post's author may appeal"):
+        appeal_case(store, spam_case, "@cy", "not my post")  # p2 is u2's
+    appeal_id = appeal_case(store, spam_case, "u2", "it is spam, look at the links")
     assert [c["id"] for c in list_cases(store, status="appealed")] == [spam_case]
     with pytest.raises(InputError, match="only decided cases"):
-        appeal_case(store, spam_case, "@cy", "again")
+        appeal_case(store, spam_case, "u2", "again")
     decide_case(store, spam_case, "mod-carol", "hide", labels={"spam": "spam"})
     with store.read() as conn:
         appeal = conn.execute(select(moderation_appeals).where(moderation_appeals.c.id == appeal_id)).mappings().one()
@@ -276,11 +278,12 @@ def test_deleting_users_removes_their_moderation_rows(world):
     score_posts(store, sorted(ids.values()), scorer, policy)
     spam_case = next(c["id"] for c in list_cases(store) if c["post"] == "p2")
     decide_case(store, spam_case, "mod-alice", "hide")
-    appeal_case(store, spam_case, "@cy", "please")
-    delete_user(store, "@cy")  # the appellant: their appeal goes, the case stays
-    assert count(store, moderation_appeals) == 0 and count(store, moderation_cases) == 2
-    delete_user(store, "@bob")  # the author: scores, cases and decisions about their posts go
+    appeal_case(store, spam_case, "u2", "please")
+    delete_user(store, "@cy")  # someone else: the case and the appeal stay
+    assert count(store, moderation_appeals) == 1 and count(store, moderation_cases) == 2
+    delete_user(store, "@bob")  # the author and appellant: scores, cases, decisions and appeals about their posts go
     assert count(store, moderation_cases) == 0 and count(store, moderation_decisions) == 0
+    assert count(store, moderation_appeals) == 0
     assert count(store, moderation_scores) == 2  # p1's two scores remain
 
 
@@ -295,7 +298,7 @@ def test_the_queue_pages_through_many_cases(world):
     assert count_cases(store) == {"open": 9}
     spam_case = next(c["id"] for c in list_cases(store, limit=100) if c["post"] == "p2")
     decide_case(store, spam_case, "mod-alice", "allow")
-    appeal_case(store, spam_case, "@cy", "it is spam")
+    appeal_case(store, spam_case, "u2", "it is spam")
     assert count_cases(store) == {"open": 8, "appealed": 1}
     todo = [c["id"] for c in list_cases(store, status="todo", limit=100)]
     assert len(todo) == 9 and todo[0] == spam_case  # the appeal first

@@ -115,7 +115,7 @@ def test_a_skipped_post_is_not_imported_nor_is_a_reply_to_it(store):
 def test_find_user_by_handle_external_or_internal_id(store):
     Loader(store).load(small_world())
     ada = store.find_user("@ada")
-    assert store.find_user("u1") == ada == store.find_user(ada["id"])
+    assert store.find_user("u1") == ada == store.find_user(ada["id"]) == store.find_user(str(ada["id"]))
     with pytest.raises(NotFoundError):
         store.find_user("nobody")
 

@@ -395,3 +395,15 @@ def show_settings(ctx: typer.Context) -> None:
             shown = "***" if "key" in name and value else str(value)
             table.add_row(f"{prefix}{name.upper()}", shown, field.description or "")
         out.print(table)
+
+
+@app.command("models")
+def show_models() -> None:
+    """The text models townsquare knows by name: embedders (TOWNSQUARE_EMBED_MODEL), generator backends
+    and local generator models (TOWNSQUARE_GENERATOR_*); each ships inside a pip package."""
+    from townsquare.models.registry import known_models
+
+    table = Table("name", "kind", "what it is", title="models")
+    for info in known_models():
+        table.add_row(info.name, info.kind, info.description)
+    out.print(table)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from townsquare.errors import InputError
 from townsquare.models.base import Embedder
 from townsquare.safety.features import TextBatch
 from townsquare.safety.heads import LinearHead
@@ -15,6 +17,7 @@ from townsquare.safety.registry import default_encoder, load_classifier
 from townsquare.safety.report import write_report
 from townsquare.safety.train import TrainOptions, encode_labels, load_labelled, train_head
 
+CLASSIFIER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SUMMARY_KEYS = ("macro_f1", "weighted_f1", "macro_recall", "accuracy", "auc", "ece")
 
 
@@ -51,6 +54,9 @@ def train_classifier_from_file(name: str, data: Path, out_dir: Path, *, folds: i
                                label_column: str = "label", use_ngrams: bool = True, balanced: bool = False,
                                use_lexicon: bool = False, threads: int = 2, encoder: Embedder | None = None) -> dict[str, Any]:
     """Train ``name`` on ``data``; writes NAME.npz, NAME.md and NAME-report/ in ``out_dir``."""
+    if not CLASSIFIER_NAME.fullmatch(name):
+        raise InputError(f"classifier name {name!r}: use letters, digits, '_' and '-' (at most 64), "
+                         "as it names the head's file", field="name")
     start = time.perf_counter()
     texts, labels = load_labelled(data, text_column, label_column)
     encoder = encoder or default_encoder(threads)

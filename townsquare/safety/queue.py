@@ -360,6 +360,9 @@ def appeal_case(store: Store, case_id: int, user: str | int, reason: str) -> int
         case = _case(conn, case_id)
         if case["status"] not in ("decided", "closed"):
             raise InputError(f"case {case_id} is {case['status']}: only decided cases can be appealed", field="case")
+        author = conn.execute(select(posts.c.author_id).where(posts.c.id == case["post_id"])).scalar()
+        if author != who["id"]:
+            raise InputError(f"only the post's author may appeal case {case_id}, not {who['handle']}", field="user")
         appeal_id = conn.execute(moderation_appeals.insert().values(
             case_id=case_id, user_id=who["id"], reason=reason, status="open", created_at=_now())).inserted_primary_key[0]
         conn.execute(update(moderation_cases).where(moderation_cases.c.id == case_id).values(

@@ -235,6 +235,8 @@ class Store:
                 row = c.execute(_USER_BY_ID, {"id": ref}).mappings().first()
             else:
                 row = c.execute(_USER_BY_NAME, {"handle": ref.removeprefix("@"), "external_id": ref}).mappings().first()
+                if row is None and ref.isdigit() and len(ref) < 19:  # "42" from a command line: an internal id
+                    row = c.execute(_USER_BY_ID, {"id": int(ref)}).mappings().first()
         if row is None:
             raise NotFoundError(f"no user {ref!r}: give a handle, an external id or an internal id")
         return dict(row)
