@@ -308,6 +308,17 @@ def test_openapi_is_served(world):
     assert "/v1/users/{user}/feed" in schema["paths"]
 
 
+def test_the_api_docs_page_needs_no_internet(world):
+    import re
+
+    page = world.client.get("/v1/docs")
+    assert page.status_code == 200 and "/v1/openapi.json" in page.text
+    linked = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert linked and not [url for url in linked if not url.startswith("/")], linked  # all from this server
+    for url in linked:
+        assert world.client.get(url).status_code == 200, url
+
+
 def test_reply_suggestions_drafts_and_the_assistant(world):
     me, user = world.auth(world.user_session), world.handles[0]
     found = world.client.post(f"/v1/users/{user}/suggestions", json={"post": "p00005"}, headers=me)

@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers
 
@@ -160,7 +161,7 @@ def create_app(
         version="1",
         description=API_DESCRIPTION,
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
+        docs_url=None,  # served below from the installed Swagger UI: FastAPI's page loads it from a CDN
         redoc_url=None,
     )
     app.state.services = services
@@ -181,7 +182,24 @@ def create_app(
     app.mount(
         "/static", StaticFiles(directory=str(resources.files("townsquare.web") / "static")), name="static"
     )
+    _api_docs(app)
     return app
+
+
+def _api_docs(app: FastAPI) -> None:
+    """The OpenAPI page at /v1/docs, with Swagger UI's files from the ``swagger-ui-bundle`` package, so
+    that it works on a machine with no internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/v1/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/v1/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/v1/openapi.json", title="townsquare API",
+                                   swagger_js_url="/v1/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/v1/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")
 
 
 def factory() -> FastAPI:
