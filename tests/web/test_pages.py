@@ -250,6 +250,30 @@ def test_a_date_from_a_broken_clock_is_refused_and_one_already_stored_does_not_b
     world.store.close()
 
 
+def test_a_moderator_does_not_decide_on_their_own_post(tmp_path, demo_db):
+    from sqlalchemy import select
+
+    from townsquare.safety.queue import latest_case, report_post
+    from townsquare.storage.schema import posts
+
+    world = World(tmp_path, demo_db)
+    me = world.store.find_user(world.handles[0])["id"]
+    with world.store.read() as conn:
+        mine, theirs = (conn.execute(select(posts.c.id).where(where).limit(1)).scalar()
+                        for where in (posts.c.author_id == me, posts.c.author_id != me))
+    for post in (mine, theirs):
+        report_post(world.store, post, world.handles[1])
+    client = _signed_in(world, moderator=True)
+    refused = client.post(f"/moderation/{latest_case(world.store, mine)['id']}", data={"action": "allow"},
+                          follow_redirects=False)
+    assert refused.status_code == 422 and "about your own post" in html_text.unescape(refused.text)
+    assert latest_case(world.store, mine)["status"] == "open"
+    taken = client.post(f"/moderation/{latest_case(world.store, theirs)['id']}", data={"action": "allow"},
+                        follow_redirects=False)
+    assert taken.status_code == 303
+    world.store.close()
+
+
 def test_ingest_with_moderation_on_never_fails_the_write(tmp_path, demo_db):
     world = World(tmp_path, demo_db, moderate_on_ingest=True)
     author = world.store.find_user(world.handles[0])["external_id"]

@@ -299,14 +299,17 @@ def inferred_labels(case: dict[str, Any], action: str) -> dict[str, str]:
 
 
 def decide_case(store: Store, case_id: int, moderator: str, action: str, *, labels: dict[str, str] | None = None,
-                note: str = "") -> dict[str, Any]:
+                note: str = "", moderator_user: int | None = None) -> dict[str, Any]:
     """Record a moderator's decision on a case (and on its open appeal, if any)."""
-    return decide_cases(store, [case_id], moderator, action, labels=labels, note=note)[0]
+    return decide_cases(store, [case_id], moderator, action, labels=labels, note=note,
+                        moderator_user=moderator_user)[0]
 
 
 def decide_cases(store: Store, case_ids: Sequence[int], moderator: str, action: str, *,
-                 labels: dict[str, str] | None = None, note: str = "") -> list[dict[str, Any]]:
-    """The same decision on each case, in one transaction: all are recorded, or (an unknown case) none."""
+                 labels: dict[str, str] | None = None, note: str = "",
+                 moderator_user: int | None = None) -> list[dict[str, Any]]:
+    """The same decision on each case, in one transaction: all are recorded, or (an unknown case, or with
+    ``moderator_user``, the moderator's own post) none."""
     if action not in SEVERITY:
         raise InputError(f"unknown action {action!r}; actions: {', '.join(SEVERITY)}", field="action")
     if not moderator.strip():
@@ -314,6 +317,12 @@ def decide_cases(store: Store, case_ids: Sequence[int], moderator: str, action: 
     if not case_ids:
         raise InputError("no case chosen", field="cases")
     with store.begin() as conn:
+        if moderator_user is not None:
+            own = conn.execute(select(moderation_cases.c.id).join(posts, posts.c.id == moderation_cases.c.post_id)
+                               .where(moderation_cases.c.id.in_(list(case_ids)), posts.c.author_id == moderator_user)
+                               ).scalars().first()
+            if own is not None:
+                raise InputError(f"case {own} is about your own post: another moderator decides it", field="cases")
         return [_decide(conn, case_id, moderator.strip(), action, labels, note) for case_id in dict.fromkeys(case_ids)]
 
 

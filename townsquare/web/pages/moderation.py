@@ -115,7 +115,8 @@ def _decide(request: Request, services, viewer, cases: list[int], form: Decision
     """Record the decision on ``cases``, then back to the page of the queue it was made on."""
     if not cases:
         return render(request, "error.html", viewer, 422, message="Tick the cases to decide first.")
-    decisions = decide_cases(services.store, cases, viewer.handle or "moderator", form.action, note=form.note)
+    decisions = decide_cases(services.store, cases, viewer.handle or "moderator", form.action, note=form.note,
+                             moderator_user=viewer.user_id)
     services.moderation_changed([d["post_id"] for d in decisions])
     return RedirectResponse(queue_url(form.show, form.page, form.reason), status_code=303)
 

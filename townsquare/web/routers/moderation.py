@@ -72,7 +72,8 @@ def decide(
     case_id: CaseId, body: DecisionCreate, principal: ModerateKey, services: Services
 ) -> dict[str, Any]:
     moderator = principal.handle or principal.label
-    decision = decide_case(services.store, case_id, moderator, body.action, labels=body.labels, note=body.note)
+    decision = decide_case(services.store, case_id, moderator, body.action, labels=body.labels, note=body.note,
+                           moderator_user=principal.user_id)
     services.moderation_changed([decision["post_id"]])
     return decision
 
@@ -82,7 +83,8 @@ def decide_many(body: DecisionsCreate, principal: ModerateKey, services: Service
     """The same decision on each of ``cases``, in one transaction: all are recorded, or (an unknown case,
     404) none."""
     moderator = principal.handle or principal.label
-    decisions = decide_cases(services.store, body.cases, moderator, body.action, labels=body.labels, note=body.note)
+    decisions = decide_cases(services.store, body.cases, moderator, body.action, labels=body.labels, note=body.note,
+                             moderator_user=principal.user_id)
     services.moderation_changed([d["post_id"] for d in decisions])
     return decisions
 
