@@ -134,6 +134,20 @@ def test_deleted_and_invisible_posts_count_at_once(any_world, now):
     assert result.why[pid(world.store, stranger_only)] == "not visible to you"
 
 
+def test_posts_written_after_the_feeds_time_are_not_served(world, now):
+    """``townsquare feed --at`` a past time: what was posted later did not exist yet."""
+    world.user("ada")
+    world.user("bob")
+    before, after = world.post("bob", "music", hours_ago=1), world.post("bob", "music", hours_ago=0)
+    world.load()
+    feed = world.feed()
+    at = now - 1800  # half an hour ago: between the two posts
+    result = DeletedPostsFilter()(build_context(feed.env, world.store.find_user("ada"), at),
+                                  _candidates(world.store, [before, after]))
+    assert [c.post_id for c in result.kept] == [pid(world.store, before)]
+    assert result.why[pid(world.store, after)] == "written after the feed's time"
+
+
 class FakePolicy:
     """A moderation provider with fixed verdicts, standing in for the trust & safety policy."""
 

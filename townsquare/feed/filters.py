@@ -142,13 +142,15 @@ class LanguagesFilter(Filter):
 
 
 class DeletedPostsFilter(Filter):
-    """Deleted posts, and posts the user may not see (followers-only from someone they don't follow, private).
+    """Deleted posts, posts the user may not see (followers-only from someone they don't follow, private),
+    and posts written after the feed's time (``--at`` a past time; a clock a few minutes ahead is let be).
 
     The index learns of deletes and visibility changes from ``feed_post_changes`` (written by
     database triggers) on every request, so a delete counts at once without asking here.
     """
 
     name = "deleted_posts"
+    AHEAD_S = 300.0
 
     def drop(self, ctx, posts, authors):
         flags = take(ctx.index.post_flags, posts).astype(np.int64)
@@ -156,9 +158,11 @@ class DeletedPostsFilter(Filter):
         following = ctx.follows(authors)
         hidden = ((flags & NOT_PUBLIC) > 0) & ~following | ((flags & PRIVATE) > 0)
         deleted = ((flags & DELETED) > 0) | gone
-        drop = deleted | hidden
+        later = take(ctx.index.post_time, posts, ctx.now) > ctx.now + self.AHEAD_S
+        drop = deleted | hidden | later
         why = dict(zip(posts[drop].tolist(), np.where(gone[drop], "no longer exists", np.where(
-            deleted[drop], "deleted", "not visible to you")).tolist()))
+            deleted[drop], "deleted", np.where(later[drop], "written after the feed's time",
+                                               "not visible to you"))).tolist()))
         return drop, lambda post, author: why[post]
 
 
