@@ -222,6 +222,8 @@ def test_decisions_appeals_and_training_export(world, tmp_path):
     assert {c["status"] for c in list_cases(store, status="decided")} == {"decided"}
     with pytest.raises(InputError, match="unknown action"):
         decide_case(store, pii_case, "mod-bob", "delete")
+    with pytest.raises(InputError, match="'banana' is not a label of spam; its labels: ham, spam"):
+        decide_case(store, pii_case, "mod-bob", "hide", labels={"spam": "banana"}, known_labels=scorer.labels())
     with pytest.raises(NotFoundError):
         decide_case(store, 999, "mod-bob", "hide")
 

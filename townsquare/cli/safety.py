@@ -282,7 +282,9 @@ def moderate_decide(
         if any(len(p) != 2 for p in pairs):
             raise InputError("--label takes CLASSIFIER=LABEL, e.g. --label offensive=offensive", field="label")
         labels = {k.strip(): v.strip() for k, v in pairs}
-    for result in decide_cases(open_store(ctx), cases, moderator, action, labels=labels, note=note):
+    known = safety_scorer(ctx).labels() if labels else None
+    for result in decide_cases(open_store(ctx), cases, moderator, action, labels=labels, note=note,
+                               known_labels=known):
         out.print(f"case {result['case_id']}: {action} by {result['moderator']} at {result['created_at']}; "
                   f"labels {result['labels']}")
 

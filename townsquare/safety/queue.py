@@ -299,15 +299,17 @@ def inferred_labels(case: dict[str, Any], action: str) -> dict[str, str]:
 
 
 def decide_case(store: Store, case_id: int, moderator: str, action: str, *, labels: dict[str, str] | None = None,
-                note: str = "", moderator_user: int | None = None) -> dict[str, Any]:
+                note: str = "", moderator_user: int | None = None,
+                known_labels: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """Record a moderator's decision on a case (and on its open appeal, if any)."""
     return decide_cases(store, [case_id], moderator, action, labels=labels, note=note,
-                        moderator_user=moderator_user)[0]
+                        moderator_user=moderator_user, known_labels=known_labels)[0]
 
 
 def decide_cases(store: Store, case_ids: Sequence[int], moderator: str, action: str, *,
                  labels: dict[str, str] | None = None, note: str = "",
-                 moderator_user: int | None = None) -> list[dict[str, Any]]:
+                 moderator_user: int | None = None,
+                 known_labels: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
     """The same decision on each case, in one transaction: all are recorded, or (an unknown case, or with
     ``moderator_user``, the moderator's own post) none."""
     if action not in SEVERITY:
@@ -316,6 +318,7 @@ def decide_cases(store: Store, case_ids: Sequence[int], moderator: str, action: 
         raise InputError("a decision needs the moderator's name", field="moderator")
     if not case_ids:
         raise InputError("no case chosen", field="cases")
+    check_labels(labels, known_labels)
     with store.begin() as conn:
         if moderator_user is not None:
             own = conn.execute(select(moderation_cases.c.id).join(posts, posts.c.id == moderation_cases.c.post_id)
@@ -324,6 +327,16 @@ def decide_cases(store: Store, case_ids: Sequence[int], moderator: str, action: 
             if own is not None:
                 raise InputError(f"case {own} is about your own post: another moderator decides it", field="cases")
         return [_decide(conn, case_id, moderator.strip(), action, labels, note) for case_id in dict.fromkeys(case_ids)]
+
+
+def check_labels(labels: dict[str, str] | None, known: dict[str, list[str]] | None) -> None:
+    """A moderator's training label for a classifier townsquare has must be one of its labels (a name it
+    does not have may be a classifier the community is about to train, and passes)."""
+    for classifier, label in (labels or {}).items():
+        choices = (known or {}).get(classifier)
+        if choices is not None and label not in choices:
+            raise InputError(f"{label!r} is not a label of {classifier}; its labels: {', '.join(choices)}",
+                             field=f"labels.{classifier}")
 
 
 def _decide(conn, case_id: int, moderator: str, action: str, labels: dict[str, str] | None,

@@ -73,9 +73,13 @@ def decide(
 ) -> dict[str, Any]:
     moderator = principal.handle or principal.label
     decision = decide_case(services.store, case_id, moderator, body.action, labels=body.labels, note=body.note,
-                           moderator_user=principal.user_id)
+                           moderator_user=principal.user_id, known_labels=_known(services, body.labels))
     services.moderation_changed([decision["post_id"]])
     return decision
+
+
+def _known(services, labels: dict[str, str] | None) -> dict[str, list[str]] | None:
+    return services.scorer().labels() if labels else None
 
 
 @router.post("/moderation/decisions", status_code=201)
@@ -84,7 +88,7 @@ def decide_many(body: DecisionsCreate, principal: ModerateKey, services: Service
     404) none."""
     moderator = principal.handle or principal.label
     decisions = decide_cases(services.store, body.cases, moderator, body.action, labels=body.labels, note=body.note,
-                             moderator_user=principal.user_id)
+                             moderator_user=principal.user_id, known_labels=_known(services, body.labels))
     services.moderation_changed([d["post_id"] for d in decisions])
     return decisions
 
