@@ -118,6 +118,12 @@ def test_steering_round_trip(world):
     assert added.status_code == 201, added.text
     phrases = world.client.get(f"/v1/users/{user}/steering", headers=me).json()
     assert {(p["direction"], p["phrase"]) for p in phrases} >= {("more", "sourdough"), ("less", "politics")}
+    first = phrases[0]
+    gone = world.client.delete(f"/v1/users/{user}/steering", params={"id": first["id"]}, headers=me)
+    assert gone.status_code == 200 and gone.json()["detail"] == "removed 1 steering phrase"
+    again = world.client.delete(f"/v1/users/{user}/steering", params={"id": first["id"]}, headers=me)
+    assert again.status_code == 404 and "no steering phrase" in again.text
+    assert len(world.client.get(f"/v1/users/{user}/steering", headers=me).json()) == len(phrases) - 1
     assert world.client.delete(f"/v1/users/{user}/steering", headers=me).status_code == 200
     assert world.client.get(f"/v1/users/{user}/steering", headers=me).json() == []
 

@@ -88,5 +88,5 @@ def unsteer(
     viewer: Viewer,
     phrase: Annotated[int, Form(ge=1)],
 ) -> Response:
-    services.feed.unsteer(viewer.user_id, phrase)
-    return with_notice("/home", "Steering removed")
+    removed = services.feed.unsteer(viewer.user_id, phrase)
+    return with_notice("/home", "Steering removed" if removed else "That steering phrase was already gone")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from sqlalchemy import select
 
 from townsquare.safety.queue import report_post
@@ -81,10 +81,14 @@ def unsteer(
     row: ActingUser,
     services: Services,
     phrase: Annotated[str | None, Query(max_length=200)] = None,
+    id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Message:
-    """Remove one phrase (by id or text) or, without ``phrase``, all of them."""
-    ref: str | int | None = int(phrase) if phrase and phrase.isdigit() else phrase
+    """Remove one phrase (by ``id``, or by ``phrase``: its text or id) or, with neither, all of them;
+    404 when the one named is not there."""
+    ref: str | int | None = id if id is not None else int(phrase) if phrase and phrase.isdigit() else phrase
     removed = services.feed.unsteer(int(row["id"]), ref)
+    if ref is not None and not removed:
+        raise HTTPException(404, f"no steering phrase {ref!r} for {row['handle']}")
     return Message(detail=f"removed {removed} steering phrase{'s' * (removed != 1)}")
 
 
