@@ -180,3 +180,10 @@ def test_mentions_keep_whole_handles_with_dots_and_dashes():
     post = PostRecord(id="p", author="u", text="@finn.d agreed, and @alice.bsky.social too. Ask @bo-x. "
                                                "Mail ada@example.org or @ada.")
     assert post.mentions == ["ada", "alice.bsky.social", "bo-x", "finn.d"]
+
+
+def test_a_missing_file_or_a_folder_is_named(tmp_path):
+    with pytest.raises(NotFoundError, match="is a folder; give a file"):
+        list(read_jsonl(tmp_path))
+    with pytest.raises(NotFoundError, match="input file not found: .*nope.jsonl"):
+        list(read_jsonl(tmp_path / "nope.jsonl"))

@@ -49,8 +49,10 @@ def raise_or_report(error: InputError, on_error: ErrorHandler | None) -> None:
 def open_checked(path: str | os.PathLike[str]) -> Path:
     """The path as a Path, or NotFoundError saying which file is missing."""
     path = Path(path)
+    if path.is_dir():
+        raise NotFoundError(f"{path} is a folder; give a file")
     if not path.is_file():
-        raise NotFoundError(f"Input file not found: {path}. Check the path (and --data-dir).")
+        raise NotFoundError(f"input file not found: {path}")
     return path
 
 

@@ -251,8 +251,8 @@ def load_policy(path: Path | None, curves: Curves) -> Policy:
         text, source = (resources.files("townsquare.safety") / "default_policy.toml").read_text(), "built-in default"
     else:
         if not Path(path).is_file():
-            raise ConfigError(f"policy file {path} not found; set TOWNSQUARE_SAFETY_POLICY to a TOML file "
-                              "or leave it unset for the built-in default")
+            raise ConfigError(f"policy file {path} not found; give a TOML file (--policy or "
+                              "TOWNSQUARE_SAFETY_POLICY), or neither for the built-in default")
         text, source = Path(path).read_text(encoding="utf-8"), str(path)
     try:
         parsed = PolicyFile.model_validate(tomllib.loads(text))
