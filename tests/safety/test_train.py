@@ -173,3 +173,10 @@ def test_labelled_files_and_their_errors(tmp_path):
         train_head(batch, ["x"] * 10, TrainOptions(folds=2))
     with pytest.raises(InputError, match="fewer examples than --folds"):
         train_head(batch, ["x"] * 9 + ["y"], TrainOptions(folds=3))
+
+
+def test_a_label_the_classifier_lacks_is_named_with_where_it_first_is():
+    from townsquare.safety.train import encode_labels
+
+    with pytest.raises(InputError, match=r"\['offensiv'\] are not labels .* labelled text 3 \('offensiv'\)"):
+        encode_labels(["not-offensive", "offensive", "offensiv"], ["not-offensive", "offensive"], "e.jsonl")

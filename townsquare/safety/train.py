@@ -87,8 +87,9 @@ def encode_labels(labels: Sequence[str], known: Sequence[str] | None = None,
     index = {name: i for i, name in enumerate(names)}
     unknown = sorted(set(labels) - set(index))
     if unknown:
-        raise InputError(f"labels {unknown[:5]} are not labels of this classifier ({', '.join(names)})",
-                         source=source, field="label")
+        first = next(i for i, label in enumerate(labels) if label not in index)
+        raise InputError(f"labels {unknown[:5]} are not labels of this classifier ({', '.join(names)}); the first "
+                         f"is in labelled text {first + 1} ({labels[first]!r})", source=source, field="label")
     return np.array([index[v] for v in labels]), names
 
 
