@@ -28,6 +28,11 @@ def _posts(html: str) -> list[str]:
     return re.findall(r'data-post="([^"]+)"', html)
 
 
+def test_a_bad_cursor_on_the_home_page_is_an_error_status_with_words(world):
+    page = _signed_in(world).get("/home", params={"cursor": "garbage"})
+    assert page.status_code == 422 and "cursor" in page.text
+
+
 def test_pages_need_a_session(world):
     world.client.cookies.clear()
     for path in ("/home", "/compose", "/moderation", "/moderation/policy", "/dashboard", "/assistant", "/posts/p00001"):

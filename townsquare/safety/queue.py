@@ -283,7 +283,7 @@ def list_cases(store: Store, status: str = "open", limit: int = 50, offset: int 
 def _case(conn, case_id: int) -> dict[str, Any]:
     row = conn.execute(select(moderation_cases).where(moderation_cases.c.id == case_id)).mappings().first()
     if row is None:
-        raise NotFoundError(f"no moderation case {case_id}; list them with `townsquare moderate queue`")
+        raise NotFoundError(f"no moderation case {case_id}; the queue lists the cases there are")
     return dict(row)
 
 

@@ -145,7 +145,7 @@ class KeyBook:
             ).rowcount
         self.recent.forget(kind="key", id=key_id)
         if not done:
-            raise NotFoundError(f"no active API key {key_id}; list them with `townsquare keys list`")
+            raise NotFoundError(f"no active API key {key_id}; `townsquare keys list` or GET /v1/keys lists them")
 
     def recalled(self, secret: str) -> Principal | None:
         """The key's principal if it was verified within the last ``recent_s`` seconds (no I/O)."""

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
-from townsquare.errors import TownsquareError
+from townsquare.errors import InputError, NotFoundError, TownsquareError
 from townsquare.feed.explain import first_words
 from townsquare.safety.queue import report_post
 from townsquare.web.deps import Services
@@ -27,16 +27,17 @@ def home(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     notice: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    page, error = None, None
+    page, error, status = None, None, 200
     try:
         page = serve_page(services, viewer.user_id, 20, cursor)
-    except TownsquareError as exc:
-        error = str(exc)
+    except TownsquareError as exc:  # a bad or expired cursor (the page says so), or a feed that failed
+        error, status = str(exc), 422 if isinstance(exc, (InputError, NotFoundError)) else 503
     steering = services.feed.steering(viewer.user_id)
     return render(
         request,
         "home.html",
         viewer,
+        status,
         page=page,
         replied_to=replied_to(services, viewer.user_id, [item["post"] for item in page["items"]] if page else []),
         error=error,
