@@ -170,6 +170,18 @@ def test_ingest_embeds_new_posts_and_profiles_so_the_feed_can_propose_them_at_on
     assert (posts, users) == (1, 1)
 
 
+def test_a_second_like_of_the_same_post_is_not_counted_again(world):
+    me, user = world.auth(world.user_session), world.handles[0]
+    uid, pid = world.store.find_user(user)["id"], world.store.find_post("p00007")["id"]
+    for _ in range(3):
+        sent = world.client.post(f"/v1/users/{user}/feedback", json={"post": "p00007", "kind": "like"}, headers=me)
+        assert sent.status_code == 201, sent.text
+    with world.store.read() as conn:
+        likes = conn.exec_driver_sql(
+            f"SELECT count(*) FROM interactions WHERE user_id = {uid} AND post_id = {pid} AND kind = 'like'").scalar()
+    assert likes == 1
+
+
 def test_export_and_delete_own_data(tmp_path, demo_db):
     world = World(tmp_path, demo_db)
     user = world.handles[2]

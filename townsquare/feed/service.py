@@ -35,6 +35,8 @@ from townsquare.storage.schema import interactions, posts
 from townsquare.storage.visibility import may_see
 
 log = logging.getLogger(__name__)
+# What a user does to a post once: a second like, repost, bookmark, hide or report is not recorded again.
+ONCE = frozenset({"like", "repost", "bookmark", "hide", "not_interested", "report"})
 SELECTION_WINDOW = 5
 # The cyclic garbage collector's thresholds for a serving process (Python's defaults: 700, 10, 10).
 # A 1M-post page allocates and frees tens of thousands of containers, nearly all freed by
@@ -241,6 +243,10 @@ class ForYouFeed:
         if not self._may_see(int(user["id"]), int(post["id"])):  # as if it did not exist: no probing
             raise NotFoundError(f"no post {post_ref!r}")
         with self.store.begin() as conn:
+            if kind in ONCE and conn.execute(select(interactions.c.id).where(
+                    interactions.c.user_id == user["id"], interactions.c.post_id == post["id"],
+                    interactions.c.kind == kind).limit(1)).first() is not None:
+                return  # liked twice is liked: the second click adds nothing to the post's counts
             self.store.insert_ignore(conn, interactions, [{"user_id": user["id"], "post_id": post["id"],
                                                            "kind": kind, "value": value,
                                                            "created_at": at or datetime.now(UTC)}])
