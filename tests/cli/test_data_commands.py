@@ -159,6 +159,9 @@ def test_the_real_command_prints_a_clear_error_not_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"{bad}:2" in result.stderr and "error" in result.stderr
+    odd = subprocess.run([sys.executable, "-m", "townsquare", "--data-dir", str(tmp_path / "d"), "user", "export",
+                          "[/bold]x"], check=False, capture_output=True, text=True, timeout=120)
+    assert odd.returncode == 2 and "Traceback" not in odd.stderr and "no user '[/bold]x'" in odd.stderr
 
 
 def test_demo_load_ends_the_community_now_and_keeps_that_end_when_loaded_again(run, db):

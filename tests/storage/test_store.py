@@ -116,6 +116,11 @@ def test_find_user_by_handle_external_or_internal_id(store):
     Loader(store).load(small_world())
     ada = store.find_user("@ada")
     assert store.find_user("u1") == ada == store.find_user(ada["id"]) == store.find_user(str(ada["id"]))
+    for too_big in (10 ** 20, -(10 ** 20)):  # a number no key column holds names nothing, not an overflow
+        with pytest.raises(NotFoundError):
+            store.find_user(too_big)
+        with pytest.raises(NotFoundError):
+            store.find_post(too_big)
     with pytest.raises(NotFoundError):
         store.find_user("nobody")
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from townsquare.errors import TownsquareError
 from townsquare.settings import Settings
@@ -52,10 +53,10 @@ def main() -> None:
     try:
         app()
     except TownsquareError as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)  # ids and paths as given
         sys.exit(2)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        err.print(f"[bold red]error:[/] setting {where}: {first['msg']}", highlight=False)
+        err.print(f"[bold red]error:[/] setting {escape(where)}: {escape(first['msg'])}", highlight=False)
         sys.exit(2)

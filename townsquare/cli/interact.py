@@ -94,7 +94,7 @@ def ask(ctx: typer.Context, question: Annotated[str, typer.Argument(help="e.g. '
 
 
 @app.command("feedback")
-def feedback(ctx: typer.Context, suggestion: Annotated[int, typer.Argument(help="Suggestion id from `suggest`.")],
+def feedback(ctx: typer.Context, suggestion: Annotated[int, typer.Argument(min=1, max=2**62, help="Suggestion id from `suggest`.")],
              outcome: Annotated[str, typer.Argument(help="picked, edited or ignored.")],
              text: Annotated[str | None, typer.Option("--text", help="What the user posted (edited).")] = None) -> None:
     """Record what the user did with a suggestion; it grows the bank and retrains the scorer."""

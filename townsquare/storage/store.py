@@ -94,6 +94,11 @@ def text_hash(text_: str) -> str:
 
 # Built once: a statement built per call cost more than SQLite's lookup (a feed request makes one).
 _USER_BY_ID = select(users).where(users.c.id == bindparam("id")).limit(1)
+def _key_sized(ref: int) -> bool:
+    """Whether ``ref`` fits a key column (a 64-bit integer); a longer number names nothing."""
+    return -2 ** 63 <= ref < 2 ** 63
+
+
 _USER_BY_NAME = select(users).where((users.c.handle == bindparam("handle"))
                                     | (users.c.external_id == bindparam("external_id"))).limit(1)
 
@@ -232,7 +237,7 @@ class Store:
         """A user by handle (``@ada`` or ``ada``), external id, or internal id."""
         with self._conn(conn) as c:
             if isinstance(ref, int):
-                row = c.execute(_USER_BY_ID, {"id": ref}).mappings().first()
+                row = c.execute(_USER_BY_ID, {"id": ref}).mappings().first() if _key_sized(ref) else None
             else:
                 row = c.execute(_USER_BY_NAME, {"handle": ref.removeprefix("@"), "external_id": ref}).mappings().first()
                 if row is None and ref.isdigit() and len(ref) < 19:  # "42" from a command line: an internal id
@@ -244,7 +249,8 @@ class Store:
     def find_post(self, ref: str | int, conn: Connection | None = None) -> dict[str, Any]:
         with self._conn(conn) as c:
             column = posts.c.id if isinstance(ref, int) else posts.c.external_id
-            row = c.execute(select(posts).where(column == ref)).mappings().first()
+            row = (c.execute(select(posts).where(column == ref)).mappings().first()
+                   if not isinstance(ref, int) or _key_sized(ref) else None)
         if row is None:
             raise NotFoundError(f"no post {ref!r}")
         return dict(row)
