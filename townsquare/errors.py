@@ -6,6 +6,9 @@ traceback; the HTTP API turns them into 4xx answers.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 class TownsquareError(Exception):
     """Base class: something the user can act on."""
@@ -48,3 +51,15 @@ class MissingDependencyError(TownsquareError):
 
 class BackendError(TownsquareError):
     """A model backend (local or remote) failed or answered badly."""
+
+
+def check_writable_file(path: Path, field: str = "out") -> None:
+    """Make ``path``'s folder, and say now (InputError) if ``path`` cannot be written: before minutes of
+    work or a committed import, not after."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot write {path}: {error.strerror}", field=field) from None
+    if path.is_dir() or not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise InputError(f"cannot write {path}: not a writable file", field=field)
+

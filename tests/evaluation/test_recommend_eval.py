@@ -21,7 +21,7 @@ def _run(community_file, tmp_path, **options):
         options.pop("protocol", "recbole"),
         k=K,
         seeds=2,
-        out=tmp_path / "out" / "result.json",
+        out=options.pop("out", tmp_path / "out" / "result.json"),
         vectors="tfidf",
         cold_share=0.3,
         **options,
@@ -92,6 +92,10 @@ def test_a_subset_without_the_graph(community_file, tmp_path):
 def test_bad_options_are_refused(community_file, tmp_path):
     with pytest.raises(InputError, match="protocol"):
         _run(community_file, tmp_path, protocol="loo")
+    with pytest.raises(InputError, match=r"unknown models \['foo'\]; models: popularity"):
+        _run(community_file, tmp_path, models=("popularity", "foo"))
+    with pytest.raises(InputError, match="field 'out': cannot write"):  # before any model runs
+        _run(community_file, tmp_path, out=tmp_path)
 
 
 def test_cli_prints_json_and_writes_the_report(community_file, tmp_path):

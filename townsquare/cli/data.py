@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from townsquare.cli import app, open_store, settings_of
+from townsquare.errors import check_writable_file
 
 out = Console()
 import_app = typer.Typer(help="Import users, posts, follows and interactions, or labelled text.",
@@ -57,7 +57,7 @@ def _load(ctx: typer.Context, records: Iterable, source: str, skip_bad: bool, re
     store = open_store(ctx)
     report_path = report_path or Path(f"{Path(source).name}.skipped.jsonl")
     if skip_bad:
-        _check_writable(report_path)  # before the import commits, not after
+        check_writable_file(report_path, field="report")  # before the import commits, not after
     with _progress() as progress:
         task = progress.add_task(f"importing {source}", total=None)
         report: ImportReport = Loader(store, skip_bad=skip_bad, bulk=bulk,
@@ -71,17 +71,6 @@ def _load(ctx: typer.Context, records: Iterable, source: str, skip_bad: bool, re
         report.write_skipped(report_path)
         out.print(f"[yellow]skipped {len(report.skipped):,} bad records[/]; reasons in {report_path}")
     return report
-
-
-def _check_writable(path: Path) -> None:
-    from townsquare.errors import InputError
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"cannot write the skip report {path}: {error.strerror}", field="report") from None
-    if path.is_dir() or not os.access(path if path.exists() else path.parent, os.W_OK):
-        raise InputError(f"cannot write the skip report {path}: not a writable file", field="report")
 
 
 class _Moderation:

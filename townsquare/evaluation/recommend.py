@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from townsquare.errors import InputError, MissingDependencyError
+from townsquare.errors import InputError, MissingDependencyError, check_writable_file
 from townsquare.evaluation.data import InteractionData, read_dataset
 from townsquare.evaluation.metrics import accuracy, beyond_accuracy
 from townsquare.evaluation.protocols import PROTOCOLS, Split, cold_item_split, protocol_splits
@@ -297,6 +297,11 @@ def run_recommend_eval(
         )
     if seeds < 1 or k < 1 or not 0 < cold_share < 1:
         raise InputError("need seeds >= 1, k >= 1 and 0 < cold_share < 1")
+    known = (*BASELINES, "social", "townsquare")
+    if unknown := [m for m in models or () if m not in known]:
+        raise InputError(f"unknown models {unknown}; models: {', '.join(known)}", field="models")
+    if out is not None:
+        check_writable_file(out)  # before minutes of work, not after
     say = progress or (lambda message: None)
     started = time.perf_counter()
     data = read_dataset(dataset, str(path))
