@@ -187,3 +187,10 @@ def test_a_missing_file_or_a_folder_is_named(tmp_path):
         list(read_jsonl(tmp_path))
     with pytest.raises(NotFoundError, match="input file not found: .*nope.jsonl"):
         list(read_jsonl(tmp_path / "nope.jsonl"))
+
+
+def test_a_nul_character_is_refused_with_its_line(write, errors):
+    path = write("nul.jsonl", '{"type": "user", "id": "u1", "handle": "ada"}\n'
+                              '{"type": "post", "id": "p1", "author": "u1", "text": "a \\u0000 b"}\n')
+    with pytest.raises(InputError, match=r"nul.jsonl:2: .*text contains a NUL \(0x00\) character"):
+        list(read_jsonl(path))

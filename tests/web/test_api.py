@@ -512,3 +512,29 @@ def test_an_edited_policy_is_applied_to_the_queue_on_request(tmp_path, demo_db):
     assert (again["new_cases"], again["updated_cases"]) == (0, labelled)
     world.services.close()
     world.store.close()
+
+
+def test_a_nul_character_is_a_clear_422_on_every_store(store, tmp_path):
+    """PostgreSQL cannot store 0x00 in text; it was a 500 wherever one reached the database."""
+    from fastapi.testclient import TestClient
+
+    from tests.web.conftest import HashEmbedder
+    from townsquare.ingest.loader import Loader
+    from townsquare.ingest.records import UserRecord
+    from townsquare.settings import Settings
+    from townsquare.web import create_app
+    from townsquare.web.config import WebConfig
+
+    Loader(store).load([UserRecord(id="u1", handle="ada")])
+    app = create_app(Settings(data_dir=tmp_path), WebConfig(demo=True, generate_replies=False,
+                                                             moderate_on_ingest=False),
+                     store=store, embedder=HashEmbedder(), moderation=None)
+    client = TestClient(app, raise_server_exceptions=False)
+    ingest = {"Authorization": f"Bearer {app.state.services.keys.create(['ingest'])[0]}"}
+    read = {"Authorization": f"Bearer {app.state.services.keys.create(['read'])[0]}"}
+    posted = client.post("/v1/posts", headers=ingest, json={"id": "p1", "author": "u1", "text": "a \u0000 b"})
+    assert posted.status_code == 422 and "NUL" in posted.text, posted.text
+    looked = client.get("/v1/users/a%00b/feed", headers=read)
+    assert looked.status_code in (404, 422), looked.text
+    steered = client.post("/v1/users/u1/steering", headers=ingest, json={"text": "more \u0000 chess"})
+    assert steered.status_code in (201, 422), steered.text

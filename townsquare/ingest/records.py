@@ -85,6 +85,15 @@ def _now() -> datetime:
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
+    @model_validator(mode="after")
+    def _no_nul(self) -> Record:
+        """No 0x00 in any text: PostgreSQL cannot store it, and no post means it."""
+        for name, value in self.__dict__.items():
+            if isinstance(value, str) and "\x00" in value or (
+                    isinstance(value, list) and any(isinstance(v, str) and "\x00" in v for v in value)):
+                raise ValueError(f"{name} contains a NUL (0x00) character")
+        return self
+
 
 class UserRecord(Record):
     type: Literal["user"] = "user"

@@ -11,7 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -89,6 +89,14 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=error.status_code,
             headers=getattr(error, "headers", None),
         )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, error: DataError) -> Response:
+        if "NUL" not in str(error.orig):  # PostgreSQL's text holds no 0x00; SQLite's does
+            return await _unexpected(request, error)
+        message = "text may not contain NUL (0x00) characters"
+        page = await run_in_threadpool(page_error, request, message, 422)
+        return page or JSONResponse(error_body(message), status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> Response:
