@@ -347,10 +347,29 @@ def test_migration_0008_keeps_each_posts_oldest_open_case(empty_url):
     p1, p2 = store.find_post("p1")["id"], store.find_post("p2")["id"]
     with store.begin() as conn:
         conn.execute(moderation_cases.insert(), [_case(p1), _case(p1), _case(p1, "appealed"), _case(p2), _case(p1)])
-    store.migrate()
+    store.migrate("0008")
     assert store.schema_revision() == "0008"
     with store.read() as conn:
         rows = conn.execute(select(moderation_cases.c.id, moderation_cases.c.post_id, moderation_cases.c.status)
                             .order_by(moderation_cases.c.id)).all()
     assert [(row.id, row.status) for row in rows] == [(1, "open"), (3, "appealed"), (4, "open")]
     store.close()
+
+
+def test_migration_0009_takes_the_reporters_name_out_of_cases(empty_url):
+    from townsquare.storage.moderation_schema import moderation_cases
+
+    store = Store.open(empty_url, migrate=False)
+    store.migrate("0008")
+    Loader(store).load(small_world())
+    report = {"classifier": "user_reports", "label": "reported", "why": "reported by @ada"}
+    scored = {"classifier": "spam", "label": "spam", "why": "spam 0.91"}
+    with store.begin() as conn:
+        conn.execute(moderation_cases.insert(), [{**_case(store.find_post("p1")["id"]), "reasons": [report, scored]}])
+    store.migrate()
+    assert store.schema_revision() == "0009"
+    with store.read() as conn:
+        reasons = conn.execute(select(moderation_cases.c.reasons)).scalar_one()
+    assert [r["why"] for r in reasons] == ["reported by a user", "spam 0.91"]
+    store.close()
+

@@ -267,7 +267,7 @@ def test_a_moderator_does_not_decide_on_their_own_post(tmp_path, demo_db):
         mine, theirs = (conn.execute(select(posts.c.id).where(where).limit(1)).scalar()
                         for where in (posts.c.author_id == me, posts.c.author_id != me))
     for post in (mine, theirs):
-        report_post(world.store, post, world.handles[1])
+        report_post(world.store, post)
     client = _signed_in(world, moderator=True)
     refused = client.post(f"/moderation/{latest_case(world.store, mine)['id']}", data={"action": "allow"},
                           follow_redirects=False)
@@ -330,7 +330,7 @@ def test_the_composer_scores_a_new_post_and_tells_its_author_what_moderation_did
 
     decide_case(world.store, case["id"], "mod-ann", "hide")
     world.services.moderation_changed([case["post_id"]])
-    report_post(world.store, page.rsplit("/", 1)[1], "someone")  # a new case after the decision
+    report_post(world.store, page.rsplit("/", 1)[1])  # a new case after the decision
     text = html_text.unescape(client.get(page).text)
     assert "A moderator hid it on" in text and 'action="' + page + '/appeal"' in text
     appealed = client.post(page + "/appeal", data={"reason": "it is my own number"}, follow_redirects=False)

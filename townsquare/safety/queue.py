@@ -358,16 +358,18 @@ def _decide(conn, case_id: int, moderator: str, action: str, labels: dict[str, s
     return {"decision": decision_id, **row, "created_at": row["created_at"].isoformat()}
 
 
-def report_post(store: Store, post_ref: str | int, reporter: str) -> None:
+def report_post(store: Store, post_ref: str | int) -> None:
     """A user's report puts the post in the moderation queue, once while a case about it is open or appealed
-    (a case another worker opened for it meanwhile stands: one open case a post)."""
+    (a case another worker opened for it meanwhile stands: one open case a post). The case does not name
+    the reporter: its reasons reach the post's author (their export) and outlive the reporter; who
+    reported is in the reporter's own interactions."""
     post = store.find_post(post_ref)
     c = moderation_cases.c
     with store.begin() as conn:
         if conn.execute(select(c.id).where(c.post_id == post["id"], c.status.in_(("open", "appealed")))).first():
             return
         reason = {"classifier": USER_REPORTS, "label": "reported", "score": 1.0, "threshold": 1.0, "action": "review",
-                  "factor": 1.0, "precision": None, "spans": [], "why": f"reported by @{reporter}",
+                  "factor": 1.0, "precision": None, "spans": [], "why": "reported by a user",
                   "rejected_label": None}
         now = _now()
         store.insert_ignore(conn, moderation_cases, [{

@@ -66,7 +66,7 @@ def act(
         return not_shown(request, viewer)
     services.feed.record(viewer.user_id, post, kind)
     if kind == "report":
-        report_post(services.store, post, viewer.handle or str(viewer.user_id))
+        report_post(services.store, post)
     done, then = ACTIONS[kind]
     notice = f"{done} “{first_words(shown['text'], 40)}”: {then}."
     back = back if _POST_PAGE.fullmatch(back) else "/home"  # a post page of this site, or the feed

@@ -97,7 +97,7 @@ def feedback(user: UserRef, body: FeedbackCreate, row: ActingUser, services: Ser
     """Live feedback (like, hide, report, ...): logged and counted on the very next feed request."""
     services.feed.record(int(row["id"]), body.post, body.kind.value, value=body.value)
     if body.kind.value == "report":
-        report_post(services.store, body.post, row["handle"])
+        report_post(services.store, body.post)
     return Message(detail=f"recorded {body.kind.value} on {body.post}")
 
 
