@@ -30,14 +30,15 @@ def test_keys_create_list_revoke(tmp_path):
         assert result.exit_code == 0, result.output
         return result.output
 
-    created = json.loads(run("keys", "create", "--scope", "read", "--scope", "ingest", "--name", "ci"))
+    long_name = "the nightly export job on the reporting box in rack three, which a terminal would wrap"
+    created = json.loads(run("keys", "create", "--scope", "read", "--scope", "ingest", "--name", long_name))
     assert created["key"].startswith("ts_") and created["scopes"] == ["ingest", "read"]
     recall_s = 0.2
     client = TestClient(create_app(settings, WebConfig(auth_recall_s=recall_s), store=store, moderation=None))
     headers = {"Authorization": f"Bearer {created['key']}"}
     assert client.get("/v1/users/ada", headers=headers).status_code == 200
     listed = json.loads(run("keys", "list", "--json"))
-    assert [k["name"] for k in listed] == ["ci"] and "key_hash" not in listed[0]
+    assert [k["name"] for k in listed] == [long_name] and "key_hash" not in listed[0]
     run("keys", "revoke", str(created["id"]))  # another process's revocation: within auth_recall_s
     time.sleep(recall_s)
     assert client.get("/v1/users/ada", headers=headers).status_code == 401

@@ -68,7 +68,7 @@ def keys_create(
     from townsquare.web.auth import KeyBook
 
     secret, row = KeyBook(open_store(ctx)).create(scope, user=user, name=name)
-    out.print(json.dumps({"key": secret, **row}), highlight=False)
+    print(json.dumps({"key": secret, **row}))  # plain: rich would wrap it at the terminal width, mid-string
 
 
 @keys_app.command("list")
@@ -80,7 +80,7 @@ def keys_list(
 
     rows = KeyBook(open_store(ctx)).list()
     if as_json:
-        out.print(json.dumps(rows), highlight=False)
+        out.print_json(json.dumps(rows))  # soft-wrapped: valid JSON at any terminal width
         return
     table = Table("id", "prefix", "name", "scopes", "user", "created", "revoked")
     for r in rows:
