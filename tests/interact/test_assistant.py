@@ -53,3 +53,23 @@ def test_the_question_words_are_not_the_topic():
     assert parse_question("who here writes about chess openings?", now)[:2] == ("people", "chess openings")
     assert parse_question("anything on espresso?", now)[1] == "espresso"
     assert parse_question("anything new on espresso lately?", now)[1] == "espresso"
+
+
+def test_an_answer_never_quotes_what_the_policy_labels_or_demotes(community, embedder, safety):
+    """The assistant is safety-checked: a labelled post is cited by its labels, a demoted one not at all."""
+    from townsquare.ingest.loader import Loader
+    from townsquare.ingest.records import PostRecord
+    from townsquare.safety.queue import score_posts, stored_scores
+
+    _, scorer, policy = safety
+    insult = "Your sourdough is garbage and you are a worthless idiot"
+    Loader(community).load([PostRecord(id="rude", author="eve", created_at=NOW, text=insult)])
+    post = community.find_post("rude")["id"]
+    score_posts(community, [post], scorer, policy)
+    stored = stored_scores(community, [post])[post]
+    action = policy.decide(stored["scores"], stored["spans"]).action
+    assert action in ("label", "demote"), action  # what this test is about
+    answer = Assistant(community, embedder, policy).answer("bo", "any posts about sourdough?", now=NOW)
+    assert "idiot" not in answer.text and all("idiot" not in c.snippet for c in answer.citations)
+    if action == "label":
+        assert any("labelled" in c.snippet for c in answer.citations if c.ref == "rude")

@@ -90,7 +90,7 @@ class Assistant:
         if kind == "people":
             return self._people(hits, topic, since)
         cites = [Citation("post", r["id"], r["external_id"], self.post_url.format(ref=r["external_id"]),
-                          _snippet(r["text"]), round(s, 3)) for r, s in hits[: self.k]]
+                          _quoted(r), round(s, 3)) for r, s in hits[: self.k]]
         lines = [f"{i}. @{r['handle']}: \"{c.snippet}\" ({c.url})" for i, ((r, _), c) in enumerate(zip(hits, cites), 1)]
         return Answer(f"Posts about {topic}{when}:\n" + "\n".join(lines), cites, topic, since)
 
@@ -103,15 +103,16 @@ class Assistant:
         for rs in ranked:
             row = rs[0][0]
             cites.append(Citation("user", row["author_id"], row["handle"], self.user_url.format(ref=row["handle"]),
-                                  _snippet(row["text"]), round(rs[0][1], 3)))
+                                  _quoted(row), round(rs[0][1], 3)))
             cites.append(Citation("post", row["id"], row["external_id"], self.post_url.format(ref=row["external_id"]),
-                                  _snippet(row["text"]), round(rs[0][1], 3)))
-            lines.append(f"- @{row['handle']} ({len(rs)} post{'s' * (len(rs) > 1)}), e.g. \"{_snippet(row['text'])}\" "
+                                  _quoted(row), round(rs[0][1], 3)))
+            lines.append(f"- @{row['handle']} ({len(rs)} post{'s' * (len(rs) > 1)}), e.g. \"{_quoted(row)}\" "
                          f"({self.post_url.format(ref=row['external_id'])})")
         return Answer(f"People here who write about {topic}:\n" + "\n".join(lines), cites, topic, since)
 
     def visible_posts(self, user_id: int, since: datetime | None) -> list[dict]:
-        """Live posts the user may see, newest first, without blocked/muted authors or moderated posts."""
+        """Live posts the user may see, newest first, without blocked/muted authors or the posts the policy
+        demotes or hides; a labelled post carries its ``labels`` (its text is then not quoted)."""
         with self.store.read() as conn:
             query = (select(posts.c.id, posts.c.external_id, posts.c.text, posts.c.author_id, posts.c.created_at,
                             users.c.handle).join(users, users.c.id == posts.c.author_id)
@@ -123,7 +124,13 @@ class Assistant:
         if self.policy is not None and rows:
             from townsquare.safety import post_decisions
             decisions = post_decisions(self.store, [r["id"] for r in rows], self.policy)
-            rows = [r for r in rows if decisions.get(r["id"]) is None or decisions[r["id"]].action not in ("review", "hide")]
+            kept = []
+            for row in rows:
+                decision = decisions.get(row["id"])
+                if decision is None or decision.action in ("allow", "label"):  # not what the policy demotes or hides
+                    row["labels"] = decision.labels if decision is not None else ()
+                    kept.append(row)
+            rows = kept
         return rows
 
     def _rank(self, rows: list[dict], topic: str) -> list[tuple[dict, float]]:
@@ -135,6 +142,13 @@ class Assistant:
         boosted = sims + np.array([0.1 * any(w in r["text"].lower() for w in words) for r in rows])
         order = np.argsort(-boosted)
         return [(rows[i], float(boosted[i])) for i in order if boosted[i] >= self.min_similarity][: 4 * self.k]
+
+
+def _quoted(row: dict) -> str:
+    """What an answer quotes of a post: its first words, or for a post the policy labels only the labels."""
+    if labels := row.get("labels"):
+        return f"a post labelled {', '.join(labels)}: open it to read it"
+    return _snippet(row["text"])
 
 
 def _snippet(text: str, limit: int = 100) -> str:
