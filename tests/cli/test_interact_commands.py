@@ -73,3 +73,16 @@ def test_the_reply_scorer_trains_and_is_evaluated_from_the_command_line(run, tmp
         assert metrics["contexts"] == len(TOPICS) and 0.0 <= metrics["recall_at_1"] <= 1.0
         assert metrics["good_over_random"] > 0.5  # on-topic replies beat others' replies: better than chance
     assert report["scorer_throughput"]["candidates_per_s"] > 0
+
+
+def test_eval_replies_keeps_its_report_when_the_generator_is_down(run, tmp_path, monkeypatch):
+    """An OpenAI-compatible server that does not answer: the generated section says so, the rest stands."""
+    data = _dailydialog(tmp_path / "dd")
+    monkeypatch.setenv("TOWNSQUARE_GENERATOR_BACKEND", "openai")
+    monkeypatch.setenv("TOWNSQUARE_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens on port 9
+    monkeypatch.setenv("TOWNSQUARE_OPENAI_MAX_RETRIES", "0")
+    result = run("eval", "replies", "--data", str(data / "dev.json"), "--folds", "2", "--sample", "4", "--json")
+    assert result.exit_code == 0, result.output
+    generated = json.loads(result.output[result.output.index("{"):])["generated"]
+    assert generated["generator_error"] and "generated" not in generated["results"]
+    assert generated["results"]["retrieved"]["contexts"] == 4

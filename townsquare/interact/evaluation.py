@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from townsquare.errors import BackendError
 from townsquare.interact.bank import BankEntry, ResponseBank
 from townsquare.interact.candidates import GeneratedSource
 from townsquare.interact.scorer import ResponseScorer, context_texts, context_vector
@@ -68,13 +69,14 @@ def generated_report(groups: Sequence, data: GroupVectors, embedder: Embedder, g
     rows: dict[str, list[tuple[bool, float, float]]] = {k: [] for k in ("generated", "retrieved", "pooled", "stock_three")}
     gold: list[tuple[bool, float]] = []
     examples = []
+    generator_error = None
     stock_vecs = embedder.embed(list(STOCK_THREE))
     for f, test in enumerate(parts):
         train = np.concatenate([p for j, p in enumerate(parts) if j != f])
         scorer = train_scorer(data.take(train))
         bank = ResponseBank.build([BankEntry(" ".join(groups[i].context[-3:]), r) for i in train for r in groups[i].good],
                                   embedder)
-        source = GeneratedSource(generator) if generator is not None else None
+        source = GeneratedSource(generator) if generator is not None and generator_error is None else None
         for i in test[:per_fold]:
             g = groups[i]
             good, adv = embedder.embed(g.good), embedder.embed(g.adversarial)
@@ -82,7 +84,13 @@ def generated_report(groups: Sequence, data: GroupVectors, embedder: Embedder, g
             cv = embedder.embed([last, whole])
             ctx = context_vector(cv[0], cv[1])
             retrieved = [e.reply for e, _ in bank.search(cv[0], 12)]
-            generated = [c.text for c in source.fetch(list(g.context[-3:]), VoiceProfile())] if source else []
+            generated = []
+            if source is not None:
+                try:
+                    generated = [c.text for c in source.fetch(list(g.context[-3:]), VoiceProfile())]
+                except BackendError as error:  # the rest of the report stands without generated replies
+                    generator_error, source = str(error), None
+                    log(f"generated suggestions skipped from here on: {error}")
             pick = {}
             for name, texts in (("generated", generated), ("retrieved", retrieved), ("pooled", generated + retrieved)):
                 if not texts:
@@ -108,7 +116,8 @@ def generated_report(groups: Sequence, data: GroupVectors, embedder: Embedder, g
     summary["gold_vs_other_golds"] = {"replies": len(gold), "closer_to_good_than_adversarial": _mean([x[0] for x in gold]),
                                       "cosine_to_good": _mean([x[1] for x in gold])}
     return {"protocol": "top-1 of each candidate set under the fold's scorer; bank = the training folds' good "
-                        "replies retrieved by context similarity", "results": summary, "examples": examples}
+                        "replies retrieved by context similarity", "results": summary, "examples": examples,
+            "generator_error": generator_error}
 
 
 def _mean(values) -> float | None:
