@@ -63,8 +63,12 @@ def test_the_reply_scorer_trains_and_is_evaluated_from_the_command_line(run, tmp
     trained = run("train", "scorer", "--data", str(data), "--epochs", "5", "--out", str(tmp_path / "scorer.npz"))
     assert trained.exit_code == 0, trained.output
     assert f"trained on {len(TOPICS)} contexts" in trained.output and (tmp_path / "scorer.npz").stat().st_size > 0
-    result = run("eval", "replies", "--data", str(data / "dev.json"), "--folds", "2", "--sample", "0", "--json")
+    result = run("eval", "replies", "--data", str(data / "dev.json"), "--folds", "2", "--sample", "0", "--json",
+                 "--out", str(tmp_path / "r" / "replies.json"))
     assert result.exit_code == 0, result.output
+    page = (tmp_path / "r" / "replies.html").read_text()
+    assert "<img" in page and "good_over_adversarial" in page and (tmp_path / "r" / "replies.png").stat().st_size
+    assert json.loads((tmp_path / "r" / "replies.json").read_text())["contexts"] == len(TOPICS)
     report = json.loads(result.output[result.output.index("{"):])
     assert report["contexts"] == len(TOPICS)
     ranking = report["ranking"]
@@ -81,8 +85,10 @@ def test_eval_replies_keeps_its_report_when_the_generator_is_down(run, tmp_path,
     monkeypatch.setenv("TOWNSQUARE_GENERATOR_BACKEND", "openai")
     monkeypatch.setenv("TOWNSQUARE_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens on port 9
     monkeypatch.setenv("TOWNSQUARE_OPENAI_MAX_RETRIES", "0")
-    result = run("eval", "replies", "--data", str(data / "dev.json"), "--folds", "2", "--sample", "4", "--json")
+    result = run("eval", "replies", "--data", str(data / "dev.json"), "--folds", "2", "--sample", "4", "--json",
+                 "--out", str(tmp_path / "replies.json"))
     assert result.exit_code == 0, result.output
     generated = json.loads(result.output[result.output.index("{"):])["generated"]
     assert generated["generator_error"] and "generated" not in generated["results"]
     assert generated["results"]["retrieved"]["contexts"] == 4
+    assert "No generated replies" in (tmp_path / "replies.html").read_text()

@@ -132,17 +132,27 @@ def eval_replies(ctx: typer.Context, data: DDData,
                  folds: Annotated[int, typer.Option("--folds", min=2)] = 5,
                  sample: Annotated[int, typer.Option(
                      "--sample", help="Held-out contexts for generated suggestions (0: skip).")] = 50,
-                 no_generator: NoGen = False, as_json: JsonFlag = False) -> None:
-    """DailyDialog++ ranking (k-fold by context) with ablations, scorer speed, generated suggestions."""
+                 no_generator: NoGen = False, as_json: JsonFlag = False,
+                 output: Annotated[Path, typer.Option("--out", help=(
+                     "JSON result file; the HTML + PNG report go beside it."))] = Path("reports/replies-dailydialog.json"),
+                 ) -> None:
+    """DailyDialog++ ranking (k-fold by context) with ablations, scorer speed, generated suggestions;
+    writes JSON and an HTML + PNG report."""
+    from townsquare.errors import check_writable_file
     from townsquare.interact.evaluation import evaluate_replies
+    from townsquare.interact.report import write_report
     from townsquare.interact.training_data import dailydialog_groups
     from townsquare.models import get_embedder, get_generator
 
     settings = settings_of(ctx)
+    check_writable_file(output)  # before the work, not after
+    groups = dailydialog_groups(data)
     generator = None if no_generator or sample == 0 else get_generator(settings)
-    report = evaluate_replies(dailydialog_groups(data), get_embedder(settings), folds=folds, generator=generator,
+    report = evaluate_replies(groups, get_embedder(settings), folds=folds, generator=generator,
                               sample=sample, log=lambda m: err.print(m, highlight=False))
+    written = write_report(report, output)
     if as_json:
         print(json.dumps(report, indent=2, default=str))
-    else:
-        out.print(report)
+        return
+    out.print(report)
+    out.print("wrote " + ", ".join(str(p) for p in written))
