@@ -30,6 +30,15 @@ def test_no_match_says_so_and_cites_nothing(community, embedder):
     assert answer.citations == [] and "no posts" in answer.text
 
 
+def test_a_question_longer_than_the_box_is_refused(community, embedder):
+    import pytest
+
+    from townsquare.errors import InputError
+
+    with pytest.raises(InputError, match="ask in at most 1,000"):
+        Assistant(community, embedder).answer("ana", "chess " * 300, now=NOW)
+
+
 def test_post_text_cannot_instruct_the_assistant(community, embedder):
     from townsquare.ingest.loader import Loader
     from townsquare.ingest.records import PostRecord

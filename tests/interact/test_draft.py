@@ -46,3 +46,20 @@ def test_rewrites(drafter):
     assert "lovely" in warm
     with pytest.raises(InputError):
         d.rewrite(text, "angrier")
+
+
+def test_long_input_is_refused_or_kept_short(drafter):
+    d = drafter()
+    with pytest.raises(InputError, match="at most 2,000"):
+        d.draft("bo", "ramen " * 500)
+    with pytest.raises(InputError, match="the draft is empty"):
+        d.rewrite("  ", "shorter")
+    drafted = d.draft("bo", "ramen broth " * 150)  # 1,800 characters, no generator: drafted from the prompt
+    assert len(drafted.text.split()) <= 45
+    assert len(d.rewrite("ramen " * 300, "shorter").text.split()) <= 45
+
+
+def test_a_models_lead_in_never_reaches_the_question(drafter, gullible):
+    gullible.default = 'The author could ask: "What makes your new ramen special?'
+    text = drafter(gullible).rewrite("Tried the new ramen place, the broth was great", "add_question").text
+    assert text == "Tried the new ramen place, the broth was great. What makes your new ramen special?"

@@ -52,12 +52,17 @@ class Answer:
     since: datetime | None = None
 
 
+MAX_QUESTION = 1000  # characters, as the web app's box
+
+
 def parse_question(question: str, now: datetime) -> tuple[str, str, datetime | None]:
     """``(kind, topic, since)``: kind is 'people' or 'posts'."""
     q = " ".join(question.strip().split())
     if not q:
         raise InputError("the question is empty: ask about a topic, e.g. 'any posts about sourdough?'",
                          field="question")
+    if len(q) > MAX_QUESTION:
+        raise InputError(f"the question has {len(q):,} characters; ask in at most {MAX_QUESTION:,}", field="question")
     since = None
     for phrase, days in _WINDOWS.items():
         if phrase in q.lower():

@@ -34,6 +34,8 @@ from townsquare.models.base import Embedder, Generator, l2_normalise
 from townsquare.storage.schema import posts
 
 REWRITES = ("shorter", "warmer", "more_formal", "add_question")
+MAX_TEXT = 2000  # characters of a prompt or a draft, as the web app's boxes
+_LEAD_IN = re.compile(r"^[^:?\"]{0,60}:\s*")  # a model's "Question:" or "The author could ask:"
 _STOP = {"a", "an", "the", "and", "or", "but", "so", "to", "of", "in", "on", "at", "for", "with", "from", "by", "about", "this", "that", "these", "those", "it", "its", "is", "are", "was", "were", "be", "been", "am", "i", "me", "my", "we", "our", "you", "your", "he", "she", "they", "them", "their", "just", "really", "very", "new", "tried", "try", "got", "get", "went", "go", "some", "any", "all", "much", "more", "most", "too", "also", "then", "than", "there", "here", "what", "which", "who", "how", "when", "where", "why", "loved", "love", "like", "liked", "today", "yesterday", "tonight", "week", "weekend"}
 _SLANG = {"gonna": "going to", "wanna": "want to", "gotta": "have to", "lol": "", "omg": "", "tbh": "",
           "idk": "I do not know", "u": "you", "ur": "your", "ya": "you", "yeah": "yes", "nope": "no"}
@@ -92,12 +94,15 @@ class Drafter:
         prompt = " ".join(prompt.split())
         if not prompt:
             raise InputError("the prompt is empty: say what the post is about", field="prompt")
+        if len(prompt) > MAX_TEXT:
+            raise InputError(f"the prompt has {len(prompt):,} characters; a draft's prompt has at most {MAX_TEXT:,}",
+                             field="prompt")
         user = self.store.find_user(user_id)
         voice = VoiceProfile.learn(user_texts(self.store, user["id"]))
         reasons: list[str] = []
         body, source = self._generate(prompt, voice, reasons), "generated"
         if not body:
-            body, source = _from_prompt(prompt), "prompt"
+            body, source = _words(_from_prompt(prompt), self.max_words), "prompt"
         body = self.styler.apply(_HASHTAG.sub("", body), voice, topic=prompt)
         tags = self.hashtags(prompt, body, voice)
         text = f"{body} {' '.join('#' + t for t in tags)}".strip()
@@ -106,6 +111,10 @@ class Drafter:
     def rewrite(self, text: str, how: str) -> Draft:
         if how not in REWRITES:
             raise InputError(f"unknown rewrite {how!r}; use one of: {', '.join(REWRITES)}", field="how")
+        if not text.strip():
+            raise InputError("the draft is empty: give the text to rewrite", field="text")
+        if len(text) > MAX_TEXT:
+            raise InputError(f"the draft has {len(text):,} characters; rewrite at most {MAX_TEXT:,}", field="text")
         tags = _HASHTAG.findall(text)
         body = _HASHTAG.sub("", text).strip()
         body = getattr(self, f"_{how}")(body)
@@ -151,7 +160,8 @@ class Drafter:
                 "Answer with the question only."), max_tokens=24, temperature=0.0, stop=["\n"])
             try:
                 q = clean_generated(self.generator.generate(request).text, max_words=12)
-                if q.endswith("?") and not find_pii(q):
+                q = _LEAD_IN.sub("", q).strip().strip('"\u201c\u201d\'')  # 'The author could ask: "...?"'
+                if q.endswith("?") and '"' not in q and ":" not in q and not find_pii(q):
                     return q
             except Exception:  # noqa: BLE001, S110  (any backend failure: a stock question below)
                 pass
@@ -160,7 +170,7 @@ class Drafter:
     # -- rewrites -----------------------------------------------------------------------------
     def _shorter(self, body: str) -> str:
         first = re.split(r"(?<=[.!?])\s+", body)[0]
-        return _FILLER.sub("", first).strip()
+        return _words(_FILLER.sub("", first).strip(), self.max_words)
 
     def _warmer(self, body: str) -> str:
         emoji = " 😊" if not EMOJI.search(body) else ""
@@ -180,7 +190,10 @@ class Drafter:
         return text if text.endswith((".", "?")) else text + "."
 
     def _add_question(self, body: str) -> str:
-        return body if body.rstrip().endswith("?") else f"{body.rstrip()} {self._ask(body)}"
+        body = body.rstrip()
+        if body.endswith("?"):
+            return body
+        return f"{body if body.endswith(('.', '!')) else body + '.'} {self._ask(body)}"
 
     # -- shared -------------------------------------------------------------------------------
     def hashtags(self, prompt: str, body: str, voice: VoiceProfile, k: int = 2) -> list[str]:
@@ -343,6 +356,12 @@ class HashtagIndex:
         scores = 0.6 * (self.centroids @ query) + 0.4 * (self.names @ query)
         scores += np.array([0.08 * any(_spells(w, t) for w in words) + 0.04 * (t in favourites) for t in self.tags])
         return [(self.tags[i], round(float(scores[i]), 4)) for i in np.argsort(-scores)[:k]]
+
+
+def _words(text: str, most: int) -> str:
+    """``text`` cut to ``most`` words, with an ellipsis where it was cut."""
+    words = text.split()
+    return text if len(words) <= most else " ".join(words[:most]).rstrip(",;:") + "…"
 
 
 def _from_prompt(prompt: str) -> str:
