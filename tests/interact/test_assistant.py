@@ -30,6 +30,12 @@ def test_no_match_says_so_and_cites_nothing(community, embedder):
     assert answer.citations == [] and "no posts" in answer.text
 
 
+def test_a_question_with_no_topic_gets_the_newest_posts(community, embedder):
+    answer = Assistant(community, embedder).answer("ana", "anything new this week?", now=NOW)
+    assert answer.text.startswith("The newest posts from the past week:") and answer.citations
+    assert "?" not in answer.text.splitlines()[0]
+
+
 def test_a_question_longer_than_the_box_is_refused(community, embedder):
     import pytest
 

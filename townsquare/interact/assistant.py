@@ -69,7 +69,7 @@ def parse_question(question: str, now: datetime) -> tuple[str, str, datetime | N
             since = now - timedelta(days=days)
             q = re.sub(re.escape(phrase), " ", q, flags=re.IGNORECASE)
     kind = "people" if _PEOPLE.search(q) else "posts"
-    topic = " ".join(_SCAFFOLD.sub(" ", q.replace("?", " ")).split()) or q
+    topic = " ".join(_SCAFFOLD.sub(" ", q.replace("?", " ")).split())  # "" for "anything today?"
     return kind, topic, since
 
 
@@ -87,17 +87,19 @@ class Assistant:
         now = now or datetime.now(UTC)
         kind, topic, since = parse_question(question, now)
         rows = self.visible_posts(user["id"], since)
-        hits = self._rank(rows, topic)
+        hits = self._rank(rows, topic) if topic else [(r, 1.0) for r in rows[: 4 * self.k]]  # newest first
         when = " from the past week" if since and now - since == timedelta(days=7) else (
             f" since {since:%Y-%m-%d}" if since else "")
         if not hits:
-            return Answer(f"I found no posts about {topic}{when} that you can see.", [], topic, since)
+            about = f" about {topic}" if topic else ""
+            return Answer(f"I found no posts{about}{when} that you can see.", [], topic, since)
         if kind == "people":
             return self._people(hits, topic, since)
         cites = [Citation("post", r["id"], r["external_id"], self.post_url.format(ref=r["external_id"]),
                           _quoted(r), round(s, 3)) for r, s in hits[: self.k]]
         lines = [f"{i}. @{r['handle']}: \"{c.snippet}\" ({c.url})" for i, ((r, _), c) in enumerate(zip(hits, cites), 1)]
-        return Answer(f"Posts about {topic}{when}:\n" + "\n".join(lines), cites, topic, since)
+        heading = f"Posts about {topic}{when}" if topic else f"The newest posts{when}"
+        return Answer(f"{heading}:\n" + "\n".join(lines), cites, topic, since)
 
     def _people(self, hits, topic: str, since) -> Answer:
         by_author: dict[int, list] = defaultdict(list)
@@ -113,7 +115,8 @@ class Assistant:
                                   _quoted(row), round(rs[0][1], 3)))
             lines.append(f"- @{row['handle']} ({len(rs)} post{'s' * (len(rs) > 1)}), e.g. \"{_quoted(row)}\" "
                          f"({self.post_url.format(ref=row['external_id'])})")
-        return Answer(f"People here who write about {topic}:\n" + "\n".join(lines), cites, topic, since)
+        heading = f"People here who write about {topic}" if topic else "People who posted lately"
+        return Answer(f"{heading}:\n" + "\n".join(lines), cites, topic, since)
 
     def visible_posts(self, user_id: int, since: datetime | None) -> list[dict]:
         """Live posts the user may see, newest first, without blocked/muted authors or the posts the policy

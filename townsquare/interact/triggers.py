@@ -40,7 +40,8 @@ class TriggerCheck:
         if (False, "block") in kinds or (True, "block") in kinds:
             return ["one of you blocks the other"]
         if post["visibility"] == "private" or (post["visibility"] == "followers" and (True, "follow") not in kinds):
-            return [f"the post is {post['visibility']} and you cannot reply to it"]
+            return ["the post is private" if post["visibility"] == "private"
+                    else "the post is for its author's followers only, and you do not follow them"]
         return []
 
     def text_reasons(self, text: str) -> list[str]:
