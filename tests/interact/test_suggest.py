@@ -1,5 +1,7 @@
+import pytest
 from sqlalchemy import select
 
+from townsquare.errors import InputError
 from townsquare.interact import ResponseBank, record_feedback
 from townsquare.interact.bank import bank_entries
 from townsquare.interact.suggest import _norm
@@ -115,6 +117,8 @@ def test_feedback_is_recorded_and_grows_the_bank(make_suggester, community):
     result = make_suggester().suggest("c4", "bo")
     first, *rest = result.items
     record_feedback(community, first.id, "edited", "Great progress, the Sicilian rewards patience.")
+    with pytest.raises(InputError, match="goes with 'edited' only"):  # not silently dropped
+        record_feedback(community, rest[0].id, "picked", "what they posted")
     for item in rest:
         record_feedback(community, item.id, "ignored")
     with community.read() as conn:

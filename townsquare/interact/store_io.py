@@ -58,6 +58,8 @@ def record_feedback(store, suggestion_id: int, outcome: str, final_text: str | N
         raise InputError(f"unknown outcome {outcome!r}; use one of: {', '.join(OUTCOMES)}", field="outcome")
     if outcome == "edited" and not (final_text or "").strip():
         raise InputError("an edited suggestion needs the text the user posted (final_text)", field="final_text")
+    if outcome != "edited" and final_text:
+        raise InputError(f"the text the user posted goes with 'edited' only, not {outcome!r}", field="final_text")
     with store.begin() as conn:
         done = conn.execute(update(interact_suggestions).where(interact_suggestions.c.id == suggestion_id).values(
             outcome=outcome, final_text=final_text if outcome == "edited" else None, outcome_at=datetime.now(UTC)))
