@@ -65,7 +65,7 @@ def generated_report(groups: Sequence, data: GroupVectors, embedder: Embedder, g
     """Top-1 suggestion per sampled held-out context, by candidate source, beside the two baselines."""
     order = np.random.default_rng(seed).permutation(len(groups))
     parts = np.array_split(order, folds)
-    per_fold = max(1, sample // folds)
+    per_fold = [len(share) for share in np.array_split(np.arange(sample), folds)]  # ``sample`` in all
     rows: dict[str, list[tuple[bool, float, float]]] = {k: [] for k in ("generated", "retrieved", "pooled", "stock_three")}
     gold: list[tuple[bool, float]] = []
     examples = []
@@ -77,7 +77,7 @@ def generated_report(groups: Sequence, data: GroupVectors, embedder: Embedder, g
         bank = ResponseBank.build([BankEntry(" ".join(groups[i].context[-3:]), r) for i in train for r in groups[i].good],
                                   embedder)
         source = GeneratedSource(generator) if generator is not None and generator_error is None else None
-        for i in test[:per_fold]:
+        for i in test[:per_fold[f]]:
             g = groups[i]
             good, adv = embedder.embed(g.good), embedder.embed(g.adversarial)
             last, whole = context_texts(g.context)
