@@ -134,7 +134,8 @@ def test_generated_assistant_talk_is_never_a_candidate():
     from townsquare.interact.voice import VoiceProfile
 
     for junk in ("I'm sorry for the confusion, but as a text-based AI I cannot reply.",
-                 "As an AI language model, I love bird boxes.", "<post>"):
+                 "As an AI language model, I love bird boxes.", "<post>",
+                 "I'm glad you like science fiction. I'd be happy to help with your request"):
         assert GeneratedSource(ScriptedGenerator(junk)).fetch(["Finished a bird box today."], VoiceProfile()) == []
     kept = GeneratedSource(ScriptedGenerator("That looks lovely, what wood?")).fetch(["A bird box."], VoiceProfile())
     assert [c.text for c in kept] == ["That looks lovely, what wood?"] * 2

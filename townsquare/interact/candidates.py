@@ -109,8 +109,9 @@ _PREFIX = re.compile(r"^\s*(reply|response|answer|assistant)\s*[:\-]\s*", re.IGN
 # A small chat model often answers as an assistant ("I'm sorry for the confusion, but as a
 # text-based AI ...") instead of as a reader of the post: never a reply a person would send.
 ASSISTANT_TALK = re.compile(r"\bas an? (ai|text-based|language model|assistant)\b|\bI'?m sorry for (the|any) "
-                            r"(confusion|misunderstanding)|\bI (can(no|')t|am unable to) (help|assist)|</?post>",
-                            re.IGNORECASE)
+                            r"(confusion|misunderstanding)|\bI (can(no|')t|am unable to) (help|assist)|</?post>|"
+                            r"\bI'?d be (happy|glad) to (help|assist)|\bhappy to help with your (request|question)|"
+                            r"\bwith your request\b", re.IGNORECASE)
 
 
 def clean_generated(text: str, max_words: int = 25) -> str:
