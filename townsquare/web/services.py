@@ -195,7 +195,7 @@ class WebServices:
                 embed_posts(self.store, embedder, only=post_ids)
             if user_ids:
                 embed_users(self.store, embedder, only=user_ids)
-        except TownsquareError as error:
+        except Exception as error:  # noqa: BLE001  (the write is committed: it stands, `townsquare embed` catches up)
             log.warning("ingested posts are not embedded: %s", error)
             return
         self.metrics.models.labels("embedder", "embed_new").observe(time.perf_counter() - start)
