@@ -96,6 +96,8 @@ def test_a_bad_cursor_is_a_4xx(world):
         f"/v1/users/{world.handles[0]}/feed?cursor=garbage", headers=world.auth(world.keys["read"])
     )
     assert 400 <= response.status_code < 500
+    error = response.json()["error"]
+    assert (error["field"], error["location"]) == ("cursor", "query")  # where the client sent it
 
 
 def test_hide_feedback_changes_the_next_page(world):

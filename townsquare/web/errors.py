@@ -64,7 +64,9 @@ def install_error_handlers(app: FastAPI) -> None:
         message = getattr(error, "message", None) or str(error)
         status = status_of(error)
         page = await run_in_threadpool(page_error, request, message, status)
-        return page or JSONResponse(error_body(message, field, "body" if field else None), status_code=status)
+        where = None if not field else "query" if field in request.query_params else \
+            "path" if field in request.path_params else "body"
+        return page or JSONResponse(error_body(message, field, where), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> Response:
