@@ -81,3 +81,16 @@ def test_serve_starts_workers_that_answer_and_stops_cleanly(tmp_path):
         server.send_signal(signal.SIGINT)
         output = server.communicate(timeout=60)[0]
     assert server.returncode == 0 and "Traceback" not in output, output[-3000:]
+
+
+def test_serve_on_a_port_in_use_says_so_before_announcing_itself(tmp_path):
+    env = {**os.environ, "TOWNSQUARE_DATA_DIR": str(tmp_path / "data")}
+    env.pop("TOWNSQUARE_DATABASE_URL", None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "townsquare", "serve", "--port", str(port)], env=env,
+                                capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "townsquare on http" not in result.stdout

@@ -41,6 +41,7 @@ def serve(
     if demo:
         os.environ["TOWNSQUARE_WEB_DEMO"] = "true"
     open_store(ctx).close()  # migrate once, before the workers start
+    _check_port(host, port)  # before saying where it serves
     out.print(f"townsquare on http://{host}:{port}/ (API docs at /v1/docs)", highlight=False)
     uvicorn.run(
         "townsquare.web.app:factory",
@@ -51,6 +52,21 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    from townsquare.errors import ConfigError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror}; choose another with --port "
+                              "or stop what uses it") from None
 
 
 @keys_app.command("create")
