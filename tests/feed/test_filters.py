@@ -93,6 +93,25 @@ def test_replies_to_people_the_user_does_not_follow(world, now):
     assert why == {to_stranger: "a reply to someone you do not follow"}
 
 
+def test_a_reply_whose_parent_is_deleted_stands_alone_at_once(any_world, now):
+    """Deleting a post (its author deleted) cuts the links of replies to it: a running index sees that."""
+    world = any_world
+    for h in ("ada", "bob", "cy"):
+        world.user(h)
+    parent = world.post("bob", "chess")
+    reply = world.post("cy", "chess", reply_to=parent)
+    world.load()
+    feed = world.feed()  # the index is loaded before the delete
+    given = _candidates(world.store, [reply])
+    ctx = build_context(feed.env, world.store.find_user("ada"), now)
+    assert RepliesFilter()(ctx, given).removed  # a reply to bob, whom ada does not follow
+    with world.store.begin() as conn:
+        conn.execute(delete(posts).where(posts.c.external_id == parent))
+    feed.index.refresh()  # what every request does first
+    ctx = build_context(feed.env, world.store.find_user("ada"), now)
+    assert not RepliesFilter()(ctx, given).removed  # now a post of its own, as in a new process
+
+
 def test_languages_the_user_does_not_read(world, now):
     world.user("ada", language="en")
     world.user("bob")

@@ -366,7 +366,7 @@ def test_migration_0009_takes_the_reporters_name_out_of_cases(empty_url):
     scored = {"classifier": "spam", "label": "spam", "why": "spam 0.91"}
     with store.begin() as conn:
         conn.execute(moderation_cases.insert(), [{**_case(store.find_post("p1")["id"]), "reasons": [report, scored]}])
-    store.migrate()
+    store.migrate("0009")
     assert store.schema_revision() == "0009"
     with store.read() as conn:
         reasons = conn.execute(select(moderation_cases.c.reasons)).scalar_one()

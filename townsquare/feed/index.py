@@ -189,21 +189,25 @@ class FeedIndex:
         self.max_post = max(self.max_post, int(ids.max()))
 
     def _load_changes(self, conn: Connection) -> None:
-        """Deletes and visibility changes (logged by triggers) of posts the index already holds."""
+        """Deletes, visibility changes and links cut (a reply whose parent was deleted), logged by triggers, of
+        posts the index already holds."""
         rows = fetch_rows(conn, "SELECT seq, post_id FROM feed_post_changes WHERE seq > :after ORDER BY seq",
                           {"after": self.max_change})
         if not rows:
             return
         changed = sorted({p for _, p in rows if p <= self.max_post})
-        flags = dict(conn.execute(text(
+        now = {row[0]: row[1:] for row in conn.execute(text(
             "SELECT id, (CASE WHEN deleted THEN 1 ELSE 0 END) + (CASE visibility WHEN 'public' THEN 0 "
-            "WHEN 'private' THEN 48 ELSE 16 END) FROM posts WHERE id IN :ids").bindparams(
-            bindparam("ids", expanding=True)), {"ids": changed}).all()) if changed else {}
+            "WHEN 'private' THEN 48 ELSE 16 END) + (CASE WHEN reply_to_id IS NULL THEN 0 ELSE 2 END) + "
+            "(CASE WHEN repost_of_id IS NULL THEN 0 ELSE 4 END) + (CASE WHEN quote_of_id IS NULL THEN 0 ELSE 8 END), "
+            "COALESCE(repost_of_id, -1), COALESCE(reply_to_id, -1) FROM posts WHERE id IN :ids").bindparams(
+            bindparam("ids", expanding=True)), {"ids": changed})} if changed else {}
         for post in changed:
-            keep = self.post_flags[post] & (REPLY | REPOST | QUOTE)
-            self.post_flags[post] = keep | flags.get(post, DELETED)
-            if post not in flags:
+            if post not in now:
+                self.post_flags[post] |= DELETED
                 self.post_author[post] = -1  # the row is gone: no source proposes it again
+                continue
+            self.post_flags[post], self.post_repost_of[post], self.post_reply_to[post] = now[post]
         self.max_change = rows[-1][0]
 
     def _load_interactions(self, conn: Connection, initial: bool = False) -> None:
