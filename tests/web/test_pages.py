@@ -69,6 +69,14 @@ def test_a_steering_error_reaches_the_page_whole(world):
     assert "more &amp; #" in client.get(moved.headers["location"]).text
 
 
+def test_steering_says_what_of_the_text_it_took(world):
+    client = _signed_in(world)
+    moved = client.post("/steer", data={"text": "more 🎉🎉, less gardening"}, follow_redirects=False)
+    notice = parse_qs(urlsplit(moved.headers["location"]).query)["notice"][0]
+    assert notice == "Steering saved: less gardening", notice  # the emoji alone named no topic
+    client.post("/unsteer", data={"phrase": str(world.services.feed.steering(world.handles[0])[-1].id)})
+
+
 def test_home_shows_what_a_reply_answers(world):
     """A reply in the feed carries its parent's author and first words; a parent the viewer may not
     see (not public, or by someone they block) is named as hidden, never quoted."""

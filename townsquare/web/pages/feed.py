@@ -75,11 +75,14 @@ def act(
 
 @router.post("/steer")
 def steer(request: Request, services: Services, viewer: Viewer, text: Text) -> Response:
+    from townsquare.feed.steering import parse_steering
+
     try:
         services.feed.steer(viewer.user_id, text)
     except TownsquareError as exc:
         return with_notice("/home", str(exc)[:150])
-    return with_notice("/home", "Steering saved")
+    saved = "; ".join(f"{p.direction} {p.phrase}" for p in parse_steering(text))  # what of the text was taken
+    return with_notice("/home", f"Steering saved: {saved}"[:200])
 
 
 @router.post("/unsteer")
