@@ -62,4 +62,3 @@ def check_writable_file(path: Path, field: str = "out") -> None:
         raise InputError(f"cannot write {path}: {error.strerror}", field=field) from None
     if path.is_dir() or not os.access(path if path.exists() else path.parent, os.W_OK):
         raise InputError(f"cannot write {path}: not a writable file", field=field)
-

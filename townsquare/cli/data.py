@@ -241,7 +241,7 @@ def user_export(ctx: typer.Context, user: Annotated[str, typer.Argument(help="Ha
 
     data = json.dumps(export_user(open_store(ctx), user), indent=2, ensure_ascii=False)
     if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
+        check_writable_file(output)
         output.write_text(data, encoding="utf-8")
         out.print(f"wrote {output}")
     else:

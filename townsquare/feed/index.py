@@ -31,6 +31,13 @@ NEGATIVE = np.array([KIND[k] for k in ("hide", "not_interested", "report")])
 AFFINITY = np.array([0.0, 0.3, 0.0, 1.0, 2.0, 1.5, 1.0, 1.5, -3.0, -3.0, -6.0, 0.5], dtype=np.float32)
 TRENDING = np.array([0.02, 0.2, 0.0, 1.0, 2.0, 2.0, 1.0, 2.0, 0.0, 0.0, 0.0, 0.5])
 DELETED, REPLY, REPOST, QUOTE, NOT_PUBLIC, PRIVATE = 1, 2, 4, 8, 16, 32
+# A post's flags (the bits above), what it reposts and what it replies to (-1: nothing), as the index
+# loads new posts and reloads changed ones.
+_FLAGS_AND_LINKS_SQL = (
+    "(CASE WHEN deleted THEN 1 ELSE 0 END) + (CASE WHEN reply_to_id IS NULL THEN 0 ELSE 2 END) + "
+    "(CASE WHEN repost_of_id IS NULL THEN 0 ELSE 4 END) + (CASE WHEN quote_of_id IS NULL THEN 0 ELSE 8 END)"
+    " + (CASE visibility WHEN 'public' THEN 0 WHEN 'private' THEN 48 ELSE 16 END), "
+    "COALESCE(repost_of_id, -1), COALESCE(reply_to_id, -1)")
 
 
 def take(array: np.ndarray, ids: np.ndarray, fill=0) -> np.ndarray:
@@ -162,11 +169,8 @@ class FeedIndex:
             setattr(self, name, _grow(getattr(self, name), top))
 
     def _load_posts(self, conn: Connection, initial: bool = False) -> None:
-        sql = (f"SELECT id, author_id, {epoch_sql(self.store, 'created_at')}, language, "
-               "(CASE WHEN deleted THEN 1 ELSE 0 END) + (CASE WHEN reply_to_id IS NULL THEN 0 ELSE 2 END) + "
-               "(CASE WHEN repost_of_id IS NULL THEN 0 ELSE 4 END) + (CASE WHEN quote_of_id IS NULL THEN 0 ELSE 8 END)"
-               " + (CASE visibility WHEN 'public' THEN 0 WHEN 'private' THEN 48 ELSE 16 END), length(text), "
-               "COALESCE(repost_of_id, -1), COALESCE(reply_to_id, -1) FROM posts WHERE id > :after ORDER BY id")
+        sql = (f"SELECT id, author_id, {epoch_sql(self.store, 'created_at')}, language, {_FLAGS_AND_LINKS_SQL}, "
+               "length(text) FROM posts WHERE id > :after ORDER BY id")
         rows = fetch_arrays(conn, sql, {"after": self.max_post}, 8, objects=(3,))
         if not len(rows[0]):
             return
@@ -176,8 +180,8 @@ class FeedIndex:
         self._ensure_users(int(authors.max()) + 1)
         self.post_time[ids] = rows[2]
         self.post_lang[ids] = [self.languages.setdefault(lang, len(self.languages)) for lang in rows[3]]
-        self.post_flags[ids], self.post_length[ids] = rows[4], rows[5]
-        self.post_repost_of[ids], self.post_reply_to[ids] = rows[6], rows[7]
+        self.post_flags[ids], self.post_length[ids] = rows[4], rows[7]
+        self.post_repost_of[ids], self.post_reply_to[ids] = rows[5], rows[6]
         self.post_author[ids] = authors  # last: a post is known once its author is
         np.add.at(self.user_posts, authors, 1)
         if initial:
@@ -197,10 +201,7 @@ class FeedIndex:
             return
         changed = sorted({p for _, p in rows if p <= self.max_post})
         now = {row[0]: row[1:] for row in conn.execute(text(
-            "SELECT id, (CASE WHEN deleted THEN 1 ELSE 0 END) + (CASE visibility WHEN 'public' THEN 0 "
-            "WHEN 'private' THEN 48 ELSE 16 END) + (CASE WHEN reply_to_id IS NULL THEN 0 ELSE 2 END) + "
-            "(CASE WHEN repost_of_id IS NULL THEN 0 ELSE 4 END) + (CASE WHEN quote_of_id IS NULL THEN 0 ELSE 8 END), "
-            "COALESCE(repost_of_id, -1), COALESCE(reply_to_id, -1) FROM posts WHERE id IN :ids").bindparams(
+            f"SELECT id, {_FLAGS_AND_LINKS_SQL} FROM posts WHERE id IN :ids").bindparams(
             bindparam("ids", expanding=True)), {"ids": changed})} if changed else {}
         for post in changed:
             if post not in now:

@@ -318,7 +318,7 @@ def decide_cases(store: Store, case_ids: Sequence[int], moderator: str, action: 
         raise InputError("a decision needs the moderator's name", field="moderator")
     if not case_ids:
         raise InputError("no case chosen", field="cases")
-    check_labels(labels, known_labels)
+    _check_labels(labels, known_labels)
     with store.begin() as conn:
         if moderator_user is not None:
             own = conn.execute(select(moderation_cases.c.id).join(posts, posts.c.id == moderation_cases.c.post_id)
@@ -329,7 +329,7 @@ def decide_cases(store: Store, case_ids: Sequence[int], moderator: str, action: 
         return [_decide(conn, case_id, moderator.strip(), action, labels, note) for case_id in dict.fromkeys(case_ids)]
 
 
-def check_labels(labels: dict[str, str] | None, known: dict[str, list[str]] | None) -> None:
+def _check_labels(labels: dict[str, str] | None, known: dict[str, list[str]] | None) -> None:
     """A moderator's training label for a classifier townsquare has must be one of its labels (a name it
     does not have may be a classifier the community is about to train, and passes)."""
     for classifier, label in (labels or {}).items():

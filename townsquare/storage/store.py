@@ -94,13 +94,13 @@ def text_hash(text_: str) -> str:
 
 # Built once: a statement built per call cost more than SQLite's lookup (a feed request makes one).
 _USER_BY_ID = select(users).where(users.c.id == bindparam("id")).limit(1)
+_USER_BY_NAME = select(users).where((users.c.handle == bindparam("handle"))
+                                    | (users.c.external_id == bindparam("external_id"))).limit(1)
+
+
 def _key_sized(ref: int) -> bool:
     """Whether ``ref`` fits a key column (a 64-bit integer); a longer number names nothing."""
     return -2 ** 63 <= ref < 2 ** 63
-
-
-_USER_BY_NAME = select(users).where((users.c.handle == bindparam("handle"))
-                                    | (users.c.external_id == bindparam("external_id"))).limit(1)
 
 
 class Store:
@@ -240,7 +240,7 @@ class Store:
                 row = c.execute(_USER_BY_ID, {"id": ref}).mappings().first() if _key_sized(ref) else None
             else:
                 row = c.execute(_USER_BY_NAME, {"handle": ref.removeprefix("@"), "external_id": ref}).mappings().first()
-                if row is None and ref.isdigit() and len(ref) < 19:  # "42" from a command line: an internal id
+                if row is None and ref.isdigit() and _key_sized(int(ref)):  # "42" from a command line: an internal id
                     row = c.execute(_USER_BY_ID, {"id": int(ref)}).mappings().first()
         if row is None:
             raise NotFoundError(f"no user {ref!r}: give a handle, an external id or an internal id")

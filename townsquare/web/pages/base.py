@@ -22,6 +22,8 @@ ACTIONS = {"like": ("Liked", "your feed will show more like it"),
            "repost": ("Reposted", "your followers will see it"),
            "hide": ("Hidden", "it will not come back, and less like it will"),
            "report": ("Reported", "a moderator will look at it")}
+
+
 def _one_newline(value: object) -> object:
     """Browsers send a text box's line breaks as CRLF: two characters where the box counted one."""
     return value.replace("\r\n", "\n") if isinstance(value, str) else value
