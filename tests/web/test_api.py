@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.web.conftest import World
+from townsquare.storage.schema import edges
 
 
 def _user(i: int = 1) -> dict:
@@ -384,7 +385,15 @@ def test_report_queue_decision_and_appeal(tmp_path, demo_db):
         headers=world.auth(world.user_session),
     )
     assert bystander.status_code == 403
-    author = world.store.find_user(world.store.find_post(reported)["author_id"])["handle"]
+    author_id = world.store.find_post(reported)["author_id"]
+    with world.store.begin() as conn:  # once the reporter blocks the author, the case is one they cannot see
+        conn.execute(edges.insert().values(source_id=world.store.find_user(reporter)["id"], target_id=author_id,
+                                           kind="block"))
+    hidden = world.client.post(
+        f"/v1/moderation/cases/{case['id']}/appeal", json={"reason": "no"}, headers=world.auth(world.user_session)
+    )
+    assert hidden.status_code == 404 and f"no moderation case {case['id']}" in hidden.text
+    author = world.store.find_user(author_id)["handle"]
     session = world.services.sessions.create(author)[0]
     appealed = world.client.post(
         f"/v1/moderation/cases/{case['id']}/appeal",

@@ -18,6 +18,7 @@ from townsquare.safety.queue import (
 )
 from townsquare.storage.moderation_schema import moderation_cases
 from townsquare.storage.schema import posts
+from townsquare.storage.visibility import may_see
 from townsquare.web.deps import CurrentKey, ModerateKey, Services
 from townsquare.web.schemas import AppealCreate, ClassifyCreate, DecisionCreate, DecisionsCreate
 
@@ -95,13 +96,17 @@ def decide_many(body: DecisionsCreate, principal: ModerateKey, services: Service
 
 @router.post("/moderation/cases/{case_id}/appeal", status_code=201)
 def appeal(case_id: CaseId, body: AppealCreate, principal: CurrentKey, services: Services) -> dict[str, int]:
-    """The author of the post appeals the decision on it."""
+    """The author of the post appeals the decision on it. A case on a post the principal may not see answers
+    as a missing one, so its id tells a prober nothing."""
+    query = (
+        select(posts.c.author_id)
+        .join(moderation_cases, moderation_cases.c.post_id == posts.c.id)
+        .where(moderation_cases.c.id == case_id)
+    )
+    if principal.user_id is not None:
+        query = query.where(may_see(principal.user_id))
     with services.store.read() as conn:
-        author = conn.execute(
-            select(posts.c.author_id)
-            .join(moderation_cases, moderation_cases.c.post_id == posts.c.id)
-            .where(moderation_cases.c.id == case_id)
-        ).scalar()
+        author = conn.execute(query).scalar()
     if author is None:
         raise HTTPException(404, f"no moderation case {case_id}")
     if principal.user_id != author:
