@@ -269,11 +269,13 @@ def test_bluesky_feed_generator(world):
     assert too_many.status_code == 422
 
 
-def test_the_anonymous_bluesky_feed_leaves_out_hidden_posts_and_counts_people_not_clicks(tmp_path, demo_db):
+def test_the_anonymous_bluesky_feed_leaves_out_hidden_posts_and_counts_people_not_clicks(tmp_path, demo_db,
+                                                                                          monkeypatch):
     from datetime import UTC, datetime, timedelta
 
     from townsquare.safety.queue import decide_case, latest_case, report_post
     from townsquare.storage.schema import interactions
+    from townsquare.web.routers import xrpc
 
     world = World(tmp_path, demo_db)
     feed = world.client.get("/xrpc/app.bsky.feed.describeFeedGenerator").json()["feeds"][0]["uri"]
@@ -282,10 +284,24 @@ def test_the_anonymous_bluesky_feed_leaves_out_hidden_posts_and_counts_people_no
         page = world.client.get("/xrpc/app.bsky.feed.getFeedSkeleton", params={"feed": feed, "limit": limit})
         return [item["post"].rsplit("/", 1)[1] for item in page.json()["feed"]]
 
-    top, *_, last = anonymous()
-    report_post(world.store, top)
-    decide_case(world.store, latest_case(world.store, world.store.find_post(top)["id"])["id"], "mod", "hide")
-    assert top not in anonymous()
+    def walk(limit: int, pages: int) -> list[str]:
+        out, cursor = [], None
+        for _ in range(pages):
+            page = world.client.get("/xrpc/app.bsky.feed.getFeedSkeleton",
+                                    params={"feed": feed, "limit": limit} | ({"cursor": cursor} if cursor else {}))
+            out += [item["post"].rsplit("/", 1)[1] for item in page.json()["feed"]]
+            cursor = page.json()["cursor"]
+        return out
+
+    first = anonymous()
+    top, last = first[0], first[-1]
+    for ref in (top, first[40], first[41], first[77]):
+        report_post(world.store, ref)
+        decide_case(world.store, latest_case(world.store, world.store.find_post(ref)["id"])["id"], "mod", "hide")
+    assert not {top, first[40], first[41], first[77]} & set(walk(100, 2))
+    assert walk(7, 30) == walk(100, 3)[:210]  # pages read moderation a chunk at a time: no gap, no repeat
+    monkeypatch.setattr(xrpc, "HIDDEN_SLACK", 0)  # each hidden post costs another chunk
+    assert walk(7, 30) == walk(100, 3)[:210]
     clicker, post = world.store.find_user(world.handles[1])["id"], world.store.find_post(last)["id"]
     start = datetime(2026, 1, 1, tzinfo=UTC)
     with world.store.begin() as conn:

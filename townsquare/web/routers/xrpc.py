@@ -25,6 +25,7 @@ from townsquare.web.deps import Services
 from townsquare.web.routers.feed import serve_page
 
 router = APIRouter(prefix="/xrpc", tags=["bluesky"])
+HIDDEN_SLACK = 25  # posts read past what a page needs, in case moderation hides some
 POPULAR_POOL = 2000  # the newest public top-level posts the anonymous feed ranks
 
 
@@ -135,10 +136,21 @@ def _popular(services, limit: int, cursor: str | None) -> dict[str, Any] | JSONR
     )
     with services.store.read() as conn:
         rows = conn.execute(query).all()
-    decisions = post_decisions(services.store, [r.id for r in rows], services.policy())
-    shown = [r for r in rows if getattr(decisions.get(r.id), "action", "allow") != "hide"]
+    shown = _unhidden(services, rows, offset + limit + 1)
     page = shown[offset:offset + limit]
     out: dict[str, Any] = {"feed": [{"post": post_uri(r.external_id, r.author)} for r in page]}
     if offset + limit < len(shown):
         out["cursor"] = f"g:{offset + limit}"
     return out
+
+
+def _unhidden(services, rows: list, wanted: int) -> list:
+    """The first ``wanted`` of ``rows`` that moderation does not hide. Their decisions are read a chunk at
+    a time, so that a first page reads the moderation of a few dozen posts, not of the whole pool."""
+    policy, shown, start = services.policy(), [], 0
+    while len(shown) < wanted and start < len(rows):
+        chunk = rows[start:start + wanted - len(shown) + HIDDEN_SLACK]
+        decisions = post_decisions(services.store, [r.id for r in chunk], policy)
+        shown += [r for r in chunk if getattr(decisions.get(r.id), "action", "allow") != "hide"]
+        start += len(chunk)
+    return shown[:wanted]
