@@ -273,9 +273,9 @@ def test_the_anonymous_bluesky_feed_leaves_out_hidden_posts_and_counts_people_no
                                                                                           monkeypatch):
     from datetime import UTC, datetime, timedelta
 
+    from townsquare.safety import gate
     from townsquare.safety.queue import decide_case, latest_case, report_post
     from townsquare.storage.schema import interactions
-    from townsquare.web.routers import xrpc
 
     world = World(tmp_path, demo_db)
     feed = world.client.get("/xrpc/app.bsky.feed.describeFeedGenerator").json()["feeds"][0]["uri"]
@@ -300,7 +300,7 @@ def test_the_anonymous_bluesky_feed_leaves_out_hidden_posts_and_counts_people_no
         decide_case(world.store, latest_case(world.store, world.store.find_post(ref)["id"])["id"], "mod", "hide")
     assert not {top, first[40], first[41], first[77]} & set(walk(100, 2))
     assert walk(7, 30) == walk(100, 3)[:210]  # pages read moderation a chunk at a time: no gap, no repeat
-    monkeypatch.setattr(xrpc, "HIDDEN_SLACK", 0)  # each hidden post costs another chunk
+    monkeypatch.setattr(gate, "SLACK", 0)  # each hidden post costs another chunk
     assert walk(7, 30) == walk(100, 3)[:210]
     clicker, post = world.store.find_user(world.handles[1])["id"], world.store.find_post(last)["id"]
     start = datetime(2026, 1, 1, tzinfo=UTC)

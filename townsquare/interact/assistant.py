@@ -87,7 +87,7 @@ class Assistant:
         now = now or datetime.now(UTC)
         kind, topic, since = parse_question(question, now)
         rows = self.visible_posts(user["id"], since)
-        hits = self._rank(rows, topic) if topic else [(r, 1.0) for r in rows[: 4 * self.k]]  # newest first
+        hits = self.allowed(self._rank(rows, topic) if topic else [(r, 1.0) for r in rows], 4 * self.k)  # newest first
         when = " from the past week" if since and now - since == timedelta(days=7) else (
             f" since {since:%Y-%m-%d}" if since else "")
         if not hits:
@@ -119,8 +119,7 @@ class Assistant:
         return Answer(f"{heading}:\n" + "\n".join(lines), cites, topic, since)
 
     def visible_posts(self, user_id: int, since: datetime | None) -> list[dict]:
-        """Live posts the user may see, newest first, without blocked/muted authors or the posts the policy
-        demotes or hides; a labelled post carries its ``labels`` (its text is then not quoted)."""
+        """Live posts the user may see, newest first, without blocked or muted authors."""
         with self.store.read() as conn:
             query = (select(posts.c.id, posts.c.external_id, posts.c.text, posts.c.author_id, posts.c.created_at,
                             users.c.handle).join(users, users.c.id == posts.c.author_id)
@@ -128,18 +127,22 @@ class Assistant:
                      .order_by(posts.c.created_at.desc()).limit(self.pool))
             if since is not None:
                 query = query.where(posts.c.created_at >= since)
-            rows = [dict(r) for r in conn.execute(query).mappings()]
-        if self.policy is not None and rows:
-            from townsquare.safety import post_decisions
-            decisions = post_decisions(self.store, [r["id"] for r in rows], self.policy)
-            kept = []
-            for row in rows:
-                decision = decisions.get(row["id"])
-                if decision is None or decision.action in ("allow", "label"):  # not what the policy demotes or hides
-                    row["labels"] = decision.labels if decision is not None else ()
-                    kept.append(row)
-            rows = kept
-        return rows
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def allowed(self, hits: list[tuple[dict, float]], wanted: int) -> list[tuple[dict, float]]:
+        """The first ``wanted`` of ``hits`` (rows with their scores, best first) that the policy neither demotes
+        nor hides; a labelled post carries its ``labels`` (its text is then not quoted). The policy reads only
+        as far down the list as it must."""
+        if self.policy is None:
+            return hits[:wanted]
+        from townsquare.safety.gate import first_kept
+
+        by_id = {row["id"]: (row, score) for row, score in hits}
+        kept = first_kept(self.store, list(by_id), self.policy, wanted,
+                          lambda decision: decision is None or decision.action in ("allow", "label"))
+        for pid, decision in kept:
+            by_id[pid][0]["labels"] = decision.labels if decision is not None else ()
+        return [by_id[pid] for pid, _ in kept]
 
     def _rank(self, rows: list[dict], topic: str) -> list[tuple[dict, float]]:
         if not rows:
@@ -149,7 +152,7 @@ class Assistant:
         words = [w for w in re.findall(r"\w+", topic.lower()) if len(w) > 2]
         boosted = sims + np.array([0.1 * any(w in r["text"].lower() for w in words) for r in rows])
         order = np.argsort(-boosted)
-        return [(rows[i], float(boosted[i])) for i in order if boosted[i] >= self.min_similarity][: 4 * self.k]
+        return [(rows[i], float(boosted[i])) for i in order if boosted[i] >= self.min_similarity]
 
 
 def _quoted(row: dict) -> str:

@@ -1,7 +1,8 @@
 """Where the policy acts: the feed (hide, demote, label, explained) and reply suggestions.
 
 ``post_decisions`` turns stored scores into one ``Decision`` per post with the community's
-policy; a moderator's latest decision on a post overrides the models. ``moderate_candidates``
+policy; a moderator's latest decision on a post overrides the models, and ``first_kept`` reads them for
+a ranked list only as far as a page needs. ``moderate_candidates``
 applies decisions to feed candidates (anything with ``post_id`` and ``scale(factor, stage,
 detail)``, such as ``townsquare.feed.candidates.Candidate``) and returns what it kept and what it
 removed, each with its reasons. ``ReplySafetyCheck`` scores drafted replies and drops the ones
@@ -10,7 +11,7 @@ the policy would act on, so that townsquare never suggests what it would itself 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,6 +39,25 @@ def post_decisions(store, post_ids: Sequence[int], policy: Policy) -> dict[int, 
     scored = stored_scores(store, [pid for pid in post_ids if pid not in decisions])
     decisions.update((pid, policy.decide(entry["scores"], entry["spans"])) for pid, entry in scored.items())
     return decisions
+
+
+# How many posts past what a caller still needs ``first_kept`` reads at a time, in case the policy drops some.
+SLACK = 25
+
+
+def first_kept(store, post_ids: Sequence[int], policy: Policy, wanted: int,
+               keep: Callable[[Decision | None], bool]) -> list[tuple[int, Decision | None]]:
+    """The first ``wanted`` of ``post_ids``, in their order, whose decision (None: unscored) ``keep`` accepts,
+    each with that decision. Decisions are read a chunk at a time, so a page of a ranked list reads the
+    moderation of the posts it shows and a few more, not of every candidate."""
+    kept: list[tuple[int, Decision | None]] = []
+    start = 0
+    while len(kept) < wanted and start < len(post_ids):
+        chunk = post_ids[start:start + wanted - len(kept) + SLACK]
+        decisions = post_decisions(store, chunk, policy)
+        kept += [(pid, decisions.get(pid)) for pid in chunk if keep(decisions.get(pid))]
+        start += len(chunk)
+    return kept[:wanted]
 
 
 @dataclass

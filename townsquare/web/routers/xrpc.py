@@ -19,13 +19,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import distinct, func, select
 
 from townsquare.errors import InputError, NotFoundError
-from townsquare.safety.gate import post_decisions
+from townsquare.safety.gate import first_kept
 from townsquare.storage.schema import interactions, posts, users
 from townsquare.web.deps import Services
 from townsquare.web.routers.feed import serve_page
 
 router = APIRouter(prefix="/xrpc", tags=["bluesky"])
-HIDDEN_SLACK = 25  # posts read past what a page needs, in case moderation hides some
 POPULAR_POOL = 2000  # the newest public top-level posts the anonymous feed ranks
 
 
@@ -136,21 +135,11 @@ def _popular(services, limit: int, cursor: str | None) -> dict[str, Any] | JSONR
     )
     with services.store.read() as conn:
         rows = conn.execute(query).all()
-    shown = _unhidden(services, rows, offset + limit + 1)
+    by_id = {r.id: r for r in rows}
+    shown = [by_id[pid] for pid, _ in first_kept(services.store, list(by_id), services.policy(), offset + limit + 1,
+                                                 lambda decision: decision is None or decision.action != "hide")]
     page = shown[offset:offset + limit]
     out: dict[str, Any] = {"feed": [{"post": post_uri(r.external_id, r.author)} for r in page]}
     if offset + limit < len(shown):
         out["cursor"] = f"g:{offset + limit}"
     return out
-
-
-def _unhidden(services, rows: list, wanted: int) -> list:
-    """The first ``wanted`` of ``rows`` that moderation does not hide. Their decisions are read a chunk at
-    a time, so that a first page reads the moderation of a few dozen posts, not of the whole pool."""
-    policy, shown, start = services.policy(), [], 0
-    while len(shown) < wanted and start < len(rows):
-        chunk = rows[start:start + wanted - len(shown) + HIDDEN_SLACK]
-        decisions = post_decisions(services.store, [r.id for r in chunk], policy)
-        shown += [r for r in chunk if getattr(decisions.get(r.id), "action", "allow") != "hide"]
-        start += len(chunk)
-    return shown[:wanted]
