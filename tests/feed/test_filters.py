@@ -203,3 +203,17 @@ def test_max_age(world, now):
     world.load()
     kept, why = _run(world, MaxAgeFilter(days=7), "ada", [old, new], now)
     assert kept == {new} and why == {old: "older than 7 days"}
+
+
+def test_repost_rows_are_dropped_for_the_post_they_repost(world, now):
+    """A repost row has no text of its own; a source that proposes one (the newest posts, trending) loses it,
+    and what it reposts stands or falls on its own visibility."""
+    for h in ("ada", "bob", "cy"):
+        world.user(h)
+    public, private = world.post("cy", "chess"), world.post("cy", "chess", visibility="followers")
+    reposts = [world.post("bob", "chess", repost_of=p, text="") for p in (public, private)]
+    world.load()
+    kept, why = _run(world, DeletedPostsFilter(), "ada", [public, private, *reposts], now)
+    assert kept == {public}
+    assert why == {private: "not visible to you", reposts[0]: "a repost: feeds show the post it reposts",
+                   reposts[1]: "a repost: feeds show the post it reposts"}

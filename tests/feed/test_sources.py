@@ -82,6 +82,26 @@ def test_in_network_proposes_the_original_of_a_repost(world, now):
     assert found[0].reasons[0].detail == "reposted by them"
 
 
+def test_a_followed_person_who_blocks_or_is_muted_brings_neither_reposts_nor_likes(world, now):
+    """A block or mute, either way, outweighs a follow: ada follows all three, mutes bob, and cy blocks her."""
+    for h in ("ada", "bob", "cy", "dee", "zed"):
+        world.user(h)
+        if h not in ("ada", "zed"):
+            world.follow("ada", h)
+    world.follow("ada", "bob", "mute")
+    world.follow("cy", "ada", "block")
+    liked, reposted = world.post("zed", "chess"), world.post("zed", "music")
+    for friend in ("bob", "cy", "dee"):
+        world.act(friend, liked, "like")
+        world.post(friend, "music", repost_of=reposted, text="")
+    world.load()
+    ctx = _ctx(world.feed(), "ada", now)
+    dee = world.store.find_user("dee")["id"]
+    assert ctx.relations.follows.tolist() == [dee] and _social(ctx) == {pid(world.store, liked): [dee]}
+    found = _candidates(InNetworkSource().fetch(ctx))
+    assert _external(world.store, found) == {reposted} and found[0].reasons[0].people == (dee,)
+
+
 def test_social_proof_names_the_people_you_follow(world, now):
     for h in ("ada", "bob", "cy", "dee", "eve", "zed"):
         world.user(h)

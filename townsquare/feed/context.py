@@ -188,7 +188,8 @@ def _member(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 def read_relations(store, user_id: int, until=None) -> Relations:
-    """Follows (out), followers (in), and authors excluded by a block or mute in either direction."""
+    """Follows (out), followers (in), and authors excluded by a block or mute in either direction (who are
+    then neither followed nor followers here)."""
     when = f" AND {epoch_sql(store, 'created_at')} < :until" if until is not None else ""
     sql = (f"SELECT target_id, kind, 1 FROM edges WHERE source_id = :user{when} UNION ALL "
            f"SELECT source_id, kind, 0 FROM edges WHERE target_id = :user{when}")
@@ -201,6 +202,9 @@ def read_relations(store, user_id: int, until=None) -> Relations:
             else:
                 verb = "blocked" if kind == "block" else "muted"
                 excluded.setdefault(other, f"you {verb} them" if mine else f"they {verb} you")
+    # A block or mute, either way, outweighs a follow: such a person's reposts and likes are not shown either.
+    follows = [other for other in follows if other not in excluded]
+    followers -= excluded.keys()
     return Relations(np.array(sorted(follows), np.int64), frozenset(followers), excluded)
 
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from townsquare.feed.candidates import Candidate
 from townsquare.feed.component import Component
-from townsquare.feed.index import DELETED, NOT_PUBLIC, PRIVATE, take
+from townsquare.feed.index import DELETED, NOT_PUBLIC, PRIVATE, REPOST, take
 
 
 @dataclass
@@ -143,7 +143,8 @@ class LanguagesFilter(Filter):
 
 class DeletedPostsFilter(Filter):
     """Deleted posts, posts the user may not see (followers-only from someone they don't follow, private),
-    and posts written after the feed's time (``--at`` a past time; a clock a few minutes ahead is let be).
+    posts written after the feed's time (``--at`` a past time; a clock a few minutes ahead is let be), and
+    repost rows: a repost has no text of its own, and the in-network source proposes the post it reposts.
 
     The index learns of deletes and visibility changes from ``feed_post_changes`` (written by
     database triggers) on every request, so a delete counts at once without asking here.
@@ -159,10 +160,11 @@ class DeletedPostsFilter(Filter):
         hidden = ((flags & NOT_PUBLIC) > 0) & ~following | ((flags & PRIVATE) > 0)
         deleted = ((flags & DELETED) > 0) | gone
         later = take(ctx.index.post_time, posts, ctx.now) > ctx.now + self.AHEAD_S
-        drop = deleted | hidden | later
+        repost = (flags & REPOST) > 0
+        drop = deleted | hidden | later | repost
         why = dict(zip(posts[drop].tolist(), np.where(gone[drop], "no longer exists", np.where(
-            deleted[drop], "deleted", np.where(later[drop], "written after the feed's time",
-                                               "not visible to you"))).tolist()))
+            deleted[drop], "deleted", np.where(later[drop], "written after the feed's time", np.where(
+                hidden[drop], "not visible to you", "a repost: feeds show the post it reposts")))).tolist()))
         return drop, lambda post, author: why[post]
 
 
