@@ -112,6 +112,51 @@ def test_a_skipped_post_is_not_imported_nor_is_a_reply_to_it(store):
     assert store.find_post("p11")["reply_to_id"] is None  # a reply to a post not imported stands alone
 
 
+def test_a_later_record_deletes_a_post_changes_its_visibility_or_removes_an_edge(store):
+    """Run on SQLite and PostgreSQL: a deleted post loses its words but keeps its row for its replies; only
+    what a record names explicitly changes, and only from the post's author; edges are removed in order."""
+    from sqlalchemy import text as sql
+
+    from townsquare.storage.moderation_schema import moderation_scores
+    from townsquare.storage.schema import edges, post_vectors
+
+    Loader(store).load(small_world())
+    p1 = store.find_post("p1")["id"]
+    with store.begin() as conn:
+        store.vectors.put_posts(conn, "m", [p1], np.ones((1, 4), np.float32))
+        conn.execute(moderation_scores.insert().values(post_id=p1, classifier="spam", version="1",
+                                                       scores={"spam": 0.1}, spans=[], top_score=0.1))
+    again = Loader(store).load(small_world())  # the same file again, which names no deleted or visibility
+    assert not +again.inserted and not +again.changed
+    with pytest.raises(InputError, match="already stored with another author") as error:
+        Loader(store).load([PostRecord(id="p1", author="u2", text="", deleted=True)], source="bad.jsonl")
+    assert (error.value.line, error.value.field) == (1, "author") and not store.find_post("p1")["deleted"]
+    report = Loader(store).load([
+        PostRecord(id="p1", author="u1", text="", deleted=True),
+        PostRecord(id="p4", author="u3", text="sourdough day", visibility="followers"),
+        PostRecord(id="p3", author="u1", text="the Sicilian", visibility="public"),  # as it was: unchanged
+        PostRecord(id="p5", author="u3", text="gone before we saw it #bread", deleted=True),
+        EdgeRecord(source="u2", target="u1", removed=True),
+        EdgeRecord(source="u3", target="u1", removed=True),  # u3 mutes u1 but never followed them
+        EdgeRecord(type="block", source="u1", target="u3"),
+        EdgeRecord(type="block", source="u1", target="u3", removed=True),
+        EdgeRecord(type="block", source="u1", target="u3"),
+    ])
+    assert report.changed == {"post": 2, "edge": 2} and report.existing["post"] == 1
+    deleted = store.find_post("p1")
+    assert deleted["deleted"] and deleted["text"] == "" and deleted["hashtags"] == [] == deleted["mentions"]
+    assert store.find_post("p2")["reply_to_id"] == p1  # the reply keeps its thread
+    assert store.find_post("p4")["visibility"] == "followers" and store.find_post("p3")["visibility"] == "public"
+    assert store.find_post("p5")["text"] == "" and store.find_post("p5")["hashtags"] == []
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(post_vectors)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(moderation_scores)).scalar() == 0
+        left = set(conn.execute(select(edges.c.source_id, edges.c.target_id, edges.c.kind)).all())
+        assert conn.execute(sql("SELECT count(*) FROM feed_post_changes")).scalar() >= 2  # every worker hears
+    ids = {h: store.find_user(h)["id"] for h in ("u1", "u3")}
+    assert left == {(ids["u3"], ids["u1"], "mute"), (ids["u1"], ids["u3"], "block")}
+
+
 def test_find_user_by_handle_external_or_internal_id(store):
     Loader(store).load(small_world())
     ada = store.find_user("@ada")

@@ -30,6 +30,41 @@ def test_ingest_single_is_idempotent_by_external_id(world):
     assert world.client.post("/v1/mutes", json=follow, headers=ingest).status_code == 201
 
 
+def test_a_deleted_post_leaves_the_feed_at_once_and_an_unfollow_counts(tmp_path, demo_db):
+    world = World(tmp_path, demo_db)
+    reader, ingest = world.handles[0], world.auth(world.keys["ingest"])
+
+    def feed() -> list[dict]:
+        return world.client.get(f"/v1/users/{reader}/feed?limit=50", headers=world.auth(world.user_session)
+                                ).json()["items"]
+
+    shown = feed()[0]
+    gone = world.client.delete(f"/v1/posts/{shown['post']}", headers=ingest)
+    assert gone.status_code == 200 and gone.json()["changed"] == {"post": 1}
+    assert world.client.delete(f"/v1/posts/{shown['post']}", headers=ingest).json()["changed"] == {}  # once
+    assert world.store.find_post(shown["post"])["text"] == ""
+    assert world.client.delete("/v1/posts/no-such-post", headers=ingest).status_code == 404
+    def author_of(post: str) -> str:
+        return world.store.find_user(world.store.find_post(post)["author_id"])["handle"]
+
+    author = author_of(shown["post"])
+    bound = world.auth(world.services.keys.create(["ingest"], name="theirs", user=world.handles[1])[0])
+    other = next(i["post"] for i in feed() if author_of(i["post"]) != world.handles[1])
+    assert world.client.delete(f"/v1/posts/{other}", headers=bound).status_code == 403  # not their post
+    fresh = world.client.get(f"/v1/users/{reader}/feed?limit=50", headers=world.auth(
+        world.services.sessions.create(reader)[0])).json()["items"]  # a new session: nothing served yet
+    assert fresh and shown["post"] not in {i["post"] for i in fresh}
+    me, them = (world.store.find_user(h)["external_id"] for h in (reader, author))
+    world.client.post("/v1/follows", json={"source": me, "target": them}, headers=ingest)
+    edges = f"/v1/users/{reader}/edges?kind=follow"
+    assert them in str(world.client.get(edges, headers=world.auth(world.user_session)).json())
+    unfollowed = world.client.delete("/v1/follows", params={"source": me, "target": them}, headers=ingest)
+    assert unfollowed.status_code == 200 and unfollowed.json()["changed"] == {"edge": 1}
+    assert them not in str(world.client.get(edges, headers=world.auth(world.user_session)).json())
+    assert world.client.delete("/v1/follows", params={"source": me, "target": me}, headers=ingest).status_code == 422
+    world.store.close()
+
+
 def test_batch_ingest_resolves_forward_references(world):
     records = [
         {"type": "interaction", "user": "api-u2", "post": "api-p2", "kind": "like"},

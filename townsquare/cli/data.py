@@ -63,9 +63,9 @@ def _load(ctx: typer.Context, records: Iterable, source: str, skip_bad: bool, re
         report: ImportReport = Loader(store, skip_bad=skip_bad, bulk=bulk,
                                       progress=lambda n: progress.advance(task, n)).load(records, source)
     report.skipped = sorted([*(errors or []), *report.skipped], key=lambda e: (e.source or "", e.line or 0))
-    table = Table("record", "inserted", "already there", title=f"imported {source}")
-    for kind in sorted(set(report.inserted) | set(report.existing)):
-        table.add_row(kind, f"{report.inserted[kind]:,}", f"{report.existing[kind]:,}")
+    table = Table("record", "inserted", "already there", "changed", title=f"imported {source}")
+    for kind in sorted(set(report.inserted) | set(report.existing) | set(report.changed)):
+        table.add_row(kind, f"{report.inserted[kind]:,}", f"{report.existing[kind]:,}", f"{report.changed[kind]:,}")
     out.print(table)
     if report.skipped:
         report.write_skipped(report_path)

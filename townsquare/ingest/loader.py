@@ -9,6 +9,7 @@ Re-importing the same records is a no-op: existing external ids and events are s
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 
 from townsquare.errors import InputError
 from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
+from townsquare.storage.privacy import erase_posts
 from townsquare.storage.schema import edges, interactions, posts, users
 
 
@@ -36,6 +38,7 @@ class Located(NamedTuple):
 class ImportReport:
     inserted: Counter = field(default_factory=Counter)
     existing: Counter = field(default_factory=Counter)
+    changed: Counter = field(default_factory=Counter)  # stored posts deleted or with a new visibility; edges removed
     skipped: list[InputError] = field(default_factory=list)
 
     def write_skipped(self, path: Path) -> None:
@@ -44,7 +47,7 @@ class ImportReport:
                                       "error": error.message}) + "\n" for error in self.skipped)
 
     def summary(self) -> dict[str, Any]:
-        return {"inserted": dict(self.inserted), "existing": dict(self.existing),
+        return {"inserted": dict(self.inserted), "existing": dict(self.existing), "changed": dict(self.changed),
                 "skipped": len(self.skipped)}
 
 
@@ -162,9 +165,12 @@ class Loader:
         self._posts.fetch(conn, (i.record.id for i in items))
         self._users.fetch(conn, (i.record.author for i in items))
         fresh: dict[str, Located] = {}
+        known: list[Located] = []
         for item in items:
             record = item.record
-            if record.id in self._posts.known or record.id in fresh:
+            if record.id in self._posts.known:
+                known.append(item)
+            elif record.id in fresh:
                 report.existing["post"] += 1
             elif record.author not in self._users.known and not final:
                 self._pending_posts.append(item)
@@ -173,9 +179,11 @@ class Loader:
                                              source=item.source, line=item.line, field="author"))
             else:
                 fresh[record.id] = item
-        rows = [{"external_id": r.id, "author_id": self._users.known[r.author], "text": r.text,
-                 "created_at": r.created_at, "language": r.language, "hashtags": list(r.hashtags or ()),
-                 "mentions": list(r.mentions or ()), "visibility": str(r.visibility),
+        self._change_posts(conn, known, report)
+        rows = [{"external_id": r.id, "author_id": self._users.known[r.author], "text": "" if r.deleted else r.text,
+                 "created_at": r.created_at, "language": r.language,
+                 "hashtags": [] if r.deleted else list(r.hashtags or ()),
+                 "mentions": [] if r.deleted else list(r.mentions or ()), "visibility": str(r.visibility),
                  "deleted": r.deleted} for r in (i.record for i in fresh.values())]
         for key, ext in self.store.insert_ignore(conn, posts, rows, returning=("id", "external_id")):
             self._posts.known[ext] = key
@@ -183,6 +191,36 @@ class Loader:
         linked = [(item, self._posts.known[ext]) for ext, item in fresh.items()
                   if item.record.reply_to or item.record.quote_of or item.record.repost_of]
         self._link_posts(conn, linked, report, final=False)
+
+    def _change_posts(self, conn: Connection, items: list[Located], report: ImportReport) -> None:
+        """Posts already stored: what a record says explicitly of ``deleted: true`` (the post's words are
+        erased, ``erase_posts``) or of its ``visibility`` is applied, by its author's record only; the rest of
+        a post is as first imported (importing a file again changes nothing)."""
+        if not items:
+            return
+        c = posts.c
+        stored = {r.external_id: r for r in conn.execute(
+            select(c.id, c.external_id, c.author_id, c.deleted, c.visibility)
+            .where(c.external_id.in_({i.record.id for i in items}))).all()}
+        erase, changed = [], set()
+        for item in items:
+            record, row = item.record, stored[item.record.id]
+            if self._users.known.get(record.author) != row.author_id:
+                self._bad(report, InputError(f"post {record.id!r} is already stored with another author",
+                                             source=item.source, line=item.line, field="author"))
+                continue
+            if "deleted" in record.model_fields_set and record.deleted and not row.deleted:
+                erase.append(row.id)
+                changed.add(record.id)
+            elif "visibility" in record.model_fields_set and str(record.visibility) != row.visibility \
+                    and not row.deleted and row.id not in erase:
+                conn.execute(update(posts).where(c.id == row.id).values(visibility=str(record.visibility)))
+                changed.add(record.id)
+            else:
+                report.existing["post"] += 1
+        if erase:
+            erase_posts(conn, erase)
+        report.changed["post"] += len(changed)
 
     def _link_posts(self, conn: Connection, items: list[tuple[Located, int]], report: ImportReport,
                     final: bool) -> None:
@@ -256,16 +294,29 @@ class Loader:
             elif isinstance(record, EdgeRecord):
                 edge_rows.append({"source_id": self._users.known[record.source],
                                   "target_id": self._users.known[record.target],
-                                  "kind": record.type, "created_at": record.created_at})
+                                  "kind": record.type, "created_at": record.created_at, "removed": record.removed})
             else:
                 event_rows.append({"user_id": self._users.known[record.user],
                                    "post_id": self._posts.known[record.post], "kind": str(record.kind),
                                    "created_at": record.created_at, "value": record.value})
-        for table, rows, name in ((edges, edge_rows, "edge"), (interactions, event_rows, "interaction")):
-            if rows:
-                added = self.store.insert_ignore(conn, table, rows)
-                report.inserted[name] += added
-                report.existing[name] += len(rows) - added
+        # Edges in runs of the same operation, in the records' order: a follow, then its removal, then a
+        # follow again ends followed.
+        for removed, run in itertools.groupby(edge_rows, key=lambda row: row.pop("removed")):
+            run = list(run)
+            if not removed:
+                self._insert(conn, edges, run, "edge", report)
+                continue
+            for row in run:
+                report.changed["edge"] += conn.execute(delete(edges).where(
+                    edges.c.source_id == row["source_id"], edges.c.target_id == row["target_id"],
+                    edges.c.kind == row["kind"])).rowcount
+        self._insert(conn, interactions, event_rows, "interaction", report)
+
+    def _insert(self, conn: Connection, table, rows: list[dict], name: str, report: ImportReport) -> None:
+        if rows:
+            added = self.store.insert_ignore(conn, table, rows)
+            report.inserted[name] += added
+            report.existing[name] += len(rows) - added
 
 
 @contextmanager

@@ -143,6 +143,7 @@ class EdgeRecord(Record):
     source: ExternalId
     target: ExternalId
     created_at: datetime = Field(default_factory=_now)  # unset: when the record arrives
+    removed: bool = False  # an unfollow, unblock or unmute: the edge is taken away
 
     _utc_created = field_validator("created_at")(as_utc)
 

@@ -11,6 +11,10 @@ Deletion removes the user, their posts, their interactions (and others' interact
 posts), their edges, vectors, cached embeddings of their texts, and every row in any table
 that refers to them: tables added later join in through foreign keys with ``ON DELETE
 CASCADE``, and a test checks every foreign key in the schema.
+
+A single post deleted on the platform (``erase_posts``) keeps its row, marked deleted, so that its
+replies keep their thread; what it said goes: its text, hashtags and mentions, its vectors, the cached
+embedding of its text and its moderation scores.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import LargeBinary, Table, delete, or_, select
+from sqlalchemy import Connection, LargeBinary, Table, delete, or_, select, update
 
+from townsquare.storage.moderation_schema import moderation_scores
 from townsquare.storage.schema import (
     edges,
     embedding_cache,
@@ -122,3 +127,18 @@ def delete_user(store: Store, ref: str | int) -> dict[str, int]:
         conn.execute(delete(posts).where(posts.c.author_id == uid))
         conn.execute(delete(users).where(users.c.id == uid))
     return counts
+
+
+def erase_posts(conn: Connection, post_ids: list[int]) -> int:
+    """Mark ``post_ids`` deleted and remove what they said (see the module's docstring); returns how many were
+    live. The feed's change trigger tells every worker."""
+    rows = conn.execute(select(posts.c.id, posts.c.text).where(posts.c.id.in_(post_ids),
+                                                               posts.c.deleted.is_(False))).all()
+    if not rows:
+        return 0
+    ids = [r.id for r in rows]
+    conn.execute(update(posts).where(posts.c.id.in_(ids)).values(deleted=True, text="", hashtags=[], mentions=[]))
+    conn.execute(delete(post_vectors).where(post_vectors.c.post_id.in_(ids)))
+    conn.execute(delete(moderation_scores).where(moderation_scores.c.post_id.in_(ids)))
+    conn.execute(delete(embedding_cache).where(embedding_cache.c.text_hash.in_([text_hash(r.text) for r in rows])))
+    return len(ids)

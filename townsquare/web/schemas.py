@@ -81,6 +81,9 @@ class SessionCreate(Body):
 class IngestPublic(BaseModel):
     inserted: dict[str, int]
     existing: dict[str, int]
+    changed: dict[str, int] = Field(
+        default_factory=dict, description="Stored posts deleted or given a new visibility; edges removed."
+    )
     skipped: int
 
     @classmethod
@@ -89,6 +92,7 @@ class IngestPublic(BaseModel):
         return cls(
             inserted={k: v for k, v in summary["inserted"].items() if v},
             existing={k: v for k, v in summary["existing"].items() if v},
+            changed={k: v for k, v in summary["changed"].items() if v},
             skipped=summary["skipped"],
         )
 

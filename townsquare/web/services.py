@@ -170,6 +170,8 @@ class WebServices:
         from townsquare.ingest.records import PostRecord, UserRecord
 
         report = Loader(self.store).load(records, source=source)
+        if report.changed.get("post") and self._feed is not None:  # a post deleted or hidden: this worker's
+            self._feed.index.refresh()  # next page knows it at once, the others' within refresh_interval_s
         posts = [r.id for r in records if isinstance(r, PostRecord)]
         if report.inserted.get("post") or report.inserted.get("user"):
             self._embed_new(posts, [r.id for r in records if isinstance(r, UserRecord)])

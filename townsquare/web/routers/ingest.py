@@ -2,12 +2,17 @@
 
 Every write goes through the importers' ``Loader`` (``WebServices.ingest``): one transaction,
 idempotent by external id; new posts are scored by trust & safety when ``moderate_on_ingest`` is on.
+A post deleted on the platform (``DELETE /v1/posts/{post}``, or a post record with ``deleted: true``)
+keeps its row for its replies' sake and loses its words; an unfollow, unblock or unmute is a
+``DELETE`` of the edge (or an edge record with ``removed: true``).
 A key bound to a user writes only that user's records: their profile, posts, edges and interactions.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
 from townsquare.web.auth import Principal
@@ -48,6 +53,16 @@ def create_post(body: PostRecord, key: IngestKey, services: Services) -> IngestP
     return _load(services, [body], key)
 
 
+@router.delete("/posts/{post}")
+def delete_post(post: Annotated[str, Path(min_length=1, max_length=256)], key: IngestKey,
+                services: Services) -> IngestPublic:
+    """The post was deleted on the platform: it leaves every feed at once and its text, tags, vectors and
+    moderation scores are erased (the row stays, marked deleted, so that its replies keep their thread)."""
+    row = services.store.find_post(post)
+    author = services.store.find_user(row["author_id"])["external_id"]
+    return _load(services, [PostRecord(id=row["external_id"], author=author, text="", deleted=True)], key)
+
+
 @router.post("/interactions", status_code=201)
 def create_interaction(body: InteractionRecord, key: IngestKey, services: Services) -> IngestPublic:
     return _load(services, [body], key)
@@ -64,10 +79,24 @@ def _edge_route(kind: str):
     return create_edge
 
 
+def _edge_removal(kind: str):
+    def remove_edge(source: Annotated[str, Query(min_length=1, max_length=256)],
+                    target: Annotated[str, Query(min_length=1, max_length=256)],
+                    key: IngestKey, services: Services) -> IngestPublic:
+        if source == target:
+            raise HTTPException(422, f"a user cannot un{kind} themselves")
+        return _load(services, [EdgeRecord(type=kind, source=source, target=target, removed=True)], key)
+
+    remove_edge.__name__ = f"remove_{kind}"
+    remove_edge.__doc__ = f"``source`` no longer {kind}s ``target`` (``changed`` counts it; 0 when it did not)."
+    return remove_edge
+
+
 for _kind, _path in (("follow", "/follows"), ("block", "/blocks"), ("mute", "/mutes")):
     router.add_api_route(
         _path, _edge_route(_kind), methods=["POST"], status_code=201, response_model=IngestPublic
     )
+    router.add_api_route(_path, _edge_removal(_kind), methods=["DELETE"], response_model=IngestPublic)
 
 
 @router.post("/batch", status_code=201)
