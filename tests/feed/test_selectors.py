@@ -50,7 +50,21 @@ def test_topic_diversity_lets_a_different_topic_through(world, now):
     out = TopicDiversitySelector(relevance=0.5, window=2).select(ctx, pool, Page(2))
     assert [c.post_id for c in out[:2]] == [ids[0], ids[3]]
     assert sorted(c.post_id for c in out) == sorted(ids)
-    assert "held back" in out[2].adjustments[0].detail
+    assert out[1].adjustments[0].detail == "moved up 2 places: unlike the posts above it"
+    assert out[2].adjustments[0].detail.startswith("held back for a later page: too close to a post above it")
+
+
+def test_topic_diversity_says_a_post_moved_down_because_it_is_close_to_one_above(world, now):
+    world.user("ada")
+    world.user("zed")
+    posts = [world.post("zed", "chess"), world.post("zed", "chess"), world.post("zed", "cooking")]
+    world.load()
+    ctx = build_context(world.feed().env, world.store.find_user("ada"), now)
+    ids = [world.store.find_post(p)["id"] for p in posts]
+    pool = _pool((ids[0], 1, 1.0, False), (ids[1], 1, 0.99, False), (ids[2], 1, 0.7, False))
+    out = TopicDiversitySelector(relevance=0.5, window=1).select(ctx, pool, Page(3))
+    assert [c.post_id for c in out] == [ids[0], ids[2], ids[1]]
+    assert out[2].adjustments[0].detail.startswith("moved down 1 place: close to a post above it (similarity 0.9")
 
 
 def test_network_balance_swaps_towards_the_target_share():

@@ -98,14 +98,22 @@ class TopicDiversitySelector(Selector):
             chosen.append(best)
             left[best] = False
             np.maximum(closest, gram[best, :size], out=closest)
+        # What this selector did, in places of its own order (later selectors may move a post again).
         for rank, i in enumerate(chosen):
-            if rank > i:
-                window[i].note(self.name, f"moved from {i + 1} to {rank + 1}: unlike the posts above it")
+            if rank < i:
+                window[i].note(self.name, f"moved up {_places(i - rank)}: unlike the posts above it")
+            elif rank > i:
+                window[i].note(self.name, f"moved down {_places(rank - i)}: close to a post above it "
+                                          f"(similarity {gram[i, chosen[:rank]].max():.2f})")
         for i in np.nonzero(left)[0][: page.limit]:
             if i < page.limit:
-                window[i].note(self.name, f"held back from place {i + 1}: too close to posts above it "
+                window[i].note(self.name, f"held back for a later page: too close to a post above it "
                                           f"(similarity {closest[i]:.2f})")
         return [window[i] for i in chosen] + [window[i] for i in np.nonzero(left)[0]] + pool[size:]
+
+
+def _places(n: int) -> str:
+    return f"{n} place{'s' * (n > 1)}"
 
 
 class NetworkBalanceOptions(BaseModel):
