@@ -26,6 +26,24 @@ from townsquare.models.pii import find_pii, luhn_valid, mask_pii
      "1600 Pennsylvania Avenue NW, Washington, DC 20500"),
     ("ship to 42 5th Ave, Apt 3B, New York, NY 10001", "address", "42 5th Ave, Apt 3B, New York, NY 10001"),
     ("send to PO Box 1234", "address", "PO Box 1234"),
+    # international and national shapes beyond the English-speaking ones
+    ("+44 7700 900418", "phone", "+44 7700 900418"),
+    ("+49 30 1234567", "phone", "+49 30 1234567"),
+    ("+49 151 23456789", "phone", "+49 151 23456789"),
+    ("Mein Handy: 0151 23456789", "phone", "0151 23456789"),
+    ("+61 2 9876 5432", "phone", "+61 2 9876 5432"),
+    ("+81 3-1234-5678", "phone", "+81 3-1234-5678"),
+    ("call 98765 43210", "phone", "98765 43210"),
+    ("Call me at +33 6 12 34 56 78", "phone", "+33 6 12 34 56 78"),
+    ("appelle le 06 12 34 56 78", "phone", "06 12 34 56 78"),
+    ("+1 (555) 123-4567", "phone", "+1 (555) 123-4567"),
+    ("or 555-1234", "phone", "555-1234"),
+    ("card 4111.1111.1111.1111", "card", "4111.1111.1111.1111"),
+    ("iban de89 3704 0044 0532 0130 00", "iban", "de89 3704 0044 0532 0130 00"),
+    ("iban DE89-3704-0044-0532-0130-00", "iban", "DE89-3704-0044-0532-0130-00"),
+    ("écris à émile@exämple.fr", "email", "émile@exämple.fr"),
+    ("mail john at gmail dot com", "email", "john at gmail dot com"),
+    ("jane [at] example [dot] co [dot] uk", "email", "jane [at] example [dot] co [dot] uk"),
 ])
 def test_finds_personal_data_with_its_kind(text, kind, found):
     spans = find_pii(text)
@@ -40,6 +58,12 @@ def test_finds_personal_data_with_its_kind(text, kind, found):
     "open 0900 1730 daily, 1200 1300 closed for lunch",
     "order 4111 1111 1111 1112 failed",  # fails the Luhn check: not a card
     "I walked 3 miles down the road with 2 dogs",
+    # rows of numbers: none has a phone's shape, so none is a phone
+    "Final scores 21 18 25 22 and 19 20 21 23",
+    "Chess results: 1500 1600 1700 ratings and 1800 1900 2000 next",
+    "Temps 12 14 16 18 20", "Won 3 games 12 13 14 15", "Timestamp 1701964800", "Sold 12 345 678 units",
+    "Order No. 2023 1205 0001", "lotto 04 11 23 35 42 49", "tweet 1593847261734829056",
+    "version 1.2.3.4 build 20231205", "look at the stats",
 ])
 def test_leaves_ordinary_text_alone(text):
     assert find_pii(text) == []
@@ -49,6 +73,8 @@ def test_leaves_ordinary_text_alone(text):
 def test_masks_every_kind_with_a_placeholder():
     text = "Mail a@b.io or call 555-123-4567, pay with 4111111111111111 at 10 Downing Street"
     assert mask_pii(text) == "Mail [EMAIL] or call [PHONE], pay with [CARD] at [ADDRESS]"
+    ids = "IBAN GB82 WEST 1234 5698 7654 32, SSN 123-45-6789, NI AB 12 34 56 C, born 03/05/1988."
+    assert mask_pii(ids) == "IBAN [IBAN], SSN [ID], NI [ID], born [BIRTH DATE]."  # what leaves for a remote model
 
 
 def test_spans_do_not_overlap_and_are_ordered():

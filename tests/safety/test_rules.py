@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from townsquare.models.pii import iban_valid
 from townsquare.safety.rules import (
     PersonalDataClassifier,
     SpamClassifier,
     find_personal_data,
-    iban_valid,
     spam_signals,
 )
 

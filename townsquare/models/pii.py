@@ -1,7 +1,10 @@
-"""Find personal data in text: emails, phone numbers, street addresses, payment card numbers.
+"""Find personal data in text: emails (also spelt out: "jane at gmail dot com"), phone numbers in the
+shapes people write them (international, national with a trunk 0, NANP, ...), street addresses,
+payment card numbers, identity numbers (IBANs, US social security and UK national insurance numbers)
+and dates of birth (a full date after "born", "DOB" or "date of birth").
 
 ``find_pii(text)`` returns non-overlapping spans with their kind; ``mask_pii(text)`` replaces
-them with ``[EMAIL]``, ``[PHONE]``, ``[ADDRESS]``, ``[CARD]``. Used before any text leaves the
+them with ``[EMAIL]``, ``[PHONE]``, ``[ADDRESS]``, ``[CARD]``, ``[IBAN]``, ``[ID]``, ``[BIRTH DATE]``. Used before any text leaves the
 machine (remote generator backends) and by trust & safety.
 
 Written as regular expressions on purpose: the libraries that do this well (presidio and the
@@ -16,10 +19,14 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-PiiKind = Literal["email", "card", "address", "phone"]
+PiiKind = Literal["email", "card", "iban", "ssn", "national_insurance", "address", "phone", "birth_date"]
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-_CARD = re.compile(r"(?<![\d+-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
+# "jane at gmail dot com", "jane [at] gmail [dot] co [dot] uk": spelt out so that scrapers miss it
+_AT, _DOT = r"(?:\s+at\s+|\s*[\[(]at[\])]\s*)", r"(?:\s+dot\s+|\s*[\[(]dot[\])]\s*)"
+_SPELT_EMAIL = re.compile(rf"(?i)(?<![\w.+-])[\w.+-]+{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}"
+                          r"(?:com|org|net|edu|gov|io|co|uk|de|fr|es|it|nl|ca|au|in|me|info|biz)\b")
+_CARD = re.compile(r"(?<![\d+.-])\d(?:[ .-]?\d){12,18}(?![\d-]|\.\d)")
 _STREET_SUFFIX = (r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|"
                   r"square|sq|terrace|way|parkway|pkwy|highway|hwy|circle|cir|close|crescent|row)")
 _ADDRESS = re.compile(
@@ -33,16 +40,34 @@ _ADDRESS = re.compile(
 )
 _PO_BOX = re.compile(r"\b(?i:p\.?\s?o\.?\s*box)\s+\d+\b")
 _UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b")
-_PHONE = re.compile(
-    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,5}(?:[\s.-]\d{2,5}){1,4}(?![\w-])"
-    r"|(?<![\w+])0\d{2,4}[\s.-]\d{5,8}(?![\w-])"                       # 07700 900418, 0151 2345678
-    r"|(?<![\w+])\+\d{7,15}\b"                                        # +4915112345678
-    r"|(?<![\w+])\d{10,11}\b"                                          # 5551234567
+# Phone numbers by the shapes they are written in, each with the digits it may hold. A row of numbers
+# ("scores 21 18 25 22", "ratings 1500 1600 1700") has none of these shapes: no +, no trunk 0, no area
+# code in brackets, no 3-3-4; and a shape followed by one more number is part of a longer row.
+_SEP = r"[\s.-]"
+_PHONES = (
+    (re.compile(rf"(?<![\w+])\+\d{{1,3}}(?:{_SEP}?\(\d{{1,4}}\))?(?:{_SEP}?\d{{1,8}}){{1,6}}(?![\w-]|[\s.-]\d)"), 8, 15),  # +33 6 12 34 56 78
+    (re.compile(rf"(?<![\w+])\(\d{{2,5}}\){_SEP}?\d{{2,5}}(?:{_SEP}\d{{2,5}}){{0,2}}(?![\w-]|[\s.-]\d)"), 7, 12),  # (202) 225-3031
+    (re.compile(rf"(?<![\w+])0\d{{1,4}}(?:{_SEP}|/)\d{{2,8}}(?:{_SEP}\d{{2,8}}){{0,3}}(?![\w-]|[\s.-]\d)"), 9, 12),  # 0151 23456789
+    (re.compile(r"(?<![\w+])\d{3}([\s.-])\d{3}\1\d{4}(?![\w-]|[\s.-]\d)"), 10, 10),  # 555-123-4567
+    (re.compile(r"(?<![\w+-])\d{3}-\d{4}(?![\w-]|[\s.-]\d)"), 7, 7),  # 555-1234
+    (re.compile(r"(?<![\w+])[6-9]\d{4}[\s-]\d{5}(?![\w-]|[\s.-]\d)"), 10, 10),  # 98765 43210
+    (re.compile(r"(?<![\w+])(?:1?[2-9]\d{9}|0\d{9,10})\b"), 10, 11),  # 5551234567, 07405077156
 )
+_SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
+_IBAN = re.compile(r"(?i)\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,4})?\b")
+_NINO = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_FULL_DATE = (r"\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{1,2}-\d{1,2}"    # 03/05/1988, 1988-05-03
+              rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}")
+# a full date (with its year) right after words that say it is someone's birth date
+_BIRTH_DATE = re.compile(rf"(?i:\bborn(?:\s+on)?|\bd\.?o\.?b\.?|\bdate\s+of\s+birth)\s*(?:is\s+|:\s*)?(?i:({_FULL_DATE}))\b")
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
 
-_PRIORITY = {"email": 0, "card": 1, "address": 2, "phone": 3}
-_MASKS = {"email": "[EMAIL]", "card": "[CARD]", "address": "[ADDRESS]", "phone": "[PHONE]"}
+# Which kind wins where two overlap: identity numbers over the phone numbers they resemble.
+_PRIORITY = {"email": 0, "card": 1, "iban": 1, "ssn": 1, "national_insurance": 1, "address": 2, "birth_date": 2,
+             "phone": 3}
+_MASKS = {"email": "[EMAIL]", "card": "[CARD]", "iban": "[IBAN]", "ssn": "[ID]", "national_insurance": "[ID]",
+          "address": "[ADDRESS]", "phone": "[PHONE]", "birth_date": "[BIRTH DATE]"}
 
 
 @dataclass(frozen=True)
@@ -64,26 +89,34 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _is_phone(candidate: str) -> bool:
+def iban_valid(candidate: str) -> bool:
+    """The ISO 13616 mod-97 check."""
+    code = re.sub(r"[ -]", "", candidate).upper()
+    if not 15 <= len(code) <= 34:
+        return False
+    moved = code[4:] + code[:4]
+    digits = "".join(str(int(ch, 36)) for ch in moved)
+    return int(digits) % 97 == 1
+
+
+def _is_phone(candidate: str, fewest: int, most: int) -> bool:
     digits = re.sub(r"\D", "", candidate)
-    if not 7 <= len(digits) <= 15 or _DATE.fullmatch(candidate.strip()):
-        return False
-    if re.fullmatch(r"\d{4}-\d{4}", candidate):  # a range of years
-        return False
-    # "2019 2020" is two numbers, not a phone: two space-separated groups need a + or (area code),
-    # or the trunk 0 and 10-11 digits of a national number ("07700 900418", "0151 2345678")
-    return ("+" in candidate or "(" in candidate or len(candidate.split()) != 2
-            or (candidate.startswith("0") and 10 <= len(digits) <= 11))
+    return fewest <= len(digits) <= most and not _DATE.fullmatch(candidate.strip()) \
+        and not re.fullmatch(r"\d{4}-\d{4}", candidate)  # a range of years
 
 
 def _candidates(text: str) -> list[PiiSpan]:
-    spans = [PiiSpan(m.start(), m.end(), "email", m.group()) for m in _EMAIL.finditer(text)]
+    spans = [PiiSpan(m.start(), m.end(), "email", m.group()) for p in (_EMAIL, _SPELT_EMAIL) for m in p.finditer(text)]
     spans += [PiiSpan(m.start(), m.end(), "card", m.group()) for m in _CARD.finditer(text)
               if luhn_valid(re.sub(r"\D", "", m.group()))]
+    spans += [PiiSpan(m.start(), m.end(), "ssn", m.group()) for m in _SSN.finditer(text)]
+    spans += [PiiSpan(m.start(), m.end(), "iban", m.group()) for m in _IBAN.finditer(text) if iban_valid(m.group())]
+    spans += [PiiSpan(m.start(), m.end(), "national_insurance", m.group()) for m in _NINO.finditer(text)]
+    spans += [PiiSpan(m.start(1), m.end(1), "birth_date", m.group(1)) for m in _BIRTH_DATE.finditer(text)]
     for pattern in (_ADDRESS, _PO_BOX, _UK_POSTCODE):
         spans += [PiiSpan(m.start(), m.end(), "address", m.group().rstrip(",. ")) for m in pattern.finditer(text)]
-    spans += [PiiSpan(m.start(), m.end(), "phone", m.group()) for m in _PHONE.finditer(text)
-              if _is_phone(m.group())]
+    spans += [PiiSpan(m.start(), m.end(), "phone", m.group()) for pattern, fewest, most in _PHONES
+              for m in pattern.finditer(text) if _is_phone(m.group(), fewest, most)]
     return [PiiSpan(s.start, s.start + len(s.text), s.kind, s.text) for s in spans]
 
 

@@ -1,9 +1,10 @@
 """Classifiers written as rules, for what no labelled data here covers: personal data and spam.
 
-``PersonalDataClassifier`` reuses ``townsquare.models.pii`` (emails, phones, street addresses,
-Luhn-checked card numbers) and adds identity numbers (US social security numbers, IBANs with
-their mod-97 check, UK national insurance numbers) and dates of birth (a full date after "born",
-"DOB" or "date of birth"). It returns the spans, not only a flag.
+``PersonalDataClassifier`` reads ``townsquare.models.pii`` (emails, phones, street addresses,
+Luhn-checked card numbers, identity numbers: US social security numbers, IBANs with their mod-97
+check, UK national insurance numbers; dates of birth: a full date after "born", "DOB" or "date of
+birth"), the same finder that masks text before it leaves the machine. It returns the spans, not
+only a flag.
 
 ``SpamClassifier`` scores promotional and automated-looking posts from a few transparent
 signals. No labelled spam data ships with townsquare, so its probabilities are not calibrated on
@@ -29,42 +30,9 @@ from townsquare.safety.features import TextBatch
 PII_CONFIDENCE = {"email": 0.9, "card": 0.97, "ssn": 0.95, "iban": 0.97, "national_insurance": 0.9,
                   "phone": 0.85, "address": 0.8, "birth_date": 0.6}
 
-_SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-_FULL_DATE = (r"\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{1,2}-\d{1,2}"    # 03/05/1988, 1988-05-03
-              rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}")
-# a full date (with its year) right after words that say it is someone's birth date
-_BIRTH_DATE = re.compile(rf"(?i:\bborn(?:\s+on)?|\bd\.?o\.?b\.?|\bdate\s+of\s+birth)\s*(?:is\s+|:\s*)?(?i:({_FULL_DATE}))\b")
-_NINO = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
-
-
-def iban_valid(candidate: str) -> bool:
-    """The ISO 13616 mod-97 check."""
-    code = candidate.replace(" ", "")
-    if not 15 <= len(code) <= 34:
-        return False
-    moved = code[4:] + code[:4]
-    digits = "".join(str(int(ch, 36)) for ch in moved)
-    return int(digits) % 97 == 1
-
-
-def find_identity_numbers(text: str) -> list[Span]:
-    spans = [Span(m.start(), m.end(), "ssn", m.group()) for m in _SSN.finditer(text)]
-    spans += [Span(m.start(), m.end(), "iban", m.group()) for m in _IBAN.finditer(text) if iban_valid(m.group())]
-    spans += [Span(m.start(), m.end(), "national_insurance", m.group()) for m in _NINO.finditer(text)]
-    spans += [Span(m.start(1), m.end(1), "birth_date", m.group(1)) for m in _BIRTH_DATE.finditer(text)]
-    return spans
-
-
 def find_personal_data(text: str) -> list[Span]:
-    """Non-overlapping personal-data spans; identity numbers win over the phone numbers they resemble."""
-    ids = find_identity_numbers(text)
-    spans = list(ids)
-    for found in find_pii(text):
-        if all(found.end <= s.start or found.start >= s.end for s in ids):
-            spans.append(Span(found.start, found.end, found.kind, found.text))
-    return sorted(spans, key=lambda s: s.start)
+    """Non-overlapping personal-data spans (``townsquare.models.pii.find_pii``), as trust & safety spans."""
+    return [Span(found.start, found.end, found.kind, found.text) for found in find_pii(text)]
 
 
 def _combine(confidences: list[float]) -> float:
@@ -76,13 +44,16 @@ class PersonalDataClassifier(Classifier):
 
     name = "personal_data"
     labels = ["none", "personal_data"]  # noqa: RUF012 (read-only, as in every Classifier)
-    version = "rules-1"
+    version = "rules-2"
 
     def __init__(self) -> None:
         self.meta: dict[str, Any] = {
             "kind": "rules", "data": "none: regular expressions with checksums (Luhn, IBAN mod-97)",
             "confidence": PII_CONFIDENCE,
-            "limits": "English-centric formats; street addresses need a house number and a street word; "
+            "limits": "phones only in the shapes people write them (with +country code, a trunk 0, an area code "
+                      "in brackets, 3-3-4, Indian 5-5), so a row of plain numbers is not one and a number "
+                      "written as plain digits of another shape is missed; street addresses in English "
+                      "need a house number and a street word; "
                       "a date of birth needs its year and a word that says so (born, DOB, date of birth); "
                       "names and free-form ids are not detected.",
             "precision_curves": {"none": [], "personal_data": []},  # not measured: policies give thresholds
