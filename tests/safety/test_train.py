@@ -102,6 +102,15 @@ def test_lexicon_features_carry_vader_scores():
     assert lexicon_features([]).shape == (0, len(LEXICON_FEATURES))
 
 
+def test_the_lexicon_reads_the_first_lexicon_chars_of_a_long_text():
+    """VADER's negation check grows with the square of a text's length: a 20,000-character post took 4 s."""
+    from townsquare.safety.features import LEXICON_CHARS
+
+    calm = "the bus leaves at nine. " * (LEXICON_CHARS // 24 + 1)
+    assert lexicon_features([calm + "I hate this awful awful day " * 500])[0, 3] == 0  # the angry tail is not read
+    assert lexicon_features([calm[:100] + "I hate this awful awful day"])[0, 3] < -0.5
+
+
 def test_lexicon_head_learns_what_vectors_and_ngrams_cannot(tmp_path):
     batch, labels = sentiment_world(300)
     options = TrainOptions(folds=3, c_grid=(1.0,), use_ngrams=False)
