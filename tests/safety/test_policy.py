@@ -81,6 +81,19 @@ def test_policy_errors_say_what_is_wrong(tmp_path):
                                     'action = "demote"\n'), CURVES)
     with pytest.raises(ConfigError, match="not found"):
         load_policy(tmp_path / "missing.toml", CURVES)
+    rule = '[[rules]]\nclassifier = "offensive"\nlabel = "offensive"\nthreshold = 0.5\naction = "{}"\n'
+    with pytest.raises(ConfigError, match=r"rules\.0: Value error, factor applies to demote rules only; this rule "
+                                          "would label"):
+        load_policy(write(tmp_path, rule.format("label") + "factor = 0.5\n"), CURVES)
+    with pytest.raises(ConfigError, match="an allow rule does nothing"):
+        load_policy(write(tmp_path, rule.format("allow")), CURVES)
+    with pytest.raises(ConfigError, match=r"policy\.toml: Value error, rules 0 and 1 both demote offensive/offensive"):
+        load_policy(write(tmp_path, (rule.format("demote") + "factor = 0.5\n") * 2), CURVES)
+    assert load_policy(write(tmp_path, rule.format("label") + rule.format("hide").replace("0.5", "0.9")),
+                       CURVES).rules[1].rule.action == "hide"  # one label and one action: not repeats
+    (tmp_path / "latin1.toml").write_bytes(rule.format("label").encode() + b'note = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match=r"latin1\.toml is not UTF-8 text \(byte \d+\); save it as UTF-8"):
+        load_policy(tmp_path / "latin1.toml", CURVES)
 
 
 def test_at_prevalence_moves_precision_by_bayes_rule():
@@ -137,6 +150,8 @@ def test_a_watched_policy_follows_its_file_and_keeps_the_last_good_one(tmp_path)
     assert "rude" in watch.error and "the policy read before stays in force" in watch.error
     path.unlink()
     assert not watch.check() and "not found" in watch.error
+    path.write_bytes(RULE.format(action="hide").encode() + b'note = "caf\xe9"\n')  # saved in Latin-1
+    assert not watch.check() and "not UTF-8" in watch.error and held.decide(offensive).action == "hide"
     write(tmp_path, RULE.format(action="review"))
     assert watch.check() and held.decide(offensive).action == "review" and watch.error is None
 

@@ -59,6 +59,11 @@ class Rule(BaseModel):
             raise ValueError("give exactly one of threshold or min_precision")
         if self.action == "demote" and self.factor >= 1.0:
             raise ValueError("a demote rule needs a factor below 1, e.g. factor = 0.5")
+        if self.action != "demote" and "factor" in self.model_fields_set:
+            raise ValueError(f"factor applies to demote rules only; this rule would {self.action}")
+        if self.action == "allow":
+            raise ValueError("an allow rule does nothing: a post no rule flags is allowed; to flag fewer posts, "
+                             "raise the threshold (or min_precision) of the rule that flags them")
         return self
 
 
@@ -74,6 +79,18 @@ class PolicyFile(BaseModel):
     moderator_demote_factor: float = Field(
         0.5, gt=0.0, lt=1.0, description="Score multiplier for a post a moderator decided to demote.")
     rules: list[Rule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _no_repeats(self) -> PolicyFile:
+        """Two rules for the same classifier, label and action would compound (two demotions by 0.5 make 0.25)."""
+        seen: dict[tuple[str, str, str], int] = {}
+        for at, rule in enumerate(self.rules):
+            key = (rule.classifier, rule.label, rule.action)
+            if key in seen:
+                raise ValueError(f"rules {seen[key]} and {at} both {rule.action} {rule.classifier}/{rule.label}; "
+                                 "keep one")
+            seen[key] = at
+        return self
 
 
 @dataclass(frozen=True)
@@ -253,7 +270,12 @@ def load_policy(path: Path | None, curves: Curves) -> Policy:
         if not Path(path).is_file():
             raise ConfigError(f"policy file {path} not found; give a TOML file (--policy or "
                               "TOWNSQUARE_SAFETY_POLICY), or neither for the built-in default")
-        text, source = Path(path).read_text(encoding="utf-8"), str(path)
+        try:
+            text, source = Path(path).read_text(encoding="utf-8"), str(path)
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"policy file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+        except OSError as error:
+            raise ConfigError(f"policy file {path} cannot be read: {error.strerror}") from None
     try:
         parsed = PolicyFile.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as error:
@@ -261,7 +283,7 @@ def load_policy(path: Path | None, curves: Curves) -> Policy:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"policy file {source}: {where}: {first['msg']}") from None
+        raise ConfigError(f"policy file {source}: {where + ': ' if where else ''}{first['msg']}") from None
     _check_prevalence(parsed.prevalence, curves, source)
     resolved = []
     for rule in parsed.rules:
