@@ -20,6 +20,7 @@ from townsquare.safety.queue import (
     decide_case,
     decide_cases,
     export_decisions,
+    inferred_labels,
     list_cases,
     queue_health,
     redecide_posts,
@@ -242,6 +243,20 @@ def test_decisions_appeals_and_training_export(world, tmp_path):
     assert export_decisions(store, "spam", out) == 1
     row = json.loads(out.read_text())
     assert row["label"] == "spam" and row["moderator"] == "mod-carol" and row["text"] == SPAM
+    appeal_case(store, spam_case, "u2", "it was a real giveaway after all")
+    decide_case(store, spam_case, "mod-dan", "allow", labels={})  # overturned, naming no label
+    assert export_decisions(store, "spam", out) == 0  # the overturned decision's label is not training data
+
+
+def test_a_decision_confirms_the_flags_behind_its_action_not_every_flag_on_the_case():
+    """A post hidden for its phone number, which the offensive head also labelled, is not thereby offensive."""
+    case = {"reasons": [
+        {"classifier": "personal_data", "label": "personal_data", "action": "review", "rejected_label": "none"},
+        {"classifier": "offensive", "label": "offensive", "action": "label", "rejected_label": "not-offensive"},
+    ]}
+    assert inferred_labels(case, "hide") == {"personal_data": "personal_data"}
+    assert inferred_labels(case, "allow") == {"personal_data": "none", "offensive": "not-offensive"}
+    assert inferred_labels({"reasons": []}, "hide") == {}
 
 
 @dataclass(eq=False)

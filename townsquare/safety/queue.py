@@ -288,14 +288,14 @@ def _case(conn, case_id: int) -> dict[str, Any]:
 
 
 def inferred_labels(case: dict[str, Any], action: str) -> dict[str, str]:
-    """Training labels a decision implies for binary classifiers: confirmed or rejected flags."""
-    labels: dict[str, str] = {}
-    for reason in case["reasons"]:
-        if action != "allow":
-            labels[reason["classifier"]] = reason["label"]
-        elif reason.get("rejected_label"):
-            labels[reason["classifier"]] = reason["rejected_label"]
-    return labels
+    """Training labels a decision implies for binary classifiers. A decision to act confirms the flags that
+    asked for the case's most severe action, not every flag on it (a post hidden for its phone number is not
+    thereby offensive; a moderator names other labels with ``labels``); allowing the post rejects every flag."""
+    reasons = case["reasons"]
+    if action == "allow":
+        return {r["classifier"]: r["rejected_label"] for r in reasons if r.get("rejected_label")}
+    top = max((SEVERITY.get(r.get("action"), 0) for r in reasons), default=0)
+    return {r["classifier"]: r["label"] for r in reasons if SEVERITY.get(r.get("action"), 0) == top}
 
 
 def decide_case(store: Store, case_id: int, moderator: str, action: str, *, labels: dict[str, str] | None = None,
@@ -421,22 +421,23 @@ def moderator_actions(store: Store, post_ids: Sequence[int]) -> dict[int, tuple[
 
 
 def export_decisions(store: Store, classifier: str, path: Path) -> int:
-    """Write the latest decided label per post for ``classifier`` as labelled JSONL; returns the count."""
+    """Write, as labelled JSONL, the label each post's latest decision gives ``classifier`` (a post whose
+    latest decision names no label for it, such as one overturned on appeal, is left out); returns the count.
+    Deleted posts, which keep no text, are left out."""
     query = (select(moderation_decisions.c.post_id, moderation_decisions.c.labels, moderation_decisions.c.moderator,
                     moderation_decisions.c.created_at, posts.c.text, posts.c.external_id)
-             .join(posts, posts.c.id == moderation_decisions.c.post_id).order_by(moderation_decisions.c.id))
-    latest: dict[int, dict[str, Any]] = {}
+             .join(posts, posts.c.id == moderation_decisions.c.post_id).where(posts.c.deleted.is_(False))
+             .order_by(moderation_decisions.c.id))
     with store.read() as conn:
-        for row in conn.execute(query).mappings():
-            if classifier in (row["labels"] or {}):
-                latest[row["post_id"]] = {"text": row["text"], "label": row["labels"][classifier],
-                                          "post": row["external_id"], "moderator": row["moderator"],
-                                          "decided_at": row["created_at"].isoformat()}
+        latest = {row["post_id"]: row for row in conn.execute(query).mappings()}
+    records = [{"text": row["text"], "label": row["labels"][classifier], "post": row["external_id"],
+                "moderator": row["moderator"], "decided_at": row["created_at"].isoformat()}
+               for row in latest.values() if classifier in (row["labels"] or {})]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
-        for record in latest.values():
+        for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return len(latest)
+    return len(records)
 
 
 def unscored_posts(store: Store, rescore: bool = False) -> list[int]:
