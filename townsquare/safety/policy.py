@@ -261,9 +261,8 @@ def at_prevalence(curve: Sequence[Sequence[float]], prevalence: float) -> list[t
 Curves = Mapping[str, Mapping[str, Sequence[Sequence[float]]]]  # {classifier: {label: precision curve}}
 
 
-def load_policy(path: Path | None, curves: Curves) -> Policy:
-    """Read a policy file (the shipped default when ``path`` is None), resolving thresholds with
-    ``curves`` = ``{classifier: {label: precision curve}}``."""
+def read_policy_file(path: Path | None) -> tuple[PolicyFile, str]:
+    """The policy file ``path`` (the shipped default when None), checked for form, and its name."""
     if path is None:
         text, source = (resources.files("townsquare.safety") / "default_policy.toml").read_text(), "built-in default"
     else:
@@ -277,13 +276,30 @@ def load_policy(path: Path | None, curves: Curves) -> Policy:
         except OSError as error:
             raise ConfigError(f"policy file {path} cannot be read: {error.strerror}") from None
     try:
-        parsed = PolicyFile.model_validate(tomllib.loads(text))
+        return PolicyFile.model_validate(tomllib.loads(text)), source
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"policy file {source} is not valid TOML: {error}") from None
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"policy file {source}: {where + ': ' if where else ''}{first['msg']}") from None
+
+
+def check_policy_keeps_labels(path: Path | None, classifier: str, labels: Sequence[str]) -> None:
+    """Refuse a classifier whose labels would break the policy in force: every label the policy names for
+    ``classifier`` (in its rules and prevalence) must be among ``labels``."""
+    parsed, source = read_policy_file(path)
+    named = {r.label for r in parsed.rules if r.classifier == classifier} | set(parsed.prevalence.get(classifier, {}))
+    if missing := sorted(named - set(labels)):
+        raise ConfigError(f"the policy in force ({source}) acts on {classifier} label(s) {', '.join(missing)}, which "
+                          f"the new labels ({', '.join(map(str, labels))}) lack: it would stop loading. Name the "
+                          f"labels in the data as the policy does, train under another name, or edit the policy first")
+
+
+def load_policy(path: Path | None, curves: Curves) -> Policy:
+    """Read a policy file (the shipped default when ``path`` is None), resolving thresholds with
+    ``curves`` = ``{classifier: {label: precision curve}}``."""
+    parsed, source = read_policy_file(path)
     _check_prevalence(parsed.prevalence, curves, source)
     resolved = []
     for rule in parsed.rules:
