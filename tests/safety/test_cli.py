@@ -180,3 +180,11 @@ def test_simulate_compares_a_policy_with_the_one_in_force(runner, tmp_path, monk
     monkeypatch.setenv("TOWNSQUARE_SAFETY_POLICY", str(lenient))  # put in force: the queue follows it
     assert "decided 3 scored posts under 'lenient' (actions: 2 allow, 1 hide); 0 new cases in the queue, 1 open " \
            "case brought up to date" in " ".join(invoke(runner, tmp_path, "moderate", "redecide").split())
+    from townsquare.safety.queue import decide_case, latest_case
+    from townsquare.storage import Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'townsquare.sqlite'}")
+    decide_case(store, latest_case(store, store.find_post("p1")["id"])["id"], "mod-ann", "allow")
+    store.close()
+    decided = json.loads(invoke(runner, tmp_path, "moderate", "simulate", "--policy", str(lenient), "--json"))
+    assert decided["posts"] == 2  # the moderator's decision stands under any policy: p1 is left out

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from townsquare.safety.policy import SEVERITY, Policy
 from townsquare.safety.queue import stored_scores
 from townsquare.storage import Store
-from townsquare.storage.moderation_schema import moderation_scores
+from townsquare.storage.moderation_schema import moderation_decisions, moderation_scores
 from townsquare.storage.schema import posts
 
 _CHUNK = 5000
@@ -41,9 +41,11 @@ class PolicyComparison:
 
 
 def simulate_policy(store: Store, current: Policy, candidate: Policy, examples: int = 3) -> PolicyComparison:
-    """Both policies' decisions on every scored post; ``examples`` posts kept per move (newest ids first)."""
+    """Both policies' decisions on every scored post no moderator decided; ``examples`` posts kept per move
+    (newest ids first)."""
     scored = (select(posts.c.id).where(posts.c.deleted.is_(False),
-                                       posts.c.id.in_(select(moderation_scores.c.post_id)))
+                                       posts.c.id.in_(select(moderation_scores.c.post_id)),
+                                       posts.c.id.not_in(select(moderation_decisions.c.post_id)))
               .order_by(posts.c.id.desc()))
     with store.read() as conn:
         ids = list(conn.execute(scored).scalars())
