@@ -230,6 +230,8 @@ def test_decisions_appeals_and_training_export(world, tmp_path):
 
     with pytest.raises(InputError, match="only the post's author may appeal"):
         appeal_case(store, spam_case, "@cy", "not my post")  # p2 is u2's
+    with pytest.raises(InputError, match="an appeal needs a reason"):
+        appeal_case(store, spam_case, "u2", "  ")
     appeal_id = appeal_case(store, spam_case, "u2", "it is spam, look at the links")
     assert [c["id"] for c in list_cases(store, status="appealed")] == [spam_case]
     with pytest.raises(InputError, match="only decided cases"):

@@ -300,7 +300,7 @@ def moderate_appeal(
     ctx: typer.Context,
     case: Annotated[int, typer.Argument(help="Case id.")],
     user: Annotated[str, typer.Option(help="The user who appeals (handle, external id or id).")],
-    reason: Annotated[str, typer.Option(help="Why the decision should change.")] = "",
+    reason: Annotated[str, typer.Option(help="Why the decision should change (required).")] = "",
 ) -> None:
     """A user appeals a decision; the case returns to the queue as `appealed`."""
     from townsquare.safety.queue import appeal_case

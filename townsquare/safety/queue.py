@@ -378,7 +378,9 @@ def report_post(store: Store, post_ref: str | int) -> None:
 
 
 def appeal_case(store: Store, case_id: int, user: str | int, reason: str) -> int:
-    """A user appeals the decision on a case; the case goes back to the queue as ``appealed``."""
+    """A user appeals the decision on a case, saying why; the case goes back to the queue as ``appealed``."""
+    if not reason.strip():
+        raise InputError("an appeal needs a reason: say why the decision should change", field="reason")
     who = store.find_user(user)
     with store.begin() as conn:
         case = _case(conn, case_id)
