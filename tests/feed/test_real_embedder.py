@@ -89,3 +89,23 @@ def test_steering_in_plain_words_moves_the_feed(sqlite_store, minilm, now):
     assert after.count("chess") < before.count("chess")
     shown = [a["detail"] for item in steered_page.items for a in item["adjustments"] if a["stage"] == "steering"]
     assert any("more 'politics'" in d for d in shown)
+
+
+def test_steering_names_only_posts_about_what_was_asked(sqlite_store, minilm, now):
+    """Posts about something else are not tagged "you asked for more 'cooking'" (on the demo, a floor of 0.1
+    tagged a parenting post at cosine 0.15 with cooking, and a city-break post at 0.20 with travel)."""
+    world = _world(sqlite_store, minilm)
+    for i, text in enumerate(["This is the one!! #parenting", "Adding Lisbon to my list!",
+                              "Watched a Korean revenge film at the outdoor screening"]):
+        world.post("bob", "music", text=text, pid=f"other{i}", hours_ago=2 + i)
+    world.load()
+    config = FeedConfig(sources=[{"name": "in_network", "options": {"per_author": 20}}],
+                        selectors=["author_diversity", "network_balance"])
+    feed = ForYouFeed(world.store, config, embedder=minilm)
+    feed.steer("ada", "more cooking, less politics")
+    page = feed.page("ada", limit=18, now=now)
+    tagged = {(item["post"].rstrip("0123456789"), a["detail"]) for item in page.items
+              for a in item["adjustments"] if a["stage"] == "steering"}
+    assert ("cooking", "you asked for more 'cooking'") in tagged
+    assert {topic for topic, detail in tagged if "cooking" in detail} == {"cooking"}
+    assert {topic for topic, detail in tagged if "politics" in detail} <= {"politics"}

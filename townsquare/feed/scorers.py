@@ -85,9 +85,13 @@ class EngagementScorer(Scorer):
 
 class SteeringOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    threshold: float = Field(0.1, ge=-1, lt=1, description="Text similarity below which a phrase has no effect.")
+    threshold: float = Field(0.2, ge=-1, lt=1, description="Text similarity below which a phrase has no effect.")
     boost: float = Field(2.0, ge=0, description="Strength of 'more ...' phrases.")
     penalty: float = Field(4.0, ge=0, description="Strength of 'less ...' phrases.")
+
+
+# The least change of a post's score (as a log factor) that steering makes and says it made: 5%.
+MIN_EFFECT = 0.05
 
 
 class SteeringScorer(Scorer):
@@ -95,7 +99,8 @@ class SteeringScorer(Scorer):
 
     A phrase's strength on a post is how far its cosine rises above the larger of ``threshold``
     and the phrase's median cosine over the candidates (short phrases sit close to everything a
-    little with sentence embedders; only posts standing out count), scaled to [0, 1].
+    little with sentence embedders; only posts standing out count), scaled to [0, 1]; a change under
+    ``MIN_EFFECT`` is not made, so that an explanation "you asked for more cooking" names a post about it.
     """
 
     name = "steering"
@@ -111,6 +116,7 @@ class SteeringScorer(Scorer):
         strength = np.maximum((sims - floor) / (1 - floor), 0.0)
         sign = np.array([o.boost if p.direction == "more" else -o.penalty for p in phrases])
         effect = strength * sign * np.array([p.weight for p in phrases])  # (with vectors, phrases)
+        effect[np.abs(effect) < MIN_EFFECT] = 0.0  # a nudge of a few per cent is not "what you asked for"
         moved = effect.any(axis=1)
         rows = np.flatnonzero(batch.has_vector)[moved]
         details = ["you asked for " + ", ".join(phrases[j].label() for j in np.nonzero(e)[0]) for e in effect[moved]]
