@@ -18,7 +18,10 @@ def test_a_liked_post_is_quoted_by_its_words():
         "because you liked \u201cClub night: 9 games, 8 different openings\u2026\u201d and 1 more"
 
 
-def test_a_post_without_its_text_falls_back_to_its_id_and_people_to_handles():
-    assert summarise(Reason("item_item", 0.3, (), (77,)), NAMES) == "because you liked post-77"
-    assert summarise(Reason("social_proof", 2.0, (4, 5, 6), ()), NAMES) == \
-        "engaged with by 3 people you follow: @ada, @bob, @user-6"
+def test_a_post_or_person_that_is_gone_is_not_named():
+    """A deleted post (no row, or no words left) and a deleted user are left out, never named by a bare id."""
+    gone = Names({4: "ada", 5: "bob"}, {**NAMES.posts, 11: {"external_id": "p11", "text": ""}})
+    assert summarise(Reason("item_item", 0.3, (), (77, 11)), gone) == "co-engaged with posts you liked"
+    assert summarise(Reason("item_item", 0.3, (), (77, 10)), gone) == "because you liked \u201cShort one\u201d"
+    assert summarise(Reason("social_proof", 2.0, (4, 5, 6), ()), gone) == \
+        "engaged with by 2 people you follow: @ada, @bob"

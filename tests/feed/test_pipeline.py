@@ -151,6 +151,31 @@ def test_a_block_counts_on_a_later_page_of_the_same_session(world, now):
     assert "@cy" not in {i["author"] for i in later.items}
 
 
+def test_a_page_asked_for_again_leaves_out_what_was_deleted_or_blocked_since_and_names_no_ghosts(world, now):
+    _network(world, posts_per_topic=20)
+    world.load()
+    feed = world.feed(sources=SOURCES)
+    one = feed.page("ada", limit=10, now=now)
+    two = feed.page("ada", limit=10, cursor=one.cursor, now=now)
+    by_author = {}
+    for item in two.items:
+        by_author.setdefault(item["author"], []).append(item["post"])
+    blocked = next(a for a in by_author if a != "@bob").lstrip("@")
+    gone = by_author["@bob"][0]
+    from townsquare.ingest.loader import Loader
+    from townsquare.ingest.records import PostRecord
+
+    Loader(world.store).load([PostRecord(id=gone, author="bob", text="", deleted=True)])
+    world.follow("ada", blocked, "block")
+    world.load()
+    feed.index.refresh()
+    again = feed.page("ada", limit=10, cursor=one.cursor, now=now)  # the same page, asked for again
+    kept = [i["post"] for i in again.items]
+    assert kept == [p for p in (i["post"] for i in two.items) if p != gone and p not in by_author[f"@{blocked}"]]
+    every_name = str([(i["because"], i["sources"]) for p in (one, again) for i in p.items])
+    assert "post-" not in every_name and "user-" not in every_name
+
+
 def test_why_not_reads_the_stage_that_let_the_post_go(world, now):
     _network(world)
     world.user("troll")

@@ -38,8 +38,16 @@ class Names:
         text = first_words(self.posts.get(pid, {}).get("text", ""), limit)
         return "\u201c" + text + "\u201d" if text else self.post(pid)
 
+    def known_posts(self, pids) -> list[int]:
+        """``pids`` that still exist with their words (a deleted post, or one of a deleted user, is not named)."""
+        return [p for p in pids if self.posts.get(p, {}).get("text")]
+
+    def known_people(self, uids) -> list[int]:
+        return [u for u in uids if u in self.handles]
+
     def liked(self, pids: tuple[int, ...]) -> str:
-        """The first of ``pids`` quoted, and how many more."""
+        """The first of ``pids`` quoted, and how many more (of those that still exist)."""
+        pids = self.known_posts(pids)
         if not pids:
             return ""
         return self.quote(pids[0]) + (f" and {len(pids) - 1} more" if len(pids) > 1 else "")
@@ -64,7 +72,7 @@ def lookup_names(store, candidates: list[Candidate], extra_posts=()) -> Names:
 
 def summarise(reason: Reason, names: Names) -> str:
     """One sentence for one reason."""
-    people = [names.user(p) for p in reason.people]
+    people = [names.user(p) for p in names.known_people(reason.people)]
     liked = names.liked(reason.posts)
     match reason.source:
         case "in_network":
@@ -111,8 +119,9 @@ def explain_item(c: Candidate, names: Names, position: int, created_at: str | No
         "score": round(c.score, 5),
         "in_network": c.in_network,
         "because": [summarise(r, names) for r in c.reasons if r.source != "probe"],
-        "sources": [{**r.as_dict(), "people": [names.user(p) for p in r.people],
-                     "posts": [names.post(p) for p in r.posts]} for r in c.reasons if r.source != "probe"],
+        "sources": [{**r.as_dict(), "people": [names.user(p) for p in names.known_people(r.people)],
+                     "posts": [names.post(p) for p in names.known_posts(r.posts)]}
+                    for r in c.reasons if r.source != "probe"],
         "predicted": predicted(c, output),
         "top_features": top_features(c, output),
         "adjustments": [a.as_dict() for a in c.adjustments or ()],

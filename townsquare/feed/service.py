@@ -71,6 +71,10 @@ class FeedPage:
                                               "sources", "removed", "timings")}
 
 
+# What a page asked for again still goes through: whatever may no longer be shown at all.
+REPLAY_FILTERS = frozenset({"deleted_posts", "blocked_authors", "moderation"})
+
+
 class ForYouFeed:
     """The feed service: one ``FeedIndex`` per process, per-request work in ``FeedPipeline``."""
 
@@ -116,8 +120,8 @@ class ForYouFeed:
             if number > len(session.pages):
                 raise InputError("this cursor skips pages this feed has not served; use the cursor of the "
                                  "last page", field="cursor")
-        if number < len(session.pages):  # asked again: the same page again
-            items = session.pages[number]
+        if number < len(session.pages):  # asked again: the same page again, less what may no longer be shown
+            items = self._still_shown(user, session, session.pages[number])
         else:
             items = self._next_page(user, session, limit, timings)
         page = self._render(user, session, number, items, timings)
@@ -156,6 +160,15 @@ class ForYouFeed:
         with timings.stage("session"):
             self.sessions.record_page(session, items)
         session.ctx = None
+        return items
+
+    def _still_shown(self, user: dict, session: FeedSession, items: list) -> list:
+        """A page served before, less the posts deleted, hidden by moderation or by someone blocked or muted
+        since (the other filters stand: a post liked since stays on the page that showed it)."""
+        ctx = build_context(self.env, user, session.now)
+        for step in self.pipeline.filters:
+            if step.name in REPLAY_FILTERS:
+                items = step(ctx, items).kept
         return items
 
     def _refilter(self, ctx, pool: list) -> list:
