@@ -242,6 +242,22 @@ def test_factorisation_ranks_the_co_engaged_post_first(world, now):
     assert ranked[0] == b
 
 
+def test_a_running_feed_takes_collaborative_models_trained_after_it_started(world, now, tmp_path, monkeypatch):
+    from townsquare.feed import ForYouFeed, service
+
+    _co_engagement_world(world)
+    feed = ForYouFeed(world.store, embedder=world.embedder, models_dir=tmp_path / "collaborative")
+    assert feed.index.collaborative is None
+    trained = CollaborativeModels.train(feed.index, factors=4, iterations=5)
+    trained.save(tmp_path / "collaborative")  # what `townsquare train collaborative` does meanwhile
+    feed.page("ada", now=now)
+    assert feed.index.collaborative is None  # looked for at most every MODELS_CHECK_S
+    monkeypatch.setattr(service, "MODELS_CHECK_S", 0.0)
+    page = feed.page("ada", now=now)
+    assert feed.index.collaborative.version == trained.version
+    assert {"item_item", "factorisation"} <= {s["source"] for s in page.sources if s["proposed"]}
+
+
 def test_trending_decays_with_time(world, now):
     world.user("zed")
     old, new = world.post("zed", "music", hours_ago=80), world.post("zed", "music", hours_ago=3)

@@ -111,12 +111,18 @@ class CollaborativeModels:
                                                       "posts": len(self.post_ids)}))
         return target
 
+    @staticmethod
+    def latest_version(folder: Path) -> str | None:
+        """The newest complete version's name under ``folder`` (None: none trained)."""
+        versions = sorted(p.parent.name for p in Path(folder).glob("*/done.json"))
+        return versions[-1] if versions else None
+
     @classmethod
     def load_latest(cls, folder: Path) -> CollaborativeModels | None:
-        versions = sorted(p.parent for p in Path(folder).glob("*/done.json"))
-        if not versions:
+        version = cls.latest_version(folder)
+        if version is None:
             return None
-        path = versions[-1]
+        path = Path(folder) / version
         with np.load(path / "ids.npz") as ids:
             user_ids, post_ids, post_time = ids["user_ids"], ids["post_ids"], ids["post_time"]
         return cls(user_ids, post_ids, Recommender.load(path / "neighbours.npz"),

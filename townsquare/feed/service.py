@@ -71,6 +71,8 @@ class FeedPage:
                                               "sources", "removed", "timings")}
 
 
+MODELS_CHECK_S = 30.0  # how often a feed looks for newer collaborative models
+
 # What a page asked for again still goes through: whatever may no longer be shown at all.
 REPLAY_FILTERS = frozenset({"deleted_posts", "blocked_authors", "moderation"})
 
@@ -86,6 +88,7 @@ class ForYouFeed:
         if search == "auto":
             search = "store" if store.dialect == "postgresql" else "index"
         self.index = index or FeedIndex.load(store, model, ann=search == "index")
+        self.models_dir, self._models_checked = models_dir, time.monotonic()
         if models_dir is not None and self.index.collaborative is None:
             self.index.collaborative = CollaborativeModels.load_latest(models_dir)
         self.pipeline = FeedPipeline.from_config(self.config)
@@ -111,6 +114,7 @@ class ForYouFeed:
         timings = Timings()
         with timings.stage("context"):
             self.index.refresh(self.config.refresh_interval_s)
+            self._newer_models()
             user = user_ref if isinstance(user_ref, dict) else self.store.find_user(user_ref)
         if cursor is None:  # a new session, ranked with room for at least ten pages
             session, number = self._start(user, now, timings, max(self.config.pool_size, 10 * limit)), 0
@@ -161,6 +165,20 @@ class ForYouFeed:
             self.sessions.record_page(session, items)
         session.ctx = None
         return items
+
+    def _newer_models(self) -> None:
+        """Take the collaborative models ``townsquare train collaborative`` wrote since (looked for at most every
+        ``MODELS_CHECK_S``), so that a running server needs no restart."""
+        if self.models_dir is None or time.monotonic() - self._models_checked < MODELS_CHECK_S:
+            return
+        self._models_checked = time.monotonic()
+        current = self.index.collaborative
+        latest = CollaborativeModels.latest_version(self.models_dir)
+        if latest is not None and (current is None or latest != current.version):
+            try:
+                self.index.collaborative = CollaborativeModels.load_latest(self.models_dir)
+            except (OSError, ValueError, KeyError) as error:  # a half-copied folder: the next look tries again
+                log.warning("the collaborative models %s did not load: %s", latest, error)
 
     def _still_shown(self, user: dict, session: FeedSession, items: list) -> list:
         """A page served before, less the posts deleted, hidden by moderation or by someone blocked or muted
