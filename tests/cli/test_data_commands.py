@@ -209,6 +209,7 @@ def test_make_demo_prepares_the_demo_once(run, db):
 
     first = run("demo", "prepare")
     assert first.exit_code == 0 and "ranker v1" in first.output, first.output
+    assert "collaborative models for" in first.output  # so the served demo has every source
     counts = db().counts()
     assert counts["post_vectors"] == counts["posts"] > 1000 and counts["user_vectors"] == counts["users"]
     with db().read() as conn:  # every post scored, so the feed and the queue act on the demo's toxic posts
@@ -218,13 +219,14 @@ def test_make_demo_prepares_the_demo_once(run, db):
     assert "next:" not in first.output  # it does them itself
     again = run("demo", "prepare")
     assert again.exit_code == 0 and "ranker v1 is already stored" in again.output, again.output
+    assert "are already there; nothing to do" in " ".join(again.output.split())
     assert "every post is scored already" in again.output
     assert "not scored for moderation" not in run("status").output
     assert db().counts() == counts
     with db().read() as conn:
         assert conn.execute(select(func.count()).select_from(feed_rankers)).scalar_one() == 1
         handle = conn.execute(select(users.c.handle).order_by(users.c.id)).scalar()
-    # what a platform runs next on it: the collaborative models, and the assistant
+    # what a platform runs next on it: the collaborative models again, and the assistant
     trained = run("train", "collaborative", "--factors", "8")
     assert trained.exit_code == 0 and "collaborative models for" in trained.output, trained.output
     answer = run("ask", "who writes about chess?", "-u", handle)

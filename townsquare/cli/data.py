@@ -336,16 +336,19 @@ def embed(
 @demo_app.command("prepare")
 def demo_prepare(ctx: typer.Context) -> None:
     """What `serve --demo` needs, in one process (make demo runs it): the demo loaded, embedded, a ranker
-    trained once, every post scored by the safety classifiers (so the feed and the queue act on them).
+    and the collaborative models trained once, every post scored by the safety classifiers (so the feed and
+    the queue act on them).
 
-    The same as `demo load`, `embed`, `train ranker --if-missing` and `moderate score` one after
-    another, without starting Python and importing the stack four times (about 1.4 s each)."""
-    from townsquare.cli.feed import train_ranker_command
+    The same as `demo load`, `embed`, `train ranker --if-missing`, `train collaborative --if-missing` and
+    `moderate score` one after another, without starting Python and importing the stack five times (about
+    1.4 s each)."""
+    from townsquare.cli.feed import train_collaborative_command, train_ranker_command
     from townsquare.cli.safety import moderate_score
 
     _load_demo(ctx)
     embed(ctx)  # whatever is not embedded or scored yet, new or left by an interrupted run
     train_ranker_command(ctx, if_missing=True)
+    train_collaborative_command(ctx, factors=64, neighbours=50, if_missing=True)
     moderate_score(ctx, post=None, rescore=False, policy=None)
 
 

@@ -214,11 +214,17 @@ def train_collaborative_command(
     ctx: typer.Context,
     factors: Annotated[int, typer.Option(help="ALS factors.")] = 64,
     neighbours: Annotated[int, typer.Option(help="Item-item neighbours kept per post.")] = 50,
+    if_missing: Annotated[bool, typer.Option(
+        "--if-missing", help="Do nothing when trained models are already there (for scripts: make demo).")] = False,
 ) -> None:
-    """Fit the feed's item-item and ALS models on the logged positive engagements."""
+    """Fit the feed's item-item and ALS models on the logged positive engagements (a running server takes
+    them within 30 s)."""
     from townsquare.feed.collaborative import CollaborativeModels
     from townsquare.feed.index import FeedIndex
 
+    if if_missing and (version := CollaborativeModels.latest_version(_models_dir(ctx))) is not None:
+        out.print(f"collaborative models {version} are already there; nothing to do")
+        return
     store = open_store(ctx)
     models = CollaborativeModels.train(FeedIndex.load(store, None), factors=factors, neighbours=neighbours,
                                        threads=settings_of(ctx).threads)
