@@ -85,3 +85,25 @@ def test_a_missing_policy_file_is_an_error_not_an_unmoderated_feed(tmp_path):
     shown = subprocess.run([sys.executable, "-m", "townsquare", "feed", "ada"], env=env, capture_output=True,
                            text=True, check=False)
     assert shown.returncode != 0 and "nope.toml not found" in shown.stderr and "Traceback" not in shown.stderr
+
+
+def test_a_feed_at_a_past_time_reads_only_what_had_happened_by_then(cli, tmp_path):
+    """bob's like of cy's post comes a day after the feed's time: neither social proof nor the post is there."""
+    from datetime import timedelta
+
+    from townsquare.ingest.loader import Loader
+    from townsquare.ingest.records import InteractionRecord, PostRecord, UserRecord
+
+    store = Store.open(f"sqlite:///{tmp_path / 'townsquare.sqlite'}")
+    later = NOW + timedelta(days=1)
+    Loader(store).load([UserRecord(id="dee", handle="dee"),
+                        PostRecord(id="old", author="dee", text="chess thoughts", created_at=NOW - timedelta(hours=3)),
+                        InteractionRecord(user="bob", post="old", kind="like", created_at=later),
+                        PostRecord(id="new", author="bob", text="chess tomorrow", created_at=later)])
+    store.close()
+    then = json.loads(cli("feed", "ada", "--limit", "20", "--json", "--at", NOW.isoformat(), "--no-moderation"))
+    assert not {"old", "new"} & {i["post"] for i in then["items"]}
+    assert "engaged with by" not in str([i["because"] for i in then["items"]])
+    now = json.loads(cli("feed", "ada", "--limit", "20", "--json", "--at", (later + timedelta(hours=1)).isoformat(),
+                         "--no-moderation"))
+    assert {"old", "new"} <= {i["post"] for i in now["items"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -19,7 +19,8 @@ out = Console()
 err = Console(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 AtOption = Annotated[str | None, typer.Option(
-    "--at", help="Serve the feed as of this time: ISO 8601, or 'latest' (the newest post; for historical data).")]
+    "--at", help="Serve the feed as it was at this time, from only what had happened by then: ISO 8601 (UTC "
+                 "when it names no zone), or 'latest' (the newest post's time; for historical data).")]
 
 
 def _models_dir(ctx: typer.Context):
@@ -49,13 +50,26 @@ def _moderation(ctx: typer.Context, store):
         return None
 
 
-def open_feed(ctx: typer.Context, moderation: bool = True):
+def open_feed(ctx: typer.Context, moderation: bool = True, at: str | None = None):
+    """The feed; ``at`` a past time (ISO 8601): as it was then, from only what had happened by then (posts,
+    interactions, follows, blocks), with no collaborative models trained later and no stored interests."""
     from townsquare.feed import ForYouFeed
 
     store = open_store(ctx)
     embedder = _embedder(ctx, store)
     return ForYouFeed(store, embedder=embedder, moderation=_moderation(ctx, store) if moderation else None,
-                      models_dir=_models_dir(ctx))
+                      models_dir=_models_dir(ctx), until=_past(at))
+
+
+def _past(at: str | None) -> datetime | None:
+    if at is None or at == "latest":
+        return None
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError as error:
+        raise InputError(f"--at {at!r} is not an ISO 8601 time (e.g. 2026-11-20T12:00:00+00:00) or 'latest'",
+                         field="at") from error
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _when(feed, at: str | None) -> float | None:
@@ -63,11 +77,7 @@ def _when(feed, at: str | None) -> float | None:
         return None
     if at == "latest":
         return feed.index.latest_time() + 1.0
-    try:
-        return datetime.fromisoformat(at).timestamp()
-    except ValueError as error:
-        raise InputError(f"--at {at!r} is not an ISO 8601 time (e.g. 2026-11-20T12:00:00+00:00) or 'latest'",
-                         field="at") from error
+    return _past(at).timestamp()
 
 
 @app.command("feed")
@@ -83,7 +93,7 @@ def feed_command(
 ) -> None:
     """The For-you feed of one user, one page at a time."""
     logging.basicConfig(level=logging.WARNING)
-    feed = open_feed(ctx, moderation)
+    feed = open_feed(ctx, moderation, at)
     page = feed.page(handle, limit=limit, cursor=cursor, now=_when(feed, at))
     feed.close()
     if as_json:
@@ -113,7 +123,7 @@ def why_not_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Why a post is not in a user's feed: which stage let it go, from that stage's own record."""
-    feed = open_feed(ctx)
+    feed = open_feed(ctx, at=at)
     ref = int(post) if post.isdigit() else post
     report = feed.why_not(handle, ref, limit=limit, now=_when(feed, at))
     if as_json:

@@ -81,13 +81,16 @@ class ForYouFeed:
     """The feed service: one ``FeedIndex`` per process, per-request work in ``FeedPipeline``."""
 
     def __init__(self, store, config: FeedConfig | None = None, *, model: str | None = None, embedder=None,
-                 moderation=None, index: FeedIndex | None = None, models_dir: Path | None = None) -> None:
+                 moderation=None, index: FeedIndex | None = None, models_dir: Path | None = None,
+                 until: datetime | None = None) -> None:
         self.config = config or FeedConfig()
         model = model or (embedder.model_id if embedder is not None else None)
         search = self.config.vector_search
         if search == "auto":
             search = "store" if store.dialect == "postgresql" else "index"
-        self.index = index or FeedIndex.load(store, model, ann=search == "index")
+        self.index = index or FeedIndex.load(store, model, ann=search == "index", until=until)
+        if self.index.until is not None:  # the feed as it was: no models trained on what came after
+            models_dir = None
         self.models_dir, self._models_checked = models_dir, time.monotonic()
         if models_dir is not None and self.index.collaborative is None:
             self.index.collaborative = CollaborativeModels.load_latest(models_dir)
@@ -96,7 +99,7 @@ class ForYouFeed:
         self.env = FeedEnv(store, self.index, self.config,
                            InterestBook(store, self.index, slots=self.config.interest_slots,
                                         merge=self.config.slot_merge_similarity, embedder=embedder,
-                                        writer=self.writer),
+                                        writer=self.writer, persist=self.index.until is None),
                            SteeringBook(store, embedder), RankerRegistry(store), embedder, moderation)
         self.sessions = SessionStore(store, self.config.session_ttl_s, writer=self.writer)
         self.store = store
@@ -135,7 +138,7 @@ class ForYouFeed:
 
     def _start(self, user: dict, now: float | None, timings: Timings, pool_size: int) -> FeedSession:
         with timings.stage("context"):
-            ctx = build_context(self.env, user, self._now(now))
+            ctx = build_context(self.env, user, self._now(now), until=self.index.until)
         ranking = self.pipeline.rank(ctx, timings, pool_size)
         session = self.sessions.new(int(user["id"]), ctx.now, ranking.pool, ranking.ranker_version,
                                     ranking.ranker_output)
@@ -152,7 +155,8 @@ class ForYouFeed:
         pool = session.remaining(SELECTION_WINDOW * limit)
         if ctx is None or session.pages:  # a later page: filter again with what changed since
             with timings.stage("context"):
-                ctx = build_context(self.env, user, session.now, exclude_posts=session.served())
+                ctx = build_context(self.env, user, session.now, exclude_posts=session.served(),
+                                    until=self.index.until)
             with timings.stage("filters"):
                 pool = self._refilter(ctx, pool)
                 if len(pool) < limit:  # the filters emptied the window: look at everything left
@@ -183,7 +187,7 @@ class ForYouFeed:
     def _still_shown(self, user: dict, session: FeedSession, items: list) -> list:
         """A page served before, less the posts deleted, hidden by moderation or by someone blocked or muted
         since (the other filters stand: a post liked since stays on the page that showed it)."""
-        ctx = build_context(self.env, user, session.now)
+        ctx = build_context(self.env, user, session.now, until=self.index.until)
         for step in self.pipeline.filters:
             if step.name in REPLAY_FILTERS:
                 items = step(ctx, items).kept
@@ -231,7 +235,7 @@ class ForYouFeed:
         user, post = self.store.find_user(user_ref), self.store.find_post(post_ref)
         if post["id"] > self.index.max_post:
             raise NotFoundError(f"post {post_ref!r} is not in the feed index yet; try again in a moment")
-        ctx = build_context(self.env, user, self._now(now), probe=int(post["id"]))
+        ctx = build_context(self.env, user, self._now(now), probe=int(post["id"]), until=self.index.until)
         ranking = self.pipeline.rank(ctx)
         page = self.pipeline.select(ctx, list(ranking.pool), Page(limit, seed=0))[:limit]
         names = lookup_names(self.store, page + ([ranking.probe] if ranking.probe else []), [post["id"]])

@@ -116,7 +116,7 @@ class InterestBook:
             state = self._cache.pop(uid, None)
         loaded = state is None
         if state is None:
-            state = self._load(uid) or self._new(user)
+            state = (self._load(uid) if self.persist else None) or self._new(user)
         changed = self._catch_up(uid, state)
         if self.persist and (changed or loaded and state.consumed_id == 0 and len(state.signup)):
             self._save(uid, state)
