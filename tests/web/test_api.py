@@ -408,6 +408,28 @@ def test_reply_suggestions_drafts_and_the_assistant(world):
     assert answer.status_code == 200 and answer.json()["text"]
 
 
+def test_one_user_reports_a_post_once_and_cannot_reopen_its_case_at_will(tmp_path, demo_db):
+    world = World(tmp_path, demo_db)
+    reporter, moderate = world.handles[0], world.auth(world.keys["moderate"])
+    post = world.client.get(f"/v1/users/{reporter}/feed?limit=1", headers=world.auth(world.user_session)
+                            ).json()["items"][0]["post"]
+
+    def cases() -> list[dict]:
+        return [c for c in world.client.get("/v1/moderation/queue?status=all", headers=moderate).json()
+                if c["post"] == post]
+
+    for _ in range(3):  # report, a moderator allows it, report again...
+        answer = world.client.post(f"/v1/users/{reporter}/feedback", json={"post": post, "kind": "report"},
+                                   headers=world.auth(world.user_session))
+        assert answer.status_code == 201
+        for case in cases():
+            if case["status"] == "open":
+                world.client.post(f"/v1/moderation/cases/{case['id']}/decision", json={"action": "allow"},
+                                  headers=moderate)
+    assert len(cases()) == 1
+    world.store.close()
+
+
 def test_report_queue_decision_and_appeal(tmp_path, demo_db):
     world = World(tmp_path, demo_db)
     reporter = world.handles[0]

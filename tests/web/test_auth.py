@@ -143,6 +143,14 @@ def test_a_key_bound_to_a_user_acts_only_for_them(world):
     assert (ok.status_code, refused.status_code) == (200, 403)
 
 
+def test_a_read_only_key_bound_to_a_user_cannot_delete_them(world):
+    secret, _ = world.services.keys.create(["read"], user=world.handles[2])
+    refused = world.client.delete(f"/v1/users/{world.handles[2]}", headers=world.auth(secret))
+    assert refused.status_code == 403 and "needs the 'ingest' scope" in refused.text
+    assert world.client.get(f"/v1/users/{world.handles[2]}/export", headers=world.auth(secret)).status_code == 200
+    world.store.find_user(world.handles[2])  # still there
+
+
 def test_a_key_bound_to_a_user_writes_only_that_users_records(world):
     me, other = (world.store.find_user(h)["external_id"] for h in world.handles[1:3])
     secret, _ = world.services.keys.create(["ingest"], user=world.handles[1])

@@ -270,8 +270,9 @@ class ForYouFeed:
 
     # -- live feedback and steering ---------------------------------------------------------
     def record(self, user_ref: str | int, post_ref: str | int, kind: str, *, value: float | None = None,
-               at: datetime | None = None) -> None:
-        """Log an interaction and fold it into the user's state at once (the next request sees it)."""
+               at: datetime | None = None) -> bool:
+        """Log an interaction and fold it into the user's state at once (the next request sees it). Returns
+        False when it was not recorded: a like, repost, bookmark, hide or report counts once per user and post."""
         if kind not in KINDS:
             raise InputError(f"unknown interaction kind {kind!r}; kinds: {', '.join(KINDS)}", field="kind")
         user, post = self.store.find_user(user_ref), self.store.find_post(post_ref)
@@ -281,12 +282,13 @@ class ForYouFeed:
             if kind in ONCE and conn.execute(select(interactions.c.id).where(
                     interactions.c.user_id == user["id"], interactions.c.post_id == post["id"],
                     interactions.c.kind == kind).limit(1)).first() is not None:
-                return  # liked twice is liked: the second click adds nothing to the post's counts
+                return False  # liked twice is liked: the second click adds nothing to the post's counts
             self.store.insert_ignore(conn, interactions, [{"user_id": user["id"], "post_id": post["id"],
                                                            "kind": kind, "value": value,
                                                            "created_at": at or datetime.now(UTC)}])
         self.index.refresh()
         self.env.interests.get(user)
+        return True
 
     def steer(self, user_ref: str | int, text: str) -> list[SteeringPhrase]:
         user = self.store.find_user(user_ref)

@@ -64,8 +64,8 @@ def act(
     shown = shown_post(services, viewer, post)
     if shown is None:
         return not_shown(request, viewer)
-    services.feed.record(viewer.user_id, post, kind)
-    if kind == "report":
+    recorded = services.feed.record(viewer.user_id, post, kind)
+    if kind == "report" and recorded:  # one report a user and post: no reopening a case at will
         report_post(services.store, post)
     done, then = ACTIONS[kind]
     notice = f"{done} “{first_words(shown['text'], 40)}”: {then}."

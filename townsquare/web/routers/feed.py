@@ -95,8 +95,8 @@ def unsteer(
 @router.post("/feedback", status_code=201)
 def feedback(user: UserRef, body: FeedbackCreate, row: ActingUser, services: Services) -> Message:
     """Live feedback (like, hide, report, ...): logged and counted on the very next feed request."""
-    services.feed.record(int(row["id"]), body.post, body.kind.value, value=body.value)
-    if body.kind.value == "report":
+    recorded = services.feed.record(int(row["id"]), body.post, body.kind.value, value=body.value)
+    if body.kind.value == "report" and recorded:  # one report a user and post: no reopening a case at will
         report_post(services.store, body.post)
     return Message(detail=f"recorded {body.kind.value} on {body.post}")
 

@@ -39,6 +39,10 @@ def export(user: UserRef, principal: CurrentKey, services: Services) -> dict[str
 
 @router.delete("/{user}")
 def remove(user: UserRef, principal: CurrentKey, services: Services) -> dict[str, int]:
-    """Remove the user and everything derived from them."""
+    """Remove the user and everything derived from them: the user's own session, a key bound to them that
+    may write (``ingest``), or an unbound admin key."""
     row = _own_or_admin(principal, services, user)
+    if principal.kind == "key" and principal.user_id is not None and "ingest" not in principal.scopes:
+        raise HTTPException(403, "a key bound to a user needs the 'ingest' scope to delete them; this one may "
+                                 f"only {', '.join(sorted(principal.scopes))}")
     return delete_user(services.store, int(row["id"]))
