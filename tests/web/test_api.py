@@ -106,6 +106,22 @@ def test_malformed_bodies_get_422_with_a_message(world, body):
     assert error["message"] and error["location"]
 
 
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00-05:00"])
+def test_a_date_outside_what_utc_holds_is_a_422(world, when):
+    ingest = world.auth(world.keys["ingest"])
+    user = world.store.find_user(world.handles[0])["external_id"]
+    for path, body in (("/v1/posts", {"id": "odd-date", "author": user, "text": "x", "created_at": when}),
+                       ("/v1/interactions", {"user": user, "post": "p00001", "kind": "like", "created_at": when})):
+        response = world.client.post(path, json=body, headers=ingest)
+        assert response.status_code == 422 and "created_at" in response.text, (path, response.text)
+
+
+def test_ids_too_big_for_a_key_are_4xx_not_500(world):
+    me = world.auth(world.user_session)
+    huge = "9" * 23
+    assert world.client.delete(f"/v1/users/{world.handles[0]}/steering?phrase={huge}", headers=me).status_code == 404
+
+
 def test_not_json_is_a_422(world):
     response = world.client.post(
         "/v1/users",

@@ -33,6 +33,15 @@ def test_a_bad_cursor_on_the_home_page_is_an_error_status_with_words(world):
     assert page.status_code == 422 and "cursor" in page.text
 
 
+def test_ids_too_big_for_a_key_are_an_error_page_not_a_500(world):
+    huge = "9" * 23
+    moderator = _signed_in(world, moderator=True)
+    for response in (moderator.post(f"/moderation/{huge}", data={"action": "hide"}),
+                     moderator.post("/moderation", data={"action": "hide", "case": [huge]}),
+                     _signed_in(world).post("/unsteer", data={"phrase": huge})):
+        assert response.status_code == 422, response.text
+
+
 def test_pages_need_a_session(world):
     world.client.cookies.clear()
     for path in ("/home", "/compose", "/moderation", "/moderation/policy", "/dashboard", "/assistant", "/posts/p00001"):

@@ -72,7 +72,10 @@ def as_utc(value: datetime) -> datetime:
         value = value.replace(tzinfo=UTC)
     else:
         offset = value.utcoffset()
-        value = (value - offset if offset else value).replace(tzinfo=UTC)
+        try:
+            value = (value - offset if offset else value).replace(tzinfo=UTC)
+        except OverflowError:  # 0001-01-01T00:00+14:00 is before the first day a datetime holds
+            raise ValueError(f"{value.isoformat()} is out of range in UTC") from None
     if value > datetime.now(UTC) + AHEAD:
         raise ValueError(f"{value.isoformat()} is in the future (at most a day ahead of now, in UTC)")
     return value

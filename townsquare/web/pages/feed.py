@@ -90,7 +90,7 @@ def unsteer(
     request: Request,
     services: Services,
     viewer: Viewer,
-    phrase: Annotated[int, Form(ge=1)],
+    phrase: Annotated[int, Form(ge=1, le=2**62)],
 ) -> Response:
     removed = services.feed.unsteer(viewer.user_id, phrase)
     return with_notice("/home", "Steering removed" if removed else "That steering phrase was already gone")

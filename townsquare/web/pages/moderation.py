@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -92,7 +92,7 @@ class DecisionForm(BaseModel):
 
     action: str = Field(max_length=16)
     note: str = Field("", max_length=2000)
-    case: list[int] = Field(default_factory=list, max_length=PAGE)
+    case: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(default_factory=list, max_length=PAGE)
     show: Literal["todo", "decided", "closed"] = "todo"  # the page of the queue to go back to
     page: int = Field(1, ge=1, le=100_000)
     reason: str | None = Field(None, pattern=REASON)
@@ -106,8 +106,8 @@ def moderate_many(request: Request, services: Services, viewer: Moderator,
 
 
 @router.post("/moderation/{case_id}")
-def moderate(request: Request, services: Services, viewer: Moderator, case_id: int,
-             form: Annotated[DecisionForm, Form()]) -> Response:
+def moderate(request: Request, services: Services, viewer: Moderator,
+             case_id: Annotated[int, Path(ge=1, le=2**62)], form: Annotated[DecisionForm, Form()]) -> Response:
     return _decide(request, services, viewer, [case_id], form)
 
 
