@@ -261,8 +261,19 @@ def test_delete_user_leaves_nothing_behind(store):
     with store.begin() as conn:
         store.vectors.put_posts(conn, "toy", their_posts, np.eye(2, 8, dtype=np.float32))
         store.vectors.put_user(conn, "toy", ada["id"], np.eye(1, 8, dtype=np.float32))
-    store.put_many("m", {text_hash("the Sicilian"): np.ones(4, np.float32)})
-    delete_user(store, "ada")
+    from townsquare.safety.queue import decide_case, latest_case, report_post
+    from townsquare.storage.feed_schema import feed_steering
+    from townsquare.storage.moderation_schema import moderation_decisions
+
+    with store.begin() as conn:
+        conn.execute(feed_steering.insert().values(user_id=ada["id"], direction="more", phrase="zz-unique-steer",
+                                                   model="m", vector=b"0"))
+    cached = ("the Sicilian", "chess and bread. chess", "zz-unique-steer")  # a post, the profile, a phrase
+    store.put_many("m", {text_hash(t): np.ones(4, np.float32) for t in cached})
+    report_post(store, "p4")
+    decide_case(store, latest_case(store, store.find_post("p4")["id"])["id"], "ada", "allow")  # ada moderates
+    assert [d["moderator"] for d in export_user(store, "ada")["decisions_made"]] == ["ada"]
+    assert delete_user(store, "ada")["decisions_unnamed"] == 1
     with pytest.raises(NotFoundError):
         store.find_user("ada")
     # Every foreign key in the schema that points at users or posts: none points at ada's rows.
@@ -277,7 +288,9 @@ def test_delete_user_leaves_nothing_behind(store):
                     assert n == 0, f"{table.name}.{fk.parent.name} still refers to deleted rows"
         assert conn.execute(select(func.count()).select_from(posts).where(
             posts.c.external_id.in_(["p1", "p3"]))).scalar_one() == 0
-    assert store.get_many("m", [text_hash("the Sicilian")]) == {}
+    assert store.get_many("m", [text_hash(t) for t in cached]) == {}
+    with store.read() as conn:
+        assert conn.execute(select(moderation_decisions.c.moderator)).scalars().all() == ["a deleted user"]
     found = store.vectors.search_posts("toy", np.eye(1, 8, dtype=np.float32)[0], k=5)[0]
     assert not set(found) & set(their_posts)
     # Others' replies stay, detached from the deleted thread.

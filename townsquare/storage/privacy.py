@@ -1,6 +1,7 @@
 """A user's data on request: everything stored about them, or all of it removed.
 
-The export has the user, their posts, edges, interactions and vectors, and under ``more`` every
+The export has the user, their posts, edges, interactions and vectors, the moderation decisions they
+made (``decisions_made``), and under ``more`` every
 other table that refers to them or to their posts (their steering phrases, the suggestions they
 were shown, the moderation scores, cases and decisions on their posts, their appeals, their API
 keys and sessions...), found through the schema's foreign keys, so tables added later are
@@ -8,7 +9,8 @@ exported without a change here. Stored secrets (``*_hash``) and internal binary 
 out and named under ``left_out``.
 
 Deletion removes the user, their posts, their interactions (and others' interactions with their
-posts), their edges, vectors, cached embeddings of their texts, and every row in any table
+posts), their edges, vectors, cached embeddings of their texts (posts, bio, profile, steering phrases),
+their handle from the moderation decisions they made, and every row in any table
 that refers to them: tables added later join in through foreign keys with ``ON DELETE
 CASCADE``, and a test checks every foreign key in the schema.
 
@@ -24,7 +26,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, LargeBinary, Table, delete, or_, select, update
 
-from townsquare.storage.moderation_schema import moderation_scores
+from townsquare.storage.feed_schema import feed_steering
+from townsquare.storage.moderation_schema import moderation_decisions, moderation_scores
 from townsquare.storage.schema import (
     edges,
     embedding_cache,
@@ -36,6 +39,8 @@ from townsquare.storage.schema import (
     users,
 )
 from townsquare.storage.store import Store, text_hash
+
+DELETED_MODERATOR = "a deleted user"  # who decided, once the moderator who did is deleted
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +83,8 @@ def export_user(store: Store, ref: str | int) -> dict[str, Any]:
             "post_vectors": rows(select(post_vectors.c.model, post_vectors.c.post_id, post_vectors.c.vector)
                                  .join(posts, posts.c.id == post_vectors.c.post_id)
                                  .where(posts.c.author_id == uid)),
+            "decisions_made": rows(select(moderation_decisions).where(
+                moderation_decisions.c.moderator == user["handle"]).order_by(moderation_decisions.c.id)),
             "more": more,
             "left_out": {"columns": left_out, "why": "secrets are stored only as hashes, and binary caches "
                          "(ranked feed pages, model state) are internal; both go with the user on deletion"},
@@ -111,13 +118,20 @@ def delete_user(store: Store, ref: str | int) -> dict[str, int]:
     """Remove a user and everything derived from them, in one transaction. Returns counts."""
     user = store.find_user(ref)
     uid = user["id"]
+    from townsquare.ingest.embed import profile_text
+
     with store.begin() as conn:
         texts = conn.execute(select(posts.c.text).where(posts.c.author_id == uid)).scalars().all()
+        phrases = conn.execute(select(feed_steering.c.phrase).where(feed_steering.c.user_id == uid)).scalars().all()
         counts = {
             "posts": len(texts),
             "interactions": conn.execute(delete(interactions).where(interactions.c.user_id == uid)).rowcount,
+            # a moderator's decisions stay with the case, no longer under their handle
+            "decisions_unnamed": conn.execute(update(moderation_decisions).where(
+                moderation_decisions.c.moderator == user["handle"]).values(moderator=DELETED_MODERATOR)).rowcount,
         }
-        hashes = [text_hash(t) for t in texts + [user["bio"]]]
+        profile = profile_text(user["bio"] or "", list(user["interests"] or ()))
+        hashes = [text_hash(t) for t in {*texts, user["bio"], profile, *phrases}]
         removed = 0
         for start in range(0, len(hashes), 5000):
             removed += conn.execute(delete(embedding_cache).where(
