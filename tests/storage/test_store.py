@@ -15,7 +15,7 @@ from townsquare.ingest.loader import Loader
 from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
 from townsquare.storage import Store
 from townsquare.storage.privacy import delete_user, export_user
-from townsquare.storage.schema import metadata, posts, users
+from townsquare.storage.schema import interactions, metadata, posts, users
 from townsquare.storage.store import text_hash
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -155,6 +155,49 @@ def test_a_later_record_deletes_a_post_changes_its_visibility_or_removes_an_edge
         assert conn.execute(sql("SELECT count(*) FROM feed_post_changes")).scalar() >= 2  # every worker hears
     ids = {h: store.find_user(h)["id"] for h in ("u1", "u3")}
     assert left == {(ids["u3"], ids["u1"], "mute"), (ids["u1"], ids["u3"], "block")}
+
+
+def test_no_id_is_handed_out_twice(store):
+    """Deleting the newest rows does not give their ids to the next ones (SQLite's AUTOINCREMENT, migration
+    0011; PostgreSQL's sequences): feed indexes read new rows by id past the last one they saw."""
+    Loader(store).load(small_world() + [UserRecord(id="u9", handle="zed"),
+                                        PostRecord(id="p9", author="u9", text="newest", created_at=T0),
+                                        InteractionRecord(user="u9", post="p1", kind="like", created_at=T0)])
+    newest = {"user": store.find_user("u9")["id"], "post": store.find_post("p9")["id"]}
+    with store.read() as conn:
+        last_like = conn.execute(select(func.max(interactions.c.id))).scalar()
+    delete_user(store, "u9")
+    Loader(store).load([UserRecord(id="u10", handle="amy"), PostRecord(id="p10", author="u10", text="next"),
+                        InteractionRecord(user="u10", post="p1", kind="like", created_at=T0)])
+    assert store.find_user("u10")["id"] > newest["user"] and store.find_post("p10")["id"] > newest["post"]
+    with store.read() as conn:
+        assert conn.execute(select(func.max(interactions.c.id))).scalar() > last_like
+
+
+def test_migration_0011_keeps_every_row_index_and_trigger_of_a_filled_sqlite_database(tmp_path):
+    from sqlalchemy import text as sql
+
+    from townsquare.ingest.loader import Loader as Load
+
+    old = Store.open(f"sqlite:///{tmp_path / 'old.sqlite'}", migrate=False)
+    old.migrate("0010")
+    Load(old).load(small_world())
+    with old.read() as conn:
+        before = {t: conn.execute(sql(f"SELECT count(*) FROM {t}")).scalar() for t in ("users", "posts", "interactions")}
+        schema = conn.execute(sql("SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger') "
+                                  "ORDER BY name")).all()
+    old.migrate()
+    with old.read() as conn:
+        assert {t: conn.execute(sql(f"SELECT count(*) FROM {t}")).scalar() for t in before} == before
+        assert conn.execute(sql("SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger') "
+                                "ORDER BY name")).all() == schema
+        assert "AUTOINCREMENT" in conn.execute(sql("SELECT sql FROM sqlite_master WHERE name = 'posts'")).scalar()
+        assert conn.execute(sql("PRAGMA foreign_keys")).scalar() == 1  # on again for everything after
+    delete_user(old, "ada")  # the cascades and the feed's trigger still work on the rebuilt tables
+    with old.read() as conn:
+        assert conn.execute(sql("SELECT count(*) FROM posts")).scalar() == before["posts"] - 2
+        assert conn.execute(sql("SELECT count(*) FROM feed_post_changes")).scalar() >= 2
+    old.close()
 
 
 def test_find_user_by_handle_external_or_internal_id(store):

@@ -133,9 +133,19 @@ class Store:
         config = Config()
         config.set_main_option("script_location",
                                str(resources.files("townsquare.storage") / "migrations"))
-        with self.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+        on_sqlite = self.dialect == "sqlite"
+        with self.engine.connect() as conn:
+            if on_sqlite:  # SQLite's way to rebuild a table: foreign keys off (outside a transaction, so on the
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # driver), checked after
+            try:
+                with conn.begin():
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, revision)
+                    if on_sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                        raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
+            finally:
+                if on_sqlite:
+                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
     def schema_revision(self) -> str | None:
         with self.engine.connect() as conn:
