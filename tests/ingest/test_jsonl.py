@@ -196,3 +196,16 @@ def test_a_nul_character_is_refused_with_its_line(write, errors):
                               '{"type": "post", "id": "p1", "author": "u1", "text": "a \\u0000 b"}\n')
     with pytest.raises(InputError, match=r"nul.jsonl:2: .*text contains a NUL \(0x00\) character"):
         list(read_jsonl(path))
+
+
+def test_the_readmes_import_example_imports(tmp_path, sqlite_store):
+    import re
+    from pathlib import Path
+
+    from townsquare.ingest.loader import Loader
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = tmp_path / "readme.jsonl"
+    example.write_text(re.search(r"```json\n(.*?)```", readme, re.DOTALL).group(1))
+    report = Loader(sqlite_store).load(read_jsonl(example))
+    assert report.inserted == {"user": 2, "post": 2, "edge": 1, "interaction": 1}

@@ -311,9 +311,13 @@ def test_bluesky_feed_generator(world):
     personal = world.client.get(
         "/xrpc/app.bsky.feed.getFeedSkeleton",
         params={"feed": feed, "limit": 5},
-        headers={"Authorization": f"Bearer {_jwt({'iss': did})}"},
+        headers={"Authorization": f"Bearer {_jwt({'iss': did, 'exp': time.time() + 60})}"},
     ).json()
     assert personal["cursor"].startswith("p:")
+    for claims in ({"iss": did}, {"iss": did, "exp": time.time() - 1}):  # never expires, or expired: anonymous
+        answer = world.client.get("/xrpc/app.bsky.feed.getFeedSkeleton", params={"feed": feed, "limit": 5},
+                                  headers={"Authorization": f"Bearer {_jwt(claims)}"}).json()
+        assert answer["cursor"].startswith("g:")
     unknown = world.client.get("/xrpc/app.bsky.feed.getFeedSkeleton", params={"feed": "at://x/y/z"})
     assert unknown.status_code == 400 and unknown.json()["error"] == "UnknownFeed"
     too_many = world.client.get("/xrpc/app.bsky.feed.getFeedSkeleton", params={"feed": feed, "limit": 101})

@@ -55,7 +55,7 @@ def requester_did(request: Request, audience: str) -> str | None:
     if not isinstance(claims, dict) or not str(claims.get("iss", "")).startswith("did:"):
         return None
     exp = claims.get("exp")
-    if isinstance(exp, (int, float)) and exp < time.time():
+    if not isinstance(exp, (int, float)) or exp < time.time():  # a token that never expires is not one we take
         return None
     if claims.get("aud") not in (None, audience):
         return None
