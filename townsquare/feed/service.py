@@ -31,7 +31,7 @@ from townsquare.feed.sessions import FeedSession, SessionStore, make_cursor, rea
 from townsquare.feed.state import InterestBook
 from townsquare.feed.steering import SteeringBook, SteeringPhrase
 from townsquare.feed.writer import BackgroundWriter
-from townsquare.storage.schema import interactions, posts
+from townsquare.storage.schema import edges, interactions, posts
 from townsquare.storage.visibility import may_see
 
 log = logging.getLogger(__name__)
@@ -233,6 +233,8 @@ class ForYouFeed:
         """Why ``post_ref`` is not on ``user_ref``'s first page: which stage let it go, from that stage's record."""
         self.index.refresh()
         user, post = self.store.find_user(user_ref), self.store.find_post(post_ref)
+        if not self._readable(int(user["id"]), post):  # private, or followers-only from a stranger: as if absent
+            raise NotFoundError(f"no post {post_ref!r}")
         if post["id"] > self.index.max_post:
             raise NotFoundError(f"post {post_ref!r} is not in the feed index yet; try again in a moment")
         ctx = build_context(self.env, user, self._now(now), probe=int(post["id"]), until=self.index.until)
@@ -245,6 +247,18 @@ class ForYouFeed:
         if not report["proposed_by"] and "removed_by" not in report:
             report["hints"] = self._hints(ctx, post)
         return report
+
+    def _readable(self, user_id: int, post: dict) -> bool:
+        """Whether the post's visibility lets the user know of it at all (whoever blocks or mutes whom: a
+        why-not then says so)."""
+        if post["visibility"] == "public" or post["author_id"] == user_id:
+            return True
+        if post["visibility"] != "followers":
+            return False
+        with self.store.read() as conn:
+            return conn.execute(select(edges.c.source_id).where(
+                edges.c.source_id == user_id, edges.c.target_id == post["author_id"],
+                edges.c.kind == "follow")).first() is not None
 
     def _may_see(self, user_id: int, post_id: int) -> bool:
         with self.store.read() as conn:
