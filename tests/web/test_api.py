@@ -180,6 +180,8 @@ def test_steering_round_trip(world):
     assert len(world.client.get(f"/v1/users/{user}/steering", headers=me).json()) == len(phrases) - 1
     assert world.client.delete(f"/v1/users/{user}/steering", headers=me).status_code == 200
     assert world.client.get(f"/v1/users/{user}/steering", headers=me).json() == []
+    nul = world.client.post(f"/v1/users/{user}/steering", json={"text": "more \x00chess"}, headers=me)
+    assert nul.status_code == 422 and "control character" in nul.text
 
 
 def test_why_not_names_a_stage(world):

