@@ -431,6 +431,27 @@ def test_reply_suggestions_drafts_and_the_assistant(world):
     assert answer.status_code == 200 and answer.json()["text"]
 
 
+def test_what_a_user_did_with_a_suggestion_is_recorded_for_them_only(world):
+    from sqlalchemy import select
+
+    from townsquare.storage.interact_schema import interact_suggestions
+
+    me, user = world.auth(world.user_session), world.handles[0]
+    items = next(items for n in range(1, 60) if (items := world.client.post(
+        f"/v1/users/{user}/suggestions", json={"post": f"p{n:05d}"}, headers=me).json()["items"]))
+    first = items[0]["id"]
+    url = f"/v1/users/{user}/suggestions/{first}/feedback"
+    edited = world.client.post(url, json={"outcome": "edited", "text": "my own words"}, headers=me)
+    assert edited.status_code == 201, edited.text
+    with world.store.read() as conn:
+        row = conn.execute(select(interact_suggestions).where(interact_suggestions.c.id == first)).mappings().one()
+    assert (row["outcome"], row["final_text"]) == ("edited", "my own words")
+    assert world.client.post(url, json={"outcome": "picked", "text": "x"}, headers=me).status_code == 422
+    other = world.client.post(f"/v1/users/{world.handles[1]}/suggestions/{first}/feedback",
+                              json={"outcome": "ignored"}, headers=world.auth(world.other_session))
+    assert other.status_code == 404  # not their suggestion
+
+
 def test_one_user_reports_a_post_once_and_cannot_reopen_its_case_at_will(tmp_path, demo_db):
     world = World(tmp_path, demo_db)
     reporter, moderate = world.handles[0], world.auth(world.keys["moderate"])

@@ -37,6 +37,7 @@ RULES = {
     ("DELETE", "/v1/users/{user}/steering"): "user",
     ("POST", "/v1/users/{user}/feedback"): "user",
     ("POST", "/v1/users/{user}/suggestions"): "user",
+    ("POST", "/v1/users/{user}/suggestions/{suggestion}/feedback"): "user",
     ("POST", "/v1/users/{user}/drafts"): "user",
     ("POST", "/v1/users/{user}/drafts/rewrite"): "user",
     ("POST", "/v1/users/{user}/assistant"): "user",
@@ -72,6 +73,7 @@ def _call(world, method: str, path: str, headers: dict, user: str | None = None)
         .replace("{post}", "p00001")
         .replace("{case_id}", "1")
         .replace("{key_id}", "999999")
+        .replace("{suggestion}", "1")
     )
     body = {"text": "x"} if method == "POST" else None
     return world.client.request(method, url, headers=headers, json=body)

@@ -52,8 +52,10 @@ def record_suggestions(store, user_id: int, post_id: int | None, items: Sequence
     return ids
 
 
-def record_feedback(store, suggestion_id: int, outcome: str, final_text: str | None = None) -> None:
-    """What the user did with a suggestion: picked it, edited it (give the text they posted) or ignored it."""
+def record_feedback(store, suggestion_id: int, outcome: str, final_text: str | None = None, *,
+                    user_id: int | None = None) -> None:
+    """What the user did with a suggestion: picked it, edited it (give the text they posted) or ignored it.
+    With ``user_id``, only a suggestion made for that user (another's is as if it did not exist)."""
     if outcome not in OUTCOMES:
         raise InputError(f"unknown outcome {outcome!r}; use one of: {', '.join(OUTCOMES)}", field="outcome")
     if outcome == "edited" and not (final_text or "").strip():
@@ -61,7 +63,10 @@ def record_feedback(store, suggestion_id: int, outcome: str, final_text: str | N
     if outcome != "edited" and final_text:
         raise InputError(f"the text the user posted goes with 'edited' only, not {outcome!r}", field="final_text")
     with store.begin() as conn:
-        done = conn.execute(update(interact_suggestions).where(interact_suggestions.c.id == suggestion_id).values(
+        which = interact_suggestions.c.id == suggestion_id
+        if user_id is not None:
+            which = which & (interact_suggestions.c.user_id == user_id)
+        done = conn.execute(update(interact_suggestions).where(which).values(
             outcome=outcome, final_text=final_text if outcome == "edited" else None, outcome_at=datetime.now(UTC)))
     if done.rowcount == 0:
         raise NotFoundError(f"no suggestion {suggestion_id}: give an id from a suggest result")

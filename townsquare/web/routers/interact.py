@@ -6,7 +6,7 @@ import time
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import Field
 
 from townsquare.ingest.records import ExternalId
@@ -48,6 +48,22 @@ def suggestions(body: SuggestionsCreate, row: ActingUser, services: Services) ->
         services, "suggest", lambda: services.interact().suggester.suggest(body.post, int(row["id"]))
     )
     return asdict(result)
+
+
+class SuggestionFeedback(Body):
+    outcome: Literal["picked", "edited", "ignored"]
+    text: Annotated[str | None, Field(None, max_length=5000, description="What the user posted (edited only).")]
+
+
+@router.post("/suggestions/{suggestion}/feedback", status_code=201)
+def suggestion_feedback(suggestion: Annotated[int, Path(ge=1, le=2**62)], body: SuggestionFeedback,
+                        row: ActingUser, services: Services) -> dict[str, str]:
+    """What the user did with one of their suggestions: picked it, edited it (with the text they posted) or
+    ignored it. ``train scorer --feedback`` learns from these outcomes."""
+    from townsquare.interact.store_io import record_feedback
+
+    record_feedback(services.store, suggestion, body.outcome, body.text, user_id=int(row["id"]))
+    return {"detail": f"recorded {body.outcome} for suggestion {suggestion}"}
 
 
 @router.post("/drafts")
