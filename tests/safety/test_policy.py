@@ -59,6 +59,7 @@ factor = 0.8
     spans = {"personal_data": [{"start": 0, "end": 5, "kind": "email", "text": "a@b.c"}]}
     hidden = policy.decide({"offensive": {"offensive": 0.1}, "personal_data": {"personal_data": 0.97}}, spans)
     assert hidden.action == "hide" and hidden.hidden and hidden.review
+    assert [r.action for r in hidden.reasons] == ["hide"]  # its demote rule fired too: one reason, the worst
     assert hidden.reasons[0].spans[0]["kind"] == "email"
     assert "email at 0-5" in hidden.explain()[0]
 

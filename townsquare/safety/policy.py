@@ -197,6 +197,10 @@ class Policy:
             factor *= r.factor
         review = any(r.action in ("review", "hide") for r in reasons)
         reasons.sort(key=lambda r: (-SEVERITY[r.action], -r.score))
+        # one reason per classifier and label, its most severe rule's: a post that passes a review rule and a
+        # hide rule for personal data shows its spans once
+        seen: set[tuple[str, str]] = set()
+        reasons = [r for r in reasons if (r.classifier, r.label) not in seen and not seen.add((r.classifier, r.label))]
         return Decision(action, factor, tuple(reasons), review)
 
     def take(self, other: Policy) -> None:
