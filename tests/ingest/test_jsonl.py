@@ -157,6 +157,13 @@ def test_labelled_jsonl_round_trip_keeps_extra_fields(tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["labelled.jsonl"]
 
 
+def test_integer_labels_in_labelled_jsonl_are_read_as_a_csv_reads_them(write):
+    path = write("numbers.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": 1}\n')
+    assert [r.label for r in read_labelled_jsonl(path)] == ["0", "1"]
+    with pytest.raises(InputError, match="label"):
+        list(read_labelled_jsonl(write("bools.jsonl", '{"text": "a", "label": true}\n')))
+
+
 def test_failed_labelled_write_leaves_no_file(tmp_path):
     def broken():
         yield LabelledText(text="a", label="b")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 AHEAD = timedelta(days=1)  # clocks disagree; a record dated further ahead is a mistake
@@ -182,4 +182,5 @@ class LabelledText(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     text: Annotated[str, Field(min_length=1)]
-    label: str
+    # 0 and 1 in JSON are the labels "0" and "1", as in a CSV file; true/false and floats are not labels
+    label: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]
