@@ -63,6 +63,7 @@ def test_movielens_records(write):
         ("3\t10\t4", None, "has 3 fields"),
         ("1\t10\t2\t881250999", "item id", "line 1"),
         ("x\t10\t2\t881250999", "user id", "not a whole number"),
+        ("3\t10\t2\t4102444800", "timestamp", "(2100-01-01) is in the future"),
     ],
 )
 def test_movielens_bad_ratings(write, errors, row, field, needle):

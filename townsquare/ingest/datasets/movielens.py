@@ -17,7 +17,14 @@ from typing import NamedTuple
 from townsquare.errors import InputError
 from townsquare.ingest.datasets.files import dataset_file, integer, parse_lines, split_fields, unix_time
 from townsquare.ingest.jsonl import DuplicateGuard, ErrorHandler, build
-from townsquare.ingest.records import AnyRecord, InteractionKind, InteractionRecord, PostRecord, UserRecord
+from townsquare.ingest.records import (
+    AHEAD,
+    AnyRecord,
+    InteractionKind,
+    InteractionRecord,
+    PostRecord,
+    UserRecord,
+)
 
 CATALOG = "movielens"
 NAME = "MovieLens 100K"
@@ -61,13 +68,8 @@ def _records(files: dict[str, Path], on_error: ErrorHandler | None) -> Iterator[
         files["u.item"], lambda n, t: _movie(files["u.item"], n, t, names), on_error, encoding="latin-1"
     )
     for r in ratings:
-        yield InteractionRecord(
-            user=f"ml-u{r.user}",
-            post=f"ml-i{r.item}",
-            kind=InteractionKind.rating,
-            value=float(r.stars),
-            created_at=r.at,
-        )
+        yield InteractionRecord(user=f"ml-u{r.user}", post=f"ml-i{r.item}", kind=InteractionKind.rating,
+                                value=float(r.stars), created_at=r.at)
 
 
 def _genre(source: Path, line: int, text: str) -> tuple[int, str]:
@@ -84,13 +86,11 @@ def _ratings(source: Path, on_error: ErrorHandler | None) -> Iterator[Rating]:
         integer(item, source=source, line=line, field="item id", low=1)
         seen.check((user, item), line, f"rating of item {item} by user {user}", "item id")
         rating = integer(stars, source=source, line=line, field="rating", low=1, high=5)
-        return Rating(
-            line,
-            user,
-            item,
-            rating,
-            unix_time(integer(at, source=source, line=line, field="timestamp", low=0, high=2**40)),
-        )
+        when = unix_time(integer(at, source=source, line=line, field="timestamp", low=0, high=2**40))
+        if when > datetime.now(UTC) + AHEAD:
+            raise InputError(f"timestamp {at} ({when:%Y-%m-%d}) is in the future", source=str(source), line=line,
+                             field="timestamp")
+        return Rating(line, user, item, rating, when)
 
     return parse_lines(source, parse, on_error)
 
