@@ -55,8 +55,9 @@ def main() -> None:
     except TownsquareError as error:
         err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)  # ids and paths as given
         sys.exit(2)
-    except ValidationError as error:
+    except ValidationError as error:  # a setting, or a record a reader built: say which
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        err.print(f"[bold red]error:[/] setting {escape(where)}: {escape(first['msg'])}", highlight=False)
+        what = "setting" if error.title == "Settings" else f"{error.title} field"
+        err.print(f"[bold red]error:[/] {what} {escape(where)}: {escape(first['msg'])}", highlight=False)
         sys.exit(2)
