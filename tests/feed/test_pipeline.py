@@ -119,6 +119,12 @@ def test_cursors_are_checked(world, now):
         feed.page("eve", cursor=page.cursor, now=now)
     with pytest.raises(InputError, match="ask again without a cursor"):
         feed.page("ada", cursor="not-a-cursor", now=now)
+    from townsquare.feed.sessions import make_cursor, read_cursor
+
+    session = read_cursor(page.cursor)[0]
+    for number in (0, -1):  # a cursor names the second page or a later one
+        with pytest.raises(InputError, match="ask again without a cursor"):
+            feed.page("ada", cursor=make_cursor(session, number), now=now)
 
 
 def test_live_feedback_changes_the_next_request(world, now):

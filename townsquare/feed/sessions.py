@@ -93,6 +93,8 @@ def make_cursor(session_id: str, page: int) -> str:
 def read_cursor(cursor: str) -> tuple[str, int]:
     try:
         session_id, page = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(".")
+        if int(page) < 1:  # a cursor names the next page, from the second on
+            raise ValueError(page)
         return session_id, int(page)
     except (ValueError, UnicodeDecodeError) as error:
         raise InputError(f"cursor {cursor!r} is not one this feed gave out; ask again without a cursor",

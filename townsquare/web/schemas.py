@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from townsquare.ingest.loader import ImportReport
 from townsquare.ingest.records import AnyRecord, ExternalId, InteractionKind, as_utc
@@ -33,7 +33,17 @@ class BatchCreate(Body):
 class FeedbackCreate(Body):
     post: ExternalId
     kind: InteractionKind
-    value: float | None = Field(None, ge=0.0, le=1e9, allow_inf_nan=False)
+    value: float | None = Field(None, ge=0.0, le=1e9, allow_inf_nan=False,
+                                description="Milliseconds for dwell, the rating for rating; no other kind has one.")
+
+    @model_validator(mode="after")
+    def _value_fits_kind(self) -> FeedbackCreate:
+        needs = self.kind in (InteractionKind.dwell, InteractionKind.rating)
+        if needs and self.value is None:
+            raise ValueError(f"a {self.kind.value} needs its value (dwell: milliseconds; rating: the rating)")
+        if not needs and self.value is not None:
+            raise ValueError(f"a {self.kind.value} has no value; only dwell and rating do")
+        return self
 
 
 class SteeringCreate(Body):
