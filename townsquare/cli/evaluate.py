@@ -85,6 +85,10 @@ def recommend(
     target = output or Path("reports") / f"recommend-{dataset}-{protocol}.json"
     chosen = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
     console = Console(stderr=True)
+    if dataset == "mind":
+        console.print("[yellow]note:[/] MIND is read as clicks with the same per-user split as the other data "
+                      "sets: not MIND's own protocol (AUC, MRR, nDCG@5/10 within each impression), so these "
+                      "numbers do not compare with published MIND results")
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
