@@ -46,11 +46,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_demo(folder: Path) -> str:
-    """The demo as ``make demo`` serves it: its 30 days ending now, embedded, the ranker trained, every
-    post scored by the safety classifiers."""
+    """The demo as ``make demo`` serves it: its 30 days ending now, embedded, the ranker and the
+    collaborative models trained, every post scored by the safety classifiers."""
     from datetime import UTC, datetime
 
     from townsquare.demo import demo_records
+    from townsquare.feed.collaborative import CollaborativeModels
+    from townsquare.feed.index import FeedIndex
     from townsquare.feed.training import train_ranker
     from townsquare.ingest.embed import embed_posts, embed_users
     from townsquare.ingest.loader import Loader
@@ -66,6 +68,7 @@ def build_demo(folder: Path) -> str:
     embed_posts(store, embedder)
     embed_users(store, embedder)
     train_ranker(store, embedder.model_id)
+    CollaborativeModels.train(FeedIndex.load(store, None)).save(folder / "feed" / "collaborative")
     score_posts(store, unscored_posts(store))
     store.close()
     return url
