@@ -182,6 +182,24 @@ def test_a_page_asked_for_again_leaves_out_what_was_deleted_or_blocked_since_and
     assert "post-" not in every_name and "user-" not in every_name
 
 
+def test_why_not_says_where_a_post_was_served_before_it_ranks_it_again(world, now):
+    """why-not ranks afresh, with its own exploration picks; a post the user was served says so first."""
+    _network(world, posts_per_topic=20)
+    world.load()
+    feed, other_worker = world.feed(sources=SOURCES), world.feed(sources=SOURCES)
+    one = feed.page("ada", limit=10, now=now)
+    two = feed.page("ada", limit=10, cursor=one.cursor, now=now)
+    fourth, twelfth = one.items[3]["post"], two.items[1]["post"]
+    report = feed.why_not("ada", fourth, now=now)
+    assert report["served"] == {"page": 1, "position": 4}
+    assert report["verdict"].startswith("it was served to you on page 1, at position 4; ranked again now: ")
+    feed.close()  # page 1 is written by the background writer: another worker reads it from the table
+    assert other_worker.why_not("ada", twelfth, now=now)["served"] == {"page": 2, "position": 12}
+    never = next(p for p in (f"eve-football-{i}" for i in range(5, 100)) if p not in
+                 {i["post"] for i in one.items + two.items})
+    assert "served" not in feed.why_not("ada", never, now=now)
+
+
 def test_why_not_reads_the_stage_that_let_the_post_go(world, now):
     _network(world)
     world.user("troll")

@@ -244,6 +244,11 @@ class ForYouFeed:
         report = why_not_report(post, ranking, page, limit, names)
         if not self._may_see(int(user["id"]), int(post["id"])):  # private, followers-only, deleted, blocked
             report["text"] = None
+        if (served := self.sessions.where_served(int(user["id"]), int(post["id"]))) is not None:
+            # the feed they were shown ranked it then; this report ranks it again now, with other exploration picks
+            report["served"] = {"page": served[0], "position": served[1]}
+            report["verdict"] = (f"it was served to you on page {served[0]}, at position {served[1]}; ranked again "
+                                 f"now: {report['verdict']}")
         if not report["proposed_by"] and "removed_by" not in report:
             report["hints"] = self._hints(ctx, post)
         return report

@@ -190,6 +190,26 @@ class SessionStore:
             with self.store.begin() as conn:
                 conn.execute(_INSERT, rows)
 
+    def where_served(self, user_id: int, post_id: int, recent: int = 5) -> tuple[int, int] | None:
+        """(page, position), both from 1, of ``post_id`` in the newest of the user's ``recent`` live sessions
+        that served it; None when none did. This worker's sessions first, then the table's."""
+        with self._lock:
+            mine = [s for s in reversed(self._memory.values()) if s.user_id == user_id]
+        pages = [[[c.post_id for c in page] for page in s.pages] for s in mine]
+        with self.store.read(fresh=True) as conn:
+            for (served,) in conn.execute(
+                    select(feed_sessions.c.served).where(feed_sessions.c.user_id == user_id,
+                                                         feed_sessions.c.expires_at > datetime.now(UTC))
+                    .order_by(feed_sessions.c.created_at.desc()).limit(recent)):
+                pages.append([[row[0] for row in page] for page in json.loads(served or b"[]")])
+        for session in pages:
+            at = 0
+            for number, page in enumerate(session, 1):
+                if post_id in page:
+                    return number, at + page.index(post_id) + 1
+                at += len(page)
+        return None
+
     def flush(self) -> None:
         """Wait for background writes (a short-lived process calls this before it exits)."""
         self.writer.flush()
