@@ -249,7 +249,9 @@ def test_moderation_hides_and_demotes_through_the_pipeline(world, now):
     assert top not in posts and moderated.removed.get("moderation") == 1
     demoted = feed.why_not("ada", second, now=now)
     assert {"stage": "moderation", "factor": 0.01, "detail": "borderline"} in demoted["adjustments"]
-    assert feed.why_not("ada", top, now=now)["verdict"] == "removed by the moderation filter: hidden by moderation: toxic"
+    hidden = feed.why_not("ada", top, now=now)  # served on the first page, before moderation hid it
+    assert hidden["served"] == {"page": 1, "position": 1}
+    assert hidden["verdict"].endswith("ranked again now: removed by the moderation filter: hidden by moderation: toxic")
 
 
 def test_the_pipeline_is_data_you_can_print_and_recombine(world, now):
