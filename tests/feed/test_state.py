@@ -87,6 +87,11 @@ def test_parse_steering_says_what_to_write(text):
         parse_steering(text)
 
 
+def test_parse_steering_refuses_more_and_less_of_the_same_thing():
+    with pytest.raises(InputError, match="asks for both more and less of 'chess'; say which"):
+        parse_steering("more chess, less politics and Chess")
+
+
 def test_steering_book_stores_lists_replaces_and_removes(world):
     world.user("ada")
     world.load()

@@ -65,6 +65,9 @@ def parse_steering(text: str) -> list[SteeringPhrase]:
                 phrases.append(SteeringPhrase(direction, phrase))
     if not phrases:
         raise InputError(f"no topic found after 'more' or 'less' in {text!r}; e.g. {EXAMPLE!r}", field="steering")
+    if both := sorted({p for d, p in seen if ("less" if d == "more" else "more", p) in seen}):
+        raise InputError(f"asks for both more and less of {', '.join(repr(p) for p in both)}; say which",
+                         field="steering")
     return phrases
 
 
