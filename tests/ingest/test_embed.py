@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from townsquare.ingest.embed import embed_posts, embed_users, profile_text
+from townsquare.ingest.embed import embed_posts, embed_users
 from townsquare.ingest.loader import Loader
 from townsquare.ingest.records import PostRecord, UserRecord
 from townsquare.models import get_embedder
 from townsquare.settings import Settings
+from townsquare.storage.store import profile_text
 
 
 class CountingEmbedder:

@@ -31,8 +31,8 @@ from townsquare.feed.sessions import FeedSession, SessionStore, make_cursor, rea
 from townsquare.feed.state import InterestBook
 from townsquare.feed.steering import SteeringBook, SteeringPhrase
 from townsquare.feed.writer import BackgroundWriter
-from townsquare.storage.schema import edges, interactions, posts
-from townsquare.storage.visibility import may_see
+from townsquare.storage.schema import interactions, posts
+from townsquare.storage.visibility import may_see, visible_to
 
 log = logging.getLogger(__name__)
 # What a user does to a post once: a second like, repost, bookmark, hide or report is not recorded again.
@@ -233,7 +233,7 @@ class ForYouFeed:
         """Why ``post_ref`` is not on ``user_ref``'s first page: which stage let it go, from that stage's record."""
         self.index.refresh()
         user, post = self.store.find_user(user_ref), self.store.find_post(post_ref)
-        if not self._readable(int(user["id"]), post):  # private, or followers-only from a stranger: as if absent
+        if not self._readable(int(user["id"]), int(post["id"])):  # private, or followers-only from a stranger: as if absent
             raise NotFoundError(f"no post {post_ref!r}")
         if post["id"] > self.index.max_post:
             raise NotFoundError(f"post {post_ref!r} is not in the feed index yet; try again in a moment")
@@ -253,17 +253,12 @@ class ForYouFeed:
             report["hints"] = self._hints(ctx, post)
         return report
 
-    def _readable(self, user_id: int, post: dict) -> bool:
+    def _readable(self, user_id: int, post_id: int) -> bool:
         """Whether the post's visibility lets the user know of it at all (whoever blocks or mutes whom: a
         why-not then says so)."""
-        if post["visibility"] == "public" or post["author_id"] == user_id:
-            return True
-        if post["visibility"] != "followers":
-            return False
         with self.store.read() as conn:
-            return conn.execute(select(edges.c.source_id).where(
-                edges.c.source_id == user_id, edges.c.target_id == post["author_id"],
-                edges.c.kind == "follow")).first() is not None
+            return conn.execute(select(posts.c.id).where(posts.c.id == post_id, visible_to(user_id))).first() \
+                is not None
 
     def _may_see(self, user_id: int, post_id: int) -> bool:
         with self.store.read() as conn:

@@ -14,6 +14,7 @@ from townsquare.models.base import Embedder
 from townsquare.models.cache import CachedEmbedder
 from townsquare.storage import Store
 from townsquare.storage.schema import post_vectors, posts, user_vectors, users
+from townsquare.storage.store import profile_text
 
 
 def _missing(store: Store, table, vectors, key, model: str, refresh: bool, after: int, limit: int,
@@ -40,11 +41,6 @@ def count_unembedded(store: Store) -> int:
 
 def _text_columns(table):
     return (posts.c.text,) if table is posts else (users.c.bio, users.c.interests)
-
-
-def profile_text(bio: str, interests: list[str]) -> str:
-    """What a user's profile vector is made from: their bio and the topics they gave at sign-up."""
-    return ". ".join(part for part in (bio.strip(), ", ".join(interests)) if part)
 
 
 def embed_posts(store: Store, embedder: Embedder, *, refresh: bool = False, batch_size: int = 512,

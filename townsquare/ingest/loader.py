@@ -213,7 +213,7 @@ class Loader:
                 erase.append(row.id)
                 changed.add(record.id)
             elif "visibility" in record.model_fields_set and str(record.visibility) != row.visibility \
-                    and not row.deleted and row.id not in erase:
+                    and not row.deleted:
                 conn.execute(update(posts).where(c.id == row.id).values(visibility=str(record.visibility)))
                 changed.add(record.id)
             else:

@@ -199,9 +199,10 @@ class Policy:
         reasons.sort(key=lambda r: (-SEVERITY[r.action], -r.score))
         # one reason per classifier and label, its most severe rule's: a post that passes a review rule and a
         # hide rule for personal data shows its spans once
-        seen: set[tuple[str, str]] = set()
-        reasons = [r for r in reasons if (r.classifier, r.label) not in seen and not seen.add((r.classifier, r.label))]
-        return Decision(action, factor, tuple(reasons), review)
+        worst: dict[tuple[str, str], Reason] = {}
+        for r in reasons:
+            worst.setdefault((r.classifier, r.label), r)
+        return Decision(action, factor, tuple(worst.values()), review)
 
     def take(self, other: Policy) -> None:
         """Follow ``other`` from now on, in place: every component holding this policy does too. Each field

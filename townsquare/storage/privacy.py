@@ -38,7 +38,7 @@ from townsquare.storage.schema import (
     user_vectors,
     users,
 )
-from townsquare.storage.store import Store, text_hash
+from townsquare.storage.store import Store, profile_text, text_hash
 
 DELETED_MODERATOR = "a deleted user"  # who decided, once the moderator who did is deleted
 
@@ -118,8 +118,6 @@ def delete_user(store: Store, ref: str | int) -> dict[str, int]:
     """Remove a user and everything derived from them, in one transaction. Returns counts."""
     user = store.find_user(ref)
     uid = user["id"]
-    from townsquare.ingest.embed import profile_text
-
     with store.begin() as conn:
         texts = conn.execute(select(posts.c.text).where(posts.c.author_id == uid)).scalars().all()
         phrases = conn.execute(select(feed_steering.c.phrase).where(feed_steering.c.user_id == uid)).scalars().all()

@@ -92,6 +92,12 @@ def text_hash(text_: str) -> str:
     return hashlib.sha256(text_.encode("utf-8")).hexdigest()
 
 
+def profile_text(bio: str, interests: list[str]) -> str:
+    """What a user's profile vector is made from (and its cached embedding keyed by): their bio and the
+    topics they gave at sign-up."""
+    return ". ".join(part for part in (bio.strip(), ", ".join(interests)) if part)
+
+
 # Built once: a statement built per call cost more than SQLite's lookup (a feed request makes one).
 _USER_BY_ID = select(users).where(users.c.id == bindparam("id")).limit(1)
 _USER_BY_NAME = select(users).where((users.c.handle == bindparam("handle"))
