@@ -11,7 +11,7 @@ from pydantic import Field
 
 from townsquare.ingest.records import ExternalId
 from townsquare.web.deps import ActingUser, Services
-from townsquare.web.schemas import Body
+from townsquare.web.schemas import Body, Message
 
 router = APIRouter(prefix="/v1/users/{user}", tags=["interact"])
 
@@ -57,13 +57,13 @@ class SuggestionFeedback(Body):
 
 @router.post("/suggestions/{suggestion}/feedback", status_code=201)
 def suggestion_feedback(suggestion: Annotated[int, Path(ge=1, le=2**62)], body: SuggestionFeedback,
-                        row: ActingUser, services: Services) -> dict[str, str]:
+                        row: ActingUser, services: Services) -> Message:
     """What the user did with one of their suggestions: picked it, edited it (with the text they posted) or
     ignored it. ``train scorer --feedback`` learns from these outcomes."""
     from townsquare.interact.store_io import record_feedback
 
     record_feedback(services.store, suggestion, body.outcome, body.text, user_id=int(row["id"]))
-    return {"detail": f"recorded {body.outcome} for suggestion {suggestion}"}
+    return Message(detail=f"recorded {body.outcome} for suggestion {suggestion}")
 
 
 @router.post("/drafts")
