@@ -8,6 +8,7 @@ import pytest
 from townsquare.errors import ConfigError, NotFoundError
 from townsquare.models.base import Embedder
 from townsquare.safety.encoder import merge_adapter, read_adapter
+from townsquare.safety.heads import LinearHead
 from townsquare.safety.registry import (
     ADAPTER_FILE,
     SafetyScorer,
@@ -99,6 +100,9 @@ def test_shipped_files_are_small_and_carded():
         assert head.stat().st_size < 400_000
         card = (folder / f"{name}.md").read_text()
         assert "## Metrics" in card and "## Limits" in card and "townsquare train moderation-models" in card
+        # every text it was fitted or calibrated on is remembered, so that an evaluation on them says it is in-sample
+        loaded = LinearHead.load(head)
+        assert len(loaded.seen) > 0.98 * loaded.meta["n_train"]
 
 
 def test_merge_adapter_adds_the_low_rank_update():
@@ -127,7 +131,6 @@ def test_a_head_refuses_vectors_from_another_encoder():
 
 def test_a_platform_head_from_an_older_encoder_names_the_command_that_trained_it(tmp_path, encoder):
     """After an upgrade changes the encoder, a platform's own head refuses to load and says how it was trained."""
-    from townsquare.safety.heads import LinearHead
     from townsquare.safety.registry import trained_dir
 
     folder = trained_dir(tmp_path)

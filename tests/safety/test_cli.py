@@ -32,7 +32,7 @@ def runner():
 def invoke(runner, tmp_path, *args, input=None):
     result = runner.invoke(app, ["--data-dir", str(tmp_path / "data"), *args], input=input, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 def test_train_then_eval_a_new_classifier(runner, tmp_path):
@@ -50,7 +50,20 @@ def test_train_then_eval_a_new_classifier(runner, tmp_path):
                                 "--report", str(tmp_path / "report")))
     assert {"macro_f1", "accuracy", "auc", "ece", "per_class", "confusion"} <= set(metrics)
     assert metrics["macro_f1"] > 0.9 and set(metrics["per_class"]) == {"kind", "rude"}
-    assert (tmp_path / "report" / "index.html").is_file()
+    # its own training texts: the numbers are in-sample, and say so
+    assert metrics["seen_in_training"] == 1.0 and "in-sample" in metrics["warning"]
+    assert "in-sample" in (tmp_path / "report" / "index.html").read_text()
+    fresh = tmp_path / "fresh.jsonl"  # one text it saw (case and spacing aside) among four
+    fresh.write_text("\n".join(json.dumps(r) for r in [
+        {"text": "THANK you so much,  this made my day", "label": "kind"}, {"text": "you dimwit, go away", "label": "rude"},
+        {"text": "what a kind note, thanks", "label": "kind"}, {"text": "you are a clown and a fool", "label": "rude"}]))
+    result = runner.invoke(app, ["--data-dir", str(tmp_path / "data"), "eval", "classify", "tone", "--data", str(fresh),
+                                 "--json"])
+    metrics = json.loads(result.stdout)
+    assert metrics["seen_in_training"] == 0.25 and "25% of these texts were in tone's training data" in result.stderr
+    fresh.write_text("\n".join(fresh.read_text().splitlines()[1:]))
+    metrics = json.loads(invoke(runner, tmp_path, "eval", "classify", "tone", "--data", str(fresh), "--json"))
+    assert metrics["seen_in_training"] == 0.0 and "warning" not in metrics
 
     cv = json.loads(invoke(runner, tmp_path, "eval", "classify", "tone", "--data", str(data), "--folds", "4", "--json"))
     assert cv["folds"] == 4 and cv["n"] == 16

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from townsquare.cli import app, open_store, settings_of
+from townsquare.cli import app, err, open_store, settings_of
 from townsquare.cli.groups import eval_app, train_app
 from townsquare.errors import InputError
 
@@ -169,6 +169,8 @@ def eval_classify(
     metrics = evaluate_classifier_on_file(name, data, data_dir=settings.data_dir, folds=folds, report=report,
                                           text_column=text_column, label_column=label_column,
                                           balanced=balanced, use_lexicon=lexicon, threads=settings.threads)
+    if metrics.get("warning"):
+        err.print(f"[yellow]warning:[/] {metrics['warning']}", highlight=False)
     if as_json:
         out.print_json(json.dumps({k: v for k, v in metrics.items() if k != "reliability"}))
         return

@@ -14,11 +14,12 @@ from townsquare.models.base import Embedder
 from townsquare.safety.features import TextBatch
 from townsquare.safety.heads import LinearHead
 from townsquare.safety.metrics import classification_metrics
-from townsquare.safety.registry import default_encoder, load_classifier
+from townsquare.safety.registry import HeadClassifier, default_encoder, load_classifier
 from townsquare.safety.report import write_report
 from townsquare.safety.train import TrainOptions, encode_labels, load_labelled, train_head
 
 CLASSIFIER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+IN_SAMPLE = 0.05  # the share of an evaluation's texts a head trained on from which its numbers are called in-sample
 SUMMARY_KEYS = ("macro_f1", "weighted_f1", "macro_recall", "accuracy", "auc", "ece")
 
 
@@ -109,6 +110,13 @@ def evaluate_classifier_on_file(name: str, data: Path, *, data_dir: Path | None 
     y, _ = encode_labels(labels, names, str(data))
     metrics = classification_metrics(probs, y, names)
     metrics["classifier"], metrics["data"] = name, str(data)
+    if not folds and isinstance(classifier, HeadClassifier):
+        metrics["seen_in_training"] = round(classifier.head.seen_share(texts), 4)
+        if metrics["seen_in_training"] >= IN_SAMPLE:
+            metrics["warning"] = (f"{metrics['seen_in_training']:.0%} of these texts were in {name}'s training data, so "
+                                  "these numbers are in-sample and flatter it; measure on texts it has not seen, or "
+                                  "cross-validate a fresh head with --folds")
+            title += " (in-sample)"
     if folds:
         metrics["folds"] = folds
     if report is not None:

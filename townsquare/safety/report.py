@@ -91,7 +91,9 @@ def write_report(folder: Path, title: str, metrics: dict[str, Any], probs: np.nd
                       if metrics.get(key) is not None)
     context = "".join(f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in (extra or {}).items())
     page = (f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<h1>{html.escape(title)}</h1><ul>{context}</ul><h2>Summary (n = {metrics['n']})</h2><ul>{summary}</ul>"
+            f"<h1>{html.escape(title)}</h1>"
+            + (f"<p><strong>Warning:</strong> {html.escape(metrics['warning'])}.</p>" if metrics.get("warning") else "")
+            + f"<ul>{context}</ul><h2>Summary (n = {metrics['n']})</h2><ul>{summary}</ul>"
             "<h2>Per class</h2><table border=1 cellpadding=4><tr><th>label</th><th>precision</th>"
             f"<th>recall</th><th>F1</th><th>support</th></tr>{rows}</table>"
             + "".join(f"<p><img src='{p.name}' alt='{p.stem}'></p>" for p in plots))

@@ -31,6 +31,7 @@ from townsquare.safety.heads import (
     fit_temperature,
     head_from_sklearn,
     softmax,
+    text_keys,
 )
 from townsquare.safety.metrics import classification_metrics, precision_curve
 
@@ -204,7 +205,7 @@ def train_head(batch: TextBatch, labels: Sequence[str], options: TrainOptions = 
     oof_logits, c, head = out_of_fold(batch, y, names, options)
     head.temperature = fit_temperature(oof_logits, y)
     oof_probs = softmax(oof_logits / head.temperature)
-    head.meta["n_train"] = len(y)
+    head.meta["n_train"], head.seen = len(y), text_keys(batch.texts)
     metrics = _finish(head, names, y, oof_probs, c, options, f"{options.folds}-fold out-of-fold scores", y)
     return TrainResult(head, metrics, oof_probs, time.perf_counter() - start)
 
@@ -242,6 +243,6 @@ def train_head_holdout(batch: TextBatch, labels: Sequence[str], calibration: Tex
     assert best is not None
     _, head, chosen, c = best
     probs = head.predict_proba(calibration)
-    head.meta["n_train"] = len(y)
+    head.meta["n_train"], head.seen = len(y), text_keys([*batch.texts, *calibration.texts])
     metrics = _finish(head, names, cal_y, probs, c, chosen, "held-out calibration split", y)
     return TrainResult(head, metrics, probs, time.perf_counter() - start)
