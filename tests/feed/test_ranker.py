@@ -103,7 +103,8 @@ def _engagement_world(world, seed: int = 3) -> None:
 def test_training_learns_from_logged_interactions_and_is_served(world):
     _engagement_world(world)
     feed = world.feed()
-    report = train_ranker(world.store, MODEL, max_users=100, min_positives=10)
+    report = train_ranker(world.store, MODEL, max_users=100, min_positives=10,
+                          min_held_out=2)  # a small world: two held-out likes and two hides
     like, hide = report.heads["like"], report.heads["hide"]
     assert like["trained"] and hide["trained"]
     assert like["auc"] > 0.8 and hide["auc"] > 0.7
@@ -133,3 +134,32 @@ def test_a_head_that_ranks_the_held_out_examples_worse_than_the_prior_is_not_ser
     assert not click["trained"] and click["trained_auc"] < click["prior_auc"] == click["auc"]
     assert np.allclose(model.predict(x)[:, HEADS.index("click")], prior.predict(x)[:, HEADS.index("click")])
     assert like["trained"] and like["auc"] > like["prior_auc"]
+
+
+def test_a_head_that_ranks_the_held_out_examples_worse_than_chance_is_made_flat():
+    """Reports follow post_likes until the last fifth, then the opposite of both what the trained head learnt
+    and what the prior weighs (negative posts and authors): neither is served; the head predicts the base
+    rate. Too few held-out positives judge nothing."""
+    from townsquare.feed.training import TrainingData, fit
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    x = rng.normal(size=(n, len(FEATURES)))
+    at = np.arange(n, dtype=float)
+    late = at >= 0.8 * n
+    column = {f: x[:, FEATURES.index(f)] for f in ("post_likes", "post_negative", "author_negative")}
+    against = -column["post_likes"] - column["post_negative"] - column["author_negative"]
+    y = np.zeros((n, len(HEADS)))
+    report = HEADS.index("report")
+    y[:, report] = np.where(late, against, column["post_likes"]) + rng.normal(0, 0.5, n) > 1.0
+    model, metrics = fit(TrainingData(x, y, at, cutoff=0.0))
+    info = metrics["report"]
+    assert info["flat"] and not info["trained"] and info["prior_auc"] < 0.5 and info["flat_from_auc"] < 0.5
+    assert info["auc"] == 0.5
+    p = model.predict(x)[:, report]
+    assert np.allclose(p, p[0]) and abs(p[0] - y[: int(0.8 * n), report].mean()) < 1e-6
+
+    y[late, report] = 0
+    y[np.flatnonzero(late)[:9], report] = 1  # nine held-out positives: no AUC, the trained head stays
+    model, metrics = fit(TrainingData(x, y, at, cutoff=0.0))
+    assert metrics["report"]["trained"] and "auc" not in metrics["report"] and "flat" not in metrics["report"]

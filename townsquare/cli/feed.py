@@ -210,13 +210,17 @@ def train_ranker_command(
     if as_json:
         print(json.dumps(report.__dict__, indent=2, default=str))
         return
-    table = Table("head", "trained", "positives", "held-out AUC", "prior AUC", "log loss",
-                  title=f"ranker v{report.version} ({report.examples:,} examples, {report.users:,} users)")
+    name = f"ranker v{report.version}" if report.version is not None else "ranker (not published)"
+    table = Table("head", "served", "positives (held out)", "held-out AUC", "prior AUC", "log loss",
+                  title=f"{name} ({report.examples:,} examples, {report.users:,} users)")
     for head, m in report.heads.items():
-        served = "yes" if m["trained"] else (f"prior (trained: {m['trained_auc']})" if "trained_auc" in m else "prior")
-        table.add_row(head, served, str(m["positives"]), str(m.get("auc", "-")),
+        served = ("trained" if m["trained"] else f"flat (AUC {m['flat_from_auc']})" if m.get("flat")
+                  else f"prior (trained: {m['trained_auc']})" if "trained_auc" in m else "prior")
+        table.add_row(head, served, f"{m['positives']} ({m['held_out_positives']})", str(m.get("auc", "-")),
                       str(m.get("prior_auc", "-")), str(m.get("log_loss", "-")))
     out.print(table)
+    out.print("A held-out AUC needs 10 held-out positives; 'flat' heads ranked worse than chance and now predict "
+              "the base rate.", style="dim")
 
 
 @train_app.command("collaborative")

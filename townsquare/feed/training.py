@@ -7,7 +7,9 @@ are the kinds that happened. Features come from the same hydrators the feed serv
 computed as of the cutoff (the post's age as of the impression). The last fifth of the window,
 by time, is held out for AUC and log loss per head, next to the untrained prior's; a trained
 head that ranks those later examples worse than the prior is not served (the prior's head is
-kept, and ``trained_auc`` records what the trained one reached).
+kept, and ``trained_auc`` records what the trained one reached), and a head that ranks them worse
+than chance, trained or prior, is made flat: it predicts the base rate and ranks nothing (``flat``).
+Held-out examples judge a head only when they hold at least ten positives.
 """
 
 from __future__ import annotations
@@ -114,8 +116,10 @@ def _labels(post: np.ndarray, kind: np.ndarray, at: np.ndarray) -> tuple[np.ndar
     return pairs, y, first
 
 
-def fit(data: TrainingData, *, min_positives: int = 20, c: float = 1.0) -> tuple[EngagementModel, dict]:
-    """One logistic head per kind on the earlier 80% of impressions; metrics on the later 20%."""
+def fit(data: TrainingData, *, min_positives: int = 20, min_held_out: int = 10,
+        c: float = 1.0) -> tuple[EngagementModel, dict]:
+    """One logistic head per kind on the earlier 80% of impressions; metrics on the later 20%, where they hold
+    ``min_held_out`` positives and negatives (an AUC from fewer is noise, and decides nothing)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss, roc_auc_score
 
@@ -138,14 +142,19 @@ def fit(data: TrainingData, *, min_positives: int = 20, c: float = 1.0) -> tuple
             head_model = LogisticRegression(C=c, max_iter=500).fit(z[train], y[train])
             model.coef[h], model.intercept[h] = head_model.coef_[0], head_model.intercept_[0]
             info["trained"] = True
-        if 0 < y[held].sum() < len(held):
+        if min_held_out <= y[held].sum() < len(held) - min_held_out:
             p = model.predict(x_held)[:, h]
             auc, prior_auc = float(roc_auc_score(y[held], p)), float(roc_auc_score(y[held], prior_p[:, h]))
             if info["trained"] and auc < prior_auc:  # it learnt noise: the prior ranks the later examples better
                 model.coef[h], model.intercept[h] = kept
                 info.update(trained=False, trained_auc=round(auc, 4))
-                p = model.predict(x_held)[:, h]
-                auc = float(roc_auc_score(y[held], p))
+                auc = prior_auc
+            if auc < 0.5:  # worse than chance on the later examples: rank nothing, predict the base rate
+                rate = float(np.clip(y[train].mean(), 1e-4, 1 - 1e-4))
+                model.coef[h], model.intercept[h] = 0.0, np.log(rate / (1 - rate))
+                info.update(trained=False, flat=True, flat_from_auc=round(auc, 4))
+                auc = 0.5
+            p = model.predict(x_held)[:, h]
             info.update(auc=round(auc, 4), log_loss=round(float(log_loss(y[held], p, labels=[0, 1])), 4),
                         prior_auc=round(prior_auc, 4))
         metrics[head] = info
@@ -155,7 +164,7 @@ def fit(data: TrainingData, *, min_positives: int = 20, c: float = 1.0) -> tuple
 def train_ranker(store, model: str | None, *, publish: bool = True, **options) -> TrainReport:
     """Collect, fit, and (``publish``) store a new served version."""
     start = time.perf_counter()
-    fit_options = {k: options.pop(k) for k in ("min_positives", "c") if k in options}
+    fit_options = {k: options.pop(k) for k in ("min_positives", "min_held_out", "c") if k in options}
     data = collect(store, model, **options)
     engagement, metrics = fit(data, **fit_options)
     version = RankerRegistry(store).publish(engagement, metrics) if publish else None
