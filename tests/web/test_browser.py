@@ -171,11 +171,17 @@ def test_a_session_in_the_browser(server, browser):
     why_none = [e.text for e in browser.find_elements(By.ID, "why-none")]
     assert suggestions, f"reply suggestions are offered to {browser.current_url}: {why_none}"
     suggestions[0].click()
-    assert browser.find_element(By.ID, "text").get_attribute("value") == suggestions[0].text
+    clicked, shown = suggestions[0].text, len(suggestions)
+    assert browser.find_element(By.ID, "text").get_attribute("value") == clicked
     browser.find_element(By.ID, "text").send_keys(" Thanks for sharing!")
     shot(browser, "05-compose")
     submit(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/compose'] button[type=submit]"))
     assert "Posted" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    with world.store.read() as conn:  # the clicked suggestion was edited, the others ignored: training data
+        outcomes = conn.exec_driver_sql("SELECT text, outcome, final_text FROM interact_suggestions "
+                                        "WHERE outcome IS NOT NULL").all()
+    assert sorted(o.outcome for o in outcomes) == ["edited"] + ["ignored"] * (shown - 1)
+    assert [o.final_text for o in outcomes if o.outcome == "edited"] == [clicked + " Thanks for sharing!"]
 
     browser.find_element(By.ID, "steer-text").send_keys("more sourdough")
     submit(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/steer'] button"))

@@ -681,3 +681,44 @@ def test_the_policy_page_says_how_to_replace_the_built_in_policy(tmp_path, demo_
     assert "The built-in policy." in page and "TOWNSQUARE_SAFETY_POLICY" in page
     assert page.count("<tr>") == 1 + len(world.services.policy().describe())  # the header and one row a rule
     world.store.close()
+
+
+def test_a_reply_tells_the_suggestions_what_became_of_them(tmp_path, demo_db):
+    """Without JavaScript: the suggestion typed out as it was is picked and the others are ignored; ids that
+    are not this user's suggestions for this post are passed over. With it, the one clicked and then changed
+    is edited, with the text posted (the browser test clicks and edits one)."""
+    from types import SimpleNamespace
+
+    from townsquare.interact.store_io import record_suggestions
+
+    world = World(tmp_path, demo_db)
+    client = _signed_in(world)
+    me, other = (world.store.find_user(h)["id"] for h in world.handles[:2])
+    with world.store.read() as conn:  # someone else's post, a question, so that every suggestion intent applies
+        ref = conn.exec_driver_sql("SELECT external_id FROM posts WHERE author_id != ? AND reply_to_id IS NULL AND "
+                                   "text LIKE '%?%' ORDER BY id LIMIT 1", (me,)).scalar()
+    parent = world.store.find_post(ref)
+    not_mine = record_suggestions(world.store, other, parent["id"], [SimpleNamespace(text="someone else's")])[0]
+
+    def reply(text_of, click: bool = False) -> dict[str, tuple]:
+        page = client.get("/compose", params={"reply_to": ref}).text
+        shown = {html_text.unescape(t): int(i) for t, i in re.findall(r'data-text="([^"]*)" data-id="(\d+)"', page)}
+        assert len(shown) >= 2, page
+        suggested = re.search(r'name="suggested" value="([\d,]*)"', page).group(1)
+        assert sorted(map(int, suggested.split(","))) == sorted(shown.values())
+        posted = client.post("/compose", follow_redirects=False, data={
+            "text": text_of(list(shown)), "reply_to": ref, "suggested": f"{suggested},{not_mine},{'9' * 25}",
+            "picked": str(next(iter(shown.values()))) if click else ""})
+        assert posted.status_code == 303, posted.text
+        with world.store.read() as conn:
+            rows = conn.exec_driver_sql("SELECT id, text, outcome, final_text FROM interact_suggestions").all()
+        assert [r.outcome for r in rows if r.id == not_mine] == [None]
+        return {r.text: (r.outcome, r.final_text) for r in rows if r.id in shown.values()}
+
+    outcomes = reply(lambda texts: " " + texts[1] + "  ")
+    assert sorted(outcomes.values()) == [("ignored", None)] * (len(outcomes) - 1) + [("picked", None)]
+    outcomes = reply(lambda texts: texts[0] + " Thanks!", click=True)
+    edited = [(text, final) for text, (outcome, final) in outcomes.items() if outcome == "edited"]
+    assert len(edited) == 1 and edited[0][1] == edited[0][0] + " Thanks!"
+    assert sum(outcome == "ignored" for outcome, _ in outcomes.values()) == len(outcomes) - 1
+    world.store.close()

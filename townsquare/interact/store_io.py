@@ -52,6 +52,14 @@ def record_suggestions(store, user_id: int, post_id: int | None, items: Sequence
     return ids
 
 
+def suggestion_texts(store, ids: Sequence[int], *, user_id: int, post_id: int) -> dict[int, str]:
+    """{id: text} of those of ``ids`` that are reply suggestions made for ``user_id`` on ``post_id``."""
+    s = interact_suggestions
+    with store.read() as conn:
+        return dict(conn.execute(select(s.c.id, s.c.text).where(
+            s.c.id.in_(list(ids)), s.c.user_id == user_id, s.c.post_id == post_id, s.c.kind == "reply")).all())
+
+
 def record_feedback(store, suggestion_id: int, outcome: str, final_text: str | None = None, *,
                     user_id: int | None = None) -> None:
     """What the user did with a suggestion: picked it, edited it (give the text they posted) or ignored it.

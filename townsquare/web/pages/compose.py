@@ -32,7 +32,7 @@ def compose_page(
     if parent is not None:
         try:
             found = services.interact().suggester.suggest(int(parent["id"]), viewer.user_id)
-            suggestions, why_none = [s.text for s in found.items], found.reasons
+            suggestions, why_none = found.items, found.reasons
         except TownsquareError as exc:
             why_none = [str(exc)]
     return render(
@@ -75,6 +75,8 @@ def compose(
     viewer: Viewer,
     text: Text,
     reply_to: Annotated[str, Form(max_length=256)] = "",
+    suggested: Annotated[str, Form(max_length=200)] = "",
+    picked: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     parent = shown_post(services, viewer, reply_to) if reply_to else None
     if reply_to and parent is None:
@@ -100,6 +102,8 @@ def compose(
             )
         )
     services.ingest(records, source="web composer")
+    if parent is not None:
+        _suggestion_feedback(services, viewer.user_id, int(parent["id"]), text, suggested, picked)
     action, notice = _posted(services, records[0].id)
     if action == "allow":
         return with_notice("/home", notice)
@@ -113,3 +117,20 @@ def _posted(services, external_id: str) -> tuple[str, str]:
     if not services.config.moderate_on_ingest:
         return "allow", "Posted"
     return in_words(services, int(services.store.find_post(external_id)["id"]), None)
+
+
+def _suggestion_feedback(services, user_id: int, post_id: int, text: str, suggested: str, picked: str) -> None:
+    """What the author did with the reply suggestions the composer showed (training data for ``train scorer
+    --feedback``): the one posted as it was is picked (clicked, or typed out); the one clicked and then
+    changed is edited, with the text posted; the others are ignored. Ids that are not this user's
+    suggestions are passed over."""
+    from townsquare.interact.store_io import record_feedback, suggestion_texts
+
+    ids = [int(i) for i in suggested.split(",") if i.strip().isdigit() and len(i.strip()) < 19]
+    shown = suggestion_texts(services.store, ids, user_id=user_id, post_id=post_id)
+    posted = " ".join(text.split())
+    same = next((i for i, t in shown.items() if " ".join(t.split()) == posted), None)
+    clicked = int(picked) if picked.isdigit() and int(picked) in shown else None
+    for i in shown:
+        outcome = "picked" if i == same else "edited" if i == clicked and same is None else "ignored"
+        record_feedback(services.store, i, outcome, text if outcome == "edited" else None, user_id=user_id)

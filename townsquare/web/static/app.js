@@ -10,6 +10,7 @@ document.addEventListener("click", (event) => {
   if (button) {
     const box = document.getElementById("text");
     box.value = button.dataset.text;
+    document.getElementById("picked").value = button.dataset.id;  // "edited" if the text changes before posting
     box.focus();
   }
 });
