@@ -141,3 +141,21 @@ def test_seeds_in_parallel_processes_give_the_same_numbers(community_file, tmp_p
     parallel = _run(community_file, tmp_path / "b", workers=2, **options)
     for name in options["models"]:
         assert alone["models"][name]["seeds"] == parallel["models"][name]["seeds"]
+
+
+def test_the_result_tables_fit_80_columns_without_cutting_a_header_or_a_number():
+    from rich.console import Console
+
+    from townsquare.cli.evaluate import _tables
+
+    metrics = ["ndcg@10", "recall@10", "precision@10", "map@10", "coverage@10", "novelty@10"]
+    entry = {m: 0.12345 for m in metrics} | {"std": {m: 0.0123 for m in metrics}}
+    entry["cold_start"] = {"recall@10": 0.05, "std": {"recall@10": 0.01}}
+    result = {"protocol": {"k": 10, "name": "msr", "seeds": [0, 1, 2]}, "dataset": {"name": "movielens-100k"},
+              "models": {name: entry for name in ("popularity", "als_factorisation", "content_tfidf_hybrid")}}
+    console = Console(width=80, record=True)
+    for table in _tables(result):
+        console.print(table)
+    text = console.export_text()
+    assert "…" not in text and max(map(len, text.splitlines())) <= 80
+    assert all(m in text for m in metrics) and "cold recall@10" in text and text.count("0.1235±0.0123") == 18

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from townsquare.cli import settings_of
 from townsquare.cli.groups import eval_app  # the group is shared with safety and interact
@@ -121,22 +121,27 @@ def recommend(
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    out.print(_table(result))
+    for table in _tables(result):
+        out.print(table)
     out.print(f"wrote {target}, {target.with_suffix('.html')} and {target.with_suffix('.png')}")
 
 
-def _table(result: dict) -> Table:
+def _tables(result: dict) -> list[Table]:
+    """Accuracy, then coverage, novelty and cold start: two tables of mean ± std that fit 80 columns."""
     k = result["protocol"]["k"]
-    columns = [f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"map@{k}", f"coverage@{k}", f"novelty@{k}"]
-    table = Table(
-        "model",
-        *columns,
-        f"cold recall@{k}",
-        title=f"{result['dataset']['name']} / {result['protocol']['name']}: mean ± std over "
-        f"{len(result['protocol']['seeds'])} seeds",
-    )
-    for name, entry in result["models"].items():
-        cells = [f"{entry[c]:.4f} ± {entry['std'][c]:.4f}" for c in columns]
-        cold = entry["cold_start"]
-        table.add_row(name, *cells, f"{cold[f'recall@{k}']:.4f} ± {cold['std'][f'recall@{k}']:.4f}")
-    return table
+    title = (f"{result['dataset']['name']} / {result['protocol']['name']}: mean ± std over "
+             f"{len(result['protocol']['seeds'])} seeds")
+    parts = [(title, [f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"map@{k}"]),
+             ("beyond accuracy, and users with no history", [f"coverage@{k}", f"novelty@{k}", f"cold recall@{k}"])]
+    tables = []
+    for caption, columns in parts:
+        table = Table(Column("model", overflow="fold"), *(Column(c, no_wrap=True) for c in columns), title=caption)
+        for name, entry in result["models"].items():
+            cells = []
+            for column in columns:
+                scores = entry["cold_start"] if column.startswith("cold ") else entry
+                key = column.removeprefix("cold ")
+                cells.append(f"{scores[key]:.4f}±{scores['std'][key]:.4f}")
+            table.add_row(name, *cells)
+        tables.append(table)
+    return tables
