@@ -159,3 +159,9 @@ def test_the_result_tables_fit_80_columns_without_cutting_a_header_or_a_number()
     text = console.export_text()
     assert "…" not in text and max(map(len, text.splitlines())) <= 80
     assert all(m in text for m in metrics) and "cold recall@10" in text and text.count("0.1235±0.0123") == 18
+    result["protocol"]["seeds"] = [0]  # one seed has no spread to show
+    console = Console(width=80, record=True)
+    for table in _tables(result):
+        console.print(table)
+    text = console.export_text()
+    assert "±" not in text and "one seed" in text and text.count("0.1235") == 18

@@ -128,11 +128,13 @@ def recommend(
 
 def _tables(result: dict) -> list[Table]:
     """Accuracy, then coverage, novelty and cold start: two tables of mean ± std that fit 80 columns."""
-    k = result["protocol"]["k"]
-    title = (f"{result['dataset']['name']} / {result['protocol']['name']}: mean ± std over "
-             f"{len(result['protocol']['seeds'])} seeds")
+    from townsquare.evaluation.report import mean_std
+
+    k, seeds = result["protocol"]["k"], len(result["protocol"]["seeds"])
+    title = (f"{result['dataset']['name']} / {result['protocol']['name']}: "
+             + (f"mean ± std over {seeds} seeds" if seeds > 1 else "one seed"))
     parts = [(title, [f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"map@{k}"]),
-             ("beyond accuracy, and users with no history", [f"coverage@{k}", f"novelty@{k}", f"cold recall@{k}"])]
+             ("beyond accuracy, and new items (cold start)", [f"coverage@{k}", f"novelty@{k}", f"cold recall@{k}"])]
     tables = []
     for caption, columns in parts:
         table = Table(Column("model", overflow="fold"), *(Column(c, no_wrap=True) for c in columns), title=caption)
@@ -141,7 +143,7 @@ def _tables(result: dict) -> list[Table]:
             for column in columns:
                 scores = entry["cold_start"] if column.startswith("cold ") else entry
                 key = column.removeprefix("cold ")
-                cells.append(f"{scores[key]:.4f}±{scores['std'][key]:.4f}")
+                cells.append(mean_std(scores[key], scores["std"][key], seeds).replace(" ± ", "±"))
             table.add_row(name, *cells)
         tables.append(table)
     return tables
