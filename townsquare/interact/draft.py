@@ -28,12 +28,15 @@ from sqlalchemy import select
 from townsquare.errors import InputError
 from townsquare.interact.candidates import clean_generated
 from townsquare.interact.store_io import user_texts
+from townsquare.interact.triggers import sensitive_reasons
 from townsquare.interact.voice import EMOJI, VoiceProfile, VoiceStyler
 from townsquare.models import GenerationRequest, Message, chat_messages, fence, find_pii
 from townsquare.models.base import Embedder, Generator, l2_normalise
+from townsquare.safety.rules import find_violent_speech
 from townsquare.storage.schema import posts
 
 REWRITES = ("shorter", "warmer", "more_formal", "add_question")
+CHEERFUL = ("warmer", "add_question")  # rewrites that add words of their own, wrong on a sensitive topic
 MAX_TEXT = 2000  # characters of a prompt or a draft, as the web app's boxes
 _LEAD_IN = re.compile(r"^[^:?\"]{0,60}:\s*")  # a model's "Question:" or "The author could ask:"
 _STOP = {"a", "an", "the", "and", "or", "but", "so", "to", "of", "in", "on", "at", "for", "with", "from", "by", "about", "this", "that", "these", "those", "it", "its", "is", "are", "was", "were", "be", "been", "am", "i", "me", "my", "we", "our", "you", "your", "he", "she", "they", "them", "their", "just", "really", "very", "new", "tried", "try", "got", "get", "went", "go", "some", "any", "all", "much", "more", "most", "too", "also", "then", "than", "there", "here", "what", "which", "who", "how", "when", "where", "why", "loved", "love", "like", "liked", "today", "yesterday", "tonight", "week", "weekend"}
@@ -98,6 +101,10 @@ class Drafter:
             raise InputError(f"the prompt has {len(prompt):,} characters; a draft's prompt has at most {MAX_TEXT:,}",
                              field="prompt")
         user = self.store.find_user(user_id)
+        refused = [f"the prompt asks for {s.kind} ('{s.text}'): townsquare does not write that"
+                   for s in find_violent_speech(prompt)] or sensitive_reasons(prompt, "this post")
+        if refused:
+            return Draft("", source="refused", reasons=refused)
         voice = VoiceProfile.learn(user_texts(self.store, user["id"]))
         reasons: list[str] = []
         body, source = self._generate(prompt, voice, reasons), "generated"
@@ -115,6 +122,8 @@ class Drafter:
             raise InputError("the draft is empty: give the text to rewrite", field="text")
         if len(text) > MAX_TEXT:
             raise InputError(f"the draft has {len(text):,} characters; rewrite at most {MAX_TEXT:,}", field="text")
+        if how in CHEERFUL and (refused := sensitive_reasons(text, "this change")):
+            return Draft(text, source="unchanged", reasons=refused)  # no "Hope you all have a lovely day." on a death
         tags = _HASHTAG.findall(text)
         body = _HASHTAG.sub("", text).strip()
         body = getattr(self, f"_{how}")(body)
@@ -169,8 +178,17 @@ class Drafter:
 
     # -- rewrites -----------------------------------------------------------------------------
     def _shorter(self, body: str) -> str:
-        first = re.split(r"(?<=[.!?])\s+", body)[0]
-        return _words(_FILLER.sub("", first).strip(), self.max_words)
+        """About half the words: filler words out, then whole sentences, greetings and one- or two-word
+        interjections ("Hi all!", "Wow.") left out, until half the words are reached (at least one sentence)."""
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+", _FILLER.sub("", body).strip()) if s]
+        content = [s for s in sentences if len(s.split()) > 2] or sentences
+        goal, kept = max(1, len(body.split()) // 2), []
+        for sentence in content:
+            if kept and sum(len(k.split()) for k in kept) + len(sentence.split()) > goal:
+                break
+            kept.append(sentence)
+        text = _words(" ".join(kept), self.max_words)
+        return text[:1].upper() + text[1:] if body[:1].isupper() else text  # "Honestly the broth" -> "The broth"
 
     def _warmer(self, body: str) -> str:
         emoji = " 😊" if not EMOJI.search(body) else ""
@@ -232,7 +250,7 @@ class Drafter:
                 draft.reasons.append(f"removed {span.kind} the prompt did not contain")
         check = self.safety.check([draft.text])[0]
         if not check.allowed:
-            draft.reasons.append("the draft failed the safety classifiers: " + "; ".join(check.decision.explain()))
+            draft.reasons.append("the draft failed the safety check: " + "; ".join(check.reasons()))
             draft.text, draft.hashtags = "", []
         return draft
 

@@ -18,7 +18,21 @@ SENSITIVE = re.compile(
     r"\b(passed away|passing of|died|death|dying|funeral|grief|grieving|condolences|miscarriage|cancer|"
     r"diagnos\w*|chemo\w*|terminal|hospital\w*|suicid\w*|self[- ]harm|kill (myself|me)|depress\w*|"
     r"anxiety attack|panic attack|abuse\w*|assault\w*|rape\w*|divorce\w*|laid off|fired from|"
-    r"eviction|evicted|overdose\w*|rip)\b", re.IGNORECASE)
+    r"eviction|evicted|overdose\w*|rip|hurt (myself|me)|end (my life|it all)|want (it )?to (die|end)|"
+    r"don'?t want to (live|be here))\b", re.IGNORECASE)
+SELF_HARM = re.compile(r"\b(suicid\w*|self[- ]harm|kill (myself|me)|hurt myself|end (my life|it all)|"
+                       r"want (it )?to (die|end)|don'?t want to (live|be here)|overdose)\b", re.IGNORECASE)
+SUPPORT = ("if you are thinking about hurting yourself, please talk to someone you trust now, or call your local "
+           "emergency number or a crisis line")
+
+
+def sensitive_reasons(text: str, what: str) -> list[str]:
+    """Why townsquare does not write ``what`` ("this reply", "this post") about ``text`` itself: a
+    sensitive topic, with where to find help when it reads as self-harm. Empty: go ahead."""
+    match = SENSITIVE.search(text)
+    if match is None:
+        return []
+    return [f"sensitive topic ('{match.group(0)}'): write {what} yourself"] + ([SUPPORT] if SELF_HARM.search(text) else [])
 
 
 @dataclass(frozen=True)
@@ -47,10 +61,7 @@ class TriggerCheck:
     def text_reasons(self, text: str) -> list[str]:
         if len(text.split()) < self.min_words:
             return ["the post has no words to reply to"]
-        match = SENSITIVE.search(text)
-        if match:
-            return [f"sensitive topic ('{match.group(0)}'): write this reply yourself"]
-        return []
+        return sensitive_reasons(text, "this reply")
 
     @staticmethod
     def safety_reasons(decision) -> list[str]:

@@ -6,17 +6,20 @@ a ranked list only as far as a page needs. ``moderate_candidates``
 applies decisions to feed candidates (anything with ``post_id`` and ``scale(factor, stage,
 detail)``, such as ``townsquare.feed.candidates.Candidate``) and returns what it kept and what it
 removed, each with its reasons. ``ReplySafetyCheck`` scores drafted replies and drops the ones
-the policy would act on, so that townsquare never suggests what it would itself demote or hide.
+the policy would act on, so that townsquare never suggests what it would itself demote or hide,
+and the ones with threats, incitement to self-harm, death wishes or dehumanising language.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from townsquare.safety.base import Span
 from townsquare.safety.policy import SEVERITY, Decision, Policy
 from townsquare.safety.registry import SafetyScorer
+from townsquare.safety.rules import find_violent_speech
 
 STAGE = "safety"
 
@@ -90,6 +93,14 @@ class CheckedReply:
     text: str
     decision: Decision
     allowed: bool
+    violent: list[Span] = field(default_factory=list)  # threats, incitement, death wishes, dehumanising words
+
+    def reasons(self) -> list[str]:
+        """Why it was held back, in words (empty when allowed)."""
+        if self.allowed:
+            return []
+        return [f"{s.kind} ('{s.text}')" for s in self.violent] + (
+            self.decision.explain() if self.decision.action != "allow" else [])
 
 
 class ReplySafetyCheck:
@@ -105,10 +116,13 @@ class ReplySafetyCheck:
         self.scorer, self.policy, self.block_at = scorer, policy, SEVERITY[block_at]
 
     def check(self, replies: Sequence[str]) -> list[CheckedReply]:
+        """Each text with the policy's decision; held back when the policy would act on it, or when it holds
+        violent speech (``rules.find_violent_speech``), which no text townsquare writes for a user may."""
         out = []
         for text, result in zip(replies, self.scorer.score(list(replies))):
             decision = self.policy.decide(result.scores, result.spans)
-            out.append(CheckedReply(text, decision, SEVERITY[decision.action] < self.block_at))
+            violent = find_violent_speech(text)
+            out.append(CheckedReply(text, decision, SEVERITY[decision.action] < self.block_at and not violent, violent))
         return out
 
     def allowed(self, replies: Sequence[str]) -> list[str]:
