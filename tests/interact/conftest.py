@@ -117,14 +117,13 @@ def make_suggester(community, embedder, safety):
         BankSource,
         GeneratedSource,
         ReplySuggester,
-        ResponseBank,
         ResponseScorer,
         StockSource,
     )
 
     def make(generator=None, **options):
         check, scorer, policy = safety
-        sources = [BankSource(ResponseBank.from_store(community, embedder)), StockSource()]
+        sources = [BankSource.from_store(community, embedder, policy), StockSource()]
         if generator is not None:
             sources.append(GeneratedSource(generator))
         return ReplySuggester(community, embedder, ResponseScorer.load(), sources, check, policy,

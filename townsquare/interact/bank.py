@@ -1,9 +1,12 @@
 """``ResponseBank``: replies the platform's own users wrote, found again by what they replied to.
 
-Built from the store: every public, live reply with its parent's text, plus suggestions users
-picked or edited (feedback), minus texts users kept ignoring. Retrieval embeds the new post and
-takes the replies whose parents are nearest (cosine). Replies that carry personal data or
-@mentions are left out: a suggestion must never carry another user's details or name.
+Built from the store: every public, live reply with its parent's text; feedback only weighs
+them (a reply users picked counts more, one they kept ignoring less) and never adds text: an
+edited suggestion's text was never checked by anyone, and the reply it became, once posted in
+public, is in the bank as a reply. Retrieval embeds the new post and takes the replies whose
+parents are nearest (cosine). Replies that carry personal data or @mentions are left out: a
+suggestion must never carry another user's details or name. ``BankSource`` checks each reply it
+returns against the store as it is now (deleted, no longer public, acted on by moderation).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ class BankEntry:
     context: str
     reply: str
     weight: float = 1.0
-    origin: str = "reply"  # reply | feedback
+    origin: str = "reply"  # reply | picked (a reply users picked when it was suggested)
+    post_id: int | None = None  # the reply's post, when it comes from the store
 
 
 def usable_reply(text: str) -> bool:
@@ -83,28 +87,23 @@ class ResponseBank:
 
 
 def bank_entries(store, *, limit: int = 50_000) -> list[BankEntry]:
-    """Public live replies with their parent text, then feedback: picked/edited added, ignored down-weighted."""
+    """Public live replies with their parent text, weighed by feedback: +0.5 a time users picked the text, -0.5 a
+    time they ignored it."""
     parent = aliased(posts)
-    query = (select(parent.c.text, posts.c.text)
+    query = (select(parent.c.text, posts.c.text, posts.c.id)
              .join(parent, and_(posts.c.reply_to_id == parent.c.id))
              .where(posts.c.deleted.is_(False), parent.c.deleted.is_(False),
                     posts.c.visibility == "public", parent.c.visibility == "public")
              .order_by(posts.c.id.desc()).limit(limit))
     s = interact_suggestions
-    feedback = (select(posts.c.text, s.c.text, s.c.final_text, s.c.outcome)
-                .join(posts, posts.c.id == s.c.post_id)
-                .where(s.c.kind == "reply", s.c.outcome.is_not(None)))
+    feedback = select(s.c.text, s.c.outcome).where(s.c.kind == "reply", s.c.outcome.in_(("picked", "ignored")))
     with store.read() as conn:
-        replies = [BankEntry(c, r) for c, r in conn.execute(query)]
+        replies = [(c, _LEADING_MENTIONS.sub("", r).strip(), pid) for c, r, pid in conn.execute(query)]
         rows = conn.execute(feedback).all()
-    ignored: dict[str, int] = {}
-    added = []
-    for context, text, final, outcome in rows:
-        if outcome == "ignored":
-            ignored[text.lower().strip()] = ignored.get(text.lower().strip(), 0) + 1
-        else:
-            added.append(BankEntry(context, final or text, 2.0 if outcome == "picked" else 1.5, "feedback"))
-    entries = [BankEntry(e.context, _LEADING_MENTIONS.sub("", e.reply).strip(), e.weight, e.origin)
-               for e in added + replies]
-    return [BankEntry(e.context, e.reply, e.weight - 0.5 * ignored.get(e.reply.lower().strip(), 0), e.origin)
-            for e in entries]
+    votes: dict[str, int] = {}
+    for text, outcome in rows:
+        key = text.lower().strip()
+        votes[key] = votes.get(key, 0) + (1 if outcome == "picked" else -1)
+    return [BankEntry(context, reply, 1.0 + 0.5 * votes.get(reply.lower().strip(), 0),
+                      "picked" if votes.get(reply.lower().strip(), 0) > 0 else "reply", pid)
+            for context, reply, pid in replies]

@@ -7,8 +7,11 @@ suggester, not fatal. Intents (``intent_of``): ``warm`` (kind words), ``question
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -18,6 +21,8 @@ from townsquare.interact.bank import ResponseBank
 from townsquare.interact.voice import VoiceProfile
 from townsquare.models import GenerationRequest, chat_messages
 from townsquare.models.base import Generator
+
+log = logging.getLogger(__name__)
 
 _WARM = re.compile(r"\b(love|lovely|great|amazing|awesome|congrat\w*|glad|happy|beautiful|wonderful|nice|"
                    r"thank\w*|proud|enjoy\w*|fantastic|cool|good luck|well done|sweet|delicious|yum\w*|"
@@ -55,17 +60,68 @@ def intent_of(text: str) -> str:
 
 
 class BankSource:
-    """Replies that users here wrote to posts like this one."""
+    """Replies that users here wrote to posts like this one.
+
+    From the store (``from_store``), the bank is built again every ``refresh_s`` (in the background; the old
+    one serves meanwhile), and every reply it returns is checked against the store as it is now: one deleted,
+    no longer public, or that moderation acts on (a moderator's decision or the policy on its scores) is not
+    offered, from the moment it changed.
+    """
 
     name = "bank"
 
-    def __init__(self, bank: ResponseBank, k: int = 24) -> None:
-        self.bank, self.k = bank, k
+    def __init__(self, bank: ResponseBank, k: int = 24, *, store=None, policy=None,
+                 rebuild: Callable[[], ResponseBank] | None = None, refresh_s: float = 600.0) -> None:
+        self.bank, self.k, self.store, self.policy = bank, k, store, policy
+        self.rebuild, self.refresh_s, self.built_at = rebuild, refresh_s, time.monotonic()
+        self._rebuilding = threading.Lock()
+
+    @classmethod
+    def from_store(cls, store, embedder, policy, **options) -> BankSource:
+        def rebuild() -> ResponseBank:
+            return ResponseBank.from_store(store, embedder)
+
+        return cls(rebuild(), store=store, policy=policy, rebuild=rebuild, **options)
 
     def fetch(self, thread: Sequence[str], voice: VoiceProfile, query: np.ndarray | None = None) -> list[Candidate]:
-        hits = self.bank.search(query, self.k) if query is not None else []
+        self._refresh()
+        hits = self.bank.search(query, 2 * self.k) if query is not None else []
+        if self.store is not None:
+            shown = self._still_shown([e.post_id for e, _ in hits if e.post_id is not None])
+            hits = [(e, sim) for e, sim in hits if e.post_id is None or e.post_id in shown]
         return [Candidate(e.reply, "bank", intent_of(e.reply), prior=0.1 * np.log(max(e.weight, 0.1)),
-                          why=f"{e.origin} to a similar post ({sim:.2f})") for e, sim in hits]
+                          why=f"{'reply' if e.origin == 'reply' else 'a reply people picked'} to a similar post "
+                              f"({sim:.2f})") for e, sim in hits[:self.k]]
+
+    def _still_shown(self, post_ids: list[int]) -> set[int]:
+        from sqlalchemy import select
+
+        from townsquare.safety.gate import post_decisions
+        from townsquare.storage.schema import posts
+
+        with self.store.read() as conn:
+            live = set(conn.execute(select(posts.c.id).where(
+                posts.c.id.in_(post_ids), posts.c.deleted.is_(False), posts.c.visibility == "public")).scalars())
+        if self.policy is None:
+            return live
+        decisions = post_decisions(self.store, sorted(live), self.policy)
+        return {pid for pid in live if pid not in decisions or decisions[pid].action == "allow"}
+
+    def _refresh(self) -> None:
+        if self.rebuild is None or time.monotonic() - self.built_at < self.refresh_s:
+            return
+        if self._rebuilding.acquire(blocking=False):
+            self.built_at = time.monotonic()  # one rebuild at a time; the next look is refresh_s later
+
+            def run() -> None:
+                try:
+                    self.bank = self.rebuild()
+                except Exception:
+                    log.exception("the reply bank could not be rebuilt")
+                finally:
+                    self._rebuilding.release()
+
+            threading.Thread(target=run, name="bank-rebuild", daemon=True).start()
 
 
 class StockSource:

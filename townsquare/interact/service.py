@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from townsquare.interact.assistant import Assistant
-from townsquare.interact.bank import ResponseBank
 from townsquare.interact.candidates import BankSource, GeneratedSource, StockSource
 from townsquare.interact.draft import Drafter
 from townsquare.interact.scorer import ResponseScorer
@@ -51,8 +50,7 @@ def build_interact(settings: Settings, store, *, generator=None, use_generator: 
     if generator is None and use_generator:
         generator = get_generator(settings)
     scorer = ResponseScorer.load(data_dir=settings.data_dir)
-    bank = ResponseBank.from_store(store, embedder)
-    sources = [BankSource(bank), StockSource()] + ([GeneratedSource(generator)] if generator is not None else [])
+    sources = [BankSource.from_store(store, embedder, policy), StockSource()] + ([GeneratedSource(generator)] if generator is not None else [])
     suggester = ReplySuggester(store, embedder, scorer, sources, safety, policy, safety_scorer=safety_scorer,
                                min_fit=min_fit, record=record)
     return Interact(suggester, Drafter(store, embedder, generator, safety), Assistant(store, embedder, policy))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
+from townsquare.errors import NotFoundError
 from townsquare.storage.schema import edges
 
 SENSITIVE = re.compile(
@@ -42,6 +43,9 @@ class TriggerCheck:
     min_words: int = 1
 
     def access_reasons(self, store, post: dict, user: dict) -> list[str]:
+        """Why not to reply: deleted, or the user's own post. A post the user may not see (private,
+        followers-only without following, or either blocks the other) is NotFoundError, as a post that
+        does not exist: a reason would tell the user it is there."""
         if post["deleted"]:
             return ["the post was deleted"]
         if post["author_id"] == user["id"]:
@@ -51,11 +55,9 @@ class TriggerCheck:
                 or_((edges.c.source_id == post["author_id"]) & (edges.c.target_id == user["id"]),
                     (edges.c.source_id == user["id"]) & (edges.c.target_id == post["author_id"])))).all()
         kinds = {(src == user["id"], kind) for src, kind in rows}
-        if (False, "block") in kinds or (True, "block") in kinds:
-            return ["one of you blocks the other"]
-        if post["visibility"] == "private" or (post["visibility"] == "followers" and (True, "follow") not in kinds):
-            return ["the post is private" if post["visibility"] == "private"
-                    else "the post is for its author's followers only, and you do not follow them"]
+        if (False, "block") in kinds or (True, "block") in kinds or post["visibility"] == "private" \
+                or (post["visibility"] == "followers" and (True, "follow") not in kinds):
+            raise NotFoundError(f"no post {post['external_id']!r}")
         return []
 
     def text_reasons(self, text: str) -> list[str]:
