@@ -216,3 +216,19 @@ def test_the_readmes_import_example_imports(tmp_path, sqlite_store):
     example.write_text(re.search(r"```json\n(.*?)```", readme, re.DOTALL).group(1))
     report = Loader(sqlite_store).load(read_jsonl(example))
     assert report.inserted == {"user": 2, "post": 2, "edge": 1, "interaction": 1}
+
+
+def test_replies_that_go_round_in_a_circle_are_refused_with_the_line(write, sqlite_store):
+    """Until session 22 a cycle of two posts looped for ever, holding the database's write lock."""
+    from townsquare.ingest.loader import Loader
+
+    path = write("cycle.jsonl", lines({"type": "user", "id": "u", "handle": "u"},
+                                      {"type": "post", "id": "a", "author": "u", "text": "x", "reply_to": "c"},
+                                      {"type": "post", "id": "b", "author": "u", "text": "y", "reply_to": "a"},
+                                      {"type": "post", "id": "c", "author": "u", "text": "z", "reply_to": "b"}))
+    with pytest.raises(InputError, match="replies cannot go round in a circle") as caught:
+        Loader(sqlite_store).load(read_jsonl(path))
+    assert caught.value.field == "reply_to" and caught.value.line in (2, 3, 4)
+    assert sqlite_store.counts()["posts"] == 0
+    report = Loader(sqlite_store, skip_bad=True).load(read_jsonl(path))
+    assert report.inserted["post"] == 2 and len(report.skipped) == 1  # the post that closed the circle is left out

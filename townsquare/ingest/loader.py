@@ -227,7 +227,7 @@ class Loader:
         """Set reply_to / root / quote / repost keys, once the referenced posts exist."""
         refs = {ref for item, _ in items for ref in _post_refs(item.record)}
         self._posts.fetch(conn, refs)
-        updates = []
+        updates, gone = [], set()  # gone: posts taken back here, which the others' links must not name
         for item, key in items:
             record = item.record
             missing = [r for r in _post_refs(record) if r not in self._posts.known]
@@ -239,13 +239,25 @@ class Loader:
                                              source=item.source, line=item.line,
                                              field=_post_ref_field(record, missing[0])))
                 self._unwrite_post(conn, record.id, key, report)  # skipped means not imported
+                gone.add(key)
                 continue
             parent = self._posts.known.get(record.reply_to) if record.reply_to else None
+            if parent is not None and self._in_thread_above(parent, key):
+                self._bad(report, InputError(f"post {record.id!r} replies to {record.reply_to!r}, which is itself a "
+                                             f"reply below {record.id!r}: replies cannot go round in a circle",
+                                             source=item.source, line=item.line, field="reply_to"))
+                self._unwrite_post(conn, record.id, key, report)
+                gone.add(key)
+                continue
             if parent is not None:
                 self._parent[key] = parent
             updates.append({"key": key, "reply_to_id": parent,
                             "quote_of_id": self._posts.known.get(record.quote_of),
                             "repost_of_id": self._posts.known.get(record.repost_of)})
+        for row in updates:
+            for column in ("reply_to_id", "quote_of_id", "repost_of_id"):
+                if row[column] in gone:
+                    row[column] = None
         if updates:
             statement = update(posts).where(posts.c.id == bindparam("key")).values(
                 reply_to_id=bindparam("reply_to_id"),
@@ -261,6 +273,18 @@ class Loader:
         self._posts.known.pop(external_id, None)
         self._parent = {child: parent for child, parent in self._parent.items() if parent != key}
         report.inserted["post"] -= 1
+
+    def _in_thread_above(self, parent: int, key: int) -> bool:
+        """Whether ``key`` is ``parent`` or above it in this import's replies (a reply cycle)."""
+        node, seen = parent, set()
+        while node not in seen:
+            if node == key:
+                return True
+            seen.add(node)
+            if node not in self._parent:
+                return False
+            node = self._parent[node]
+        return True  # a cycle further up (cannot happen: every link is checked as it is made)
 
     def _set_roots(self, conn: Connection) -> None:
         """Thread roots of the replies written in this import: follow parents to the top."""
