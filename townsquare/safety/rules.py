@@ -69,7 +69,8 @@ _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _PROMO = re.compile(r"\b(?:free|win(?:ner)?|prize|giveaway|click|subscribe|discount|% ?off|promo(?:tion)?|"
                     r"buy now|order now|limited offer|cash|earn \$?\d+|make money|crypto|airdrop|bitcoin|"
                     r"dm (?:me|us)|follow (?:me|back)|followers|check out my|link in (?:bio|profile))\b", re.IGNORECASE)
-_MONEY = re.compile(r"[$€£]\s?\d[\d,.]*|\d+\s?(?:usd|dollars|euros)\b", re.IGNORECASE)
+# (?<!\d): a run of digits is tried from its first digit only; from every digit, 20,000 digits took 12 s
+_MONEY = re.compile(r"[$€£]\s?\d[\d,.]*|(?<!\d)\d+\s?(?:usd|dollars|euros)\b", re.IGNORECASE)
 _REPEAT = re.compile(r"(.)\1{5,}")
 _CONTACT = re.compile(r"\b(?:whatsapp|telegram|wa\.me|t\.me)\b", re.IGNORECASE)
 
