@@ -677,3 +677,10 @@ def test_a_nul_character_is_a_clear_422_on_every_store(store, tmp_path):
     assert looked.status_code == (422 if postgres else 404), looked.text
     steered = client.post("/v1/users/u1/steering", headers=ingest, json={"text": "more \u0000 chess"})
     assert steered.status_code == 422 and "control character" in steered.text, steered.text  # on every store
+    for kind in ("follows", "blocks", "mutes"):  # the edge routes build their records themselves: were 500s
+        made = client.post(f"/v1/{kind}", headers=ingest, json={"source": "u1", "target": "a\u0000b"})
+        assert made.status_code == 422 and "NUL" in made.text, made.text
+        removed = client.delete(f"/v1/{kind}?source=u1&target=a%00b", headers=ingest)
+        assert removed.status_code == 422 and "NUL" in removed.text and "target" in removed.text, removed.text
+    for ref in ("%C2%B3", "%E2%91%A0"):  # superscript 3 and circled 1: digits to str.isdigit, not to int()
+        assert client.get(f"/v1/users/{ref}/feed", headers=read).status_code == 404

@@ -124,7 +124,7 @@ def why_not_command(
 ) -> None:
     """Why a post is not in a user's feed: which stage let it go, from that stage's own record."""
     feed = open_feed(ctx, at=at)
-    ref = int(post) if post.isdigit() else post
+    ref = int(post) if post.isascii() and post.isdigit() else post
     report = feed.why_not(handle, ref, limit=limit, now=_when(feed, at))
     if as_json:
         print(json.dumps(report, default=str, indent=2))

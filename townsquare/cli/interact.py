@@ -24,7 +24,7 @@ NoGen = Annotated[bool, typer.Option("--no-generator", help="Bank and stock cand
 
 
 def _ref(value: str) -> str | int:
-    return int(value) if value.isdigit() else value
+    return int(value) if value.isascii() and value.isdigit() else value
 
 
 def _interact(ctx: typer.Context, store, no_generator: bool = False):

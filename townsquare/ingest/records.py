@@ -85,6 +85,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def no_nul(text: str) -> str:
+    """A field validator: no 0x00 (PostgreSQL cannot store it, and no id or text means it)."""
+    if "\x00" in text:
+        raise ValueError("contains a NUL (0x00) character")
+    return text
+
+
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 

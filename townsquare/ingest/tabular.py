@@ -72,7 +72,7 @@ def parse_mapping(
             raise InputError(f"column role {role!r} is given twice; {hint}", field=role)
         if isinstance(column, str) and not column:
             raise InputError(f"column role {role!r} has no column; {hint}", field=role)
-        mapping[role] = int(column) if isinstance(column, str) and column.isdigit() else column
+        mapping[role] = int(column) if isinstance(column, str) and column.isascii() and column.isdigit() else column
     missing = [r for r in required if r not in mapping]
     if missing:
         raise InputError(f"column mapping lacks {', '.join(missing)}; {hint}", field=missing[0])

@@ -256,7 +256,7 @@ class Store:
                 row = c.execute(_USER_BY_ID, {"id": ref}).mappings().first() if _key_sized(ref) else None
             else:
                 row = c.execute(_USER_BY_NAME, {"handle": ref.removeprefix("@"), "external_id": ref}).mappings().first()
-                if row is None and ref.isdigit() and _key_sized(int(ref)):  # "42" from a command line: an internal id
+                if row is None and ref.isascii() and ref.isdigit() and _key_sized(int(ref)):  # "42" from a command line: an internal id
                     row = c.execute(_USER_BY_ID, {"id": int(ref)}).mappings().first()
         if row is None:
             raise NotFoundError(f"no user {ref!r}: give a handle, an external id or an internal id")

@@ -45,7 +45,7 @@ class RequestGuard:
             return
         limit = self.services.config.max_body_bytes
         length = Headers(scope=scope).get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
+        if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > limit):
             await _refuse(send, f"the request body is over {limit} bytes; send less or split it")
             return
         if length is None and scope["method"] in ("POST", "PUT", "PATCH"):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from townsquare.ingest.loader import ImportReport
-from townsquare.ingest.records import AnyRecord, ExternalId, InteractionKind, as_utc
+from townsquare.ingest.records import AnyRecord, ExternalId, InteractionKind, as_utc, no_nul
 
 
 class Body(BaseModel):
@@ -22,6 +22,7 @@ class EdgeCreate(Body):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     _utc_created = field_validator("created_at")(as_utc)
+    _no_nul = field_validator("source", "target")(no_nul)
 
 
 class BatchCreate(Body):

@@ -126,11 +126,11 @@ def _suggestion_feedback(services, user_id: int, post_id: int, text: str, sugges
     suggestions are passed over."""
     from townsquare.interact.store_io import record_feedback, suggestion_texts
 
-    ids = [int(i) for i in suggested.split(",") if i.strip().isdigit() and len(i.strip()) < 19]
+    ids = [int(i) for i in suggested.split(",") if i.strip().isascii() and i.strip().isdigit() and len(i.strip()) < 19]
     shown = suggestion_texts(services.store, ids, user_id=user_id, post_id=post_id)
     posted = " ".join(text.split())
     same = next((i for i, t in shown.items() if " ".join(t.split()) == posted), None)
-    clicked = int(picked) if picked.isdigit() and int(picked) in shown else None
+    clicked = int(picked) if picked.isascii() and picked.isdigit() and int(picked) in shown else None
     for i in shown:
         outcome = "picked" if i == same else "edited" if i == clicked and same is None else "ignored"
         record_feedback(services.store, i, outcome, text if outcome == "edited" else None, user_id=user_id)

@@ -86,7 +86,7 @@ def unsteer(
     """Remove one phrase (by ``id``, or by ``phrase``: its text or id) or, with neither, all of them;
     404 when the one named is not there."""
     ref: str | int | None = id if id is not None else (
-        int(phrase) if phrase and phrase.isdigit() and len(phrase) < 19 else phrase)  # an id a key column holds
+        int(phrase) if phrase and phrase.isascii() and phrase.isdigit() and len(phrase) < 19 else phrase)  # an id a key column holds
     removed = services.feed.unsteer(int(row["id"]), ref)
     if ref is not None and not removed:
         raise HTTPException(404, f"no steering phrase {ref!r} for {row['handle']}")

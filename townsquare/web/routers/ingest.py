@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
+from townsquare.errors import InputError
 from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
 from townsquare.web.auth import Principal
 from townsquare.web.deps import IngestKey, Services
@@ -85,6 +86,9 @@ def _edge_removal(kind: str):
                     key: IngestKey, services: Services) -> IngestPublic:
         if source == target:
             raise HTTPException(422, f"a user cannot un{kind} themselves")
+        for name, value in (("source", source), ("target", target)):
+            if "\x00" in value:
+                raise InputError(f"{name} contains a NUL (0x00) character", field=name)
         return _load(services, [EdgeRecord(type=kind, source=source, target=target, removed=True)], key)
 
     remove_edge.__name__ = f"remove_{kind}"

@@ -107,7 +107,7 @@ def _user_of(store, did: str) -> dict[str, Any] | None:
 def _popular(services, limit: int, cursor: str | None) -> dict[str, Any] | JSONResponse:
     """The non-personalised feed: recent public posts by how many people liked, reposted or replied
     to them, less what moderation hides."""
-    if cursor is not None and not (cursor.startswith("g:") and cursor[2:].isdigit()):
+    if cursor is not None and not (cursor.startswith("g:") and (cursor[2:].isascii() and cursor[2:].isdigit())):
         return _xrpc_error("BadCursor", "the cursor is not one this feed gave")
     offset = int(cursor[2:]) if cursor else 0
     recent = (
