@@ -213,3 +213,27 @@ def test_a_session_that_cannot_be_packed_costs_only_itself(store, caplog):
     with pytest.raises(InputError, match="expired"):
         SessionStore(store, writer=BackgroundWriter(), wait_s=0.1).get(made[1].id, uid)
     assert "could not store session " + made[1].id in caplog.text
+
+
+def test_a_user_deleted_while_their_session_waits_costs_only_their_session(store):
+    """Sessions are written in batches; one whose user was deleted meanwhile failed the whole batch's foreign
+    key, and other users' cursors expired (session 22's QA pass: 38 of 114 second pages)."""
+    from townsquare.feed.sessions import SessionStore
+    from townsquare.feed.writer import BackgroundWriter
+    from townsquare.ingest.loader import Loader
+    from townsquare.ingest.records import UserRecord
+    from townsquare.storage.privacy import delete_user
+
+    Loader(store).load([UserRecord(id="u1", handle="ada"), UserRecord(id="u2", handle="bo")])
+    ada, bo = store.find_user("ada")["id"], store.find_user("bo")["id"]
+    sessions = SessionStore(store, writer=BackgroundWriter(enabled=False), purge_every_s=3600)
+    sessions._next_purge = float("inf")
+    made = [sessions.new(uid, 0.0, _pool(), None, _output()) for uid in (ada, bo, ada)]
+    sessions._unsaved = [(s, b"[]") for s in made]  # saved while the writer was busy
+    delete_user(store, "bo")
+    sessions._insert_unsaved()
+    elsewhere = SessionStore(store, writer=BackgroundWriter())
+    for session in (made[0], made[2]):
+        assert [c.post_id for c in elsewhere.get(session.id, ada).pool] == [11, 12]
+    with pytest.raises(InputError, match="expired"):
+        SessionStore(store, writer=BackgroundWriter(), wait_s=0.1).get(made[1].id, bo)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from townsquare.errors import TownsquareError
 from townsquare.settings import Settings
@@ -55,6 +57,14 @@ def main() -> None:
     except TownsquareError as error:
         err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)  # ids and paths as given
         sys.exit(2)
+    except (SQLAlchemyError, sqlite3.Error) as error:  # another writer's doing (a lock held too long, a row deleted meanwhile)
+        from townsquare.storage.contention import contention
+
+        found = contention(error)
+        if found is None:
+            raise
+        err.print(f"[bold red]error:[/] {found[1]}", highlight=False)
+        sys.exit(3 if found[0] == "busy" else 2)
     except ValidationError as error:  # a setting, or a record a reader built: say which
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

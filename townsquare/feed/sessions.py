@@ -28,6 +28,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from townsquare.errors import InputError
 from townsquare.feed.candidates import Adjustment, Candidate, RankerOutput
@@ -186,9 +187,18 @@ class SessionStore:
                 continue
             rows.append({"id": session.id, "user_id": session.user_id, "pages": 1, "served": served,
                          "payload": payload, "expires_at": datetime.fromtimestamp(session.expires, UTC)})
-        if rows:
+        if not rows:
+            return
+        try:
             with self.store.begin() as conn:
                 conn.execute(_INSERT, rows)
+        except IntegrityError:  # a user deleted meanwhile: their session goes, the others' stay
+            for row in rows:
+                try:
+                    with self.store.begin() as conn:
+                        conn.execute(_INSERT, row)
+                except IntegrityError:
+                    log.info("feed: session %s not stored; its user %s was deleted", row["id"], row["user_id"])
 
     def where_served(self, user_id: int, post_id: int, recent: int = 5) -> tuple[int, int] | None:
         """(page, position), both from 1, of ``post_id`` in the newest of the user's ``recent`` live sessions

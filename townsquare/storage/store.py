@@ -34,6 +34,9 @@ from townsquare.storage.schema import (
 _CHUNK = 5000
 
 
+SQLITE_BUSY_MS = 30_000  # how long a writer waits for another's lock before the database is "busy"
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # Let SQLAlchemy's "begin" event below decide how transactions start (the documented
     # recipe: pysqlite's own implicit BEGIN can't take the write lock up front).
@@ -42,7 +45,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA cache_size=-200000")  # 200 MB page cache
     cursor.execute("PRAGMA temp_store=MEMORY")
     # Reads through a memory map: no read() call and copy per page. A feed page's lookups of

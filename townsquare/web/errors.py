@@ -7,6 +7,7 @@ same message as the web app's error page instead.
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +24,7 @@ from townsquare.errors import (
     NotFoundError,
     TownsquareError,
 )
+from townsquare.storage.contention import contention
 
 log = logging.getLogger(__name__)
 API_PATHS = ("/v1", "/xrpc", "/healthz", "/readyz", "/metrics")
@@ -99,6 +101,19 @@ def install_error_handlers(app: FastAPI) -> None:
         message = "text may not contain NUL (0x00) characters"
         page = await run_in_threadpool(page_error, request, message, 422)
         return page or JSONResponse(error_body(message), status_code=422)
+
+    @app.exception_handler(SQLAlchemyError)
+    @app.exception_handler(sqlite3.Error)
+    async def _database(request: Request, error: Exception) -> Response:
+        found = contention(error)
+        if found is None:
+            return await _unexpected(request, error)
+        kind, message = found
+        status = 503 if kind == "busy" else 409
+        log.warning("%s %s: %s (%s)", request.method, request.url.path, message, type(error).__name__)
+        page = await run_in_threadpool(page_error, request, message, status)
+        return page or JSONResponse(error_body(message), status_code=status,
+                                    headers={"Retry-After": "1"} if status == 503 else None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> Response:
