@@ -51,7 +51,7 @@ def build_demo(folder: Path) -> str:
     from datetime import UTC, datetime
 
     from townsquare.demo import demo_records
-    from townsquare.feed.collaborative import CollaborativeModels
+    from townsquare.feed.collaborative import CollaborativeModels, models_folder
     from townsquare.feed.index import FeedIndex
     from townsquare.feed.training import train_ranker
     from townsquare.ingest.embed import embed_posts, embed_users
@@ -68,7 +68,7 @@ def build_demo(folder: Path) -> str:
     embed_posts(store, embedder)
     embed_users(store, embedder)
     train_ranker(store, embedder.model_id)
-    CollaborativeModels.train(FeedIndex.load(store, None)).save(folder / "feed" / "collaborative")
+    CollaborativeModels.train(FeedIndex.load(store, None)).save(models_folder(folder, url))
     score_posts(store, unscored_posts(store))
     store.close()
     return url

@@ -438,3 +438,49 @@ def test_text_sources_search_in_the_background_with_the_same_result(any_world, n
         background = proposed(source, handle, True)
         assert background, source.name
         assert background == proposed(source, handle, False), source.name
+
+
+def test_a_deleted_user_leaves_the_collaborative_models_and_workers_take_the_new_version(world, now, tmp_path,
+                                                                                          monkeypatch):
+    """Their row of likes and their factors leave every stored version (session 22's QA pass found them in
+    every version folder, served after the delete); old copies do not pile up."""
+    import numpy as np
+
+    from townsquare.feed import ForYouFeed, service
+    from townsquare.feed.collaborative import KEEP_VERSIONS, forget_users
+
+    _co_engagement_world(world)
+    folder = tmp_path / "collaborative"
+    feed = ForYouFeed(world.store, embedder=world.embedder, models_dir=folder)
+    versions = []
+    for n in range(KEEP_VERSIONS + 1):
+        trained = CollaborativeModels.train(feed.index, factors=4, iterations=5)
+        trained.version += f"-{n}"
+        trained.save(folder)
+        versions.append(trained.version)
+    assert sorted(p.name for p in folder.iterdir()) == versions[-KEEP_VERSIONS:]
+    ada = world.store.find_user("ada")["id"]
+    assert ada in CollaborativeModels.load_latest(folder).user_ids
+    assert forget_users(folder, [ada]) == KEEP_VERSIONS and forget_users(folder, [ada]) == 0
+    remaining = sorted(p.name for p in folder.iterdir())
+    assert len(remaining) == KEEP_VERSIONS and not set(remaining) & set(versions)
+    for name in remaining:
+        kept = CollaborativeModels.load(folder / name)
+        assert ada not in kept.user_ids
+        assert kept.factors.user_factors.shape[0] == kept.factors.user_items.shape[0] == len(kept.user_ids)
+        assert kept.neighbours.user_items.shape[0] == len(kept.user_ids)
+        assert np.isfinite(kept.factors.user_factors).all()
+    monkeypatch.setattr(service, "MODELS_CHECK_S", 0.0)
+    feed.page("fan1", now=now)
+    assert feed.index.collaborative.version == remaining[-1]
+
+
+def test_databases_that_share_a_data_folder_get_models_folders_of_their_own(tmp_path):
+    from townsquare.feed.collaborative import models_folder
+
+    one, two = (models_folder(tmp_path, f"sqlite:///{tmp_path / name}") for name in ("a.sqlite", "b.sqlite"))
+    assert one != two and one.parent == two.parent == tmp_path / "feed" / "collaborative"
+    assert models_folder(tmp_path, f"sqlite:///{tmp_path / 'x' / '..' / 'a.sqlite'}") == one
+    remote = models_folder(tmp_path, "postgresql://ts:secret@db.example:5432/town")
+    assert remote == models_folder(tmp_path, "postgresql://ts:other@db.example:5432/town")  # not by password
+    assert remote != models_folder(tmp_path, "postgresql://ts:secret@db.example:5432/town2")

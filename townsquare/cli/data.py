@@ -258,7 +258,12 @@ def user_delete(ctx: typer.Context, user: Annotated[str, typer.Argument(help="Ha
     found = store.find_user(user)
     if not yes:
         typer.confirm(f"Delete @{found['handle']} and everything derived from them?", abort=True)
+    from townsquare.feed.collaborative import forget_users, models_folder
+
     counts = delete_user(store, found["id"])
+    settings = settings_of(ctx)
+    counts["collaborative model versions"] = forget_users(
+        models_folder(settings.data_dir, settings.resolved_database_url), [found["id"]])
     out.print(f"deleted @{found['handle']}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
 
 

@@ -24,7 +24,10 @@ AtOption = Annotated[str | None, typer.Option(
 
 
 def _models_dir(ctx: typer.Context):
-    return settings_of(ctx).data_dir / "feed" / "collaborative"
+    from townsquare.feed.collaborative import models_folder
+
+    settings = settings_of(ctx)
+    return models_folder(settings.data_dir, settings.resolved_database_url)
 
 
 def _embedder(ctx: typer.Context, store):

@@ -7,17 +7,57 @@ the fold-in of a user's newest likes, and saving a versioned folder that every w
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from sqlalchemy.engine import make_url
 
 from townsquare.errors import NotFoundError
 from townsquare.feed.index import POSITIVE, FeedIndex
 from townsquare.recommenders import ALSRecommender, ItemKNNRecommender, Recommender
+
+KEEP_VERSIONS = 2  # the newest versions kept in a folder: the one served, and the one before it
+
+
+def models_folder(data_dir: Path, database_url: str) -> Path:
+    """Where one database's collaborative models live: ``DATA_DIR/feed/collaborative/<database>``, named by
+    the database's file or server and name (never its password), so that databases that share a data
+    folder never serve each other's models (their post ids mean different posts)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        where = str(Path(url.database or "").resolve())
+    else:
+        where = f"{url.host}:{url.port}/{url.database}"
+    digest = hashlib.sha1(where.encode(), usedforsecurity=False).hexdigest()[:12]
+    return Path(data_dir) / "feed" / "collaborative" / f"{url.get_backend_name()}-{digest}"
+
+
+def forget_users(folder: Path, user_ids: Sequence[int]) -> int:
+    """Take ``user_ids`` out of every version in ``folder`` that holds them (their rows of likes and their
+    factors), each saved as a new version that running workers load within ``MODELS_CHECK_S``, the old
+    one removed. Their likes still count, with everyone's, in the item similarities and item factors
+    until the next ``train collaborative``. Returns how many versions changed."""
+    changed = 0
+    for version in _versions(folder):
+        models = CollaborativeModels.load(Path(folder) / version)
+        forgotten = models.without_users(user_ids)
+        if forgotten is not None:
+            forgotten.save(folder, keep=None)
+            shutil.rmtree(Path(folder) / version, ignore_errors=True)
+            changed += 1
+    return changed
+
+
+def _versions(folder: Path) -> list[str]:
+    """Complete versions under ``folder``, oldest first."""
+    return sorted(p.parent.name for p in Path(folder).glob("*/done.json"))
 
 
 def _lookup(ids: np.ndarray, size: int) -> np.ndarray:
@@ -99,9 +139,27 @@ class CollaborativeModels:
             self._recent = {n: (self.post_ids[cols], np.ascontiguousarray(self.factors.item_factors[cols]))}
         return self._recent[n]
 
+    def without_users(self, user_ids: Sequence[int]) -> CollaborativeModels | None:
+        """These models less the rows of ``user_ids``, as a new version; None when they hold none of them."""
+        ids = np.asarray(list(user_ids), np.int64)
+        rows = self.row_of[ids[(ids >= 0) & (ids < len(self.row_of))]]
+        rows = rows[rows >= 0]
+        if not len(rows):
+            return None
+        keep = np.ones(len(self.user_ids), bool)
+        keep[rows] = False
+        for model in (self.neighbours, self.factors):
+            if model is not None and model.user_items is not None:
+                model.user_items = model.user_items[keep]
+        if self.factors is not None:
+            self.factors.user_factors = np.ascontiguousarray(self.factors.user_factors[keep])
+        return CollaborativeModels(self.user_ids[keep], self.post_ids, self.neighbours, self.factors, self.post_time,
+                                   f"{self.version}-f{time.strftime('%Y%m%dT%H%M%S')}")
+
     # -- files ------------------------------------------------------------------------------
-    def save(self, folder: Path) -> Path:
-        """Write a new version folder under ``folder``; the newest one is what workers load."""
+    def save(self, folder: Path, keep: int | None = KEEP_VERSIONS) -> Path:
+        """Write a new version folder under ``folder``; the newest one is what workers load. All but the newest
+        ``keep`` versions are then removed (each holds its users' likes: none lingers in old copies)."""
         target = Path(folder) / self.version
         target.mkdir(parents=True, exist_ok=True)
         np.savez(target / "ids.npz", user_ids=self.user_ids, post_ids=self.post_ids, post_time=self.post_time)
@@ -109,20 +167,24 @@ class CollaborativeModels:
         self.factors.save(target / "factors.npz")
         (target / "done.json").write_text(json.dumps({"version": self.version, "users": len(self.user_ids),
                                                       "posts": len(self.post_ids)}))
+        if keep is not None:
+            for old in _versions(folder)[:-keep]:
+                shutil.rmtree(Path(folder) / old, ignore_errors=True)
         return target
 
     @staticmethod
     def latest_version(folder: Path) -> str | None:
         """The newest complete version's name under ``folder`` (None: none trained)."""
-        versions = sorted(p.parent.name for p in Path(folder).glob("*/done.json"))
+        versions = _versions(folder)
         return versions[-1] if versions else None
 
     @classmethod
     def load_latest(cls, folder: Path) -> CollaborativeModels | None:
         version = cls.latest_version(folder)
-        if version is None:
-            return None
-        path = Path(folder) / version
+        return None if version is None else cls.load(Path(folder) / version)
+
+    @classmethod
+    def load(cls, path: Path) -> CollaborativeModels:
         with np.load(path / "ids.npz") as ids:
             user_ids, post_ids, post_time = ids["user_ids"], ids["post_ids"], ids["post_time"]
         return cls(user_ids, post_ids, Recommender.load(path / "neighbours.npz"),

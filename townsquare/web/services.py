@@ -109,6 +109,7 @@ class WebServices:
 
     def _build_feed(self):
         from townsquare.feed import ForYouFeed
+        from townsquare.feed.collaborative import models_folder
 
         embedder = self.text_embedder()
         model = self.config.feed_model
@@ -118,7 +119,7 @@ class WebServices:
             model=model,
             embedder=embedder,
             moderation=moderation,
-            models_dir=self.settings.data_dir / "feed" / "collaborative",
+            models_dir=models_folder(self.settings.data_dir, self.settings.resolved_database_url),
         )
 
     def text_embedder(self):

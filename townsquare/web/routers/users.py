@@ -45,4 +45,10 @@ def remove(user: UserRef, principal: CurrentKey, services: Services) -> dict[str
     if principal.kind == "key" and principal.user_id is not None and "ingest" not in principal.scopes:
         raise HTTPException(403, "a key bound to a user needs the 'ingest' scope to delete them; this one may "
                                  f"only {', '.join(sorted(principal.scopes))}")
-    return delete_user(services.store, int(row["id"]))
+    from townsquare.feed.collaborative import forget_users, models_folder
+
+    counts = delete_user(services.store, int(row["id"]))
+    settings = services.settings
+    counts["collaborative model versions"] = forget_users(
+        models_folder(settings.data_dir, settings.resolved_database_url), [int(row["id"])])
+    return counts
