@@ -722,3 +722,24 @@ def test_a_reply_tells_the_suggestions_what_became_of_them(tmp_path, demo_db):
     assert len(edited) == 1 and edited[0][1] == edited[0][0] + " Thanks!"
     assert sum(outcome == "ignored" for outcome, _ in outcomes.values()) == len(outcomes) - 1
     world.store.close()
+
+
+def test_posts_whose_ids_hold_slashes_have_pages_and_routes(tmp_path, demo_db):
+    """Bluesky's post ids are at:// URIs; their pages, why-not and deletion were 404s for the route."""
+    from urllib.parse import quote
+
+    world = World(tmp_path, demo_db)
+    ref = "at://did:plc:qa123/app.bsky.feed.post/3kabc"
+    author = world.store.find_user(world.handles[1])["external_id"]
+    made = world.client.post("/v1/posts", headers=world.auth(world.keys["ingest"]),
+                             json={"id": ref, "author": author, "text": "Slashes in an id, from Bluesky"})
+    assert made.status_code == 201, made.text
+    client = _signed_in(world)
+    for path in (f"/posts/{quote(ref)}", f"/posts/{quote(ref, safe='')}", f"/posts/{ref}"):
+        page = client.get(path)
+        assert page.status_code == 200 and "Slashes in an id, from Bluesky" in page.text, path
+    why = world.client.get(f"/v1/users/{world.handles[0]}/why-not/{quote(ref)}", headers=world.auth(world.keys["read"]))
+    assert why.status_code == 200, why.text
+    gone = world.client.delete(f"/v1/posts/{quote(ref)}", headers=world.auth(world.keys["ingest"]))
+    assert gone.status_code == 200 and gone.json()["changed"] == {"post": 1}, gone.text
+    world.store.close()

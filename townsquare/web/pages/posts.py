@@ -6,6 +6,7 @@ The author of a post moderation hides still sees it, told why, and may appeal a 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
@@ -88,7 +89,7 @@ def visible_thread(services, user_id: int, ref: str, max_replies: int = 200,
             "replies": [r for r in rows if r["reply_to_id"] == target.id]}
 
 
-@router.get("/posts/{ref}")
+@router.get("/posts/{ref:path}")  # :path: ids such as Bluesky's at:// URIs hold "/"
 def post_page(
     request: Request,
     services: Services,
@@ -120,7 +121,7 @@ def _hidden_statement(services, post: dict[str, Any]) -> dict[str, Any]:
             "appeal.", "case": case["id"], "author": True}
 
 
-@router.post("/posts/{ref}/appeal")
+@router.post("/posts/{ref:path}/appeal")
 def appeal(
     request: Request,
     services: Services,
@@ -138,8 +139,8 @@ def appeal(
     try:
         appeal_case(services.store, int(case["id"]), viewer.user_id, reason)
     except TownsquareError as exc:  # e.g. no moderator has decided yet
-        return with_notice(f"/posts/{ref}", str(exc))
-    return with_notice(f"/posts/{ref}", "Appeal sent: a moderator will look at your post again")
+        return with_notice(f"/posts/{quote(ref)}", str(exc))
+    return with_notice(f"/posts/{quote(ref)}", "Appeal sent: a moderator will look at your post again")
 
 
 # What the author is told when the policy acts on their new post (a statement of reasons).

@@ -47,7 +47,7 @@ def feed(
     return Response(page.model_dump_json(), media_type="application/json")
 
 
-@router.get("/why-not/{post}")
+@router.get("/why-not/{post:path}")  # :path: ids such as at:// URIs hold "/"
 def why_not(
     user: UserRef,
     post: Annotated[str, Path(min_length=1, max_length=256)],

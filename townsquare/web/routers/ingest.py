@@ -54,7 +54,7 @@ def create_post(body: PostRecord, key: IngestKey, services: Services) -> IngestP
     return _load(services, [body], key)
 
 
-@router.delete("/posts/{post}")
+@router.delete("/posts/{post:path}")  # :path: ids such as at:// URIs hold "/"
 def delete_post(post: Annotated[str, Path(min_length=1, max_length=256)], key: IngestKey,
                 services: Services) -> IngestPublic:
     """The post was deleted on the platform: it leaves every feed at once and its text, tags, vectors and
