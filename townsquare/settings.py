@@ -28,7 +28,7 @@ class Settings(BaseSettings):
         "smollm2", description="Local model name (smollm2, gemma3) or a path to a GGUF file; for openai the model name.")
     openai_base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint base URL.")
     openai_api_key: str = Field("", description="API key for the OpenAI-compatible endpoint (empty for none).")
-    openai_timeout_s: float = Field(30.0, gt=0, description="Timeout per request to the OpenAI-compatible endpoint.")
+    openai_timeout_s: float = Field(30.0, gt=0, description="Longest one generation waits for the OpenAI-compatible endpoint, retries included; after it could not reach the endpoint or timed out, generation is not tried again for 30 s.")
     openai_max_retries: int = Field(3, ge=0, le=10, description="Retries with exponential backoff on 5xx / connection errors.")
     threads: int = Field(2, ge=1, le=256, description="CPU threads for model inference.")
     safety_policy: Path | None = Field(

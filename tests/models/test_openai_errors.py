@@ -122,3 +122,29 @@ def test_json_schema_needs_messages_on_this_backend():
     generator, _ = make("http://127.0.0.1:9/v1")
     with pytest.raises(InputError, match="needs messages"):
         generator.generate(GenerationRequest(prompt="x", json_schema={"type": "object"}))
+
+
+def test_a_hung_server_costs_one_timeout_then_is_not_asked_for_a_while(server):
+    """timeout_s bounds the whole call, retries included (a hung server held requests for 2 minutes: 30 s a try,
+    four tries); after it, calls fail at once until cooldown_s has passed, so no request waits on it again."""
+    server.script = [(200, json.dumps(OK), 1.5)]
+    generator, _ = make(server.url, timeout_s=0.3, max_retries=3, cooldown_s=60)
+    with pytest.raises(BackendError, match="did not answer within 0.3 s.*gave up after 1 try"):
+        generator.generate(PROMPT)
+    with pytest.raises(BackendError, match="not asked again for another [56][0-9] s"):
+        generator.generate(PROMPT)
+    assert len(server.bodies) == 1
+    generator.cooldown_s, generator._down_until = 0, 0.0  # the cool-down over: asked again
+    with pytest.raises(BackendError, match="did not answer"):
+        generator.generate(PROMPT)
+    assert len(server.bodies) == 2
+
+
+def test_a_server_that_answers_errors_is_not_cooled_down(server):
+    """Only no answer at all (down, or hung) stops the asking: a 5xx answer is the server's, and retried per call."""
+    server.script = [(503, "busy", 0)]
+    generator, _ = make(server.url, max_retries=0)
+    for _ in range(2):
+        with pytest.raises(BackendError, match="HTTP 503"):
+            generator.generate(PROMPT)
+    assert len(server.bodies) == 2

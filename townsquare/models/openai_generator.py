@@ -23,7 +23,11 @@ _START_HINT = "start one (python -m llama_cpp.server --model FILE.gguf --port 80
 
 
 class _Retryable(Exception):
-    """A failure worth another try (connection, timeout, 5xx)."""
+    """A failure worth another try (connection, timeout, 5xx); ``unreachable``: no answer came at all."""
+
+    def __init__(self, message: str, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 class _Rejected(BackendError):
@@ -41,9 +45,14 @@ class OpenAIGenerator(Generator):
 
     def __init__(self, base_url: str, model: str, *, api_key: str = "", timeout_s: float = 30.0,
                  max_retries: int = 3, backoff_s: float = 0.5, mask_personal_data: bool = True,
-                 client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 client: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep,
+                 cooldown_s: float = 30.0) -> None:
+        """``timeout_s`` bounds a whole call, retries included; after a call that could not reach the server
+        or timed out, calls fail at once for ``cooldown_s`` (a hung server held every request for two
+        minutes before: 30 s a try, four tries)."""
         self.base_url, self.model_id = base_url.rstrip("/"), model
         self.timeout_s, self.max_retries, self.backoff_s = timeout_s, max_retries, backoff_s
+        self.cooldown_s, self._down_until, self._down_why = cooldown_s, 0.0, ""
         self.mask_personal_data, self._sleep = mask_personal_data, sleep
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = client or httpx.Client(timeout=timeout_s)
@@ -77,7 +86,7 @@ class OpenAIGenerator(Generator):
     # -- generation ---------------------------------------------------------------------------
     def generate(self, request: GenerationRequest) -> GenerationResult:
         path, body = self.payload(request, stream=False)
-        answer = self._send(request, lambda: self._post_json(path, body), stream=False)
+        answer = self._send(request, lambda timeout: self._post_json(path, body, timeout), stream=False)
         try:
             choice = answer["choices"][0]
             text = choice["message"]["content"] if "message" in choice else choice["text"]
@@ -92,7 +101,7 @@ class OpenAIGenerator(Generator):
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         path, body = self.payload(request, stream=True)
-        events = self._send(request, lambda: self._open_stream(path, body), stream=True)
+        events = self._send(request, lambda timeout: self._open_stream(path, body, timeout), stream=True)
         for event in events:
             try:
                 choice = event["choices"][0]
@@ -106,6 +115,8 @@ class OpenAIGenerator(Generator):
     # -- transport ----------------------------------------------------------------------------
     def _send(self, request: GenerationRequest, call: Callable[[], Any], stream: bool) -> Any:
         """Retries; if the server rejects OpenAI's json_schema format, tries llama.cpp's once."""
+        if (wait := self._down_until - time.monotonic()) > 0:
+            raise BackendError(f"{self._down_why}; not asked again for another {wait:.0f} s")
         try:
             return self._with_retries(call)
         except _Rejected as exc:
@@ -114,21 +125,28 @@ class OpenAIGenerator(Generator):
                 raise
             self._json_format = "json_object"
             path, body = self.payload(request, stream=stream)
-            return self._with_retries(lambda: (self._open_stream if stream else self._post_json)(path, body))
+            return self._with_retries(
+                lambda timeout: (self._open_stream if stream else self._post_json)(path, body, timeout))
 
-    def _with_retries(self, call: Callable[[], Any]) -> Any:
+    def _with_retries(self, call: Callable[[float], Any]) -> Any:
+        """``call(seconds left)``, again after a retryable failure while the call's ``timeout_s`` lasts."""
+        deadline = time.monotonic() + self.timeout_s
         for attempt in range(self.max_retries + 1):
             try:
-                return call()
+                return call(max(deadline - time.monotonic(), 0.001))
             except _Retryable as exc:
-                if attempt == self.max_retries:
+                pause = self.backoff_s * 2 ** attempt
+                if attempt == self.max_retries or time.monotonic() + pause >= deadline:
                     tries = f"{attempt + 1} {'try' if attempt == 0 else 'tries'}"
-                    raise BackendError(f"{exc} (gave up after {tries})") from exc.__cause__
-                self._sleep(self.backoff_s * 2 ** attempt)
+                    self._down_why = f"{exc} (gave up after {tries}, {self.timeout_s:g} s at most)"
+                    if exc.unreachable:
+                        self._down_until = time.monotonic() + self.cooldown_s
+                    raise BackendError(self._down_why) from exc.__cause__
+                self._sleep(pause)
         raise AssertionError("unreachable")
 
-    def _post_json(self, path: str, body: dict) -> dict:
-        response = self._request(path, body)
+    def _post_json(self, path: str, body: dict, timeout: float) -> dict:
+        response = self._request(path, body, timeout)
         try:
             response.read()
         except httpx.TransportError as exc:
@@ -141,8 +159,8 @@ class OpenAIGenerator(Generator):
             raise BackendError(f"{self.base_url}{path} answered HTTP {response.status_code} with "
                                f"something that is not JSON: {response.text[:300]!r}") from exc
 
-    def _open_stream(self, path: str, body: dict) -> Iterator[dict]:
-        response = self._request(path, body)  # here, so that connection errors are retried
+    def _open_stream(self, path: str, body: dict, timeout: float) -> Iterator[dict]:
+        response = self._request(path, body, timeout)  # here, so that connection errors are retried
 
         def events() -> Iterator[dict]:
             try:
@@ -164,10 +182,10 @@ class OpenAIGenerator(Generator):
 
         return events()
 
-    def _request(self, path: str, body: dict) -> httpx.Response:
+    def _request(self, path: str, body: dict, timeout: float) -> httpx.Response:
         """An open response (body not read yet) with a good status; else _Retryable or BackendError."""
         url = self.base_url + path
-        request = self._client.build_request("POST", url, json=body, headers=self._headers, timeout=self.timeout_s)
+        request = self._client.build_request("POST", url, json=body, headers=self._headers, timeout=timeout)
         try:
             response = self._client.send(request, stream=True)
         except httpx.TransportError as exc:
@@ -185,11 +203,11 @@ def _transport_failure(base_url: str, path: str, exc: httpx.TransportError, time
     url = base_url + path
     if isinstance(exc, httpx.ConnectError):
         return _Retryable(f"cannot reach the OpenAI-compatible server at {base_url} ({exc}); is it running? "
-                          f"{_START_HINT}")
+                          f"{_START_HINT}", unreachable=True)
     if isinstance(exc, httpx.TimeoutException):
         return _Retryable(f"{url} did not answer within {timeout_s:g} s; raise TOWNSQUARE_OPENAI_TIMEOUT_S "
-                          "or check the server")
-    return _Retryable(f"talking to {url} failed: {exc!r}")
+                          "or check the server", unreachable=True)
+    return _Retryable(f"talking to {url} failed: {exc!r}", unreachable=True)
 
 
 def _raise_for_status(url: str, response: httpx.Response, model: str) -> None:
