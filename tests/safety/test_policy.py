@@ -83,8 +83,8 @@ def test_policy_errors_say_what_is_wrong(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_policy(tmp_path / "missing.toml", CURVES)
     rule = '[[rules]]\nclassifier = "offensive"\nlabel = "offensive"\nthreshold = 0.5\naction = "{}"\n'
-    with pytest.raises(ConfigError, match=r"rules\.0: Value error, factor applies to demote rules only; this rule "
-                                          "would label"):
+    with pytest.raises(ConfigError, match=r"line 2, the 1st rule: Value error, factor applies to demote rules only; "
+                                          "this rule would label"):
         load_policy(write(tmp_path, rule.format("label") + "factor = 0.5\n"), CURVES)
     with pytest.raises(ConfigError, match="an allow rule does nothing"):
         load_policy(write(tmp_path, rule.format("allow")), CURVES)
@@ -92,6 +92,15 @@ def test_policy_errors_say_what_is_wrong(tmp_path):
         load_policy(write(tmp_path, (rule.format("demote") + "factor = 0.5\n") * 2), CURVES)
     assert load_policy(write(tmp_path, rule.format("label") + rule.format("hide").replace("0.5", "0.9")),
                        CURVES).rules[1].rule.action == "hide"  # one label and one action: not repeats
+    with pytest.raises(ConfigError, match="has no rules, so it would act on nothing"):  # an empty or half-saved file
+        load_policy(write(tmp_path, ""), CURVES)
+    assert load_policy(write(tmp_path, "rules = []\n"), CURVES).rules == []  # nothing, on purpose
+    (tmp_path / "bom.toml").write_bytes(b"\xef\xbb\xbf" + rule.format("hide").encode())
+    assert load_policy(tmp_path / "bom.toml", CURVES).rules[0].rule.action == "hide"
+    typo = rule.format("label") + "\n" + rule.format("hide").replace("classifier", "classifer")
+    with pytest.raises(ConfigError, match="line 8, the 2nd rule, classifier: Field required; line 8, the 2nd rule, "
+                                          "classifer: unknown key 'classifer'"):
+        load_policy(write(tmp_path, typo), CURVES)
     (tmp_path / "latin1.toml").write_bytes(rule.format("label").encode() + b'note = "caf\xe9"\n')
     with pytest.raises(ConfigError, match=r"latin1\.toml is not UTF-8 text \(byte \d+\); save it as UTF-8"):
         load_policy(tmp_path / "latin1.toml", CURVES)

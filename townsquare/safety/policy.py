@@ -274,20 +274,44 @@ def read_policy_file(path: Path | None) -> tuple[PolicyFile, str]:
         if not Path(path).is_file():
             raise ConfigError(f"policy file {path} not found; give a TOML file (--policy or "
                               "TOWNSQUARE_SAFETY_POLICY), or neither for the built-in default")
-        try:
-            text, source = Path(path).read_text(encoding="utf-8"), str(path)
+        try:  # utf-8-sig: a byte-order mark some editors write is read past
+            text, source = Path(path).read_text(encoding="utf-8-sig"), str(path)
         except UnicodeDecodeError as error:
             raise ConfigError(f"policy file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
         except OSError as error:
             raise ConfigError(f"policy file {path} cannot be read: {error.strerror}") from None
     try:
-        return PolicyFile.model_validate(tomllib.loads(text)), source
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"policy file {source} is not valid TOML: {error}") from None
+    if "rules" not in data:  # an empty or half-saved file must not switch moderation off
+        raise ConfigError(f"policy file {source} has no rules, so it would act on nothing (is it empty, or only "
+                          "half saved?); to act on nothing on purpose, write: rules = []")
+    try:
+        return PolicyFile.model_validate(data), source
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"policy file {source}: {where + ': ' if where else ''}{first['msg']}") from None
+        problems = [_problem(e, text) for e in error.errors()[:3]]
+        more = f" (and {error.error_count() - 3} more)" if error.error_count() > 3 else ""
+        raise ConfigError(f"policy file {source}: {'; '.join(problems)}{more}") from None
+
+
+def _problem(error: dict, text: str) -> str:
+    """One validation error in words, at the line of its ``[[rules]]`` table when it is in one."""
+    loc = [str(p) for p in error["loc"]]
+    where = ".".join(loc)
+    if len(loc) >= 2 and loc[0] == "rules" and loc[1].isdecimal():
+        starts = [n for n, line in enumerate(text.splitlines(), 1) if line.strip().startswith("[[rules]]")]
+        if int(loc[1]) < len(starts):
+            rest = ".".join(loc[2:])
+            where = f"line {starts[int(loc[1])]}, the {_ordinal(int(loc[1]) + 1)} rule" + (f", {rest}" if rest else "")
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = f"unknown key {loc[-1]!r} (a misspelling?)"
+    return f"{where}: {message}" if where else message
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def check_policy_keeps_labels(path: Path | None, classifier: str, labels: Sequence[str]) -> None:
