@@ -149,7 +149,7 @@ def test_a_moderators_demotion_uses_the_policys_factor_and_a_label_shows_what_th
                                                               moderator="mo", action=action, labels=labels,
                                                               created_at=now))
     path = tmp_path / "policy.toml"
-    path.write_text("moderator_demote_factor = 0.2\n")
+    path.write_text("moderator_demote_factor = 0.2\nrules = []\n")
     ids = [pid(world.store, p) for p in (demoted, labelled, bare)]
     verdicts = PolicyModeration(world.store, load_policy(path, {})).verdicts(ids)
     assert (verdicts[ids[0]].action, verdicts[ids[0]].factor) == ("demote", 0.2)

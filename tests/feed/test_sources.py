@@ -484,3 +484,27 @@ def test_databases_that_share_a_data_folder_get_models_folders_of_their_own(tmp_
     remote = models_folder(tmp_path, "postgresql://ts:secret@db.example:5432/town")
     assert remote == models_folder(tmp_path, "postgresql://ts:other@db.example:5432/town")  # not by password
     assert remote != models_folder(tmp_path, "postgresql://ts:secret@db.example:5432/town2")
+
+
+def test_ratings_teach_the_collaborative_models(world, now):
+    """An imported dataset's ratings (MovieLens) are its only engagement: train collaborative refused them."""
+    from datetime import timedelta
+
+    from tests.feed.conftest import NOW
+    from townsquare.ingest.records import InteractionRecord
+
+    world.user("ada")
+    world.user("zed")
+    a, b, c = world.post("zed", "music"), world.post("zed", "music"), world.post("zed", "music")
+    for i in range(6):
+        fan = world.user(f"fan{i}")
+        for post in (a, b):
+            world.records.append(InteractionRecord(user=fan, post=post, kind="rating", value=4.0,
+                                                   created_at=NOW - timedelta(hours=3)))
+    world.records.append(InteractionRecord(user="ada", post=a, kind="rating", value=5.0,
+                                           created_at=NOW - timedelta(hours=2)))
+    world.load()
+    feed = world.feed()
+    feed.index.collaborative = CollaborativeModels.train(feed.index, factors=4, iterations=5)
+    found = {world.store.find_post(x.post_id)["external_id"] for x in _candidates(ItemItemSource().fetch(_ctx(feed, "ada", now)))}
+    assert b in found and c not in found

@@ -25,7 +25,9 @@ from townsquare.feed.store_io import epoch_sql, fetch_arrays, fetch_rows, fetch_
 KINDS = ("view", "click", "dwell", "like", "reply", "repost", "bookmark", "share", "hide", "not_interested",
          "report", "rating")
 KIND = {k: i for i, k in enumerate(KINDS)}
-POSITIVE = np.array([KIND[k] for k in ("like", "reply", "repost", "bookmark", "share")])
+# rating: imported datasets' ratings and play counts (MovieLens, Last.fm), each a sign of interest, as
+# ``eval recommend`` counts them; without it the feed could not learn from those datasets at all
+POSITIVE = np.array([KIND[k] for k in ("like", "reply", "repost", "bookmark", "share", "rating")])
 NEGATIVE = np.array([KIND[k] for k in ("hide", "not_interested", "report")])
 # How much each kind says about interest in a post (and its author): the affinities and trending.
 AFFINITY = np.array([0.0, 0.3, 0.0, 1.0, 2.0, 1.5, 1.0, 1.5, -3.0, -3.0, -6.0, 0.5], dtype=np.float32)
