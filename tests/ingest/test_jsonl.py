@@ -232,3 +232,19 @@ def test_replies_that_go_round_in_a_circle_are_refused_with_the_line(write, sqli
     assert sqlite_store.counts()["posts"] == 0
     report = Loader(sqlite_store, skip_bad=True).load(read_jsonl(path))
     assert report.inserted["post"] == 2 and len(report.skipped) == 1  # the post that closed the circle is left out
+
+
+def test_the_same_user_created_at_once_by_many_clients_is_there_once_and_never_an_error(store):
+    """PostgreSQL answered some of these 422 "handle already belongs to user r1", the same user (session 22)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from townsquare.ingest.loader import Loader
+
+    def create(_):
+        return Loader(store).load([UserRecord(id="r1", handle="r_one")])
+
+    with ThreadPoolExecutor(8) as pool:
+        reports = list(pool.map(create, range(16)))
+    assert sum(r.inserted["user"] for r in reports) == 1
+    assert sum(r.existing["user"] for r in reports) == 15
+    assert store.find_user("r_one")["external_id"] == "r1"

@@ -146,6 +146,10 @@ class Loader:
         for ext, item in list(fresh.items()):
             handle = item.record.handle
             other = by_handle.get(handle)
+            if taken.get(handle) == ext:  # written by a concurrent import since the lookup above: already there
+                del fresh[ext]
+                report.existing["user"] += 1
+                continue
             if handle in taken or other is not None:
                 owner = taken.get(handle) or f"{other.record.id} (line {other.line})"
                 del fresh[ext]
@@ -156,9 +160,17 @@ class Loader:
         rows = [{"external_id": r.id, "handle": r.handle, "display_name": r.display_name, "bio": r.bio,
                  "language": r.language, "interests": list(r.interests), "created_at": r.created_at}
                 for r in (i.record for i in fresh.values())]
+        written = 0
         for key, ext in self.store.insert_ignore(conn, users, rows, returning=("id", "external_id")):
             self._users.known[ext] = key
-        report.inserted["user"] += len(rows)
+            written += 1
+        report.inserted["user"] += written
+        self._users.fetch(conn, (r["external_id"] for r in rows))  # those a concurrent import wrote first
+        for ext, item in fresh.items():
+            if ext not in self._users.known:  # its handle went to another user meanwhile
+                self._bad(report, InputError(f"handle {item.record.handle!r} was just taken by another user",
+                                             source=item.source, line=item.line, field="handle"))
+        report.existing["user"] += sum(ext in self._users.known for ext in fresh) - written
 
     def _write_posts(self, conn: Connection, items: list[Located], report: ImportReport,
                      final: bool = False) -> None:
