@@ -284,6 +284,10 @@ def test_export_user_has_everything_about_them(store):
     assert [p["external_id"] for p in data["posts"]] == ["p1", "p3"]
     assert [i["kind"] for i in data["interactions"]] == ["view"]
     assert len(data["followers"]) == 1
+    # the platform's own ids beside the internal keys: the file reads without the database
+    assert all(i["post"] == store.find_post(i["post_id"])["external_id"] for i in data["interactions"])
+    assert data["followers"][0]["source"] == store.find_user(data["followers"][0]["source_id"])["external_id"]
+    assert all(e["target_handle"] == store.find_user(e["target_id"])["handle"] for e in data["edges_out"])
     more = data["more"]
     assert [r["phrase"] for r in more["feed_steering"]] == ["chess"] and "vector" not in more["feed_steering"][0]
     assert [r["post_id"] for r in more["moderation_scores"]] == [p1]  # not the score on p4

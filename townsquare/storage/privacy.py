@@ -73,11 +73,16 @@ def export_user(store: Store, ref: str | int) -> dict[str, Any]:
         return {
             "user": _jsonable(user),
             "posts": their_posts,
-            "edges_out": rows(select(edges).where(edges.c.source_id == uid)),
-            "followers": rows(select(edges.c.source_id, edges.c.created_at).where(
-                edges.c.target_id == uid, edges.c.kind == "follow")),
-            "interactions": rows(select(interactions).where(interactions.c.user_id == uid)
-                                 .order_by(interactions.c.created_at)),
+            # beside each internal key, the platform's own id (and handle), so the file reads without the database
+            "edges_out": rows(select(edges, users.c.external_id.label("target"), users.c.handle.label("target_handle"))
+                              .join(users, users.c.id == edges.c.target_id).where(edges.c.source_id == uid)),
+            "followers": rows(select(edges.c.source_id, users.c.external_id.label("source"),
+                                     users.c.handle.label("source_handle"), edges.c.created_at)
+                              .join(users, users.c.id == edges.c.source_id)
+                              .where(edges.c.target_id == uid, edges.c.kind == "follow")),
+            "interactions": rows(select(interactions, posts.c.external_id.label("post"))
+                                 .join(posts, posts.c.id == interactions.c.post_id)
+                                 .where(interactions.c.user_id == uid).order_by(interactions.c.created_at)),
             "user_vectors": rows(select(user_vectors.c.model, user_vectors.c.slot, user_vectors.c.vector)
                                  .where(user_vectors.c.user_id == uid)),
             "post_vectors": rows(select(post_vectors.c.model, post_vectors.c.post_id, post_vectors.c.vector)
