@@ -88,3 +88,25 @@ def test_an_answer_never_quotes_what_the_policy_labels_or_demotes(community, emb
     assert "idiot" not in answer.text and all("idiot" not in c.snippet for c in answer.citations)
     if action == "label":
         assert any("labelled" in c.snippet for c in answer.citations if c.ref == "rude")
+
+
+def test_a_post_the_user_hid_is_not_cited_to_them(community, embedder):
+    """The web app tells a user a post they hide "will not come back"; the assistant cited it."""
+    from townsquare.ingest.loader import Loader
+    from townsquare.ingest.records import InteractionRecord
+
+    assistant = Assistant(community, embedder)
+    assert "e1" in {c.ref for c in assistant.answer("ana", "any posts about sourdough?", now=NOW).citations}
+    Loader(community).load([InteractionRecord(user="ana", post="e1", kind="hide", created_at=NOW)])
+    assert "e1" not in {c.ref for c in assistant.answer("ana", "any posts about sourdough?", now=NOW).citations}
+    assert "e1" in {c.ref for c in assistant.answer("bo", "any posts about sourdough?", now=NOW).citations}
+
+
+def test_a_question_that_names_an_author_answers_with_their_posts(community, embedder):
+    assistant = Assistant(community, embedder)
+    answer = assistant.answer("ana", "any posts by @dee about chess?", now=NOW)
+    assert answer.text.startswith("Posts by @dee about chess:") and {c.ref for c in answer.citations} == {"d1"}
+    newest = assistant.answer("ana", "anything from @bo?", now=NOW)
+    assert newest.text.startswith("The newest posts by @bo:") and {c.ref for c in newest.citations} == {"b1", "b2"}
+    hidden = assistant.answer("ana", "posts by @gil?", now=NOW)  # gil blocks ana: as if gil had no posts
+    assert hidden.citations == [] and "no posts by @gil" in hidden.text

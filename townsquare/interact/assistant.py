@@ -21,11 +21,12 @@ from sqlalchemy import select
 
 from townsquare.errors import InputError
 from townsquare.models.base import Embedder
-from townsquare.storage.schema import posts, users
+from townsquare.storage.schema import interactions, posts, users
 from townsquare.storage.visibility import may_see
 
 _WINDOWS = {"today": 1, "this week": 7, "past week": 7, "last week": 7, "this month": 30, "past month": 30,
             "last month": 30, "this year": 365}
+_BY = re.compile(r"\b(?:by|from)\s+@([\w.\-]+)", re.IGNORECASE)  # "posts by @ada about bread"
 _PEOPLE = re.compile(r"^\s*(who|anyone|any people|which (users|people|accounts))\b", re.IGNORECASE)
 _SCAFFOLD = re.compile(
     r"\b(any|some|good|great|best|interesting|recent|posts?|threads?|who|here|there|writes?|writing|posts|"
@@ -57,7 +58,7 @@ MAX_QUESTION = 1000  # characters, as the web app's box
 
 
 def parse_question(question: str, now: datetime) -> tuple[str, str, datetime | None]:
-    """``(kind, topic, since)``: kind is 'people' or 'posts'."""
+    """``(kind, topic, since)``: kind is 'people' or 'posts' (the author a question names is ``author_of``'s)."""
     q = " ".join(question.strip().split())
     if not q:
         raise InputError("the question is empty: ask about a topic, e.g. 'any posts about sourdough?'",
@@ -70,8 +71,15 @@ def parse_question(question: str, now: datetime) -> tuple[str, str, datetime | N
             since = now - timedelta(days=days)
             q = re.sub(re.escape(phrase), " ", q, flags=re.IGNORECASE)
     kind = "people" if _PEOPLE.search(q) else "posts"
+    q = _BY.sub(" ", q)
     topic = " ".join(_SCAFFOLD.sub(" ", q.replace("?", " ")).split())  # "" for "anything today?"
     return kind, topic, since
+
+
+def author_of(question: str) -> str | None:
+    """The handle a question asks about ("posts by @ada", "anything from @bo"), if any."""
+    match = _BY.search(question)
+    return match.group(1).rstrip(".") if match else None
 
 
 class Assistant:
@@ -88,18 +96,22 @@ class Assistant:
         now = now or datetime.now(UTC)
         kind, topic, since = parse_question(question, now)
         rows = self.visible_posts(user["id"], since)
+        if (author := author_of(question)) is not None:
+            rows = [r for r in rows if r["handle"].lower() == author.lower()]
+            kind = "posts"  # their posts, not who writes like them
         hits = self.allowed(self._rank(rows, topic) if topic else [(r, 1.0) for r in rows], 4 * self.k)  # newest first
         when = " from the past week" if since and now - since == timedelta(days=7) else (
             f" since {since:%Y-%m-%d}" if since else "")
+        by = f" by @{author}" if author else ""
         if not hits:
             about = f" about {topic}" if topic else ""
-            return Answer(f"I found no posts{about}{when} that you can see.", [], topic, since)
+            return Answer(f"I found no posts{by}{about}{when} that you can see.", [], topic, since)
         if kind == "people":
             return self._people(hits, topic, since)
         cites = [Citation("post", r["id"], r["external_id"], self.post_url.format(ref=quote(r["external_id"])),
                           _quoted(r), round(s, 3)) for r, s in hits[: self.k]]
         lines = [f"{i}. @{r['handle']}: \"{c.snippet}\" ({c.url})" for i, ((r, _), c) in enumerate(zip(hits, cites), 1)]
-        heading = f"Posts about {topic}{when}" if topic else f"The newest posts{when}"
+        heading = f"Posts{by} about {topic}{when}" if topic else f"The newest posts{by}{when}"
         return Answer(f"{heading}:\n" + "\n".join(lines), cites, topic, since)
 
     def _people(self, hits, topic: str, since) -> Answer:
@@ -120,11 +132,14 @@ class Assistant:
         return Answer(f"{heading}:\n" + "\n".join(lines), cites, topic, since)
 
     def visible_posts(self, user_id: int, since: datetime | None) -> list[dict]:
-        """Live posts the user may see, newest first, without blocked or muted authors."""
+        """Live posts the user may see, newest first, without blocked or muted authors, and without the posts
+        they hid, marked not interested or reported (the web app promises a hidden post "will not come back")."""
+        turned_down = select(interactions.c.post_id).where(
+            interactions.c.user_id == user_id, interactions.c.kind.in_(("hide", "not_interested", "report")))
         with self.store.read() as conn:
             query = (select(posts.c.id, posts.c.external_id, posts.c.text, posts.c.author_id, posts.c.created_at,
                             users.c.handle).join(users, users.c.id == posts.c.author_id)
-                     .where(may_see(user_id), posts.c.repost_of_id.is_(None))
+                     .where(may_see(user_id), posts.c.repost_of_id.is_(None), posts.c.id.not_in(turned_down))
                      .order_by(posts.c.created_at.desc()).limit(self.pool))
             if since is not None:
                 query = query.where(posts.c.created_at >= since)
