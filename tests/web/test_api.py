@@ -684,3 +684,24 @@ def test_a_nul_character_is_a_clear_422_on_every_store(store, tmp_path):
         assert removed.status_code == 422 and "NUL" in removed.text and "target" in removed.text, removed.text
     for ref in ("%C2%B3", "%E2%91%A0"):  # superscript 3 and circled 1: digits to str.isdigit, not to int()
         assert client.get(f"/v1/users/{ref}/feed", headers=read).status_code == 404
+
+
+def test_a_body_that_is_not_json_gets_a_status_and_words_that_say_so(world):
+    """A parse error named a character offset as the field; another content type was told the body should be
+    a dictionary; garbage got Starlette's bare 'There was an error parsing the body'."""
+    client, headers = world.client, world.auth(world.keys["ingest"])
+    cases = [('{"id":', "application/json", 422, "not valid JSON at character 6"),
+             ("id=u1&handle=x", "application/x-www-form-urlencoded", 415, "sent as application/x-www-form-urlencoded"),
+             ('{"id": "u9", "handle": "nine"}', "text/plain", 415, "Content-Type: application/json"),
+             ("[" * 6000 + "]" * 6000, "application/json", 422, "could not be read as JSON")]
+    for body, content_type, status, words in cases:
+        answer = client.post("/v1/users", content=body.encode(), headers={**headers, "Content-Type": content_type})
+        assert answer.status_code == status and words in answer.json()["error"]["message"], answer.text
+
+
+def test_the_openapi_schema_documents_the_errors_the_api_answers(world):
+    spec = world.client.get("/v1/openapi.json").json()
+    responses = spec["paths"]["/v1/users/{user}"]["get"]["responses"]
+    assert {"401", "403", "404", "409", "422", "429", "503"} <= set(responses)
+    assert responses["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+    assert "HTTPValidationError" not in str(spec)  # FastAPI's own 422 body, which the API never sends

@@ -20,6 +20,7 @@ from starlette.datastructures import Headers
 from townsquare.settings import Settings
 from townsquare.web.config import WebConfig
 from townsquare.web.errors import error_body, install_error_handlers
+from townsquare.web.schemas import ERROR_RESPONSES
 from townsquare.web.services import WebServices
 
 API_DESCRIPTION = """townsquare's HTTP API: ingest, the For-you feed with explanations, steering,
@@ -167,8 +168,8 @@ def create_app(
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(RequestGuard, services=services)
+    app.include_router(health.router, responses={503: ERROR_RESPONSES[503]})
     for router in (
-        health.router,
         ingest.router,
         feed_routes.router,
         users.router,
@@ -177,7 +178,7 @@ def create_app(
         xrpc.router,
         interact_routes.router,
     ):
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     include_pages(app)
     app.mount(
         "/static", StaticFiles(directory=str(resources.files("townsquare.web") / "static")), name="static"

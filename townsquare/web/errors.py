@@ -74,6 +74,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, error: RequestValidationError) -> Response:
         problems = error.errors()
         first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
+        if body_problem := _body_problem(request, first):
+            status, message = body_problem
+            page = await run_in_threadpool(page_error, request, message, status)
+            return page or JSONResponse(error_body(message, None, "body"), status_code=status)
         loc = [str(p) for p in first.get("loc", ())]
         where, field = (loc[0] if loc else None), ".".join(loc[1:]) or None
         message = f"{where or 'request'} {field or ''}: {first.get('msg', 'invalid')}".replace("  ", " ")
@@ -84,6 +88,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 400 and error.detail == "There was an error parsing the body":
+            error = StarletteHTTPException(422, "the body could not be read as JSON: send JSON (UTF-8, nested at "
+                                                "most a few hundred levels, numbers of at most 4,300 digits) with "
+                                                "Content-Type: application/json")
         if error.status_code == 404 and error.detail == "Not Found":
             page = await run_in_threadpool(page_error, request, f"There is no page at {request.url.path}.", 404)
         else:
@@ -123,3 +131,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return page or JSONResponse(
             error_body("internal error: the server failed; the log has the details"), status_code=500
         )
+
+
+def _body_problem(request: Request, problem: dict) -> tuple[int, str] | None:
+    """(status, message) for a body that is not JSON at all, where the field-by-field message would mislead:
+    a 422 for JSON that does not parse (FastAPI names the character offset as if it were a field), a 415
+    for a body sent as another type."""
+    loc = [str(p) for p in problem.get("loc", ())]
+    if problem.get("type") == "json_invalid":
+        at = f" at character {loc[1]}" if len(loc) > 1 else ""
+        reason = (problem.get("ctx") or {}).get("error", "it does not parse")
+        return 422, f"the body is not valid JSON{at}: {reason}"
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if loc == ["body"] and content_type != "application/json" and not content_type.endswith("+json"):
+        return 415, (f"the body was sent as {content_type or 'no content type'}; send JSON with "
+                     "Content-Type: application/json")
+    return None

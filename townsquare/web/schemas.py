@@ -151,3 +151,36 @@ class SessionCreated(BaseModel):
 class Message(BaseModel):
     ok: bool = True
     detail: str = ""
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    message: str = Field(description="What is wrong, in words.")
+    field: str | None = Field(None, description="The field, query or path parameter at fault, when one is.")
+    location: str | None = Field(None, description="Where that field is: body, query or path.")
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers, whatever its status (``townsquare.web.errors``)."""
+
+    error: ErrorDetail
+
+
+def _error(description: str) -> dict:
+    return {"model": ErrorBody, "description": description}
+
+
+# What any API route may answer besides its success, as the OpenAPI schema documents it.
+ERROR_RESPONSES: dict[int | str, dict] = {
+    401: _error("No key or session, or one that is unknown, revoked or expired."),
+    403: _error("The key's scopes or bound user do not allow this."),
+    404: _error("No such user, post, case or key (or one the caller may not see)."),
+    409: _error("Something the request names was removed by a concurrent request; ask again."),
+    413: _error("The body is over the size limit, or a batch holds too many records."),
+    415: _error("The body is not sent as application/json."),
+    422: _error("A field, query or path parameter is invalid (the error names it), or the body is not JSON."),
+    429: _error("Over the rate limit; see Retry-After."),
+    503: _error("The database is busy or the feed is still loading; try again (see Retry-After)."),
+}
