@@ -63,6 +63,10 @@ def test_the_reply_scorer_trains_and_is_evaluated_from_the_command_line(run, tmp
     trained = run("train", "scorer", "--data", str(data), "--epochs", "5", "--out", str(tmp_path / "scorer.npz"))
     assert trained.exit_code == 0, trained.output
     assert f"trained on {len(TOPICS)} contexts" in trained.output and (tmp_path / "scorer.npz").stat().st_size > 0
+    with_feedback = run("train", "scorer", "--data", str(data), "--epochs", "5", "--feedback",
+                        "--out", str(tmp_path / "scorer2.npz"))  # no suggestion has an outcome yet: it says so
+    assert with_feedback.exit_code == 0 and "found no usable feedback" in with_feedback.output, with_feedback.output
+    assert f"{len(TOPICS)} from DailyDialog++, 0 from this platform's feedback" in " ".join(with_feedback.output.split())
     result = run("eval", "replies", "--data", str(data / "dev.json"), "--folds", "2", "--sample", "0", "--json",
                  "--out", str(tmp_path / "r" / "replies.json"))
     assert result.exit_code == 0, result.output

@@ -119,12 +119,18 @@ def train_scorer_cmd(ctx: typer.Context, data: DDData,
 
     settings = settings_of(ctx)
     groups = dailydialog_groups(data)
+    shipped, feedback = len(groups), []
     if with_feedback:
-        groups += feedback_groups(open_store(ctx))
+        feedback = feedback_groups(open_store(ctx))
+        if not feedback:
+            err.print("[yellow]note:[/] --feedback found no usable feedback (a post with a picked or edited "
+                      "suggestion and one ignored); training on DailyDialog++ alone", highlight=False)
+        groups += feedback
     vectors = embed_groups(groups, get_embedder(settings))
     scorer = train_scorer(vectors, epochs=epochs, log=lambda m: err.print(m, highlight=False))
     path = scorer.save(out_path or trained_scorer_path(settings.data_dir))
-    out.print(f"wrote {path} ({path.stat().st_size // 1024} KB), trained on {len(groups)} contexts")
+    out.print(f"wrote {path} ({path.stat().st_size // 1024} KB), trained on {len(groups)} contexts: "
+              f"{shipped} from DailyDialog++" + (f", {len(feedback)} from this platform's feedback" if with_feedback else ""))
 
 
 @eval_app.command("replies")

@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import select
 
 from townsquare.errors import InputError
+from townsquare.interact.voice import without_controls
 from townsquare.models.base import Embedder
 from townsquare.storage.schema import interactions, posts, users
 from townsquare.storage.visibility import may_see
@@ -59,7 +60,7 @@ MAX_QUESTION = 1000  # characters, as the web app's box
 
 def parse_question(question: str, now: datetime) -> tuple[str, str, datetime | None]:
     """``(kind, topic, since)``: kind is 'people' or 'posts' (the author a question names is ``author_of``'s)."""
-    q = " ".join(question.strip().split())
+    q = " ".join(without_controls(question).split())
     if not q:
         raise InputError("the question is empty: ask about a topic, e.g. 'any posts about sourdough?'",
                          field="question")

@@ -29,7 +29,7 @@ from townsquare.errors import InputError
 from townsquare.interact.candidates import clean_generated
 from townsquare.interact.store_io import user_texts
 from townsquare.interact.triggers import sensitive_reasons
-from townsquare.interact.voice import EMOJI, VoiceProfile, VoiceStyler
+from townsquare.interact.voice import EMOJI, VoiceProfile, VoiceStyler, without_controls
 from townsquare.models import GenerationRequest, Message, chat_messages, fence, find_pii
 from townsquare.models.base import Embedder, Generator, l2_normalise
 from townsquare.safety.rules import find_violent_speech
@@ -94,7 +94,7 @@ class Drafter:
         self.index_ttl_s, self._index, self._index_lock = index_ttl_s, None, threading.Lock()
 
     def draft(self, user_id: int | str, prompt: str) -> Draft:
-        prompt = " ".join(prompt.split())
+        prompt = " ".join(without_controls(prompt).split())
         if not prompt:
             raise InputError("the prompt is empty: say what the post is about", field="prompt")
         if len(prompt) > MAX_TEXT:
@@ -118,6 +118,7 @@ class Drafter:
     def rewrite(self, text: str, how: str) -> Draft:
         if how not in REWRITES:
             raise InputError(f"unknown rewrite {how!r}; use one of: {', '.join(REWRITES)}", field="how")
+        text = without_controls(text)  # NUL, BEL, terminal escapes: nothing a post means
         if not text.strip():
             raise InputError("the draft is empty: give the text to rewrite", field="text")
         if len(text) > MAX_TEXT:

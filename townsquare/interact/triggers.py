@@ -70,4 +70,5 @@ class TriggerCheck:
         """The policy's decision on the post: anything above allow stops suggestions."""
         if decision.action == "allow":
             return []
-        return [f"the post is flagged by the safety policy ({decision.action}): " + "; ".join(decision.explain())]
+        words = ", ".join(dict.fromkeys(r.in_words for r in decision.reasons))
+        return [f"moderation flags the post ({words})"]

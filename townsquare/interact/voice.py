@@ -160,3 +160,9 @@ def is_neutral(emoji: str) -> bool:
 def emoji_name(emoji: str) -> str:
     """The Unicode name, lowercased: '🎞️' -> 'film frames'; '' when it has none."""
     return unicodedata.name(emoji[:1], "").lower()
+
+
+def without_controls(text: str) -> str:
+    """``text`` less control characters (NUL, BEL, the escape that starts a terminal sequence...) but line
+    breaks and tabs: what comes back to a user or a terminal carries none of them."""
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")

@@ -96,11 +96,12 @@ class CheckedReply:
     violent: list[Span] = field(default_factory=list)  # threats, incitement, death wishes, dehumanising words
 
     def reasons(self) -> list[str]:
-        """Why it was held back, in words (empty when allowed)."""
+        """Why it was held back, in words a user reads (empty when allowed): "offensive", "threat ('...')";
+        the scores and thresholds behind them are for moderators (``decision.explain()``)."""
         if self.allowed:
             return []
         return [f"{s.kind} ('{s.text}')" for s in self.violent] + (
-            self.decision.explain() if self.decision.action != "allow" else [])
+            list(dict.fromkeys(r.in_words for r in self.decision.reasons)) if self.decision.action != "allow" else [])
 
 
 class ReplySafetyCheck:

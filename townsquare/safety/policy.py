@@ -112,6 +112,11 @@ class Reason:
         """The label as a reader sees it: "personal data" for ``personal_data``."""
         return self.label.replace("_", " ")
 
+    @property
+    def in_words(self) -> str:
+        """The reason as a user reads it, without scores: "personal data", "a moderator decided: hide"."""
+        return f"a moderator decided: {self.action}" if self.classifier == MODERATOR else self.label_words
+
     def explain(self) -> str:
         if self.classifier == MODERATOR:
             return f"a moderator decided: {self.action}" + (f" x{self.factor:g}" if self.action == "demote" else "")

@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers
 
@@ -184,6 +184,11 @@ def create_app(
         "/static", StaticFiles(directory=str(resources.files("townsquare.web") / "static")), name="static"
     )
     _api_docs(app)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:  # what a browser asks for first, whatever the page links
+        return RedirectResponse("/static/favicon.svg", status_code=308)
+
     return app
 
 

@@ -48,7 +48,7 @@ def draft(request: Request, services: Services, viewer: Viewer, prompt: Text) ->
     except TownsquareError as exc:
         text, why_none = "", [str(exc)]
     return render(
-        request, "compose.html", viewer, parent=None, suggestions=[], why_none=why_none, draft=text
+        request, "compose.html", viewer, parent=None, suggestions=[], why_none=why_none, draft=text, prompt=prompt
     )
 
 
