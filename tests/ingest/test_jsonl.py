@@ -248,3 +248,12 @@ def test_the_same_user_created_at_once_by_many_clients_is_there_once_and_never_a
     assert sum(r.inserted["user"] for r in reports) == 1
     assert sum(r.existing["user"] for r in reports) == 15
     assert store.find_user("r_one")["external_id"] == "r1"
+
+
+def test_a_compressed_file_is_named_as_such(tmp_path):
+    import gzip
+
+    path = tmp_path / "records.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"type": "user", "id": "u1", "handle": "ada"}\n'))
+    with pytest.raises(InputError, match=r"gzip-compressed; decompress it first \(gunzip records.jsonl.gz\)"):
+        list(read_jsonl(path))

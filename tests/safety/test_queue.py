@@ -247,7 +247,9 @@ def test_decisions_appeals_and_training_export(world, tmp_path):
     assert row["label"] == "spam" and row["moderator"] == "mod-carol" and row["text"] == SPAM
     appeal_case(store, spam_case, "u2", "it was a real giveaway after all")
     decide_case(store, spam_case, "mod-dan", "allow", labels={})  # overturned, naming no label
-    assert export_decisions(store, "spam", out) == 0  # the overturned decision's label is not training data
+    with pytest.raises(NotFoundError, match="no moderator decision labels 'spam'"):
+        export_decisions(store, "spam", tmp_path / "none.jsonl")  # the overturned decision's label is not training data
+    assert not (tmp_path / "none.jsonl").exists()
 
 
 def test_a_decision_confirms_the_flags_behind_its_action_not_every_flag_on_the_case():

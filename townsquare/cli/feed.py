@@ -154,6 +154,9 @@ def steer_command(
     """Steer a feed in plain words; the phrases are kept, shown in explanations, and removable."""
     from townsquare.feed.steering import SteeringBook
 
+    if text is not None and not text.strip():
+        raise InputError('the steering text is empty: say what to see more or less of, e.g. "more chess, less '
+                         'politics" (no text lists the phrases)', field="text")
     store = open_store(ctx)
     user = store.find_user(handle)
     book = SteeringBook(store, _embedder(ctx, store) if text else None)

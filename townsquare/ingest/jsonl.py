@@ -53,6 +53,12 @@ def open_checked(path: str | os.PathLike[str]) -> Path:
         raise NotFoundError(f"{path} is a folder; give a file")
     if not path.is_file():
         raise NotFoundError(f"input file not found: {path}")
+    with path.open("rb") as handle:
+        start = handle.read(4)
+    for magic, kind, undo in ((b"\x1f\x8b", "gzip", "gunzip"), (b"PK\x03\x04", "zip", "unzip"),
+                              (b"BZh", "bzip2", "bunzip2"), (b"\xfd7zX", "xz", "unxz"), (b"\x28\xb5\x2f\xfd", "zstd", "unzstd")):
+        if start.startswith(magic):
+            raise InputError(f"the file is {kind}-compressed; decompress it first ({undo} {path.name})", source=str(path))
     return path
 
 

@@ -435,6 +435,10 @@ def export_decisions(store: Store, classifier: str, path: Path) -> int:
     records = [{"text": row["text"], "label": row["labels"][classifier], "post": row["external_id"],
                 "moderator": row["moderator"], "decided_at": row["created_at"].isoformat()}
                for row in latest.values() if classifier in (row["labels"] or {})]
+    if not records:  # an empty file would only fail later, in `train classifier`
+        named = sorted({name for row in latest.values() for name in (row["labels"] or {})})
+        raise NotFoundError(f"no moderator decision labels {classifier!r}; nothing written to {path}. "
+                            + (f"Decisions label: {', '.join(named)}." if named else "No decision labels anything yet."))
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
         for record in records:
