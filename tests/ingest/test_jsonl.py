@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+from sqlalchemy import func, select
 
 from townsquare.errors import InputError, NotFoundError
 from townsquare.ingest.jsonl import read_jsonl, read_labelled_jsonl, write_labelled_jsonl
@@ -257,3 +259,33 @@ def test_a_compressed_file_is_named_as_such(tmp_path):
     path.write_bytes(gzip.compress(b'{"type": "user", "id": "u1", "handle": "ada"}\n'))
     with pytest.raises(InputError, match=r"gzip-compressed; decompress it first \(gunzip records.jsonl.gz\)"):
         list(read_jsonl(path))
+
+
+def test_a_later_user_record_changes_the_profile_and_frees_the_old_handle(store):
+    """A platform renames users and they rewrite their bios; the later record said 'already there' and changed
+    nothing, and the old handle could never be given to anyone else."""
+    from townsquare.ingest.loader import Loader
+    from townsquare.storage.feed_schema import feed_user_state
+    from townsquare.storage.schema import user_vectors
+
+    Loader(store).load([UserRecord(id="u1", handle="ada", bio="chess", interests=["chess"])])
+    uid = store.find_user("ada")["id"]
+    with store.begin() as conn:
+        store.vectors.put_user(conn, "m", uid, np.ones((1, 4), np.float32))
+        conn.execute(feed_user_state.insert().values(user_id=uid, model="m", state=b"x", consumed_id=0))
+    again = Loader(store).load([UserRecord(id="u1", handle="ada", bio="chess", interests=["chess"])])
+    assert again.existing["user"] == 1 and not +again.changed
+    renamed = Loader(store).load([UserRecord(id="u1", handle="ada_l", display_name="Ada L.")])
+    assert +renamed.changed == {"user": 1}
+    user = store.find_user("u1")
+    assert (user["handle"], user["display_name"], user["bio"]) == ("ada_l", "Ada L.", "chess")  # bio not given
+    with store.read() as conn:  # the name changed, not the profile text: its vector stays
+        assert conn.execute(select(func.count()).select_from(user_vectors)).scalar() == 1
+    assert +Loader(store).load([UserRecord(id="u2", handle="ada")]).inserted == {"user": 1}  # the old handle, free
+    with pytest.raises(InputError, match="handle 'ada' already belongs to user u2"):
+        Loader(store).load([UserRecord(id="u1", handle="ada")])
+    Loader(store).load([UserRecord(id="u1", handle="ada_l", bio="gardening now")])
+    assert store.find_user("u1")["bio"] == "gardening now"
+    with store.read() as conn:  # a new bio: the profile vector and the feed's checkpoint go, to be made again
+        assert conn.execute(select(func.count()).select_from(user_vectors)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(feed_user_state)).scalar() == 0

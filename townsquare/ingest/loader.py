@@ -22,8 +22,9 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 
 from townsquare.errors import InputError
 from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
+from townsquare.storage.feed_schema import feed_user_state
 from townsquare.storage.privacy import erase_posts
-from townsquare.storage.schema import edges, interactions, posts, users
+from townsquare.storage.schema import edges, interactions, posts, user_vectors, users
 
 
 class Located(NamedTuple):
@@ -135,11 +136,16 @@ class Loader:
     def _write_users(self, conn: Connection, items: list[Located], report: ImportReport) -> None:
         self._users.fetch(conn, (i.record.id for i in items))
         fresh: dict[str, Located] = {}
+        known: list[Located] = []
         for item in items:
-            if item.record.id in self._users.known or item.record.id in fresh:
+            if item.record.id in self._users.known:
+                known.append(item)
+            elif item.record.id in fresh:
                 report.existing["user"] += 1
             else:
                 fresh[item.record.id] = item
+        if known:
+            self._change_users(conn, known, report)
         by_handle: dict[str, Located] = {}
         taken = dict(conn.execute(select(users.c.handle, users.c.external_id).where(
             users.c.handle.in_([i.record.handle for i in fresh.values()]))).all()) if fresh else {}
@@ -171,6 +177,39 @@ class Loader:
                 self._bad(report, InputError(f"handle {item.record.handle!r} was just taken by another user",
                                              source=item.source, line=item.line, field="handle"))
         report.existing["user"] += sum(ext in self._users.known for ext in fresh) - written
+
+    def _change_users(self, conn: Connection, items: list[Located], report: ImportReport) -> None:
+        """A stored user's later record changes their profile (a platform's rename, a new bio): handle, display
+        name, bio, language and interests. A new bio or interests drop their profile vector and the feed's
+        checkpoint of their interests, which ``townsquare embed`` (or the API, at once) and the log rebuild."""
+        keys = [self._users.known[i.record.id] for i in items]
+        stored = {row.id: dict(row._mapping) for row in conn.execute(select(
+            users.c.id, users.c.handle, users.c.display_name, users.c.bio, users.c.language, users.c.interests)
+            .where(users.c.id.in_(keys)))}
+        for item in items:
+            record, key = item.record, self._users.known[item.record.id]
+            row = stored[key]
+            new = {name: getattr(record, name) for name in ("handle", "display_name", "bio", "language", "interests")
+                   if name in record.model_fields_set and getattr(record, name) != row[name]}
+            if "interests" in new and list(new["interests"]) == list(row["interests"] or []):
+                del new["interests"]
+            if not new:
+                report.existing["user"] += 1
+                continue
+            if "handle" in new:
+                owner = conn.execute(select(users.c.external_id).where(users.c.handle == new["handle"],
+                                                                       users.c.id != key)).scalar()
+                if owner is not None:
+                    self._bad(report, InputError(f"handle {new['handle']!r} already belongs to user {owner}",
+                                                 source=item.source, line=item.line, field="handle"))
+                    continue
+            conn.execute(update(users).where(users.c.id == key).values(
+                **{k: list(v) if k == "interests" else v for k, v in new.items()}))
+            if {"bio", "interests"} & set(new):
+                conn.execute(delete(user_vectors).where(user_vectors.c.user_id == key))
+                conn.execute(delete(feed_user_state).where(feed_user_state.c.user_id == key))
+            row.update(new)
+            report.changed["user"] += 1
 
     def _write_posts(self, conn: Connection, items: list[Located], report: ImportReport,
                      final: bool = False) -> None:

@@ -174,7 +174,7 @@ class WebServices:
         if report.changed.get("post") and self._feed is not None:  # a post deleted or hidden: this worker's
             self._feed.index.refresh()  # next page knows it at once, the others' within refresh_interval_s
         posts = [r.id for r in records if isinstance(r, PostRecord)]
-        if report.inserted.get("post") or report.inserted.get("user"):
+        if report.inserted.get("post") or report.inserted.get("user") or report.changed.get("user"):
             self._embed_new(posts, [r.id for r in records if isinstance(r, UserRecord)])
         if posts and report.inserted.get("post") and self.config.moderate_on_ingest:
             self._score_new_posts(posts)
