@@ -90,8 +90,8 @@ class ScriptedGenerator(Generator):
 
     model_id = "scripted"
 
-    def __init__(self, default: str = "What a lovely idea, enjoy it!") -> None:
-        self.default, self.prompts = default, []
+    def __init__(self, default: str = "What a lovely idea, enjoy it!", finish: str = "stop") -> None:
+        self.default, self.prompts, self.finish = default, [], finish  # finish "length": cut off by max_tokens
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         prompt = request.prompt or "\n".join(m.content for m in request.messages)
@@ -100,7 +100,7 @@ class ScriptedGenerator(Generator):
         if marker in prompt.lower():
             start = prompt.lower().index(marker) + len(marker)
             return GenerationResult(text=prompt[start:].split("\n")[0].split("‹")[0].strip(), finish_reason="stop")
-        return GenerationResult(text=self.default, finish_reason="stop")
+        return GenerationResult(text=self.default, finish_reason=self.finish)
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         yield self.generate(request).text

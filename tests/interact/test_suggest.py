@@ -240,3 +240,28 @@ def test_the_bank_offers_no_reply_hidden_or_deleted_since_it_was_built(community
     with community.begin() as conn:
         erase_posts(conn, [deleted.post_id])
     assert not offered(hidden) and not offered(deleted)
+
+
+def test_a_generated_reply_cut_off_by_the_token_limit_keeps_only_whole_sentences():
+    """'...and I think it.' was offered: the model ran out of tokens mid-sentence and a full stop was added."""
+    from tests.interact.conftest import ScriptedGenerator
+    from townsquare.interact.candidates import GeneratedSource
+    from townsquare.interact.voice import VoiceProfile
+
+    def offered(text: str, finish: str) -> list[str]:
+        return [c.text for c in GeneratedSource(ScriptedGenerator(text, finish)).fetch(["A bird box."], VoiceProfile())]
+
+    assert offered("Lovely work! I've always wanted to build one, and I think it", "length") == ["Lovely work!"] * 2
+    assert offered("I've always wanted to build one, and I think it", "length") == []
+    assert offered("Lovely work, enjoy it", "stop") == ["Lovely work, enjoy it"] * 2  # it ended: kept as it is
+
+
+def test_a_reply_someone_already_wrote_under_the_post_is_not_suggested_again(make_suggester, community):
+    """The bank offered another user's reply in the same thread, word for word ('reply to a similar post (1.00)')."""
+    from townsquare.interact.bank import bank_entries
+
+    already = {e.reply for e in bank_entries(community) if e.post_id in {community.find_post(r)["id"] for r in ("r1", "r2")}}
+    assert already == {"That loaf looks amazing, well done!", "What flour did you use?"}
+    for user in ("bo", "ana"):
+        offered = {_norm(s.text) for s in make_suggester().suggest("c1", user).items}
+        assert not offered & {_norm(t) for t in already}

@@ -155,7 +155,10 @@ class GeneratedSource:
                                         max_tokens=self.max_tokens, temperature=0.0, stop=["\n"],
                                         repeat_penalty=1.2, seed=self.seed,
                                         reuse_prefix=number > 0)  # same system text and post: keep them
-            text = clean_generated(self.generator.generate(request).text)
+            result = self.generator.generate(request)
+            text = clean_generated(result.text)
+            if result.finish_reason == "length":  # cut off by max_tokens: its whole sentences, or nothing
+                text = whole_sentences(text)
             if text:
                 out.append(Candidate(text, "generated", intent_of(text), why=f"generated ({intent})"))
         return out
@@ -168,6 +171,12 @@ ASSISTANT_TALK = re.compile(r"\bas an? (ai|text-based|language model|assistant)\
                             r"(confusion|misunderstanding)|\bI (can(no|')t|am unable to) (help|assist)|</?post>|"
                             r"\bI'?d be (happy|glad) to (help|assist)|\bhappy to help with your (request|question)|"
                             r"\bwith your request\b", re.IGNORECASE)
+
+
+def whole_sentences(text: str) -> str:
+    """``text`` up to its last sentence end ("Lovely loaf! I think it" -> "Lovely loaf!"); "" when none ends."""
+    cut = max(text.rfind("."), text.rfind("!"), text.rfind("?"))
+    return text[:cut + 1].strip() if cut > 0 else ""
 
 
 def clean_generated(text: str, max_words: int = 25) -> str:

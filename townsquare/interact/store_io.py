@@ -31,6 +31,13 @@ def thread_of(store, post: dict, depth: int = 3) -> tuple[list[str], set[str]]:
     return texts, handles
 
 
+def replies_to(store, post_id: int, limit: int = 500) -> list[str]:
+    """The texts of the live replies to ``post_id``."""
+    with store.read() as conn:
+        return list(conn.execute(select(posts.c.text).where(posts.c.reply_to_id == post_id, posts.c.deleted.is_(False))
+                                 .limit(limit)).scalars())
+
+
 def user_texts(store, user_id: int, limit: int = 200) -> list[str]:
     """The user's own latest live posts: what their voice is learned from (only their own words)."""
     with store.read() as conn:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from townsquare.ingest.records import MENTION as _MENTION
 from townsquare.interact.candidates import Candidate
 from townsquare.interact.scorer import ResponseScorer, context_texts, context_vector
-from townsquare.interact.store_io import record_suggestions, thread_of, user_texts
+from townsquare.interact.store_io import record_suggestions, replies_to, thread_of, user_texts
 from townsquare.interact.triggers import TriggerCheck
 from townsquare.interact.voice import VoiceProfile, VoiceStyler
 from townsquare.models import find_pii
@@ -101,6 +101,8 @@ class ReplySuggester:
         last, whole = context_texts(thread)
         ctx_vectors = self.embedder.embed([last, whole])
         candidates = self._fetch(thread, voice, ctx_vectors[0], out.reasons)
+        said = {_norm(t) for t in replies_to(self.store, post["id"])}  # someone's reply here already: not again
+        candidates = [c for c in candidates if c.source == "stock" or _norm(c.text) not in said]
         candidates = self._hygiene(candidates, thread, handles | {user["handle"].lower()}, out.reasons)
         if not candidates:
             out.reasons.append("no candidate reply survived the filters")
