@@ -196,3 +196,21 @@ def test_mind_bad_rows_reported_once(write, errors, row, field):
         ("mind-U4", "mind-N2"),
     ]
     assert "mind-U3" not in {u.id for u in records if isinstance(u, UserRecord)}
+
+
+def test_a_rating_of_an_item_the_catalogue_lacks_is_named_at_its_line(write, sqlite_store):
+    """It was located by record number in the stream ('movielens-100k:3479'), not in the file."""
+    from townsquare.ingest.loader import Loader
+
+    folder = movielens(write, data="1\t10\t4\t881250949\n2\t99\t5\t881250950\n")
+    with pytest.raises(InputError) as caught:
+        Loader(sqlite_store).load(read_movielens_100k(folder, located=True), source="movielens-100k")
+    assert caught.value.source.endswith("u.data") and caught.value.line == 2 and caught.value.field == "post"
+    plays = lastfm(write).parent / "lastfm"
+    plays.mkdir()
+    for name in ("artists.dat", "tags.dat", "user_taggedartists.dat", "user_friends.dat"):
+        (plays / name).write_bytes((lastfm(write) / name).read_bytes())
+    (plays / "user_artists.dat").write_text("userID\tartistID\tweight\n2\t7\t120\n3\t77\t5\n")
+    with pytest.raises(InputError) as caught:
+        Loader(sqlite_store).load(read_lastfm_hetrec2011(plays, located=True))
+    assert caught.value.source.endswith("user_artists.dat") and caught.value.line == 3

@@ -206,7 +206,7 @@ def import_dataset(
         raise InputError(f"{name} is labelled text: use `townsquare import labelled {name} PATH --out FILE`")
     moderation = _Moderation(ctx, load_only)
     errors: list = []
-    records = info.reader(path, on_error=errors.append if skip_bad else None)
+    records = info.reader(path, on_error=errors.append if skip_bad else None, located=True)  # errors at file:line
     _prepare_new(ctx, _load(ctx, records, name, skip_bad, report, errors), moderation)
 
 

@@ -20,6 +20,7 @@ from typing import NamedTuple
 from townsquare.errors import InputError, NotFoundError
 from townsquare.ingest.datasets.files import dataset_file, integer, parse_lines, split_fields
 from townsquare.ingest.jsonl import DuplicateGuard, ErrorHandler, build
+from townsquare.ingest.loader import Located
 from townsquare.ingest.records import (
     AnyRecord,
     EdgeRecord,
@@ -44,12 +45,13 @@ class Tagging(NamedTuple):
 
 
 def read_lastfm_hetrec2011(
-    path: str | os.PathLike[str], on_error: ErrorHandler | None = None, *, top_tags: int = 10
+    path: str | os.PathLike[str], on_error: ErrorHandler | None = None, *, top_tags: int = 10, located: bool = False
 ) -> Iterator[AnyRecord]:
-    """Records from an unpacked hetrec2011-lastfm-2k folder; ``top_tags`` tags go into each artist's text."""
+    """Records from an unpacked hetrec2011-lastfm-2k folder; ``top_tags`` tags go into each artist's text. With
+    ``located``, each play count comes as ``Located(record, user_artists.dat, line)``."""
     files = {name: dataset_file(path, name, SUBFOLDERS, NAME) for name in FILES}
     tagging = _tagging_file(path)
-    return _records(files, tagging, on_error, top_tags)
+    return _records(files, tagging, on_error, top_tags, located)
 
 
 def _tagging_file(path: str | os.PathLike[str]) -> Path | None:
@@ -62,7 +64,7 @@ def _tagging_file(path: str | os.PathLike[str]) -> Path | None:
 
 
 def _records(
-    files: dict[str, Path], tagging: Path | None, on_error: ErrorHandler | None, top_tags: int
+    files: dict[str, Path], tagging: Path | None, on_error: ErrorHandler | None, top_tags: int, located: bool = False
 ) -> Iterator[AnyRecord]:
     plays = list(
         parse_lines(files["user_artists.dat"], _play_parser(files["user_artists.dat"]), on_error, skip=1)
@@ -86,14 +88,15 @@ def _records(
         key = (t.user, t.artist)
         first_tagged[key] = min(t.at, first_tagged.get(key, t.at))
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    for _, user, artist, weight in plays:
-        yield InteractionRecord(
+    for line, user, artist, weight in plays:
+        record = InteractionRecord(
             user=f"lfm-u{user}",
             post=f"lfm-a{artist}",
             kind=InteractionKind.rating,
             value=float(weight),
             created_at=first_tagged.get((user, artist), epoch),
         )
+        yield Located(record, str(files["user_artists.dat"]), line) if located else record
 
 
 def _play_parser(source: Path):

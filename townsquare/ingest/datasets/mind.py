@@ -48,7 +48,8 @@ class Impression(NamedTuple):
 
 
 def read_mind(
-    path: str | os.PathLike[str], on_error: ErrorHandler | None = None, *, keep_unknown_news: bool = False
+    path: str | os.PathLike[str], on_error: ErrorHandler | None = None, *, keep_unknown_news: bool = False,
+    located: bool = False,  # MIND's references are checked as it is read: nothing for the loader to locate
 ) -> Iterator[AnyRecord]:
     """Records from a MIND folder holding behaviors.tsv and news.tsv."""
     behaviors = dataset_file(path, "behaviors.tsv", SUBFOLDERS, NAME)

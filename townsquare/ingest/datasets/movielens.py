@@ -17,6 +17,7 @@ from typing import NamedTuple
 from townsquare.errors import InputError
 from townsquare.ingest.datasets.files import dataset_file, integer, parse_lines, split_fields, unix_time
 from townsquare.ingest.jsonl import DuplicateGuard, ErrorHandler, build
+from townsquare.ingest.loader import Located
 from townsquare.ingest.records import (
     AHEAD,
     AnyRecord,
@@ -46,14 +47,15 @@ class Rating(NamedTuple):
 
 
 def read_movielens_100k(
-    path: str | os.PathLike[str], on_error: ErrorHandler | None = None
+    path: str | os.PathLike[str], on_error: ErrorHandler | None = None, *, located: bool = False
 ) -> Iterator[AnyRecord]:
-    """Records from an unpacked ml-100k folder (u.data, u.item, u.genre)."""
+    """Records from an unpacked ml-100k folder (u.data, u.item, u.genre). With ``located``, each rating comes as
+    ``Located(record, u.data, line)``, so that the loader names the line of a rating it cannot take."""
     files = {name: dataset_file(path, name, SUBFOLDERS, NAME) for name in ("u.data", "u.item", "u.genre")}
-    return _records(files, on_error)
+    return _records(files, on_error, located)
 
 
-def _records(files: dict[str, Path], on_error: ErrorHandler | None) -> Iterator[AnyRecord]:
+def _records(files: dict[str, Path], on_error: ErrorHandler | None, located: bool = False) -> Iterator[AnyRecord]:
     genres = dict(
         parse_lines(
             files["u.genre"], lambda n, t: _genre(files["u.genre"], n, t), on_error, encoding="latin-1"
@@ -68,8 +70,9 @@ def _records(files: dict[str, Path], on_error: ErrorHandler | None) -> Iterator[
         files["u.item"], lambda n, t: _movie(files["u.item"], n, t, names), on_error, encoding="latin-1"
     )
     for r in ratings:
-        yield InteractionRecord(user=f"ml-u{r.user}", post=f"ml-i{r.item}", kind=InteractionKind.rating,
-                                value=float(r.stars), created_at=r.at)
+        record = InteractionRecord(user=f"ml-u{r.user}", post=f"ml-i{r.item}", kind=InteractionKind.rating,
+                                   value=float(r.stars), created_at=r.at)
+        yield Located(record, str(files["u.data"]), r.line) if located else record
 
 
 def _genre(source: Path, line: int, text: str) -> tuple[int, str]:
