@@ -222,7 +222,7 @@ def import_labelled(
     from townsquare.errors import InputError
     from townsquare.ingest.datasets import get_dataset, write_labelled_jsonl
 
-    info = get_dataset(name)
+    info = get_dataset(name, "labelled")
     if info.kind != "labelled":
         raise InputError(f"{name} is a social dataset: use `townsquare import dataset {name} PATH`")
     options = {"split": split or info.default_split}

@@ -117,14 +117,17 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
-def get_dataset(name: str) -> DatasetInfo:
-    """The dataset called ``name``, or NotFoundError listing the names that exist."""
+def get_dataset(name: str, kind: str | None = None) -> DatasetInfo:
+    """The dataset called ``name``, or NotFoundError listing the names that exist (of ``kind``, social or
+    labelled, when given: what the command that asks can import)."""
     try:
         return DATASETS[name]
     except KeyError:
+        names = [n for n, info in DATASETS.items() if kind is None or info.kind == kind]
+        command = "import labelled" if kind == "labelled" else "import dataset"
         raise NotFoundError(
-            f"No built-in dataset called {name!r}. Datasets: {', '.join(DATASETS)} "
-            "(see `townsquare import dataset --help`)."
+            f"No built-in dataset called {name!r}. Datasets: {', '.join(names)} "
+            f"(see `townsquare {command} --help`)."
         ) from None
 
 
