@@ -1,4 +1,4 @@
-"""Classifiers written as rules, for what no labelled data here covers: personal data and spam.
+"""Rules, for what no labelled data here covers: personal data and spam (as classifiers), and violent speech.
 
 ``PersonalDataClassifier`` reads ``townsquare.models.pii`` (emails, phones, street addresses,
 Luhn-checked card numbers, identity numbers: US social security numbers, IBANs with their mod-97
@@ -13,6 +13,10 @@ data: train a head on your own moderators' spam decisions (``townsquare train cl
 
 The probabilities of both are per-signal confidences combined as independent evidence
 (``1 - prod(1 - c)``); they are set by hand, documented in the cards, and checked on fixtures.
+
+``find_violent_speech`` finds threats, incitement to self-harm, death wishes and dehumanising
+language. It is not a classifier of posts (no data here measures its precision on them): it is the
+hard floor under everything townsquare writes for a user (``gate.ReplySafetyCheck``).
 """
 
 from __future__ import annotations
