@@ -473,6 +473,9 @@ def test_a_deleted_user_leaves_the_collaborative_models_and_workers_take_the_new
     monkeypatch.setattr(service, "MODELS_CHECK_S", 0.0)
     feed.page("fan1", now=now)
     assert feed.index.collaborative.version == remaining[-1]
+    legacy = tmp_path / "legacy" / "collaborative"  # a version saved before models had a folder per database
+    trained.save(legacy, keep=None)
+    assert forget_users(legacy / "sqlite-0123", [ada]) == 1 and not any(legacy.iterdir())
 
 
 def test_databases_that_share_a_data_folder_get_models_folders_of_their_own(tmp_path):

@@ -52,6 +52,9 @@ def forget_users(folder: Path, user_ids: Sequence[int]) -> int:
             forgotten.save(folder, keep=None)
             shutil.rmtree(Path(folder) / version, ignore_errors=True)
             changed += 1
+    for version in _versions(Path(folder).parent):  # saved before models had a folder per database: unused
+        shutil.rmtree(Path(folder).parent / version, ignore_errors=True)
+        changed += 1
     return changed
 
 
@@ -170,6 +173,9 @@ class CollaborativeModels:
         if keep is not None:
             for old in _versions(folder)[:-keep]:
                 shutil.rmtree(Path(folder) / old, ignore_errors=True)
+            if Path(folder).parent.name == "collaborative":  # versions saved before the folder per database
+                for old in _versions(Path(folder).parent):
+                    shutil.rmtree(Path(folder).parent / old, ignore_errors=True)
         return target
 
     @staticmethod
