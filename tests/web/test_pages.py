@@ -743,3 +743,16 @@ def test_posts_whose_ids_hold_slashes_have_pages_and_routes(tmp_path, demo_db):
     gone = world.client.delete(f"/v1/posts/{quote(ref)}", headers=world.auth(world.keys["ingest"]))
     assert gone.status_code == 200 and gone.json()["changed"] == {"post": 1}, gone.text
     world.store.close()
+
+
+def test_a_notice_shows_only_when_this_site_sent_this_viewer_with_it(world):
+    """'/home?notice=Your account is suspended, call ...' put any words on the page (escaped, but believable)."""
+    client = _signed_in(world)
+    spoof = "Your account is suspended, call 0800 123 456"
+    assert spoof not in client.get("/home", params={"notice": spoof}).text
+    assert spoof not in client.get("/home", params={"notice": spoof, "sig": "0" * 20}).text
+    moved = client.post("/steer", data={"text": "less gardening"}, follow_redirects=False)
+    page = client.get(moved.headers["location"]).text
+    assert "Steering saved: less gardening" in page
+    other = _signed_in(world, moderator=True)  # another session: the same link shows nothing
+    assert "Steering saved: less gardening" not in other.get(moved.headers["location"]).text

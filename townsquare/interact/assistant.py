@@ -109,7 +109,7 @@ class Assistant:
             return Answer(f"I found no posts{by}{about}{when} that you can see.", [], topic, since)
         if kind == "people":
             return self._people(hits, topic, since)
-        cites = [Citation("post", r["id"], r["external_id"], self.post_url.format(ref=quote(r["external_id"])),
+        cites = [Citation("post", r["id"], r["external_id"], self.post_url.format(ref=quote(r["external_id"], safe="")),
                           _quoted(r), round(s, 3)) for r, s in hits[: self.k]]
         lines = [f"{i}. @{r['handle']}: \"{c.snippet}\" ({c.url})" for i, ((r, _), c) in enumerate(zip(hits, cites), 1)]
         heading = f"Posts{by} about {topic}{when}" if topic else f"The newest posts{by}{when}"
@@ -123,12 +123,12 @@ class Assistant:
         cites, lines = [], []
         for rs in ranked:
             row = rs[0][0]
-            cites.append(Citation("user", row["author_id"], row["handle"], self.user_url.format(ref=quote(row["handle"])),
+            cites.append(Citation("user", row["author_id"], row["handle"], self.user_url.format(ref=quote(row["handle"], safe="")),
                                   _quoted(row), round(rs[0][1], 3)))
-            cites.append(Citation("post", row["id"], row["external_id"], self.post_url.format(ref=quote(row["external_id"])),
+            cites.append(Citation("post", row["id"], row["external_id"], self.post_url.format(ref=quote(row["external_id"], safe="")),
                                   _quoted(row), round(rs[0][1], 3)))
             lines.append(f"- @{row['handle']} ({len(rs)} post{'s' * (len(rs) > 1)}), e.g. \"{_quoted(row)}\" "
-                         f"({self.post_url.format(ref=quote(row['external_id']))})")
+                         f"({self.post_url.format(ref=quote(row['external_id'], safe=''))})")
         heading = f"People here who write about {topic}" if topic else "People who posted lately"
         return Answer(f"{heading}:\n" + "\n".join(lines), cites, topic, since)
 

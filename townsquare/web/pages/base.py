@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from functools import lru_cache
 from importlib import resources
@@ -95,9 +97,26 @@ def not_shown(request: Request, viewer: Principal) -> HTMLResponse:
     return render(request, "error.html", viewer, 404, message="This post does not exist, or it is not shown to you.")
 
 
-def with_notice(path: str, notice: str) -> RedirectResponse:
-    """See ``path`` (a page of this site), with ``notice`` shown on it."""
-    return RedirectResponse(f"{path}?{urlencode({'notice': notice})}", status_code=303)
+def with_notice(request: Request, path: str, notice: str) -> RedirectResponse:
+    """See ``path`` (a page of this site), with ``notice`` shown on it. The notice is signed with the viewer's
+    session, so that a link someone else made cannot put words on this site's pages ("your account is
+    suspended, call ...")."""
+    query = {"notice": notice, "sig": _notice_signature(request, notice)}
+    return RedirectResponse(f"{path}?{urlencode(query)}", status_code=303)
+
+
+def shown_notice(request: Request) -> str | None:
+    """The notice ``with_notice`` sent this viewer here with; None when there is none, or it was not signed
+    for this viewer's session."""
+    notice, sig = request.query_params.get("notice"), request.query_params.get("sig", "")
+    if not notice or not hmac.compare_digest(sig, _notice_signature(request, notice)):
+        return None
+    return notice
+
+
+def _notice_signature(request: Request, notice: str) -> str:
+    session = request.cookies.get(COOKIE, "")
+    return hmac.new(session.encode(), notice.encode(), hashlib.sha256).hexdigest()[:20]
 
 
 def link_posts(text: str) -> Markup:

@@ -106,9 +106,9 @@ def compose(
         _suggestion_feedback(services, viewer.user_id, int(parent["id"]), text, suggested, picked)
     action, notice = _posted(services, records[0].id)
     if action == "allow":
-        return with_notice("/home", notice)
+        return with_notice(request, "/home", notice)
     # the author lands on the post, which says why it is hidden (and offers an appeal once a moderator decided)
-    return with_notice(f"/posts/{records[0].id}", "Posted" if action == "hide" else notice)
+    return with_notice(request, f"/posts/{records[0].id}", "Posted" if action == "hide" else notice)
 
 
 def _posted(services, external_id: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from townsquare.errors import InputError, NotFoundError, TownsquareError
 from townsquare.feed.explain import first_words
 from townsquare.safety.queue import report_post
 from townsquare.web.deps import Services
-from townsquare.web.pages.base import ACTIONS, Text, Viewer, not_shown, render, with_notice
+from townsquare.web.pages.base import ACTIONS, Text, Viewer, not_shown, render, shown_notice, with_notice
 from townsquare.web.pages.posts import replied_to, shown_post
 from townsquare.web.routers.feed import serve_page
 
@@ -25,7 +25,6 @@ def home(
     services: Services,
     viewer: Viewer,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-    notice: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     page, error, status = None, None, 200
     try:
@@ -42,7 +41,7 @@ def home(
         replied_to=replied_to(services, viewer.user_id, [item["post"] for item in page["items"]] if page else []),
         error=error,
         steering=steering,
-        notice=notice,
+        notice=shown_notice(request),
         actions=ACTIONS,
     )
 
@@ -70,7 +69,7 @@ def act(
     done, then = ACTIONS[kind]
     notice = f"{done} “{first_words(shown['text'], 40)}”: {then}."
     back = back if _POST_PAGE.fullmatch(back) else "/home"  # a post page of this site, or the feed
-    return with_notice(back, notice)
+    return with_notice(request, back, notice)
 
 
 @router.post("/steer")
@@ -80,9 +79,9 @@ def steer(request: Request, services: Services, viewer: Viewer, text: Text) -> R
     try:
         services.feed.steer(viewer.user_id, text)
     except TownsquareError as exc:
-        return with_notice("/home", str(exc)[:150])
+        return with_notice(request, "/home", str(exc)[:150])
     saved = "; ".join(f"{p.direction} {p.phrase}" for p in parse_steering(text))  # what of the text was taken
-    return with_notice("/home", f"Steering saved: {saved}"[:200])
+    return with_notice(request, "/home", f"Steering saved: {saved}"[:200])
 
 
 @router.post("/unsteer")
@@ -93,4 +92,4 @@ def unsteer(
     phrase: Annotated[int, Form(ge=1, le=2**62)],
 ) -> Response:
     removed = services.feed.unsteer(viewer.user_id, phrase)
-    return with_notice("/home", "Steering removed" if removed else "That steering phrase was already gone")
+    return with_notice(request, "/home", "Steering removed" if removed else "That steering phrase was already gone")

@@ -19,7 +19,7 @@ from townsquare.storage.schema import posts, users
 from townsquare.storage.visibility import may_see
 from townsquare.web.auth import Principal
 from townsquare.web.deps import Services
-from townsquare.web.pages.base import ACTIONS, Viewer, not_shown, render, with_notice
+from townsquare.web.pages.base import ACTIONS, Viewer, not_shown, render, shown_notice, with_notice
 
 router = APIRouter()
 
@@ -106,7 +106,8 @@ def post_page(
         statement = _hidden_statement(services, post)
     elif post.get("hidden"):  # a moderator looking at the thread
         statement = {"why": "Moderation hides it from everyone else.", "case": None, "author": False}
-    return render(request, "post.html", viewer, actions=ACTIONS, statement=statement, **thread)
+    return render(request, "post.html", viewer, actions=ACTIONS, statement=statement, notice=shown_notice(request),
+                  **thread)
 
 
 def _hidden_statement(services, post: dict[str, Any]) -> dict[str, Any]:
@@ -139,8 +140,8 @@ def appeal(
     try:
         appeal_case(services.store, int(case["id"]), viewer.user_id, reason)
     except TownsquareError as exc:  # e.g. no moderator has decided yet
-        return with_notice(f"/posts/{quote(ref)}", str(exc))
-    return with_notice(f"/posts/{quote(ref)}", "Appeal sent: a moderator will look at your post again")
+        return with_notice(request, f"/posts/{quote(ref)}", str(exc))
+    return with_notice(request, f"/posts/{quote(ref)}", "Appeal sent: a moderator will look at your post again")
 
 
 # What the author is told when the policy acts on their new post (a statement of reasons).
