@@ -511,3 +511,29 @@ def test_ratings_teach_the_collaborative_models(world, now):
     feed.index.collaborative = CollaborativeModels.train(feed.index, factors=4, iterations=5)
     found = {world.store.find_post(x.post_id)["external_id"] for x in _candidates(ItemItemSource().fetch(_ctx(feed, "ada", now)))}
     assert b in found and c not in found
+
+
+def test_an_explanation_never_quotes_a_post_the_viewer_may_no_longer_see(world, now):
+    """'because you liked "SECRET..."' quoted a post made private after the like (session 22's security pass)."""
+    import json
+
+    from townsquare.ingest.loader import Loader
+    from townsquare.ingest.records import PostRecord
+
+    world.user("ada")
+    world.user("zed")
+    a = world.post("zed", "music", text="SECRETLATER chess opening prep I regret sharing")
+    b = world.post("zed", "music")
+    for i in range(8):
+        fan = world.user(f"fan{i}")
+        world.act(fan, a, "like")
+        world.act(fan, b, "like")
+    world.act("ada", a, "like")
+    world.load()
+    feed = world.feed()
+    feed.index.collaborative = CollaborativeModels.train(feed.index, factors=4, iterations=5)
+    assert "SECRETLATER" in json.dumps(feed.page("ada", now=now).to_dict())
+    Loader(world.store).load([PostRecord(id=a, author=world.store.find_user("zed")["external_id"], text="x",
+                                         visibility="private")])
+    feed.index.refresh(0)
+    assert "SECRETLATER" not in json.dumps(feed.page("ada", now=now).to_dict())

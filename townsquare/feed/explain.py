@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from townsquare.feed.candidates import LABEL_STAGE, Candidate, RankerOutput, Reason
 from townsquare.feed.features import FEATURES
 from townsquare.feed.store_io import fetch_rows
+from townsquare.storage.schema import posts
+from townsquare.storage.visibility import may_see
 
 
 def first_words(text: str, limit: int = 48) -> str:
@@ -53,16 +57,26 @@ class Names:
         return self.quote(pids[0]) + (f" and {len(pids) - 1} more" if len(pids) > 1 else "")
 
 
-def lookup_names(store, candidates: list[Candidate], extra_posts=()) -> Names:
-    """One query for the posts (with their authors' handles), one for other people the explanations name."""
+def lookup_names(store, candidates: list[Candidate], extra_posts=(), *, viewer: int | None = None) -> Names:
+    """One query for the posts (with their authors' handles), one for other people the explanations name.
+
+    With ``viewer``, a post a reason names ("because you liked ...") is quoted only if the viewer may see it
+    now: one made private since they liked it, or by someone who blocks them since, is not named."""
     post_ids = {c.post_id for c in candidates} | set(extra_posts)
+    named: set[int] = set()
     for c in candidates:
         for r in c.reasons:
-            post_ids.update(r.posts)
+            named.update(r.posts)
+    post_ids |= named
     with store.read() as conn:
         found = fetch_rows(conn, "SELECT p.id, p.external_id, p.author_id, p.text, u.handle FROM posts p "
                                  "JOIN users u ON u.id = p.author_id WHERE p.id IN ({ids})", ids=sorted(post_ids))
-        rows = {r[0]: {"id": r[0], "external_id": r[1], "author_id": r[2], "text": r[3]} for r in found}
+        hidden = set()
+        if viewer is not None and named:
+            seen = set(conn.execute(select(posts.c.id).where(posts.c.id.in_(sorted(named)), may_see(viewer))).scalars())
+            hidden = named - seen - {c.post_id for c in candidates} - set(extra_posts)
+        rows = {r[0]: {"id": r[0], "external_id": r[1], "author_id": r[2], "text": r[3]} for r in found
+                if r[0] not in hidden}
         handles = {r[2]: r[4] for r in found}
         people = {p for c in candidates for r in c.reasons for p in r.people} - set(handles)
         if people:

@@ -200,7 +200,7 @@ class ForYouFeed:
 
     def _render(self, user: dict, session: FeedSession, number: int, items: list, timings: Timings) -> FeedPage:
         with timings.stage("explain"):
-            names = lookup_names(self.store, items)
+            names = lookup_names(self.store, items, viewer=int(user["id"]))
             before = sum(len(p) for p in session.pages[:number])
             times = self.index.post_time
             rendered = [explain_item(c, names, before + i + 1, datetime.fromtimestamp(times[c.post_id], UTC).isoformat(),
@@ -240,7 +240,8 @@ class ForYouFeed:
         ctx = build_context(self.env, user, self._now(now), probe=int(post["id"]), until=self.index.until)
         ranking = self.pipeline.rank(ctx)
         page = self.pipeline.select(ctx, list(ranking.pool), Page(limit, seed=0))[:limit]
-        names = lookup_names(self.store, page + ([ranking.probe] if ranking.probe else []), [post["id"]])
+        names = lookup_names(self.store, page + ([ranking.probe] if ranking.probe else []), [post["id"]],
+                             viewer=int(user["id"]))
         report = why_not_report(post, ranking, page, limit, names)
         if not self._may_see(int(user["id"]), int(post["id"])):  # private, followers-only, deleted, blocked
             report["text"] = None
