@@ -705,3 +705,34 @@ def test_the_openapi_schema_documents_the_errors_the_api_answers(world):
     assert {"401", "403", "404", "409", "422", "429", "503"} <= set(responses)
     assert responses["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
     assert "HTTPValidationError" not in str(spec)  # FastAPI's own 422 body, which the API never sends
+
+
+def test_a_key_bound_to_a_user_cannot_touch_a_post_they_may_not_see_nor_learn_it_is_there(tmp_path, demo_db):
+    """A like on a private post put its text in the liker's feed; a reply or quote reached it; deleting it
+    answered 403 naming its author. Now each answers as for a post that does not exist."""
+    world = World(tmp_path, demo_db)
+    ingest = world.auth(world.keys["ingest"])
+    owner, other = (world.store.find_user(h)["external_id"] for h in world.handles[:2])
+    made = world.client.post("/v1/posts", headers=ingest, json={"id": "secret-1", "author": owner, "text": "SECRET",
+                                                                 "visibility": "private"})
+    assert made.status_code == 201, made.text
+    key = world.services.keys.create(["ingest", "read"], name="theirs", user=world.handles[1])[0]
+    bound = world.auth(key)
+
+    def same(missing: str, private: str, path: str, body: dict) -> None:
+        answers = [world.client.post(path, headers=bound, json={k: (v.format(ref) if isinstance(v, str) else v)
+                                                                 for k, v in body.items()})
+                   for ref in (missing, private)]
+        assert [a.status_code for a in answers] == [422, 422], [a.text for a in answers]
+        messages = [a.json()["error"]["message"] for a in answers]
+        assert messages[0].replace(missing, "X") == messages[1].replace(private, "X"), messages
+
+    same("no-such-post", "secret-1", "/v1/interactions", {"user": other, "post": "{}", "kind": "like"})
+    same("no-such-post", "secret-1", "/v1/posts", {"id": "r-1", "author": other, "text": "hi", "reply_to": "{}"})
+    same("no-such-post", "secret-1", "/v1/posts", {"id": "q-1", "author": other, "text": "hi", "quote_of": "{}"})
+    for ref in ("no-such-post", "secret-1"):
+        assert world.client.delete(f"/v1/posts/{ref}", headers=bound).status_code == 404
+    public = world.store.find_post("p00001")  # someone else's public post: may be seen, may not be deleted
+    if public["author_id"] != world.store.find_user(world.handles[1])["id"]:
+        assert world.client.delete("/v1/posts/p00001", headers=bound).status_code == 403
+    world.store.close()

@@ -13,9 +13,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
+from sqlalchemy import select
 
-from townsquare.errors import InputError
+from townsquare.errors import InputError, NotFoundError
 from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
+from townsquare.storage.schema import posts
+from townsquare.storage.visibility import may_see
 from townsquare.web.auth import Principal
 from townsquare.web.deps import IngestKey, Services
 from townsquare.web.schemas import BatchCreate, EdgeCreate, IngestPublic
@@ -41,7 +44,29 @@ def _load(services, records, key: Principal) -> IngestPublic:
             if _actor(record) != own:
                 where = f"record {at}: " if len(records) > 1 else ""
                 raise HTTPException(403, f"{where}this key acts only for user {own!r}, not {_actor(record)!r}")
+        _only_posts_they_may_see(services.store, key.user_id, records)
     return IngestPublic.of(services.ingest(records, source="request"))
+
+
+def _only_posts_they_may_see(store, user_id: int, records) -> None:
+    """A key bound to a user may like, reply to, quote or repost only posts that user may see; any other is
+    refused as the loader refuses a post that does not exist, word for word, so that the answer tells no
+    one a private post is there (session 22: a like on a private post put its text in the liker's feed)."""
+    named = [(at, record, name, getattr(record, name)) for at, record in enumerate(records)
+             for name in (("post",) if isinstance(record, InteractionRecord) else
+                          ("reply_to", "quote_of", "repost_of") if isinstance(record, PostRecord) else ())
+             if getattr(record, name)]
+    if not named:
+        return
+    refs = sorted({ref for *_, ref in named})
+    with store.read() as conn:
+        stored = set(conn.execute(select(posts.c.external_id).where(posts.c.external_id.in_(refs))).scalars())
+        seen = set(conn.execute(select(posts.c.external_id).where(
+            posts.c.external_id.in_(refs), may_see(user_id))).scalars())
+    for at, record, name, ref in named:
+        if ref in stored and ref not in seen:
+            message = (f"unknown post {ref!r}" if name == "post" else f"post {record.id!r} refers to unknown post {ref!r}")
+            raise InputError(message, source="request", line=at + 1, field=name)
 
 
 @router.post("/users", status_code=201)
@@ -60,6 +85,10 @@ def delete_post(post: Annotated[str, Path(min_length=1, max_length=256)], key: I
     """The post was deleted on the platform: it leaves every feed at once and its text, tags, vectors and
     moderation scores are erased (the row stays, marked deleted, so that its replies keep their thread)."""
     row = services.store.find_post(post)
+    if key.user_id is not None and row["author_id"] != key.user_id:  # not theirs: 404 unless they may see it
+        with services.store.read() as conn:
+            if conn.execute(select(posts.c.id).where(posts.c.id == row["id"], may_see(key.user_id))).first() is None:
+                raise NotFoundError(f"no post {post!r}")
     author = services.store.find_user(row["author_id"])["external_id"]
     return _load(services, [PostRecord(id=row["external_id"], author=author, text="", deleted=True)], key)
 
