@@ -506,11 +506,15 @@ def test_ratings_teach_the_collaborative_models(world, now):
                                                    created_at=NOW - timedelta(hours=3)))
     world.records.append(InteractionRecord(user="ada", post=a, kind="rating", value=5.0,
                                            created_at=NOW - timedelta(hours=2)))
+    world.user("bo")  # who gave the same film one star: not "because you liked" it
+    world.records.append(InteractionRecord(user="bo", post=a, kind="rating", value=1.0,
+                                           created_at=NOW - timedelta(hours=2)))
     world.load()
     feed = world.feed()
     feed.index.collaborative = CollaborativeModels.train(feed.index, factors=4, iterations=5)
     found = {world.store.find_post(x.post_id)["external_id"] for x in _candidates(ItemItemSource().fetch(_ctx(feed, "ada", now)))}
     assert b in found and c not in found
+    assert ItemItemSource().fetch(_ctx(feed, "bo", now)) == [] or not _candidates(ItemItemSource().fetch(_ctx(feed, "bo", now)))
 
 
 def test_an_explanation_never_quotes_a_post_the_viewer_may_no_longer_see(world, now):

@@ -148,6 +148,9 @@ def test_queue_commands(runner, tmp_path):
     assert json.loads(invoke(runner, tmp_path, "moderate", "queue", "--classifier", "spam", "--json")) == []
     assert len(json.loads(invoke(runner, tmp_path, "moderate", "queue", "--classifier", "personal_data", "--json"))) == 2
     case = cases["p1"]
+    own = runner.invoke(app, ["--data-dir", str(tmp_path / "data"), "moderate", "decide", case, "--action", "allow",
+                              "--moderator", "ada"])  # ada wrote p1: she may not decide on it, here as on the web
+    assert own.exit_code != 0 and "own" in str(own.exception), own.output
     decided = invoke(runner, tmp_path, "moderate", "decide", case, cases["p3"], "--action", "hide", "--moderator", "mod-ann")
     assert f"case {case}: hide by mod-ann" in decided and f"case {cases['p3']}: hide by mod-ann" in decided
     assert json.loads(invoke(runner, tmp_path, "moderate", "queue", "--json")) == []

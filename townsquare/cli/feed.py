@@ -227,6 +227,10 @@ def train_ranker_command(
     out.print(table)
     out.print("A held-out AUC needs 10 held-out positives; 'flat' heads ranked worse than chance and now predict "
               "the base rate.", style="dim")
+    if not any(m["trained"] for m in report.heads.values()):
+        err.print("[yellow]note:[/] no head had enough positives to train (the ranker learns clicks, likes, replies, "
+                  "reposts, hides and reports; ratings and play counts are not among them), so this version ranks "
+                  "with the prior's hand-set weights", highlight=False)
 
 
 @train_app.command("collaborative")

@@ -97,7 +97,8 @@ def ask(ctx: typer.Context, question: Annotated[str, typer.Argument(help="e.g. '
 def feedback(ctx: typer.Context, suggestion: Annotated[int, typer.Argument(min=1, max=2**62, help="Suggestion id from `suggest`.")],
              outcome: Annotated[str, typer.Argument(help="picked, edited or ignored.")],
              text: Annotated[str | None, typer.Option("--text", help="What the user posted (edited).")] = None) -> None:
-    """Record what the user did with a suggestion; it grows the bank and retrains the scorer."""
+    """Record what the user did with a suggestion: picked replies weigh more in the bank, ignored ones less;
+    `train scorer --feedback` learns from the outcomes."""
     from townsquare.interact import record_feedback
 
     record_feedback(open_store(ctx), suggestion, outcome, text)

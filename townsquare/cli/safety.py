@@ -14,7 +14,7 @@ from rich.table import Table
 
 from townsquare.cli import app, err, open_store, settings_of
 from townsquare.cli.groups import eval_app, train_app
-from townsquare.errors import InputError
+from townsquare.errors import InputError, NotFoundError
 
 out = Console()
 moderate_app = typer.Typer(help="The moderation queue: score posts, review flagged ones, decide, appeal.",
@@ -291,8 +291,13 @@ def moderate_decide(
             raise InputError("--label takes CLASSIFIER=LABEL, e.g. --label offensive=offensive", field="label")
         labels = {k.strip(): v.strip() for k, v in pairs}
     known = safety_scorer(ctx).labels() if labels else None
-    for result in decide_cases(open_store(ctx), cases, moderator, action, labels=labels, note=note,
-                               known_labels=known):
+    store = open_store(ctx)
+    try:  # a moderator who is a user here may not decide on their own posts, from here as from the web
+        moderator_user = int(store.find_user(moderator)["id"])
+    except NotFoundError:
+        moderator_user = None
+    for result in decide_cases(store, cases, moderator, action, labels=labels, note=note,
+                               known_labels=known, moderator_user=moderator_user):
         out.print(f"case {result['case_id']}: {action} by {result['moderator']} at {result['created_at']}; "
                   f"labels {result['labels']}")
 

@@ -25,9 +25,11 @@ from townsquare.feed.store_io import epoch_sql, fetch_arrays, fetch_rows, fetch_
 KINDS = ("view", "click", "dwell", "like", "reply", "repost", "bookmark", "share", "hide", "not_interested",
          "report", "rating")
 KIND = {k: i for i, k in enumerate(KINDS)}
-# rating: imported datasets' ratings and play counts (MovieLens, Last.fm), each a sign of interest, as
-# ``eval recommend`` counts them; without it the feed could not learn from those datasets at all
+# rating: imported datasets' ratings and play counts (MovieLens, Last.fm); without it the feed could not
+# learn from those datasets at all. One under LIKED_RATING (1-3 stars, 1-3 plays) is read as a view, so
+# that a 1-star film is never "because you liked".
 POSITIVE = np.array([KIND[k] for k in ("like", "reply", "repost", "bookmark", "share", "rating")])
+LIKED_RATING = 4
 NEGATIVE = np.array([KIND[k] for k in ("hide", "not_interested", "report")])
 # How much each kind says about interest in a post (and its author): the affinities and trending.
 AFFINITY = np.array([0.0, 0.3, 0.0, 1.0, 2.0, 1.5, 1.0, 1.5, -3.0, -3.0, -6.0, 0.5], dtype=np.float32)
@@ -215,7 +217,9 @@ class FeedIndex:
 
     def _load_interactions(self, conn: Connection, initial: bool = False) -> None:
         case = " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(KINDS))
-        sql = (f"SELECT id, user_id, post_id, CASE kind {case} END, {epoch_sql(self.store, 'created_at')} "
+        kind = (f"CASE WHEN kind = 'rating' AND value < {LIKED_RATING} THEN {KIND['view']} "
+                f"ELSE CASE kind {case} END END")
+        sql = (f"SELECT id, user_id, post_id, {kind}, {epoch_sql(self.store, 'created_at')} "
                f"FROM interactions WHERE id > :after{self._until('created_at')} ORDER BY id")
         params = {"after": self.max_interaction, **self._until_params()}
         iid, user, post, kind, at = fetch_arrays(conn, sql, params, 5)
