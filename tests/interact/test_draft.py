@@ -107,3 +107,28 @@ def test_sensitive_topics_get_no_draft_and_no_cheerful_rewrite(drafter):
         made = d.rewrite(grief, how)
         assert made.text == grief and made.source == "unchanged" and "sensitive topic" in made.reasons[0]
     assert d.rewrite(grief, "more_formal").text == grief  # nothing of its own added: allowed
+
+
+def test_self_harm_in_slang_euphemism_spelt_out_or_other_languages_gets_no_draft_and_help(drafter):
+    """Session 22's security pass: these were drafted cheerfully ("I want to unalive myself!", "kms honestly!")."""
+    d = drafter()
+    for prompt in ("i cant go on anymore, goodbye everyone", "thinking about unaliving myself tonight", "kms honestly",
+                   "je veux mourir", "Ich möchte mich umbringen", "thinking about s.u.i.c.i.d.e",
+                   "cutting myself again tonight", "i want to k.i.l.l myself tonight"):
+        made = d.draft("bo", prompt)
+        assert made.text == "" and any("crisis line" in r for r in made.reasons), (prompt, made)
+
+
+def test_violent_speech_is_found_through_spellings_meant_to_hide_it():
+    from townsquare.safety.rules import find_violent_speech
+
+    for text in ("k.i.l.l y.o.u.r.s.e.l.f, nobody likes you", "ｋｉｌｌ ｙｏｕｒｓｅｌｆ", "k i l l  y o u r s e l f",
+                 "kіll yourself", "kill\u200b yourself", "kill-yourself", "kill yo self", "go k*ll yourself",
+                 "unalive yourself", "KYS!!!", "i hope your family dies", "i wish you were dead",
+                 "I'm gonna find you and kill you", "I will murder your whole family", "watch your back",
+                 "Mexicans are animals", "they're vermin", "mátate", "ich bringe dich um", "убей себя"):
+        assert find_violent_speech(text), text
+    for text in ("This sourdough will kill me, it's so good", "we will beat them at chess next week",
+                 "hope you die laughing at this one", "my dogs are animals when the mailman comes",
+                 "Thanks!!! See you at the club", "we will kill it at the gig tonight", "Americans are great hosts"):
+        assert not find_violent_speech(text), text

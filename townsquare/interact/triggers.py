@@ -13,16 +13,25 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 
 from townsquare.errors import NotFoundError
+from townsquare.safety.rules import plain_reading
 from townsquare.storage.schema import edges
 
+# Read on ``rules.plain_reading`` (lowercase, apostrophes and accents dropped, "s.u.i.c.i.d.e" joined).
+# Self-harm in the words people use for it: slang ("unalive", "kms"), euphemism ("can't go on",
+# "goodbye everyone") and a few other languages (Spanish, French, German, Portuguese, Italian, Russian).
+SELF_HARM = re.compile(
+    r"\b(suicid\w*|self ?harm\w*|kill (myself|me)|kms|unaliv\w* (myself|me)|hurt(ing)? myself|cut(ting)? myself|"
+    r"end (my life|it all|it tonight)|want (it )?to (die|end)|dont want to (live|be here|wake up)|overdose|"
+    r"better off dead|no reason to live|cant (go on|do this anymore|take it anymore)|"
+    r"goodbye (everyone|world|all|forever)|"
+    r"quiero morir\w*|matarme|me quiero matar|je veux mourir|me suicider|me tuer|en finir|"
+    r"(mich )?umbringen|ich will sterben|nicht mehr leben|selbstmord|quero morrer|me matar|voglio morire|"
+    r"хочу умереть|покончить с собои|суицид\w*)\b")
 SENSITIVE = re.compile(
     r"\b(passed away|passing of|died|death|dying|funeral|grief|grieving|condolences|miscarriage|cancer|"
-    r"diagnos\w*|chemo\w*|terminal|hospital\w*|suicid\w*|self[- ]harm|kill (myself|me)|depress\w*|"
-    r"anxiety attack|panic attack|abuse\w*|assault\w*|rape\w*|divorce\w*|laid off|fired from|"
-    r"eviction|evicted|overdose\w*|rip|hurt (myself|me)|end (my life|it all)|want (it )?to (die|end)|"
-    r"don'?t want to (live|be here))\b", re.IGNORECASE)
-SELF_HARM = re.compile(r"\b(suicid\w*|self[- ]harm|kill (myself|me)|hurt myself|end (my life|it all)|"
-                       r"want (it )?to (die|end)|don'?t want to (live|be here)|overdose)\b", re.IGNORECASE)
+    r"diagnos\w*|chemo\w*|terminal|hospital\w*|depress\w*|anxiety attack|panic attack|abuse\w*|assault\w*|"
+    r"rape\w*|divorce\w*|laid off|fired from|eviction|evicted|rip|murio|fallecio|mort|gestorben|morreu|morto)\b|"
+    + SELF_HARM.pattern)
 SUPPORT = ("if you are thinking about hurting yourself, please talk to someone you trust now, or call your local "
            "emergency number or a crisis line")
 
@@ -30,10 +39,11 @@ SUPPORT = ("if you are thinking about hurting yourself, please talk to someone y
 def sensitive_reasons(text: str, what: str) -> list[str]:
     """Why townsquare does not write ``what`` ("this reply", "this post") about ``text`` itself: a
     sensitive topic, with where to find help when it reads as self-harm. Empty: go ahead."""
-    match = SENSITIVE.search(text)
+    plain = plain_reading(text)
+    match = SENSITIVE.search(plain)
     if match is None:
         return []
-    return [f"sensitive topic ('{match.group(0)}'): write {what} yourself"] + ([SUPPORT] if SELF_HARM.search(text) else [])
+    return [f"sensitive topic ('{match.group(0)}'): write {what} yourself"] + ([SUPPORT] if SELF_HARM.search(plain) else [])
 
 
 @dataclass(frozen=True)
