@@ -289,3 +289,16 @@ def test_a_later_user_record_changes_the_profile_and_frees_the_old_handle(store)
     with store.read() as conn:  # a new bio: the profile vector and the feed's checkpoint go, to be made again
         assert conn.execute(select(func.count()).select_from(user_vectors)).scalar() == 0
         assert conn.execute(select(func.count()).select_from(feed_user_state)).scalar() == 0
+
+
+def test_a_handle_that_differs_only_in_case_is_taken(store):
+    """'QA_B' beside 'qa_b' passed for them (session 22's security pass)."""
+    from townsquare.ingest.loader import Loader
+
+    Loader(store).load([UserRecord(id="u1", handle="qa_b"), UserRecord(id="u2", handle="other")])
+    with pytest.raises(InputError, match="handle 'QA_B' already belongs to user u1"):
+        Loader(store).load([UserRecord(id="u3", handle="QA_B")])
+    with pytest.raises(InputError, match="handle 'Qa_B' already belongs to user u1"):
+        Loader(store).load([UserRecord(id="u2", handle="Qa_B")])  # a rename, too
+    Loader(store).load([UserRecord(id="u1", handle="QA_b")])  # one's own handle in another case: a rename
+    assert store.find_user("u1")["handle"] == "QA_b" and store.find_user("qa_b")["external_id"] == "u1"

@@ -320,7 +320,18 @@ def test_delete_user_leaves_nothing_behind(store):
     report_post(store, "p4")
     decide_case(store, latest_case(store, store.find_post("p4")["id"])["id"], "ada", "allow")  # ada moderates
     assert [d["moderator"] for d in export_user(store, "ada")["decisions_made"]] == ["ada"]
-    assert delete_user(store, "ada")["decisions_unnamed"] == 1
+    from types import SimpleNamespace
+
+    from townsquare.interact.store_io import record_suggestions
+    from townsquare.storage.interact_schema import interact_suggestions
+
+    ada_said = store.find_post("p1")["text"]  # her reply, offered to someone else as a suggestion
+    record_suggestions(store, store.find_user("bob")["id"], store.find_post("p4")["id"],
+                       [SimpleNamespace(text=ada_said), SimpleNamespace(text="Nice!")])
+    counts = delete_user(store, "ada")
+    assert counts["decisions_unnamed"] == 1 and counts["suggestions_quoting_them"] == 1
+    with store.read() as conn:
+        assert conn.execute(select(interact_suggestions.c.text)).scalars().all() == ["Nice!"]
     with pytest.raises(NotFoundError):
         store.find_user("ada")
     # Every foreign key in the schema that points at users or posts: none points at ada's rows.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from townsquare.errors import InputError
 from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
@@ -147,10 +147,11 @@ class Loader:
         if known:
             self._change_users(conn, known, report)
         by_handle: dict[str, Located] = {}
-        taken = dict(conn.execute(select(users.c.handle, users.c.external_id).where(
-            users.c.handle.in_([i.record.handle for i in fresh.values()]))).all()) if fresh else {}
+        # handles are told apart without case: "QA_B" beside "qa_b" would pass for them
+        taken = {h.lower(): ext for h, ext in conn.execute(select(users.c.handle, users.c.external_id).where(
+            func.lower(users.c.handle).in_([i.record.handle.lower() for i in fresh.values()])))} if fresh else {}
         for ext, item in list(fresh.items()):
-            handle = item.record.handle
+            handle = item.record.handle.lower()
             other = by_handle.get(handle)
             if taken.get(handle) == ext:  # written by a concurrent import since the lookup above: already there
                 del fresh[ext]
@@ -159,7 +160,7 @@ class Loader:
             if handle in taken or other is not None:
                 owner = taken.get(handle) or f"{other.record.id} (line {other.line})"
                 del fresh[ext]
-                self._bad(report, InputError(f"handle {handle!r} already belongs to user {owner}",
+                self._bad(report, InputError(f"handle {item.record.handle!r} already belongs to user {owner}",
                                              source=item.source, line=item.line, field="handle"))
                 continue
             by_handle[handle] = item
@@ -197,8 +198,8 @@ class Loader:
                 report.existing["user"] += 1
                 continue
             if "handle" in new:
-                owner = conn.execute(select(users.c.external_id).where(users.c.handle == new["handle"],
-                                                                       users.c.id != key)).scalar()
+                owner = conn.execute(select(users.c.external_id).where(
+                    func.lower(users.c.handle) == new["handle"].lower(), users.c.id != key)).scalar()
                 if owner is not None:
                     self._bad(report, InputError(f"handle {new['handle']!r} already belongs to user {owner}",
                                                  source=item.source, line=item.line, field="handle"))

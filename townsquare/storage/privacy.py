@@ -27,6 +27,7 @@ import numpy as np
 from sqlalchemy import Connection, LargeBinary, Table, delete, or_, select, update
 
 from townsquare.storage.feed_schema import feed_steering
+from townsquare.storage.interact_schema import interact_suggestions
 from townsquare.storage.moderation_schema import moderation_decisions, moderation_scores
 from townsquare.storage.schema import (
     edges,
@@ -140,6 +141,11 @@ def delete_user(store: Store, ref: str | int) -> dict[str, int]:
             removed += conn.execute(delete(embedding_cache).where(
                 embedding_cache.c.text_hash.in_(hashes[start:start + 5000]))).rowcount
         counts["cached_embeddings"] = removed
+        # their replies, offered to others as suggestions, leave those users' suggestion history too
+        said = [t for t in texts if t]
+        counts["suggestions_quoting_them"] = sum(
+            conn.execute(delete(interact_suggestions).where(interact_suggestions.c.text.in_(said[start:start + 5000])))
+            .rowcount for start in range(0, len(said), 5000))
         # Posts, edges, vectors and every other row keyed to the user go by ON DELETE CASCADE.
         conn.execute(delete(posts).where(posts.c.author_id == uid))
         conn.execute(delete(users).where(users.c.id == uid))

@@ -261,6 +261,9 @@ class Store:
                 row = c.execute(_USER_BY_NAME, {"handle": ref.removeprefix("@"), "external_id": ref}).mappings().first()
                 if row is None and ref.isascii() and ref.isdigit() and _key_sized(int(ref)):  # "42" from a command line: an internal id
                     row = c.execute(_USER_BY_ID, {"id": int(ref)}).mappings().first()
+                if row is None:  # "qa_c2" for @QA_C2: handles are told apart without case
+                    row = c.execute(select(users).where(func.lower(users.c.handle) == ref.removeprefix("@").lower())
+                                    .limit(1)).mappings().first()
         if row is None:
             raise NotFoundError(f"no user {ref!r}: give a handle, an external id or an internal id")
         return dict(row)
