@@ -84,6 +84,8 @@ def test_repeated_interactions_are_not_duplicates(write):
         ),
         ('{"type": "interaction", "user": "u1", "post": "p1", "kind": "smile"}', "kind", "'like'"),
         ('{"type": "follow", "source": "u1", "target": "u1"}', None, "cannot follow themselves"),
+        ('{"type": "post", "id": "p9", "author": "u1", "text": "x", "quote_of": "p9"}', None, "cannot quote itself"),
+        ('{"type": "post", "id": "p9", "author": "u1", "text": "x", "repost_of": "p9"}', None, "cannot repost itself"),
         ('{"type": "post", "id": "p9", "author": "u1", "text": "x", "created_at": "0001-01-01T00:00:00+14:00"}',
          "created_at", "out of range in UTC"),
     ],

@@ -145,6 +145,8 @@ class PostRecord(Record):
             object.__setattr__(self, "mentions", sorted({m.lower() for m in MENTION.findall(self.text)}))
         if self.reply_to is not None and self.reply_to == self.id:
             raise ValueError("a post cannot reply to itself")
+        if self.id in (self.quote_of, self.repost_of):
+            raise ValueError(f"a post cannot {'quote' if self.quote_of == self.id else 'repost'} itself")
         return self
 
 

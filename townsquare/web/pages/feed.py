@@ -46,7 +46,7 @@ def home(
     )
 
 
-_POST_PAGE = re.compile(r"/posts/[^/?#\s]+")
+_POST_PAGE = re.compile(r"/posts/[^/?#\s\\][^?#\s\\]*")  # at:// ids keep their slashes; always this site
 
 
 @router.post("/act")
