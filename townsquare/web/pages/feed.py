@@ -68,7 +68,8 @@ def act(
         report_post(services.store, post)
     done, then = ACTIONS[kind]
     notice = f"{done} “{first_words(shown['text'], 40)}”: {then}."
-    back = back if _POST_PAGE.fullmatch(back) else "/home"  # a post page of this site, or the feed
+    on_site = _POST_PAGE.fullmatch(back) and not {".", ".."} & set(back.split("/"))
+    back = back if on_site else "/home"  # a post page of this site, or the feed
     return with_notice(request, back, notice)
 
 
