@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -586,6 +587,13 @@ def test_a_missing_policy_file_stops_the_feed_instead_of_serving_it_unmoderated(
     handle = app.state.services.store.find_user(1)["handle"]
     feed = client.get(f"/v1/users/{handle}/feed", headers={"authorization": f"Bearer {key}"})
     assert feed.status_code == 503 and "no-such-policy.toml not found" in feed.json()["error"]["message"]
+    # the file written at last: after RETRY_FEED_S the worker loads the feed again, and is ready
+    shutil.copy(Path(__file__).parents[2] / "townsquare" / "safety" / "default_policy.toml", tmp_path / "no-such-policy.toml")
+    app.state.services._feed_failed_at -= 60  # as if RETRY_FEED_S had passed
+    deadline = time.monotonic() + 120
+    while (answer := client.get("/readyz")).json()["status"] != "ready" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert answer.json()["status"] == "ready", answer.json()
 
 
 def test_many_cases_are_decided_in_one_request_all_or_none(tmp_path, demo_db):

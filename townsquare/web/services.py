@@ -21,6 +21,7 @@ from townsquare.web.limits import TokenBucketLimiter
 from townsquare.web.metrics import AppMetrics
 
 log = logging.getLogger(__name__)
+RETRY_FEED_S = 10.0  # after a failed feed load, /readyz says "failed" this long, then loads it again
 
 
 @dataclass
@@ -49,6 +50,7 @@ class WebServices:
         self._interact = self.interact_override
         self._feed_loader: threading.Thread | None = None
         self._feed_error: str | None = None
+        self._feed_failed_at = 0.0
         self._worker_load: WorkerLoad | None = None
         self._load_lock = threading.Lock()  # not ``_lock``: that one is held while the feed loads (minutes)
         self._text_embedder: Any = False  # not loaded yet (None: there is none)
@@ -93,8 +95,10 @@ class WebServices:
         if self._feed is not None:
             return "ready", None
         with self._lock:
-            if self._feed_error is not None:
+            if self._feed_error is not None and time.monotonic() - self._feed_failed_at < RETRY_FEED_S:
                 return "failed", self._feed_error
+            if self._feed_error is not None:  # what failed (a policy file mid-edit, the database) may be fixed now
+                self._feed_error, self._feed_loader = None, None
             if self._feed_loader is None:
                 self._feed_loader = threading.Thread(target=self._load_feed, name="feed-load", daemon=True)
                 self._feed_loader.start()
@@ -105,7 +109,7 @@ class WebServices:
             self.feed  # noqa: B018 - builds and keeps it
         except Exception as error:
             log.exception("the feed could not be built")
-            self._feed_error = f"{type(error).__name__}: {error}"
+            self._feed_error, self._feed_failed_at = f"{type(error).__name__}: {error}", time.monotonic()
 
     def _build_feed(self):
         from townsquare.feed import ForYouFeed
