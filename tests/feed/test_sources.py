@@ -541,3 +541,12 @@ def test_an_explanation_never_quotes_a_post_the_viewer_may_no_longer_see(world, 
                                          visibility="private")])
     feed.index.refresh(0)
     assert "SECRETLATER" not in json.dumps(feed.page("ada", now=now).to_dict())
+    zed = world.store.find_user("zed")["external_id"]
+    Loader(world.store).load([PostRecord(id=a, author=zed, text="x", visibility="public")])
+    feed.index.refresh(0)
+    assert "SECRETLATER" in json.dumps(feed.page("ada", now=now).to_dict())  # public again: named again
+    from townsquare.ingest.records import EdgeRecord
+
+    Loader(world.store).load([EdgeRecord(type="block", source=zed, target=world.store.find_user("ada")["external_id"])])
+    feed.index.refresh(0)
+    assert "SECRETLATER" not in json.dumps(feed.page("ada", now=now).to_dict())  # zed blocks ada since
