@@ -277,8 +277,8 @@ def read_policy_file(path: Path | None) -> tuple[PolicyFile, str]:
         text, source = (resources.files("townsquare.safety") / "default_policy.toml").read_text(), "built-in default"
     else:
         if not Path(path).is_file():
-            raise ConfigError(f"policy file {path} not found; give a TOML file (--policy or "
-                              "TOWNSQUARE_SAFETY_POLICY), or neither for the built-in default")
+            raise ConfigError(f"policy file {path} not found; give a TOML file (TOWNSQUARE_SAFETY_POLICY, or --policy "
+                              "where a command has it), or neither for the built-in default")
         try:  # utf-8-sig: a byte-order mark some editors write is read past
             text, source = Path(path).read_text(encoding="utf-8-sig"), str(path)
         except UnicodeDecodeError as error:
