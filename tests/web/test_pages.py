@@ -756,3 +756,19 @@ def test_a_notice_shows_only_when_this_site_sent_this_viewer_with_it(world):
     assert "Steering saved: less gardening" in page
     other = _signed_in(world, moderator=True)  # another session: the same link shows nothing
     assert "Steering saved: less gardening" not in other.get(moved.headers["location"]).text
+
+
+def test_a_form_sent_from_another_site_is_refused(world):
+    """Login CSRF: /signin took a sign-in posted by a page of another site (SameSite=Lax guards only the
+    forms sent with a session cookie)."""
+    world.client.cookies.clear()
+    handle = world.handles[0]
+    evil = world.client.post("/signin", data={"handle": handle}, headers={"Origin": "https://evil.example"},
+                             follow_redirects=False)
+    assert evil.status_code == 403 and "townsquare_session" not in evil.cookies
+    same = world.client.post("/signin", data={"handle": handle}, headers={"Origin": "http://testserver"},
+                             follow_redirects=False)
+    assert same.status_code == 303 and "townsquare_session" in same.cookies
+    api = world.client.post("/v1/users", json={"id": "csrf-1", "handle": "csrf_one"},
+                            headers={**world.auth(world.keys["ingest"]), "Origin": "https://app.example"})
+    assert api.status_code == 201  # the API is for other sites' servers and apps: keys, not cookies

@@ -11,6 +11,7 @@ import time
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -19,7 +20,7 @@ from starlette.datastructures import Headers
 
 from townsquare.settings import Settings
 from townsquare.web.config import WebConfig
-from townsquare.web.errors import error_body, install_error_handlers
+from townsquare.web.errors import API_PATHS, error_body, install_error_handlers
 from townsquare.web.schemas import ERROR_RESPONSES
 from townsquare.web.services import WebServices
 
@@ -45,7 +46,11 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         limit = self.services.config.max_body_bytes
-        length = Headers(scope=scope).get("content-length")
+        headers = Headers(scope=scope)
+        if scope["method"] == "POST" and _cross_site(scope, headers):
+            await _refuse(send, "a form of this site may only be sent from its own pages", status=403)
+            return
+        length = headers.get("content-length")
         if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > limit):
             await _refuse(send, f"the request body is over {limit} bytes; send less or split it")
             return
@@ -80,9 +85,19 @@ class RequestGuard:
             )
 
 
-async def _refuse(send, detail: str) -> None:
+def _cross_site(scope, headers: Headers) -> bool:
+    """A browser's POST to one of the web app's forms (not the API, whose keys are not cookies) from a page of
+    another site: login CSRF on /signin, and a second guard beside the session cookie's SameSite=Lax."""
+    origin = headers.get("origin")
+    if not origin or scope["path"].startswith(API_PATHS):
+        return False
+    hosts = {headers.get("host", ""), *headers.get("x-forwarded-host", "").split(",")}  # behind a proxy too
+    return origin == "null" or urlsplit(origin).netloc not in {h.strip() for h in hosts if h.strip()}
+
+
+async def _refuse(send, detail: str, status: int = 413) -> None:
     body = json.dumps(error_body(detail)).encode()
-    await send({"type": "http.response.start", "status": 413,
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
