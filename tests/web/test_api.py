@@ -512,7 +512,10 @@ def test_report_queue_decision_and_appeal(tmp_path, demo_db):
         json={"reason": "no"},
         headers=world.auth(world.user_session),
     )
-    assert bystander.status_code == 403
+    assert bystander.status_code == 404 and f"no moderation case {case['id']}" in bystander.text  # not theirs
+    unbound = world.client.post(f"/v1/moderation/cases/{case['id']}/appeal", json={"reason": "no"},
+                                headers=world.auth(world.keys["admin"]))
+    assert unbound.status_code == 403  # a key for no user may not appeal; it may know the case
     author_id = world.store.find_post(reported)["author_id"]
     with world.store.begin() as conn:  # once the reporter blocks the author, the case is one they cannot see
         conn.execute(edges.insert().values(source_id=world.store.find_user(reporter)["id"], target_id=author_id,

@@ -96,8 +96,8 @@ def decide_many(body: DecisionsCreate, principal: ModerateKey, services: Service
 
 @router.post("/moderation/cases/{case_id}/appeal", status_code=201)
 def appeal(case_id: CaseId, body: AppealCreate, principal: CurrentKey, services: Services) -> dict[str, int]:
-    """The author of the post appeals the decision on it. A case on a post the principal may not see answers
-    as a missing one, so its id tells a prober nothing."""
+    """The author of the post appeals the decision on it. A case about someone else's post answers as a missing
+    one, so its id tells a prober nothing (not even that the post was flagged)."""
     query = (
         select(posts.c.author_id)
         .join(moderation_cases, moderation_cases.c.post_id == posts.c.id)
@@ -107,8 +107,8 @@ def appeal(case_id: CaseId, body: AppealCreate, principal: CurrentKey, services:
         query = query.where(may_see(principal.user_id))
     with services.store.read() as conn:
         author = conn.execute(query).scalar()
-    if author is None:
-        raise HTTPException(404, f"no moderation case {case_id}")
+    if author is None or (principal.user_id is not None and principal.user_id != author):
+        raise HTTPException(404, f"no moderation case {case_id}")  # that a post was flagged is its author's to know
     if principal.user_id != author:
         raise HTTPException(403, "only the post's author may appeal, from their own session or key")
     return {"appeal": appeal_case(services.store, case_id, int(author), body.reason)}
