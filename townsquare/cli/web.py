@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from townsquare.cli import app, open_store, settings_of
+from townsquare.errors import NotFoundError
 
 out = Console()
 keys_app = typer.Typer(
@@ -94,7 +95,15 @@ def keys_list(
     """Every key: id, prefix, scopes, bound user, created and revoked times."""
     from townsquare.web.auth import KeyBook
 
-    rows = KeyBook(open_store(ctx)).list()
+    store = open_store(ctx)
+    rows = KeyBook(store).list()
+    handles = {}
+    for r in rows:  # the bound user by handle, as `keys create --user` takes them
+        if r["user_id"] is not None and r["user_id"] not in handles:
+            try:
+                handles[r["user_id"]] = "@" + store.find_user(int(r["user_id"]))["handle"]
+            except NotFoundError:
+                handles[r["user_id"]] = f"(deleted user {r['user_id']})"
     if as_json:
         out.print_json(json.dumps(rows))  # soft-wrapped: valid JSON at any terminal width
         return
@@ -105,7 +114,7 @@ def keys_list(
             r["prefix"],
             r["name"],
             ",".join(r["scopes"]),
-            str(r["user_id"] or ""),
+            handles.get(r["user_id"], ""),
             r["created_at"][:19],
             (r["revoked_at"] or "")[:19],
         )
