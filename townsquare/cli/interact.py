@@ -75,7 +75,10 @@ def draft(ctx: typer.Context, prompt: Annotated[str, typer.Argument(help="What t
 @app.command("rewrite")
 def rewrite(ctx: typer.Context, text: Annotated[str, typer.Argument(help="The draft to rewrite.")],
             how: Annotated[str, typer.Option("--how", help="shorter, warmer, more_formal or add_question.")],
-            no_generator: NoGen = False, as_json: JsonFlag = False) -> None:
+            no_generator: Annotated[bool, typer.Option(
+                "--no-generator", help="add_question asks a stock question instead of one the language model "
+                                       "writes (the other rewrites never use it).")] = False,
+            as_json: JsonFlag = False) -> None:
     """Rewrite a draft: shorter, warmer, more formal, or with a question."""
     store = open_store(ctx)
     _print(_interact(ctx, store, no_generator).drafter.rewrite(text, how), as_json)
