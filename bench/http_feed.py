@@ -64,11 +64,12 @@ def build_demo(folder: Path) -> str:
     url = f"sqlite:///{folder / 'townsquare.sqlite'}"
     store = Store.open(url)
     Loader(store).load(demo_records(end=datetime.now(UTC).replace(microsecond=0)))
-    embedder = get_embedder(Settings(data_dir=folder), cache=store)
+    settings = Settings(data_dir=folder, database_url=url)
+    embedder = get_embedder(settings, cache=store)
     embed_posts(store, embedder)
     embed_users(store, embedder)
     train_ranker(store, embedder.model_id)
-    CollaborativeModels.train(FeedIndex.load(store, None)).save(models_folder(folder, url))
+    CollaborativeModels.train(FeedIndex.load(store, None)).save(models_folder(settings))
     score_posts(store, unscored_posts(store))
     store.close()
     return url

@@ -480,13 +480,17 @@ def test_a_deleted_user_leaves_the_collaborative_models_and_workers_take_the_new
 
 def test_databases_that_share_a_data_folder_get_models_folders_of_their_own(tmp_path):
     from townsquare.feed.collaborative import models_folder
+    from townsquare.settings import Settings
 
-    one, two = (models_folder(tmp_path, f"sqlite:///{tmp_path / name}") for name in ("a.sqlite", "b.sqlite"))
+    def folder(url: str):
+        return models_folder(Settings(data_dir=tmp_path, database_url=url))
+
+    one, two = (folder(f"sqlite:///{tmp_path / name}") for name in ("a.sqlite", "b.sqlite"))
     assert one != two and one.parent == two.parent == tmp_path / "feed" / "collaborative"
-    assert models_folder(tmp_path, f"sqlite:///{tmp_path / 'x' / '..' / 'a.sqlite'}") == one
-    remote = models_folder(tmp_path, "postgresql://ts:secret@db.example:5432/town")
-    assert remote == models_folder(tmp_path, "postgresql://ts:other@db.example:5432/town")  # not by password
-    assert remote != models_folder(tmp_path, "postgresql://ts:secret@db.example:5432/town2")
+    assert folder(f"sqlite:///{tmp_path / 'x' / '..' / 'a.sqlite'}") == one
+    remote = folder("postgresql://ts:secret@db.example:5432/town")
+    assert remote == folder("postgresql://ts:other@db.example:5432/town")  # not by password
+    assert remote != folder("postgresql://ts:secret@db.example:5432/town2")
 
 
 def test_ratings_teach_the_collaborative_models(world, now):

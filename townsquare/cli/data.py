@@ -261,9 +261,7 @@ def user_delete(ctx: typer.Context, user: Annotated[str, typer.Argument(help="Ha
     from townsquare.feed.collaborative import forget_users, models_folder
 
     counts = delete_user(store, found["id"])
-    settings = settings_of(ctx)
-    counts["collaborative model versions"] = forget_users(
-        models_folder(settings.data_dir, settings.resolved_database_url), [found["id"]])
+    counts["collaborative model versions"] = forget_users(models_folder(settings_of(ctx)), [found["id"]])
     out.print(f"deleted @{found['handle']}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
 
 

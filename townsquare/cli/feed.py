@@ -26,8 +26,7 @@ AtOption = Annotated[str | None, typer.Option(
 def _models_dir(ctx: typer.Context):
     from townsquare.feed.collaborative import models_folder
 
-    settings = settings_of(ctx)
-    return models_folder(settings.data_dir, settings.resolved_database_url)
+    return models_folder(settings_of(ctx))
 
 
 def _embedder(ctx: typer.Context, store):

@@ -97,6 +97,9 @@ def keys_list(
 
     store = open_store(ctx)
     rows = KeyBook(store).list()
+    if as_json:
+        out.print_json(json.dumps(rows))  # soft-wrapped: valid JSON at any terminal width
+        return
     handles = {}
     for r in rows:  # the bound user by handle, as `keys create --user` takes them
         if r["user_id"] is not None and r["user_id"] not in handles:
@@ -104,9 +107,6 @@ def keys_list(
                 handles[r["user_id"]] = "@" + store.find_user(int(r["user_id"]))["handle"]
             except NotFoundError:
                 handles[r["user_id"]] = f"(deleted user {r['user_id']})"
-    if as_json:
-        out.print_json(json.dumps(rows))  # soft-wrapped: valid JSON at any terminal width
-        return
     table = Table("id", "prefix", "name", "scopes", "user", "created", "revoked")
     for r in rows:
         table.add_row(

@@ -26,17 +26,17 @@ from townsquare.recommenders import ALSRecommender, ItemKNNRecommender, Recommen
 KEEP_VERSIONS = 2  # the newest versions kept in a folder: the one served, and the one before it
 
 
-def models_folder(data_dir: Path, database_url: str) -> Path:
-    """Where one database's collaborative models live: ``DATA_DIR/feed/collaborative/<database>``, named by
-    the database's file or server and name (never its password), so that databases that share a data
-    folder never serve each other's models (their post ids mean different posts)."""
-    url = make_url(database_url)
+def models_folder(settings) -> Path:
+    """Where the collaborative models of ``settings``' database live: ``DATA_DIR/feed/collaborative/<database>``,
+    named by the database's file or server and name (never its password), so that databases that share a
+    data folder never serve each other's models (their post ids mean different posts)."""
+    url = make_url(settings.resolved_database_url)
     if url.get_backend_name() == "sqlite":
         where = str(Path(url.database or "").resolve())
     else:
         where = f"{url.host}:{url.port}/{url.database}"
     digest = hashlib.sha1(where.encode(), usedforsecurity=False).hexdigest()[:12]
-    return Path(data_dir) / "feed" / "collaborative" / f"{url.get_backend_name()}-{digest}"
+    return Path(settings.data_dir) / "feed" / "collaborative" / f"{url.get_backend_name()}-{digest}"
 
 
 def forget_users(folder: Path, user_ids: Sequence[int]) -> int:

@@ -123,7 +123,7 @@ class WebServices:
             model=model,
             embedder=embedder,
             moderation=moderation,
-            models_dir=models_folder(self.settings.data_dir, self.settings.resolved_database_url),
+            models_dir=models_folder(self.settings),
         )
 
     def text_embedder(self):

@@ -59,12 +59,10 @@ def _only_posts_they_may_see(store, user_id: int, records) -> None:
     if not named:
         return
     refs = sorted({ref for *_, ref in named})
-    with store.read() as conn:
-        stored = set(conn.execute(select(posts.c.external_id).where(posts.c.external_id.in_(refs))).scalars())
-        seen = set(conn.execute(select(posts.c.external_id).where(
-            posts.c.external_id.in_(refs), may_see(user_id))).scalars())
+    with store.read() as conn:  # each stored one, and whether the user may see it
+        seen = dict(conn.execute(select(posts.c.external_id, may_see(user_id)).where(posts.c.external_id.in_(refs))).all())
     for at, record, name, ref in named:
-        if ref in stored and ref not in seen:
+        if ref in seen and not seen[ref]:
             message = (f"unknown post {ref!r}" if name == "post" else f"post {record.id!r} refers to unknown post {ref!r}")
             raise InputError(message, source="request", line=at + 1, field=name)
 

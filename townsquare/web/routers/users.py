@@ -48,7 +48,5 @@ def remove(user: UserRef, principal: CurrentKey, services: Services) -> dict[str
     from townsquare.feed.collaborative import forget_users, models_folder
 
     counts = delete_user(services.store, int(row["id"]))
-    settings = services.settings
-    counts["collaborative model versions"] = forget_users(
-        models_folder(settings.data_dir, settings.resolved_database_url), [int(row["id"])])
+    counts["collaborative model versions"] = forget_users(models_folder(services.settings), [int(row["id"])])
     return counts
