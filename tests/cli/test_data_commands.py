@@ -120,6 +120,17 @@ def test_import_table_with_mapping(run, db, tmp_path):
     assert db().counts()["interactions.like"] == 2
 
 
+@pytest.mark.parametrize(("option", "value"), [("--kind", "likes"), ("--interaction", "fav"), ("--edge", "friend")])
+def test_import_table_names_the_option_whose_value_is_unknown(run, db, tmp_path, option, value):
+    table = tmp_path / "likes.csv"
+    table.write_text("who,what\nu1,p2\n", encoding="utf-8")
+    args = {"--kind": "interactions", "--interaction": "like", "--edge": "follow", option: value}
+    result = run("import", "table", str(table), *[part for pair in args.items() for part in pair],
+                 "--map", "user=who,item=what")
+    assert result.exit_code == 2 and f"Invalid value for '{option}'" in result.output, result.output
+    assert db().counts()["users"] == 0
+
+
 def test_a_table_of_likes_needs_no_classifiers(run, db, tmp_path, monkeypatch):
     """Interactions and edges add no posts: the import neither loads the policy nor scores anything."""
     run("import", "jsonl", str(write_jsonl(tmp_path / "world.jsonl", WORLD)))

@@ -126,9 +126,13 @@ def test_violent_speech_is_found_through_spellings_meant_to_hide_it():
                  "kіll yourself", "kill\u200b yourself", "kill-yourself", "kill yo self", "go k*ll yourself",
                  "unalive yourself", "KYS!!!", "i hope your family dies", "i wish you were dead",
                  "I'm gonna find you and kill you", "I will murder your whole family", "watch your back",
-                 "Mexicans are animals", "they're vermin", "mátate", "ich bringe dich um", "убей себя"):
+                 "Mexicans are animals", "they're vermin", "mátate", "ich bringe dich um", "убей себя",
+                 "go hurt yourself", "you should just cut yourself", "men are trash"):
         assert find_violent_speech(text), text
     for text in ("This sourdough will kill me, it's so good", "we will beat them at chess next week",
                  "hope you die laughing at this one", "my dogs are animals when the mailman comes",
-                 "Thanks!!! See you at the club", "we will kill it at the gig tonight", "Americans are great hosts"):
+                 "Thanks!!! See you at the club", "we will kill it at the gig tonight", "Americans are great hosts",
+                 # a caring question, an idiom, a report, a rebuttal (false positives on TweetEval, session 23)
+                 "Did you hurt yourself?", "You shoot yourself in the foot real well",
+                 "they didn't hurt themselves or anyone else", "not all men are trash"):
         assert not find_violent_speech(text), text

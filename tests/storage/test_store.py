@@ -51,6 +51,21 @@ def test_migrate_is_idempotent(store):
     assert store.schema_revision() == before
 
 
+def test_a_handle_looked_up_without_case_reads_an_index_not_the_table(store):
+    """The loader's and ``find_user``'s ``lower(handle)`` lookups use ix_users_handle_lower (migration 0012)."""
+    Loader(store).load([UserRecord(id="u1", handle="Ada")], source="t")
+    assert store.find_user("ada")["external_id"] == "u1"
+    query = select(users.c.id).where(func.lower(users.c.handle) == "ada")
+    with store.engine.connect() as conn:
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a table this small is read whole otherwise
+            plan = " ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}"))
+        else:
+            plan = " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "ix_users_handle_lower" in plan, plan
+
+
 def test_load_counts_threads_and_tags(store):
     report = Loader(store).load(small_world(), source="world.jsonl")
     assert report.inserted == {"user": 3, "post": 4, "edge": 2, "interaction": 3}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -22,8 +23,19 @@ from rich.table import Table
 
 from townsquare.cli import app, open_store, settings_of
 from townsquare.errors import check_writable_file
+from townsquare.ingest.records import EdgeKind, InteractionKind
 
 out = Console()
+
+
+class TableKind(StrEnum):
+    """What the rows of ``import table`` are."""
+
+    interactions = "interactions"
+    edges = "edges"
+    items = "items"
+
+
 import_app = typer.Typer(help="Import users, posts, follows and interactions, or labelled text.",
                          no_args_is_help=True)
 user_app = typer.Typer(help="A user's data on request: export or delete.", no_args_is_help=True)
@@ -151,12 +163,13 @@ def import_jsonl(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="
 def import_table(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV or TSV file.")],
-    kind: Annotated[str, typer.Option(help="What the rows are: interactions, edges or items.")],
+    kind: Annotated[TableKind, typer.Option(help="What the rows are.")],
     mapping: Annotated[str, typer.Option("--map", help=(
         "Columns by header name or 0-based position. interactions: user,item[,value][,timestamp]; "
         "edges: source,target[,timestamp]; items: id,text[,timestamp]. E.g. user=0,item=1,value=2"))],
-    interaction: Annotated[str, typer.Option(help="Interaction kind of every row (interactions).")] = "rating",
-    edge: Annotated[str, typer.Option(help="Edge kind of every row: follow, block or mute (edges).")] = "follow",
+    interaction: Annotated[InteractionKind, typer.Option(help="Interaction kind of every row (interactions).")] = (
+        InteractionKind.rating),
+    edge: Annotated[EdgeKind, typer.Option(help="Edge kind of every row (edges).")] = EdgeKind.follow,
     author: Annotated[str, typer.Option(help="External id of the catalogue user who authors items.")] = "catalog",
     delimiter: Annotated[str | None, typer.Option(help="Field separator (default from the extension).")] = None,
     no_header: Annotated[bool, typer.Option("--no-header", help="The file has no header row.")] = False,
@@ -169,21 +182,18 @@ def import_table(
 ) -> None:
     """Import interactions, edges or items from a CSV/TSV file with a column mapping; then embed what is new
     and score new posts for moderation (unless --load-only)."""
-    from townsquare.errors import InputError
     from townsquare.ingest import tabular
 
-    moderation = _Moderation(ctx, load_only, adds_posts=kind == "items")
+    moderation = _Moderation(ctx, load_only, adds_posts=kind == TableKind.items)
     errors: list = []
     on_error = errors.append if skip_bad else None
     common = {"on_error": on_error, "delimiter": delimiter, "header": not no_header, "located": True}
-    if kind == "interactions":
+    if kind == TableKind.interactions:
         records = tabular.read_interactions_table(file, mapping, kind=interaction, with_users=new_users, **common)
-    elif kind == "edges":
+    elif kind == TableKind.edges:
         records = tabular.read_edges_table(file, mapping, kind=edge, with_users=new_users, **common)
-    elif kind == "items":
-        records = tabular.read_items_table(file, mapping, author=author, **common)
     else:
-        raise InputError(f"unknown --kind {kind!r}: use interactions, edges or items", field="kind")
+        records = tabular.read_items_table(file, mapping, author=author, **common)
     _prepare_new(ctx, _load(ctx, records, str(file), skip_bad, report, errors, bulk), moderation)
 
 

@@ -167,8 +167,11 @@ _HARM = r"(?:kill|murder|shoot|stab|strangle|rape|hurt|bomb|behead|beat up)"
 _SELF = r"(?:yo)?(?:ur|u)?\s*sel(?:f|ves)"
 VIOLENT_SPEECH = {
     "incitement to self-harm": re.compile(
-        rf"\b(?:kil+|hang|shoot|off|end|hurt|cut|starve|unalive|neck|delete)\s*{_SELF}\b|\bk\s?y\s?s\b|"
-        r"\b(?:kill|hang|hurt) (?:herself|himself|themselves)\b|\bdrink bleach\b|"
+        rf"\b(?:kil+|hang|off|end|unalive|neck|delete)\s*{_SELF}\b|\bk\s?y\s?s\b|"
+        # "did you hurt yourself?", "you shoot yourself in the foot": these verbs only when urged
+        rf"\b(?:go|should|just|please|pls|plz|better|need to|needs to|ought to|deserves? to|why dont (?:you|u))\s+"
+        rf"(?:\w+\s+)?(?:hurt|cut|starve|shoot|burn)\s*{_SELF}\b(?! in the foot)|"
+        r"\b(?:kill|hang) (?:herself|himself|themselves)\b|\bdrink bleach\b|"
         r"\b(?:should|go|just|please|better|deserves? to)\s+(?:\w+\s+)?(?:die|drop dead|jump off)\b(?! laughing)|"
         r"\b(?:matate|suicidate|tue toi|bring dich um|ammazzati|se mata|убеи себя|сдохни)\b"),
     "death wish": re.compile(
@@ -182,7 +185,7 @@ VIOLENT_SPEECH = {
         r"\b(?:te voy a matar|je vais te tuer|ich bringe dich um|ti ammazzo|vou te matar|убью тебя)\b"),
     "dehumanising": re.compile(
         r"\b(?:sub-?humans?|untermensch)\b|"
-        rf"\b(?:{_GROUP}\s+(?:are|is)|theyre)\s+(?:(?:just|all|nothing but|nothing more than|no better than|like|subhuman)\s+)*"
+        rf"(?<!\bnot )(?<!\bnot all )\b(?:{_GROUP}\s+(?:are|is)|theyre)\s+(?:(?:just|all|nothing but|nothing more than|no better than|like|subhuman)\s+)*"
         r"(?:animals|rats|pigs|savages|apes|vermin|cockroaches|parasites|a plague|a disease|filth|trash|garbage|"
         r"property)\b|\bgo back (?:to|where) (?:your (?:own )?country|you came from)"),
 }

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -103,6 +104,9 @@ users = Table(
     Column("interests", JSON, nullable=False, default=list),
     Column("created_at", UTCDateTime, nullable=False, default=_now),
 )
+# Handles are told apart without case (the loader refuses "Ada" beside "ada", a lookup of "ada" finds "Ada"):
+# without this index each such lookup read the whole table, 0.46 s at a million users.
+Index("ix_users_handle_lower", func.lower(users.c.handle))
 
 posts = Table(
     "posts", metadata,
