@@ -19,6 +19,26 @@ def test_suggestions_differ_in_intent_and_never_repeat(make_suggester, community
     assert all(s.id is not None for s in result.items)
 
 
+def test_a_suggestion_from_the_bank_names_the_reply_it_came_from(make_suggester, community):
+    """So that it leaves with that reply (or its author), however the user's voice restyled it."""
+    from sqlalchemy import select
+
+    from townsquare.ingest.loader import Loader
+    from townsquare.ingest.records import PostRecord
+    from townsquare.storage.interact_schema import interact_suggestions as s
+    from townsquare.storage.schema import posts
+
+    Loader(community).load([PostRecord(id="c9", author="cy", text="Day three with the Sicilian and it still beats "
+                                                                     "me every game. Any tips? #chess")])
+    result = make_suggester().suggest("c9", "ana")  # eve's reply under c4 fits this one
+    assert any(item.source == "bank" for item in result.items), result.items
+    with community.read() as conn:
+        rows = conn.execute(select(s.c.source, s.c.quoted_post_id, posts.c.reply_to_id).select_from(
+            s.outerjoin(posts, posts.c.id == s.c.quoted_post_id)).where(s.c.id.in_([i.id for i in result.items])))
+        for source, quoted, reply_to in rows:
+            assert (quoted is not None and reply_to is not None) if source == "bank" else quoted is None
+
+
 def test_bank_reply_with_phone_number_is_never_offered(make_suggester, community, embedder):
     bank = ResponseBank.from_store(community, embedder)
     assert "What flour did you use?" in {e.reply for e in bank.entries}

@@ -201,17 +201,48 @@ def test_migration_0011_keeps_every_row_index_and_trigger_of_a_filled_sqlite_dat
         before = {t: conn.execute(sql(f"SELECT count(*) FROM {t}")).scalar() for t in ("users", "posts", "interactions")}
         schema = conn.execute(sql("SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger') "
                                   "ORDER BY name")).all()
-    old.migrate()
+    old.migrate("0011")
     with old.read() as conn:
         assert {t: conn.execute(sql(f"SELECT count(*) FROM {t}")).scalar() for t in before} == before
         assert conn.execute(sql("SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger') "
                                 "ORDER BY name")).all() == schema
         assert "AUTOINCREMENT" in conn.execute(sql("SELECT sql FROM sqlite_master WHERE name = 'posts'")).scalar()
         assert conn.execute(sql("PRAGMA foreign_keys")).scalar() == 1  # on again for everything after
+    old.migrate()  # the code of today needs today's schema
     delete_user(old, "ada")  # the cascades and the feed's trigger still work on the rebuilt tables
     with old.read() as conn:
         assert conn.execute(sql("SELECT count(*) FROM posts")).scalar() == before["posts"] - 2
         assert conn.execute(sql("SELECT count(*) FROM feed_post_changes")).scalar() >= 2
+    old.close()
+
+
+def test_migration_0013_gives_suggestions_their_quoted_post_and_keeps_the_rest(tmp_path):
+    from sqlalchemy import text as sql
+
+    from townsquare.interact.store_io import record_suggestions
+    from townsquare.interact.suggest import Suggestion
+
+    old = Store.open(f"sqlite:///{tmp_path / 'old.sqlite'}", migrate=False)
+    old.migrate("0012")
+    Loader(old).load(small_world())
+    bob, p1 = old.find_user("bob")["id"], old.find_post("p1")["id"]
+    with old.begin() as conn:
+        conn.execute(sql("INSERT INTO interact_suggestions (user_id, post_id, kind, text, intent, source, score, "
+                         "created_at) VALUES (:u, :p, 'reply', 'an old one', '', 'bank', 0.5, '2026-01-01')"),
+                     {"u": bob, "p": p1})
+        schema = set(conn.execute(sql("SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger')")))
+    old.migrate()
+    with old.read() as conn:
+        assert conn.execute(sql("SELECT text, quoted_post_id FROM interact_suggestions")).all() == [("an old one", None)]
+        now = set(conn.execute(sql("SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger')")))
+        assert now == schema | {("index", "ix_interact_suggestions_quoted_post")}
+        assert "AUTOINCREMENT" in conn.execute(sql("SELECT sql FROM sqlite_master "
+                                                    "WHERE name = 'interact_suggestions'")).scalar()
+    p3 = old.find_post("p3")["id"]  # ada's reply, offered to bob as a suggestion
+    record_suggestions(old, bob, p1, [Suggestion("the Sicilian!", "comment", "bank", 0.4)], quotes=[p3])
+    delete_user(old, "ada")  # the quoted reply goes with its author, and the suggestion with it
+    with old.read() as conn:
+        assert conn.execute(sql("SELECT count(*) FROM interact_suggestions")).scalar() == 0
     old.close()
 
 
@@ -316,6 +347,23 @@ def test_export_user_has_everything_about_them(store):
     json.dumps(data)  # plain JSON
 
 
+def test_an_erased_post_leaves_the_suggestions_made_from_it(store):
+    from types import SimpleNamespace
+
+    from townsquare.interact.store_io import record_suggestions
+    from townsquare.storage.interact_schema import interact_suggestions
+    from townsquare.storage.privacy import erase_posts
+
+    Loader(store).load(small_world())
+    p3 = store.find_post("p3")["id"]
+    record_suggestions(store, store.find_user("cy")["id"], store.find_post("p4")["id"],
+                       [SimpleNamespace(text="the sicilian!! 😊"), SimpleNamespace(text="Nice!")], quotes=[p3, None])
+    with store.begin() as conn:
+        assert erase_posts(conn, [p3]) == 1
+    with store.read() as conn:
+        assert conn.execute(select(interact_suggestions.c.text)).scalars().all() == ["Nice!"]
+
+
 def test_delete_user_leaves_nothing_behind(store):
     Loader(store).load(small_world())
     ada = store.find_user("ada")
@@ -342,9 +390,11 @@ def test_delete_user_leaves_nothing_behind(store):
 
     ada_said = store.find_post("p1")["text"]  # her reply, offered to someone else as a suggestion
     record_suggestions(store, store.find_user("bob")["id"], store.find_post("p4")["id"],
-                       [SimpleNamespace(text=ada_said), SimpleNamespace(text="Nice!")])
+                       [SimpleNamespace(text=ada_said), SimpleNamespace(text="Nice!"),
+                        SimpleNamespace(text="the sicilian 😊")],  # her other reply as bob's voice styled it
+                       quotes=[None, None, store.find_post("p3")["id"]])
     counts = delete_user(store, "ada")
-    assert counts["decisions_unnamed"] == 1 and counts["suggestions_quoting_them"] == 1
+    assert counts["decisions_unnamed"] == 1 and counts["suggestions_quoting_them"] == 2
     with store.read() as conn:
         assert conn.execute(select(interact_suggestions.c.text)).scalars().all() == ["Nice!"]
     with pytest.raises(NotFoundError):

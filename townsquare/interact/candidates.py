@@ -47,6 +47,7 @@ class Candidate:
     score: float = 0.0
     prior: float = 0.0  # added to the scorer's score (bank weight)
     why: str = ""
+    quotes: int | None = None  # the post whose text this is (a reply from the store), so that it leaves with it
 
 
 def intent_of(text: str) -> str:
@@ -91,7 +92,7 @@ class BankSource:
             hits = [(e, sim) for e, sim in hits if e.post_id is None or e.post_id in shown]
         return [Candidate(e.reply, "bank", intent_of(e.reply), prior=0.1 * np.log(max(e.weight, 0.1)),
                           why=f"{'reply' if e.origin == 'reply' else 'a reply people picked'} to a similar post "
-                              f"({sim:.2f})") for e, sim in hits[:self.k]]
+                              f"({sim:.2f})", quotes=e.post_id) for e, sim in hits[:self.k]]
 
     def _still_shown(self, post_ids: list[int]) -> set[int]:
         from sqlalchemy import select

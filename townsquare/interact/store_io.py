@@ -46,15 +46,18 @@ def user_texts(store, user_id: int, limit: int = 200) -> list[str]:
             .order_by(posts.c.created_at.desc()).limit(limit)).scalars())
 
 
-def record_suggestions(store, user_id: int, post_id: int | None, items: Sequence, kind: str = "reply") -> list[int]:
-    """One row per shown suggestion; returns their ids (for feedback)."""
+def record_suggestions(store, user_id: int, post_id: int | None, items: Sequence, kind: str = "reply",
+                       quotes: Sequence[int | None] = ()) -> list[int]:
+    """One row per shown suggestion; returns their ids (for feedback). ``quotes[i]``: the post whose text item i
+    is, styled or not (a reply from the store); the row goes when that post is deleted or erased."""
     ids = []
+    quoted = list(quotes) or [None] * len(items)
     with store.begin() as conn:
-        for item in items:
+        for item, quote in zip(items, quoted, strict=True):
             result = conn.execute(insert(interact_suggestions).values(
                 user_id=user_id, post_id=post_id, kind=kind, text=item.text, intent=getattr(item, "intent", ""),
                 source=getattr(item, "source", ""), score=float(getattr(item, "score", 0.0)),
-                created_at=datetime.now(UTC)))
+                created_at=datetime.now(UTC), quoted_post_id=quote))
             ids.append(int(result.inserted_primary_key[0]))
     return ids
 

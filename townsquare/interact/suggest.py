@@ -119,7 +119,7 @@ class ReplySuggester:
         picked = self._select(candidates, vectors, order, voice, post["text"], out.reasons)
         out.items = [Suggestion(c.text, c.intent, c.source, round(c.score, 4), why=c.why) for c in picked]
         if self.record and out.items:
-            ids = record_suggestions(self.store, user["id"], post["id"], out.items)
+            ids = record_suggestions(self.store, user["id"], post["id"], out.items, quotes=[c.quotes for c in picked])
             for item, sid in zip(out.items, ids):
                 item.id = sid
         return out
@@ -192,7 +192,7 @@ class ReplySuggester:
 
         def take(i: int) -> None:
             c = candidates[i]
-            chosen.append(Candidate(styled[i], c.source, c.intent, c.score, why=c.why))
+            chosen.append(Candidate(styled[i], c.source, c.intent, c.score, why=c.why, quotes=c.quotes))
             chosen_vecs.append(vectors[i])
             used.add(i)
 

@@ -36,8 +36,11 @@ interact_suggestions = Table(
     Column("outcome", String(8)),
     Column("final_text", Text),
     Column("outcome_at", UTCDateTime),
+    # the post whose text the suggestion is (a reply from the store, styled or not): it leaves with that post
+    Column("quoted_post_id", Key, ForeignKey("posts.id", ondelete="CASCADE")),
     CheckConstraint("kind IN ('reply', 'draft')", name="kind"),
     CheckConstraint("outcome IS NULL OR outcome IN ('picked', 'edited', 'ignored')", name="outcome"),
     Index("ix_interact_suggestions_post", "post_id"),
     Index("ix_interact_suggestions_user", "user_id", "created_at"),
+    Index("ix_interact_suggestions_quoted_post", "quoted_post_id"),
 )

@@ -125,7 +125,8 @@ def delete_user(store: Store, ref: str | int) -> dict[str, int]:
     user = store.find_user(ref)
     uid = user["id"]
     with store.begin() as conn:
-        texts = conn.execute(select(posts.c.text).where(posts.c.author_id == uid)).scalars().all()
+        mine = conn.execute(select(posts.c.id, posts.c.text).where(posts.c.author_id == uid)).all()
+        texts = [r.text for r in mine]
         phrases = conn.execute(select(feed_steering.c.phrase).where(feed_steering.c.user_id == uid)).scalars().all()
         counts = {
             "posts": len(texts),
@@ -142,10 +143,7 @@ def delete_user(store: Store, ref: str | int) -> dict[str, int]:
                 embedding_cache.c.text_hash.in_(hashes[start:start + 5000]))).rowcount
         counts["cached_embeddings"] = removed
         # their replies, offered to others as suggestions, leave those users' suggestion history too
-        said = [t for t in texts if t]
-        counts["suggestions_quoting_them"] = sum(
-            conn.execute(delete(interact_suggestions).where(interact_suggestions.c.text.in_(said[start:start + 5000])))
-            .rowcount for start in range(0, len(said), 5000))
+        counts["suggestions_quoting_them"] = _forget_suggestions_quoting(conn, [r.id for r in mine], texts)
         # Posts, edges, vectors and every other row keyed to the user go by ON DELETE CASCADE.
         conn.execute(delete(posts).where(posts.c.author_id == uid))
         conn.execute(delete(users).where(users.c.id == uid))
@@ -164,4 +162,17 @@ def erase_posts(conn: Connection, post_ids: list[int]) -> int:
     conn.execute(delete(post_vectors).where(post_vectors.c.post_id.in_(ids)))
     conn.execute(delete(moderation_scores).where(moderation_scores.c.post_id.in_(ids)))
     conn.execute(delete(embedding_cache).where(embedding_cache.c.text_hash.in_([text_hash(r.text) for r in rows])))
+    _forget_suggestions_quoting(conn, ids, [r.text for r in rows])
     return len(ids)
+
+
+def _forget_suggestions_quoting(conn: Connection, post_ids: list[int], texts: list[str]) -> int:
+    """Remove the reply suggestions made from these posts: those that name one as their source, styled or not,
+    and, for rows from before suggestions named it (migration 0013), those whose text is exactly one of
+    ``texts``. Returns how many."""
+    s = interact_suggestions
+    said = [t for t in texts if t]
+    removed = sum(conn.execute(delete(s).where(s.c.quoted_post_id.in_(post_ids[i:i + 5000]))).rowcount
+                  for i in range(0, len(post_ids), 5000))
+    return removed + sum(conn.execute(delete(s).where(s.c.text.in_(said[i:i + 5000]))).rowcount
+                         for i in range(0, len(said), 5000))
