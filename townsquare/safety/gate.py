@@ -7,7 +7,8 @@ applies decisions to feed candidates (anything with ``post_id`` and ``scale(fact
 detail)``, such as ``townsquare.feed.candidates.Candidate``) and returns what it kept and what it
 removed, each with its reasons. ``ReplySafetyCheck`` scores drafted replies and drops the ones
 the policy would act on, so that townsquare never suggests what it would itself demote or hide,
-and the ones with threats, incitement to self-harm, death wishes or dehumanising language.
+and the ones with threats, incitement to self-harm, death wishes, violence wished on someone or
+dehumanising language.
 """
 
 from __future__ import annotations

@@ -164,6 +164,11 @@ _GROUP = (r"(?:you people|these people|those people|they|(?:all |the |these |tho
           r"foreigners|muslims|jews|christians|hindus|sikhs|blacks|whites|asians|latinos|gays|lesbians|trans people|"
           r"women|men|liberals|conservatives|democrats|republicans|\w+ans|\w+ese|\w+ish))")
 _HARM = r"(?:kill|murder|shoot|stab|strangle|rape|hurt|bomb|behead|beat up)"
+_PLACE = (r"(?:the |a |this |that |his |her |their |your |ur |my |our )?(?:\w+ )?(?:school|class|campus|church|mosque|"
+          r"synagogue|temple|office|mall|store|shop|concert|party|building|house|home|place|station|airport|hospital|"
+          r"rally|parade|stadium|club|bar|work|embassy|car)")
+_ATTACK = rf"(?:shoot up|bomb|blow up|firebomb|torch|set fire to|burn down) {_PLACE}|burn {_PLACE} down"
+_VIOLENCE = r"(?:raped|killed|murdered|shot|stabbed|hanged|hung|lynched|tortured|beaten|executed|gassed)"
 _SELF = r"(?:yo)?(?:ur|u)?\s*sel(?:f|ves)"
 VIOLENT_SPEECH = {
     "incitement to self-harm": re.compile(
@@ -177,10 +182,14 @@ VIOLENT_SPEECH = {
     "death wish": re.compile(
         rf"\b(?:hope|wish)\s+(?:that\s+)?{_PEOPLE}\s+(?:\w+\s+)?(?:die|dies|get killed|gets killed|burns?|rots?)\b"
         r"(?!\s+(?:laughing|of laughter|happy|down|out|off))|\b(?:wish|hope) (?:you|u) (?:were|was) dead\b|"
-        r"\b(?:die|burn|rot) in (?:a fire|a hole|hell)\b|\bdrop dead\b|\bojala te mueras\b"),
+        r"\b(?:die|burn|rot) in (?:a fire|a hole|hell)\b|\bdrop dead\b|\bojala te mueras\b|"
+        rf"\b(?:hope|wish)\s+(?:that\s+)?{_PEOPLE}\s+(?:\w+\s+){{0,2}}(?:gets?|catch(?:es)?)\s+(?:cancer|aids|ebola)\b"),
+    "wishing violence": re.compile(
+        rf"\b(?:{_PEOPLE}|{_GROUP})\s+(?:all\s+|both\s+|really\s+|just\s+)?(?:deserves?|should|ought to|needs? to|must)\s+(?:\w+\s+)?(?:to )?be {_VIOLENCE}\b(?! (?:by|in) (?:a|the) "
+        r"(?:game|match|debate|election|polls?|reviews?))"),
     "threat": re.compile(
         r"\b(?:i|ill|i will|im|im going to|im gonna|i am going to|we|well|we will|were going to|gonna)\s+"
-        rf"(?:\w+\s+){{0,4}}(?:{_HARM}\s+{_PEOPLE}|beat\s+{_PEOPLE}\s+(?:up|to death|senseless))\b|"
+        rf"(?:\w+\s+){{0,4}}(?:{_HARM}\s+{_PEOPLE}|beat\s+{_PEOPLE}\s+(?:up|to death|senseless)|{_ATTACK})\b|"
         r"\b(?:you|u)(?:re| are) (?:going to|gonna) die\b|\bwatch (?:your|ur) back\b|\bi know where (?:you|u) live\b|"
         r"\b(?:te voy a matar|je vais te tuer|ich bringe dich um|ti ammazzo|vou te matar|убью тебя)\b"),
     "dehumanising": re.compile(
