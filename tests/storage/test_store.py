@@ -347,6 +347,17 @@ def test_export_user_has_everything_about_them(store):
     json.dumps(data)  # plain JSON
 
 
+def test_deleting_a_user_takes_others_reposts_of_their_posts_and_keeps_quotes_and_replies(store):
+    """A repost has no words of its own: left behind, its link cut, it was an empty post by the reposter."""
+    Loader(store).load([*small_world(), PostRecord(id="r1", author="u2", text="", repost_of="p1", created_at=T0),
+                        PostRecord(id="q1", author="u3", text="so true", quote_of="p1", created_at=T0)])
+    counts = delete_user(store, "ada")
+    assert counts["reposts_of_them"] == 1
+    with pytest.raises(NotFoundError):
+        store.find_post("r1")
+    assert store.find_post("q1")["text"] == "so true" and store.find_post("p2")["text"] == "which one?"
+
+
 def test_an_erased_post_leaves_the_suggestions_made_from_it(store):
     from types import SimpleNamespace
 

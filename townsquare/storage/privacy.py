@@ -8,8 +8,8 @@ keys and sessions...), found through the schema's foreign keys, so tables added 
 exported without a change here. Stored secrets (``*_hash``) and internal binary caches are left
 out and named under ``left_out``.
 
-Deletion removes the user, their posts, their interactions (and others' interactions with their
-posts), their edges, vectors, cached embeddings of their texts (posts, bio, profile, steering phrases),
+Deletion removes the user, their posts and others' reposts of them (which would be left as empty
+posts), their interactions (and others' interactions with their posts), their edges, vectors, cached embeddings of their texts (posts, bio, profile, steering phrases),
 their handle from the moderation decisions they made, and every row in any table
 that refers to them: tables added later join in through foreign keys with ``ON DELETE
 CASCADE``, and a test checks every foreign key in the schema.
@@ -144,6 +144,12 @@ def delete_user(store: Store, ref: str | int) -> dict[str, int]:
         counts["cached_embeddings"] = removed
         # their replies, offered to others as suggestions, leave those users' suggestion history too
         counts["suggestions_quoting_them"] = _forget_suggestions_quoting(conn, [r.id for r in mine], texts)
+        # Others' reposts of their posts say nothing of their own: they go too, or they would stay as empty posts
+        # (a repost's link to a deleted post is set to NULL). Replies and quotes keep their own words.
+        mine_ids = [r.id for r in mine]
+        counts["reposts_of_them"] = sum(conn.execute(delete(posts).where(
+            posts.c.repost_of_id.in_(mine_ids[i:i + 5000]), posts.c.author_id != uid)).rowcount
+            for i in range(0, len(mine_ids), 5000))
         # Posts, edges, vectors and every other row keyed to the user go by ON DELETE CASCADE.
         conn.execute(delete(posts).where(posts.c.author_id == uid))
         conn.execute(delete(users).where(users.c.id == uid))
