@@ -244,6 +244,31 @@ def test_sign_in_as_anyone_only_in_demo_mode(tmp_path, demo_db):
     world.store.close()
 
 
+def test_signed_in_pages_are_not_cached_and_signing_out_clears_the_cache(world):
+    client = _signed_in(world)
+    for path in ("/home", "/compose", "/dashboard"):
+        assert client.get(path).headers["cache-control"] == "no-store", path
+    out = client.post("/signout", follow_redirects=False)
+    assert out.status_code == 303 and out.headers["clear-site-data"] == '"cache"'
+
+
+def test_a_failed_demo_sign_in_still_lists_the_people(world):
+    world.client.cookies.clear()
+    failed = world.client.post("/signin", data={"token": "tss_nope"}, follow_redirects=False)
+    assert failed.status_code == 401 and f'value="{world.handles[0]}"' in failed.text
+
+
+def test_a_user_who_deleted_themselves_is_signed_out_at_once(tmp_path, demo_db):
+    world = World(tmp_path, demo_db)
+    client = _signed_in(world)
+    assert client.get("/home").status_code == 200  # the session is remembered now
+    gone = client.delete(f"/v1/users/{world.handles[0]}")  # with the session cookie, as the page's script would
+    assert gone.status_code == 200, gone.text
+    after = client.get("/home", follow_redirects=False)
+    assert after.status_code == 303 and after.headers["location"] == "/signin"
+    world.store.close()
+
+
 def test_dashboard_draws_three_plots(world):
     html = _signed_in(world).get("/dashboard").text
     assert html.count('class="card plot"') == 3 and "<svg" in html

@@ -82,13 +82,17 @@ class RecentChecks:
             while len(self._seen) > self.capacity:
                 self._seen.popitem(last=False)
 
-    def forget(self, hashed: str | None = None, *, kind: str | None = None, id: int | None = None) -> None:
-        """Forget one secret's digest, or every principal of ``kind`` and ``id``."""
+    def forget(self, hashed: str | None = None, *, kind: str | None = None, id: int | None = None,
+               user_id: int | None = None) -> None:
+        """Forget one secret's digest, every principal of ``kind`` and ``id``, or every one bound to ``user_id``."""
         with self._lock:
             if hashed is not None:
                 self._seen.pop(hashed, None)
             elif kind is not None:
                 for key in [k for k, (p, _) in self._seen.items() if p.kind == kind and p.id == id]:
+                    del self._seen[key]
+            elif user_id is not None:
+                for key in [k for k, (p, _) in self._seen.items() if p.user_id == user_id]:
                     del self._seen[key]
 
 

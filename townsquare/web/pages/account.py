@@ -22,11 +22,15 @@ def index(request: Request, services: Services) -> Response:
 
 @router.get("/signin")
 def signin_page(request: Request, services: Services) -> HTMLResponse:
-    people = []
-    if services.config.demo:
-        with services.store.read() as conn:
-            people = conn.execute(select(users.c.handle, users.c.display_name).order_by(users.c.handle)).all()
-    return render(request, "signin.html", None, demo=services.config.demo, people=people)
+    return render(request, "signin.html", None, demo=services.config.demo, people=_demo_people(services))
+
+
+def _demo_people(services: Services) -> list:
+    """Whom the demo's sign-in page lists (nobody outside the demo)."""
+    if not services.config.demo:
+        return []
+    with services.store.read() as conn:
+        return conn.execute(select(users.c.handle, users.c.display_name).order_by(users.c.handle)).all()
 
 
 @router.post("/signin")
@@ -45,7 +49,7 @@ def signin(
                 None,
                 401,
                 demo=services.config.demo,
-                people=[],
+                people=_demo_people(services),
                 error="That session token is unknown or expired.",
             )
     elif services.config.demo and handle:
@@ -57,7 +61,7 @@ def signin(
             None,
             400,
             demo=services.config.demo,
-            people=[],
+            people=_demo_people(services),
             error="Sign in with the session token your platform gave you.",
         )
     response = RedirectResponse("/home", status_code=303)
@@ -79,4 +83,5 @@ def signout(request: Request, services: Services) -> Response:
         services.sessions.end(token)
     response = to_signin()
     response.delete_cookie(COOKIE)
+    response.headers["Clear-Site-Data"] = '"cache"'  # Back must not show the pages seen while signed in
     return response

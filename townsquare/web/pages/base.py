@@ -85,7 +85,10 @@ Moderator = Annotated[Principal, Depends(moderating)]
 def render(
     request: Request, name: str, viewer: Principal | None, status: int = 200, **context
 ) -> HTMLResponse:
-    return templates().TemplateResponse(request, name, {"viewer": viewer, **context}, status_code=status)
+    response = templates().TemplateResponse(request, name, {"viewer": viewer, **context}, status_code=status)
+    if viewer is not None:  # a signed-in page is the viewer's alone: after signing out, Back must not show it
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def to_signin() -> RedirectResponse:

@@ -48,5 +48,7 @@ def remove(user: UserRef, principal: CurrentKey, services: Services) -> dict[str
     from townsquare.feed.collaborative import forget_users, models_folder
 
     counts = delete_user(services.store, int(row["id"]))
+    for book in (services.keys, services.sessions):  # their sessions and keys went with them: not remembered here
+        book.recent.forget(user_id=int(row["id"]))
     counts["collaborative model versions"] = forget_users(models_folder(services.settings), [int(row["id"])])
     return counts
