@@ -359,7 +359,11 @@ def test_the_composer_scores_a_new_post_and_tells_its_author_what_moderation_did
         where = urlsplit(posted.headers["location"])
         return where.path, parse_qs(where.query)["notice"][0]
 
-    assert post("Tomatoes are finally ripe in the community garden.") == ("/home", "Posted")
+    page, notice = post("Tomatoes are finally ripe in the community garden.")
+    assert page.startswith("/posts/web-") and notice == "Posted"  # the author sees where it went
+    assert "Tomatoes are finally ripe" in client.get(page).text
+    page, notice = post("a NUL\x00 pasted in")  # dropped, as every control character but line breaks and tabs
+    assert "a NUL pasted in" in client.get(page).text
     page, notice = post("Selling my bike, call me on 07700 900123 or mail ann.lee@example.org")
     assert page.startswith("/posts/web-") and notice == "Posted"
     text = html_text.unescape(client.get(page).text)

@@ -26,9 +26,13 @@ ACTIONS = {"like": ("Liked", "your feed will show more like it"),
            "report": ("Reported", "a moderator will look at it")}
 
 
+_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\n\t")
+
+
 def _one_newline(value: object) -> object:
-    """Browsers send a text box's line breaks as CRLF: two characters where the box counted one."""
-    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+    """Browsers send a text box's line breaks as CRLF: two characters where the box counted one. Other control
+    characters (a NUL, pasted or sent by a script) are dropped: no post may hold one."""
+    return value.replace("\r\n", "\n").translate(_CONTROLS) if isinstance(value, str) else value
 
 
 # A text box's text; its HTML ``maxlength`` counts a line break as one character, and so does this.

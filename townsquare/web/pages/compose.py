@@ -105,9 +105,8 @@ def compose(
     if parent is not None:
         _suggestion_feedback(services, viewer.user_id, int(parent["id"]), text, suggested, picked)
     action, notice = _posted(services, records[0].id)
-    if action == "allow":
-        return with_notice(request, "/home", notice)
-    # the author lands on the post, which says why it is hidden (and offers an appeal once a moderator decided)
+    # the author lands on the post: what they wrote, where it went (the thread of a reply), and, when moderation
+    # acted on it, why it is hidden or labelled (and an appeal once a moderator decided)
     return with_notice(request, f"/posts/{records[0].id}", "Posted" if action == "hide" else notice)
 
 
