@@ -120,3 +120,21 @@ def test_two_workers_building_the_same_graph_at_once_both_succeed(tmp_path, monk
     assert built == [output, output]
     assert onnx.load(str(output)).graph.output[0].name == "sentence_embedding"
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]  # no temporary file left behind
+
+
+def test_quantising_writes_nothing_beside_the_graph_it_reads(onnx_embedder, tmp_path):
+    """Given a path, onnxruntime wrote a shape-inferred copy beside the source under one fixed name and then
+    deleted it: two workers quantising the shared cached graph at once broke each other (a QA pass saw
+    FileNotFoundError, and the test suite "Failed to find proper ai.onnx domain"). The fixed name is taken
+    here by a folder, so quantising through it fails; quantising the loaded graph does not use it."""
+    import shutil
+
+    from townsquare.models.bert_onnx import quantize_int8
+
+    onnx_embedder.embed(["builds the graph"])
+    source = tmp_path / "model.onnx"
+    shutil.copy(onnx_embedder.graph_path(), source)
+    (tmp_path / "model-inferred.onnx").mkdir()
+    output = quantize_int8(source, tmp_path / "model-int8.onnx")
+    assert output.stat().st_size < source.stat().st_size * 0.7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model-inferred.onnx", "model-int8.onnx", "model.onnx"]

@@ -79,7 +79,11 @@ def quantize_int8(source: Path, output: Path) -> Path:
     root = logging.getLogger()
     root.addFilter(_quantiser_advice)  # it advises, on the root logger, a pre-processing step it can't use
     try:
-        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
+        # The graph, not its path: given a path, onnxruntime writes its shape-inferred copy beside the source
+        # under one fixed name ("...-inferred.onnx") and deletes it, so two workers quantising the same cached
+        # file at once broke each other (FileNotFoundError, "Failed to find proper ai.onnx domain"). Given the
+        # graph, it works in a temporary folder of its own.
+        quantize_dynamic(onnx.load(str(source)), str(tmp), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
                          op_types_to_quantize=["MatMul", "Attention"],
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         tmp.replace(output)
