@@ -126,6 +126,14 @@ def _notice_signature(request: Request, notice: str) -> str:
     return hmac.new(session.encode(), notice.encode(), hashlib.sha256).hexdigest()[:20]
 
 
-def link_posts(text: str) -> Markup:
-    """``text`` escaped, with every ``(/posts/ID)`` the assistant cites made a link to that post's page."""
-    return Markup(re.sub(r"\((/posts/[^/?#\s()&<>\"']+)\)", r'(<a href="\1">\1</a>)', str(escape(text))))
+def link_posts(text: str, cited) -> Markup:
+    """``text`` escaped, with each ``(/posts/ID)`` that is one of the answer's own ``cited`` URLs made a link to that
+    post's page. A ``(/posts/ID)`` inside a quoted post's text stays text: anyone may write one, naming a post the
+    asker may not see."""
+    cited = set(cited)
+
+    def link(match: re.Match) -> str:
+        url = match.group(1)
+        return f'(<a href="{url}">{url}</a>)' if url in cited else match.group(0)
+
+    return Markup(re.sub(r"\((/posts/[^/?#\s()&<>\"']+)\)", link, str(escape(text))))
