@@ -117,6 +117,14 @@ def test_classify_refuses_an_empty_text(runner, tmp_path):
     assert str(result.exception) == "text 2 is empty: give each text some words"
 
 
+
+def test_classify_labels_a_post_the_default_policy_also_demotes(runner, tmp_path):
+    """The label rule fires below the demote rule: a post past both is demoted and labelled (it used to
+    lose the label a milder post got)."""
+    result = _json_objects(invoke(runner, tmp_path, "classify", "--json", "what an idiot move by the coach"))[0]
+    assert result["scores"]["offensive"]["offensive"] > 0.9
+    assert result["decision"]["action"] == "demote" and result["decision"]["labels"] == ["offensive"]
+
 def test_classify_applies_the_default_policy(runner, tmp_path):
     results = _json_objects(invoke(runner, tmp_path, "classify", "--json", "my card is 4111 1111 1111 1111",
                                    "what a lovely morning"))

@@ -64,6 +64,45 @@ factor = 0.8
     assert "email at 0-5" in hidden.explain()[0]
 
 
+
+def test_a_label_rule_labels_whatever_else_fires_on_the_same_label(tmp_path):
+    """A stricter rule on the same classifier and label used to take the label's place: a 0.96 post was
+    demoted (or sent to review) without the label a milder 0.82 post got."""
+    policy = load_policy(write(tmp_path, """
+[[rules]]
+classifier = "offensive"
+label = "offensive"
+threshold = 0.5
+action = "label"
+[[rules]]
+classifier = "offensive"
+label = "offensive"
+threshold = 0.9
+action = "review"
+[[rules]]
+classifier = "personal_data"
+label = "personal_data"
+threshold = 0.5
+action = "label"
+[[rules]]
+classifier = "personal_data"
+label = "personal_data"
+threshold = 0.9
+action = "demote"
+factor = 0.5
+"""), CURVES)
+    mild = policy.decide({"offensive": {"offensive": 0.82}})
+    assert (mild.action, mild.labels) == ("label", ("offensive",))
+    strong = policy.decide({"offensive": {"offensive": 0.96}})
+    assert strong.action == "review" and strong.review and strong.factor == 1.0
+    assert strong.labels == ("offensive",)
+    assert [r.action for r in strong.reasons] == ["review", "label"]  # what acted, the most severe first
+    spans = {"personal_data": [{"start": 0, "end": 5, "kind": "email", "text": "a@b.c"}]}
+    both = policy.decide({"offensive": {"offensive": 0.96}, "personal_data": {"personal_data": 0.95}}, spans)
+    assert both.action == "review" and both.factor == pytest.approx(0.5)
+    assert both.labels == ("offensive", "personal data")
+    assert [len(r.spans) for r in both.reasons if r.classifier == "personal_data"] == [1, 0]  # the spans once
+
 def test_policy_errors_say_what_is_wrong(tmp_path):
     with pytest.raises(ConfigError, match="no classifier 'toxicity'"):
         load_policy(write(tmp_path, '[[rules]]\nclassifier = "toxicity"\nlabel = "x"\nthreshold = 0.5\naction = "hide"\n'),

@@ -72,8 +72,8 @@ def classify(
         if as_json:
             row = {"text": text, "scores": result.scores, "spans": result.spans}
             if decision is not None:
-                row["decision"] = {"action": decision.action, "factor": decision.factor,
-                                   "review": decision.review, "reasons": decision.explain()}
+                row["decision"] = {"action": decision.action, "factor": decision.factor, "review": decision.review,
+                                   "labels": list(decision.labels), "reasons": decision.explain()}
             out.print_json(json.dumps(row, ensure_ascii=False))
             continue
         table = Table("classifier", "top label", "probability", title=text[:80], title_justify="left")

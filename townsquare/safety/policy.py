@@ -13,7 +13,8 @@ a label (``offensive = { offensive = 0.02 }``), and ``min_precision`` is then me
 each point of the held-out precision curve is moved to it by Bayes' rule (``at_prevalence``).
 
 ``Policy.decide(scores)`` is what the feed, reply suggestions and ingest call: the most severe
-action of the rules that fire, the product of the demotion factors, and every reason.
+action of the rules that fire, the product of the demotion factors, the reasons (the most severe
+rule's for each classifier and label) and the label of every label rule that fires.
 ``PolicyWatch`` keeps a running server's policy in step with its file.
 """
 
@@ -24,7 +25,7 @@ import os
 import threading
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -203,11 +204,16 @@ class Policy:
         review = any(r.action in ("review", "hide") for r in reasons)
         reasons.sort(key=lambda r: (-SEVERITY[r.action], -r.score))
         # one reason per classifier and label, its most severe rule's: a post that passes a review rule and a
-        # hide rule for personal data shows its spans once
+        # hide rule for personal data shows its spans once. A label rule that fired is kept as well, whatever
+        # else fired (a post demoted for being offensive still shows the label "offensive"); its spans are
+        # left with the more severe reason, so that they still show once.
         worst: dict[tuple[str, str], Reason] = {}
+        labelled: list[Reason] = []
         for r in reasons:
-            worst.setdefault((r.classifier, r.label), r)
-        return Decision(action, factor, tuple(worst.values()), review)
+            kept = worst.setdefault((r.classifier, r.label), r)
+            if r.action == "label" and kept is not r:
+                labelled.append(replace(r, spans=()))
+        return Decision(action, factor, tuple(worst.values()) + tuple(labelled), review)
 
     def take(self, other: Policy) -> None:
         """Follow ``other`` from now on, in place: every component holding this policy does too. Each field

@@ -41,6 +41,7 @@ def classify(body: ClassifyCreate, _key: ModerateKey, services: Services) -> lis
                 "scores": result.scores,
                 "spans": result.spans,
                 "action": decision.action,
+                "labels": list(decision.labels),
                 "why": decision.explain(),
             }
         )
