@@ -219,3 +219,40 @@ def test_a_lookup_that_overlaps_a_policy_change_keeps_nothing(world, monkeypatch
     assert provider.verdicts([post_id])[post_id].action == "hide"
     monkeypatch.setattr(provider, "_lookup", real_lookup)
     assert provider.verdicts([post_id]) == {}  # read again under the new, empty policy
+
+
+def test_a_post_moderation_hides_is_not_told_liked_or_quoted_to_anyone_but_its_author(world, now):
+    """A QA pass read a hidden post's personal data through why-not (a user who had only viewed it), liked it
+    through feedback, and then saw 'because you liked "…"' quote it."""
+    import json
+
+    import pytest
+
+    from townsquare.errors import NotFoundError
+    from townsquare.feed import ForYouFeed
+    from townsquare.feed.collaborative import CollaborativeModels
+
+    world.user("ann"), world.user("bob")
+    hidden, other = world.post("bob", "music", text="SECRETPHONE call me on 07700 900562"), world.post("bob", "music")
+    for i in range(8):
+        fan = world.user(f"fan{i}")
+        world.act(fan, hidden, "like")
+        world.act(fan, other, "like")
+    world.act("ann", hidden, "like")
+    world.act("ann", hidden, "view")
+    world.load()
+    rule = Rule(classifier="toxicity", label="toxic", action="hide", threshold=0.5)
+    policy = Policy("test", [ResolvedRule(rule, rule.threshold, None)])
+    feed = ForYouFeed(world.store, embedder=world.embedder, moderation=PolicyModeration(world.store, policy))
+    feed.index.collaborative = CollaborativeModels.train(feed.index, factors=4, iterations=5)
+    assert "SECRETPHONE" in json.dumps(feed.page("ann", now=now).to_dict())  # not hidden yet: named
+    with world.store.begin() as conn:
+        conn.execute(moderation_scores.insert().values(post_id=pid(world.store, hidden), classifier="toxicity",
+                                                       version="t", scores={"toxic": 0.9}, spans=[], top_score=0.9,
+                                                       scored_at=datetime.now(UTC)))
+    feed.env.moderation.forget([pid(world.store, hidden)])
+    assert "SECRETPHONE" not in json.dumps(feed.page("ann", now=now).to_dict())
+    assert feed.why_not("ann", hidden, now=now)["text"] is None
+    with pytest.raises(NotFoundError):
+        feed.record("ann", hidden, "like")
+    assert feed.why_not("bob", hidden, now=now)["text"].startswith("SECRETPHONE")  # its author still reads it

@@ -1,7 +1,7 @@
 import pytest
 from sqlalchemy import select
 
-from townsquare.errors import InputError
+from townsquare.errors import InputError, NotFoundError
 from townsquare.interact import ResponseBank, record_feedback
 from townsquare.interact.bank import bank_entries
 from townsquare.interact.suggest import _norm
@@ -76,8 +76,9 @@ def test_unsafe_post_is_stopped_by_the_policy(make_suggester, community):
 
     Loader(community).load([PostRecord(id="pii", author="cy", text="My card 4111 1111 1111 1111 exp 12/29 cvv 123, "
                                        "ssn 078-05-1120, call 415-555-0134 or mail cy@example.com")])
-    result = make_suggester().suggest("pii", "bo")
-    assert result.items == [] and result.reasons[0] == "moderation flags the post (personal data)"
+    # the policy hides it from all but its author: to anyone else it is not there, and neither is why
+    with pytest.raises(NotFoundError):
+        make_suggester().suggest("pii", "bo")
 
 
 def test_a_post_a_moderator_hid_gets_no_suggestions(make_suggester, community):
@@ -93,8 +94,8 @@ def test_a_post_a_moderator_hid_gets_no_suggestions(make_suggester, community):
                                                              created_at=now, updated_at=now)).inserted_primary_key[0]
         conn.execute(moderation_decisions.insert().values(case_id=case, post_id=post, moderator="mo", action="hide",
                                                           labels={}, created_at=now))
-    result = make_suggester().suggest("c1", "bo")
-    assert result.items == [] and "a moderator decided: hide" in result.reasons[0]
+    with pytest.raises(NotFoundError):  # hidden from all but its author
+        make_suggester().suggest("c1", "bo")
 
 
 def test_voice_follows_the_user(make_suggester):
@@ -285,3 +286,16 @@ def test_a_reply_someone_already_wrote_under_the_post_is_not_suggested_again(mak
     for user in ("bo", "ana"):
         offered = {_norm(s.text) for s in make_suggester().suggest("c1", user).items}
         assert not offered & {_norm(t) for t in already}
+
+
+def test_others_learn_only_the_labels_every_reader_sees_of_what_moderation_found():
+    from townsquare.interact.triggers import TriggerCheck
+    from townsquare.safety.policy import Decision, Reason
+
+    review = Reason("personal_data", "personal_data", 0.9, 0.5, "review", spans=({"kind": "phone"},))
+    label = Reason("offensive", "offensive", 0.8, 0.5, "label")
+    assert TriggerCheck.safety_reasons(Decision("review", reasons=(review,))) == [
+        "moderation keeps suggestions off this post"]  # not "personal data (phone)": that is the author's to know
+    assert TriggerCheck.safety_reasons(Decision("demote", 0.5, reasons=(label,))) == [
+        "moderation labels the post (offensive)"]
+    assert TriggerCheck.safety_reasons(Decision()) == []

@@ -7,6 +7,7 @@ removal a filter reported. Ids become handles and external post ids for display.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from townsquare.feed.candidates import LABEL_STAGE, Candidate, RankerOutput, Reason
@@ -53,11 +54,13 @@ class Names:
         return self.quote(pids[0]) + (f" and {len(pids) - 1} more" if len(pids) > 1 else "")
 
 
-def lookup_names(store, candidates: list[Candidate], extra_posts=(), *, viewer: int | None = None) -> Names:
+def lookup_names(store, candidates: list[Candidate], extra_posts=(), *, viewer: int | None = None,
+                 hidden: Callable[[list[int]], set[int]] | None = None) -> Names:
     """One query for the posts (with their authors' handles), one for other people the explanations name.
 
     With ``viewer``, a post a reason names ("because you liked ...") is quoted only if the viewer may see it
-    now: one made private since they liked it, or by someone who blocks them since, is not named."""
+    now: one made private since they liked it, by someone who blocks them since, or, when ``hidden`` (post ids
+    -> those moderation hides) is given, one moderation hides from all but its author, is not named."""
     post_ids = {c.post_id for c in candidates} | set(extra_posts)
     named: set[int] = set()
     for c in candidates:
@@ -68,12 +71,15 @@ def lookup_names(store, candidates: list[Candidate], extra_posts=(), *, viewer: 
         found = fetch_rows(conn, "SELECT p.id, p.external_id, p.author_id, p.text, u.handle, p.visibility, p.deleted "
                                  "FROM posts p JOIN users u ON u.id = p.author_id WHERE p.id IN ({ids})",
                            ids=sorted(post_ids))
-        hidden = set()
         if viewer is not None and named:
-            hidden = _not_for(conn, viewer, [r for r in found if r[0] in named]) - {c.post_id for c in candidates} \
+            quoted = [r for r in found if r[0] in named]
+            hidden_now = hidden([r[0] for r in quoted if r[2] != viewer]) if hidden is not None else set()
+            not_named = (_not_for(conn, viewer, quoted) | hidden_now) - {c.post_id for c in candidates} \
                 - set(extra_posts)
+        else:
+            not_named = set()
         rows = {r[0]: {"id": r[0], "external_id": r[1], "author_id": r[2], "text": r[3]} for r in found
-                if r[0] not in hidden}
+                if r[0] not in not_named}
         handles = {r[2]: r[4] for r in found}
         people = {p for c in candidates for r in c.reasons for p in r.people} - set(handles)
         if people:

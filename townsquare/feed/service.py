@@ -200,7 +200,7 @@ class ForYouFeed:
 
     def _render(self, user: dict, session: FeedSession, number: int, items: list, timings: Timings) -> FeedPage:
         with timings.stage("explain"):
-            names = lookup_names(self.store, items, viewer=int(user["id"]))
+            names = lookup_names(self.store, items, viewer=int(user["id"]), hidden=self._hidden)
             before = sum(len(p) for p in session.pages[:number])
             times = self.index.post_time
             rendered = [explain_item(c, names, before + i + 1, datetime.fromtimestamp(times[c.post_id], UTC).isoformat(),
@@ -241,7 +241,7 @@ class ForYouFeed:
         ranking = self.pipeline.rank(ctx)
         page = self.pipeline.select(ctx, list(ranking.pool), Page(limit, seed=0))[:limit]
         names = lookup_names(self.store, page + ([ranking.probe] if ranking.probe else []), [post["id"]],
-                             viewer=int(user["id"]))
+                             viewer=int(user["id"]), hidden=self._hidden)
         report = why_not_report(post, ranking, page, limit, names)
         if not self._may_see(int(user["id"]), int(post["id"])):  # private, followers-only, deleted, blocked
             report["text"] = None
@@ -262,8 +262,18 @@ class ForYouFeed:
                 is not None
 
     def _may_see(self, user_id: int, post_id: int) -> bool:
+        """``storage.visibility.may_see``, and not hidden by moderation unless the user wrote it: a hidden post
+        is not shown, liked or explained to anyone else (its text held personal data, say)."""
         with self.store.read() as conn:
-            return conn.execute(select(posts.c.id).where(posts.c.id == post_id, may_see(user_id))).first() is not None
+            row = conn.execute(select(posts.c.author_id).where(posts.c.id == post_id, may_see(user_id))).first()
+        return row is not None and (row.author_id == user_id or post_id not in self._hidden([post_id]))
+
+    def _hidden(self, post_ids: list[int]) -> set[int]:
+        """Those of ``post_ids`` that moderation hides."""
+        moderation = getattr(self.env, "moderation", None)
+        if moderation is None or not post_ids:
+            return set()
+        return {p for p, v in moderation.verdicts(post_ids).items() if v.action == "hide"}
 
     def _hints(self, ctx, post: dict) -> list[str]:
         """What each kind of source looks at, for a post no source proposed."""

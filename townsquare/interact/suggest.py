@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import select
 
+from townsquare.errors import NotFoundError
 from townsquare.ingest.records import MENTION as _MENTION
 from townsquare.interact.candidates import Candidate
 from townsquare.interact.scorer import ResponseScorer, context_texts, context_vector
@@ -95,7 +96,10 @@ class ReplySuggester:
         thread, handles = thread_of(self.store, post)
         out.reasons += self.triggers.access_reasons(self.store, post, user) or self.triggers.text_reasons(post["text"])
         if not out.reasons and self.policy is not None:
-            out.reasons += self.triggers.safety_reasons(self._decision(post))
+            decision = self._decision(post)
+            if decision.action == "hide":  # hidden from all but its author (never this user): as if not there
+                raise NotFoundError(f"no post {post['external_id']!r}")
+            out.reasons += self.triggers.safety_reasons(decision)
         if out.reasons:
             return out
         last, whole = context_texts(thread)

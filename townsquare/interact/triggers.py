@@ -77,8 +77,10 @@ class TriggerCheck:
 
     @staticmethod
     def safety_reasons(decision) -> list[str]:
-        """The policy's decision on the post: anything above allow stops suggestions."""
+        """The policy's decision on the post: anything above allow stops suggestions. What moderation found is
+        its author's to know: others are told only the labels every reader sees."""
         if decision.action == "allow":
             return []
-        words = ", ".join(dict.fromkeys(r.in_words for r in decision.reasons))
-        return [f"moderation flags the post ({words})"]
+        if decision.labels:
+            return [f"moderation labels the post ({', '.join(decision.labels)})"]
+        return ["moderation keeps suggestions off this post"]
