@@ -766,3 +766,27 @@ def test_a_bound_key_s_post_check_reads_the_same_on_every_store(store):
                                              InteractionRecord(user="b", post="nowhere", kind="like")])
     with pytest.raises(InputError, match="unknown post 'shut'"):
         _only_posts_they_may_see(store, reader, [InteractionRecord(user="b", post="shut", kind="like")])
+
+
+def test_a_moderator_key_bound_to_a_user_decides_under_their_handle(tmp_path, demo_db):
+    """A bound key's decisions were recorded as "key:N": ``user export`` missed them and deleting the user
+    left them unanonymised."""
+    from townsquare.storage.privacy import delete_user, export_user
+
+    world = World(tmp_path, demo_db)
+    reporter, moderator = world.handles[0], world.handles[2]
+    reported = world.client.get(f"/v1/users/{reporter}/feed?limit=1",
+                                headers=world.auth(world.user_session)).json()["items"][0]["post"]
+    world.client.post(f"/v1/users/{reporter}/feedback", json={"post": reported, "kind": "report"},
+                      headers=world.auth(world.user_session))
+    bound = world.auth(world.services.keys.create(["moderate"], name="mod", user=moderator)[0])
+    case = next(c for c in world.client.get("/v1/moderation/queue", headers=bound).json() if c["post"] == reported)
+    decided = world.client.post(f"/v1/moderation/cases/{case['id']}/decision", json={"action": "demote"},
+                                headers=bound)
+    assert decided.status_code == 201 and decided.json()["moderator"] == moderator
+    again = world.client.post("/v1/moderation/decisions", json={"cases": [case["id"]], "action": "allow"},
+                              headers=bound)
+    assert again.status_code == 201 and again.json()[0]["moderator"] == moderator
+    assert [d["action"] for d in export_user(world.store, moderator)["decisions_made"]] == ["demote", "allow"]
+    assert delete_user(world.store, moderator)["decisions_unnamed"] == 2
+    world.store.close()

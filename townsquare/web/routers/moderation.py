@@ -18,6 +18,7 @@ from townsquare.safety.queue import (
 )
 from townsquare.storage.moderation_schema import moderation_cases
 from townsquare.storage.schema import posts
+from townsquare.web.auth import Principal
 from townsquare.web.deps import CurrentKey, ModerateKey, Services
 from townsquare.web.schemas import AppealCreate, ClassifyCreate, DecisionCreate, DecisionsCreate
 
@@ -72,11 +73,20 @@ def queue(
 def decide(
     case_id: CaseId, body: DecisionCreate, principal: ModerateKey, services: Services
 ) -> dict[str, Any]:
-    moderator = principal.handle or principal.label
+    moderator = _moderator(principal, services)
     decision = decide_case(services.store, case_id, moderator, body.action, labels=body.labels, note=body.note,
                            moderator_user=principal.user_id, known_labels=_known(services, body.labels))
     services.moderation_changed([decision["post_id"]])
     return decision
+
+
+def _moderator(principal: Principal, services) -> str:
+    """Who a decision is recorded under: the user's handle for a session or a key bound to a user (looked up
+    now, so a renamed user decides under the new one), else the key ("key:3"). ``user export`` and user
+    deletion find a moderator's decisions by handle."""
+    if principal.user_id is not None:
+        return str(services.store.find_user(int(principal.user_id))["handle"])
+    return principal.handle or principal.label
 
 
 def _known(services, labels: dict[str, str] | None) -> dict[str, list[str]] | None:
@@ -87,7 +97,7 @@ def _known(services, labels: dict[str, str] | None) -> dict[str, list[str]] | No
 def decide_many(body: DecisionsCreate, principal: ModerateKey, services: Services) -> list[dict[str, Any]]:
     """The same decision on each of ``cases``, in one transaction: all are recorded, or (an unknown case,
     404) none."""
-    moderator = principal.handle or principal.label
+    moderator = _moderator(principal, services)
     decisions = decide_cases(services.store, body.cases, moderator, body.action, labels=body.labels, note=body.note,
                              moderator_user=principal.user_id, known_labels=_known(services, body.labels))
     services.moderation_changed([d["post_id"] for d in decisions])
