@@ -471,9 +471,38 @@ def test_actions_on_a_post_page_return_to_it_and_never_leave_the_site(world):
     assert location.path == f"/posts/{post}"
     text = world.store.find_post(post)["text"]
     assert parse_qs(location.query)["notice"] == [f"Liked “{first_words(text, 40)}”: your feed will show more like it."]
-    for elsewhere in ("https://example.org/x", "//example.org/posts/x", "/posts/x/../../admin"):
+    for elsewhere in ("https://example.org/x", "//example.org/posts/x", "/posts/x/../../admin", "/home//example.org",
+                      "/home?next=//example.org", "/home#x\r\nSet-Cookie: a=b", "/homeexample.org"):
         moved = client.post("/act", data={"post": post, "kind": "like", "back": elsewhere}, follow_redirects=False)
         assert moved.headers["location"].startswith("/home?"), elsewhere
+
+
+def test_an_action_in_the_feed_returns_to_the_same_page_at_the_same_post(world):
+    """After "More posts", liking or hiding a post sent the reader to a new first page, at the top."""
+    client = _signed_in(world)
+    first = client.get("/home").text
+    cursor = html_text.unescape(re.search(r'id="more" href="/home\?cursor=([^"]+)"', first).group(1))
+    second = client.get("/home", params={"cursor": cursor}).text
+    shown = _posts(second)
+    assert shown and not set(shown) & set(_posts(first))
+
+    def back(page: str, post: str, kind: str) -> str:
+        form = re.search(rf'<input type="hidden" name="post" value="{re.escape(post)}">\s*<input type="hidden" '
+                         rf'name="back" value="([^"]+)">\s*<button type="submit" name="kind" value="{kind}"', page)
+        return html_text.unescape(form.group(1))
+
+    liked = client.post("/act", data={"post": shown[1], "kind": "like", "back": back(second, shown[1], "like")},
+                        follow_redirects=False)
+    location = urlsplit(liked.headers["location"])
+    assert location.path == "/home" and location.fragment == f"post-{shown[1]}"
+    assert parse_qs(location.query)["cursor"] == [cursor]
+    again = client.get(f"{location.path}?{location.query}").text
+    assert _posts(again) == shown and "Liked “" in html_text.unescape(again)  # the same page, with the notice
+    hidden = client.post("/act", data={"post": shown[0], "kind": "hide", "back": back(again, shown[0], "hide")},
+                         follow_redirects=False)
+    location = urlsplit(hidden.headers["location"])
+    assert location.fragment == f"post-{shown[1]}"  # the hidden post is gone: back at the one after it
+    assert _posts(client.get(f"{location.path}?{location.query}").text) == shown[1:]
 
 
 def test_the_assistant_links_each_post_it_cites_and_escapes_the_rest():

@@ -8,7 +8,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -108,8 +108,11 @@ def with_notice(request: Request, path: str, notice: str) -> RedirectResponse:
     """See ``path`` (a page of this site), with ``notice`` shown on it. The notice is signed with the viewer's
     session, so that a link someone else made cannot put words on this site's pages ("your account is
     suspended, call ...")."""
-    query = {"notice": notice, "sig": _notice_signature(request, notice)}
-    return RedirectResponse(f"{path}?{urlencode(query)}", status_code=303)
+    where = urlsplit(path)  # a page of the feed keeps its cursor and the post it scrolls to
+    query = "&".join(q for q in (where.query, urlencode({"notice": notice, "sig": _notice_signature(request, notice)}))
+                     if q)
+    return RedirectResponse(f"{where.path}?{query}" + (f"#{where.fragment}" if where.fragment else ""),
+                            status_code=303)
 
 
 def shown_notice(request: Request) -> str | None:

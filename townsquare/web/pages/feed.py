@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import select
 
 from townsquare.errors import InputError, NotFoundError, TownsquareError
 from townsquare.feed.explain import first_words
 from townsquare.safety.queue import report_post
+from townsquare.storage.schema import interactions, posts
 from townsquare.web.deps import Services
 from townsquare.web.pages.base import ACTIONS, Text, Viewer, not_shown, render, shown_notice, with_notice
 from townsquare.web.pages.posts import replied_to, shown_post
@@ -29,6 +31,9 @@ def home(
     page, error, status = None, None, 200
     try:
         page = serve_page(services, viewer.user_id, 20, cursor)
+        if cursor:  # a page served again (an action returns to it): without the posts hidden since
+            gone = turned_down(services, viewer.user_id, [item["post"] for item in page["items"]])
+            page["items"] = [item for item in page["items"] if item["post"] not in gone]
     except TownsquareError as exc:  # a bad or expired cursor (the page says so), or a feed that failed
         error, status = str(exc), 422 if isinstance(exc, (InputError, NotFoundError)) else 503
     steering = services.feed.steering(viewer.user_id)
@@ -43,10 +48,33 @@ def home(
         steering=steering,
         notice=shown_notice(request),
         actions=ACTIONS,
+        cursor=cursor if page else None,
     )
 
 
+def turned_down(services, user_id: int, refs: list[str]) -> set[str]:
+    """Which of the posts ``refs`` the user hid or marked not interested. The feed serves a page asked for again
+    as it was, less what moderation or a block took since; the page an action returns to drops these too, as
+    "Hidden: it will not come back" promises."""
+    if not refs:
+        return set()
+    with services.store.read() as conn:
+        return set(conn.execute(
+            select(posts.c.external_id).join(interactions, interactions.c.post_id == posts.c.id)
+            .where(interactions.c.user_id == user_id, interactions.c.kind.in_(("hide", "not_interested")),
+                   posts.c.external_id.in_(refs))).scalars())
+
+
 _POST_PAGE = re.compile(r"/posts/[^/?#\s\\][^?#\s\\]*")  # at:// ids keep their slashes; always this site
+# The feed page an action was taken on (its cursor, if past the first) and the post to scroll back to.
+_FEED_PAGE = re.compile(r"/home(\?cursor=[A-Za-z0-9_%=-]{1,300})?(#[!$%&'()*+,\-./0-9:;=?@A-Z_a-z~]{1,600})?")
+
+
+def on_site(back: str) -> bool:
+    """Whether ``back`` is a page of this site an action may return to: a post's page or the feed."""
+    if _POST_PAGE.fullmatch(back):
+        return not {".", ".."} & set(back.split("/"))
+    return _FEED_PAGE.fullmatch(back) is not None
 
 
 @router.post("/act")
@@ -56,7 +84,7 @@ def act(
     viewer: Viewer,
     post: Annotated[str, Form(min_length=1, max_length=256)],
     kind: Annotated[str, Form(max_length=32)],
-    back: Annotated[str, Form(max_length=300)] = "/home",
+    back: Annotated[str, Form(max_length=1000)] = "/home",
 ) -> Response:
     if kind not in ACTIONS:
         return render(request, "error.html", viewer, 422, message=f"unknown action {kind!r}")
@@ -68,9 +96,7 @@ def act(
         report_post(services.store, post)
     done, then = ACTIONS[kind]
     notice = f"{done} “{first_words(shown['text'], 40)}”: {then}."
-    on_site = _POST_PAGE.fullmatch(back) and not {".", ".."} & set(back.split("/"))
-    back = back if on_site else "/home"  # a post page of this site, or the feed
-    return with_notice(request, back, notice)
+    return with_notice(request, back if on_site(back) else "/home", notice)
 
 
 @router.post("/steer")
