@@ -308,6 +308,26 @@ def test_deleting_users_removes_their_moderation_rows(world):
     assert count(store, moderation_scores) == 2  # p1's two scores remain
 
 
+def test_an_erased_post_leaves_no_words_in_its_cases_and_no_case_waiting(world):
+    """Deleting a post erased its text but its case still quoted the card and SSN numbers, open at the top of the
+    queue (QA passes, session 23)."""
+    from townsquare.storage.privacy import erase_posts
+
+    store, scorer, policy, ids = world
+    score_posts(store, sorted(ids.values()), scorer, policy)
+    spam_case = next(c["id"] for c in list_cases(store) if c["post"] == "p2")
+    decide_case(store, spam_case, "mod-alice", "hide")
+    appeal_case(store, spam_case, "u2", "please")
+    with store.begin() as conn:
+        assert erase_posts(conn, [ids["p2"], ids["p3"]]) == 2
+    assert list_cases(store, status="todo") == []  # nothing left to decide
+    with store.read() as conn:
+        stored = json.dumps(conn.execute(select(moderation_cases.c.reasons)).scalars().all())
+        assert "123-45-6789" not in stored and "4111" not in stored and '"kind": "ssn"' in stored
+        assert conn.execute(select(moderation_decisions.c.action)).scalars().all() == ["hide"]  # who decided stays
+    assert count(store, moderation_appeals) == 0
+
+
 def test_the_queue_pages_through_many_cases(world):
     """``todo`` holds the appeals first, then the most urgent; ``offset`` pages through any status, and
     ``count_cases`` says how many each holds."""

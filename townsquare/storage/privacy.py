@@ -16,11 +16,13 @@ CASCADE``, and a test checks every foreign key in the schema.
 
 A single post deleted on the platform (``erase_posts``) keeps its row, marked deleted, so that its
 replies keep their thread; what it said goes: its text, hashtags and mentions, its vectors, the cached
-embedding of its text and its moderation scores.
+embedding of its text, its moderation scores, the words its moderation cases quote (a case still waiting is
+closed, with an appeal still waiting), and the reply suggestions made from it.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -28,7 +30,12 @@ from sqlalchemy import Connection, LargeBinary, Table, delete, or_, select, upda
 
 from townsquare.storage.feed_schema import feed_steering
 from townsquare.storage.interact_schema import interact_suggestions
-from townsquare.storage.moderation_schema import moderation_decisions, moderation_scores
+from townsquare.storage.moderation_schema import (
+    moderation_appeals,
+    moderation_cases,
+    moderation_decisions,
+    moderation_scores,
+)
 from townsquare.storage.schema import (
     edges,
     embedding_cache,
@@ -169,7 +176,26 @@ def erase_posts(conn: Connection, post_ids: list[int]) -> int:
     conn.execute(delete(moderation_scores).where(moderation_scores.c.post_id.in_(ids)))
     conn.execute(delete(embedding_cache).where(embedding_cache.c.text_hash.in_([text_hash(r.text) for r in rows])))
     _forget_suggestions_quoting(conn, ids, [r.text for r in rows])
+    _close_cases_of_erased(conn, ids)
     return len(ids)
+
+
+def _close_cases_of_erased(conn: Connection, post_ids: list[int]) -> None:
+    """The moderation cases of erased posts: the words their reasons quote (a phone number, an email) go, a case
+    still waiting is closed (there is nothing left to decide), and an appeal still waiting goes with its reason.
+    Decisions made stay: who decided what, when."""
+    c, a = moderation_cases.c, moderation_appeals.c
+    for i in range(0, len(post_ids), 5000):
+        cases = conn.execute(select(c.id, c.status, c.reasons).where(c.post_id.in_(post_ids[i:i + 5000]))).all()
+        for case in cases:
+            reasons = [{**r, "spans": [{k: v for k, v in s.items() if k != "text"} for s in r.get("spans", [])]}
+                       for r in case.reasons or []]
+            status = "closed" if case.status in ("open", "appealed") else case.status
+            conn.execute(update(moderation_cases).where(c.id == case.id)
+                         .values(reasons=reasons, status=status, updated_at=datetime.now(UTC)))
+        if cases:
+            conn.execute(delete(moderation_appeals)
+                         .where(a.case_id.in_([case.id for case in cases]), a.status == "open"))
 
 
 def _forget_suggestions_quoting(conn: Connection, post_ids: list[int], texts: list[str]) -> int:
