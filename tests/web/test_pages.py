@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html as html_text
 import re
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 from tests.web.conftest import World
@@ -31,6 +32,24 @@ def _posts(html: str) -> list[str]:
 def test_a_bad_cursor_on_the_home_page_is_an_error_status_with_words(world):
     page = _signed_in(world).get("/home", params={"cursor": "garbage"})
     assert page.status_code == 422 and "cursor" in page.text
+
+
+def test_an_expired_cursor_on_the_home_page_starts_a_new_feed_and_says_so(world):
+    """"More posts" after 30 minutes away showed no posts and "field 'cursor': this feed cursor has expired"."""
+    from sqlalchemy import update
+
+    from townsquare.storage.feed_schema import feed_sessions
+
+    client = _signed_in(world)
+    first = client.get("/home").text
+    cursor = html_text.unescape(re.search(r'id="more" href="/home\?cursor=([^"]+)"', first).group(1))
+    world.services.feed.sessions.flush()
+    with world.store.begin() as conn:
+        conn.execute(update(feed_sessions).values(expires_at=datetime(2000, 1, 1, tzinfo=UTC)))
+    page = client.get("/home", params={"cursor": cursor})
+    assert page.status_code == 200 and len(_posts(page.text)) >= 10
+    assert "Your feed was refreshed" in page.text
+    assert 'class="error"' not in page.text and "this feed cursor has expired" not in page.text
 
 
 def test_ids_too_big_for_a_key_are_an_error_page_not_a_500(world):

@@ -20,6 +20,10 @@ from townsquare.web.routers.feed import serve_page
 
 router = APIRouter()
 
+# The feed's words for a cursor that was good once (its session expired, or an older townsquare made it); any
+# other bad cursor (garbage, forged, another user's) stays an error.
+_STALE = re.compile(r"cursor has expired|cursor was made by an older version")
+
 
 @router.get("/home")
 def home(
@@ -28,9 +32,17 @@ def home(
     viewer: Viewer,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    page, error, status = None, None, 200
+    page, error, status, notice = None, None, 200, shown_notice(request)
     try:
-        page = serve_page(services, viewer.user_id, 20, cursor)
+        try:
+            page = serve_page(services, viewer.user_id, 20, cursor)
+        except InputError as exc:
+            if not (cursor and _STALE.search(str(exc))):
+                raise
+            # "More posts" after a long pause: a new feed, said so, rather than an error page with no way on
+            page, cursor = serve_page(services, viewer.user_id, 20, None), None
+            refreshed = "Your feed was refreshed: the page you were on expired while you were away."
+            notice = f"{refreshed} {notice}" if notice else refreshed
         if cursor:  # a page served again (an action returns to it): without the posts hidden since
             gone = turned_down(services, viewer.user_id, [item["post"] for item in page["items"]])
             page["items"] = [item for item in page["items"] if item["post"] not in gone]
@@ -46,7 +58,7 @@ def home(
         replied_to=replied_to(services, viewer.user_id, [item["post"] for item in page["items"]] if page else []),
         error=error,
         steering=steering,
-        notice=shown_notice(request),
+        notice=notice,
         actions=ACTIONS,
         cursor=cursor if page else None,
     )
