@@ -94,3 +94,31 @@ def test_any_email_in_any_sentence_is_masked(user, domain, before, after):
     email = f"{user}@{domain}"
     masked = mask_pii(f"{before} {email} {after}")
     assert email not in masked and "[EMAIL]" in masked
+
+
+@pytest.mark.parametrize(("text", "kind", "found"), [
+    # scripts written without spaces touch the number or the email directly
+    ("我的电话是13800138000", "phone", "13800138000"),
+    ("電話は+81 90-1234-5678です", "phone", "+81 90-1234-5678"),
+    ("전화번호는010-1234-5678입니다", "phone", "010-1234-5678"),
+    ("我的邮箱是ada@example.org谢谢", "email", "ada@example.org"),
+    ("phone: 0049 30 12345678", "phone", "0049 30 12345678"),  # 00 for the international +
+    ("电话０９０-１２３４-５６７８", "phone", "０９０-１２３４-５６７８"),  # full-width digits, spans in the text as given
+    ("メール：ａｄａ＠ｅｘａｍｐｌｅ．ｏｒｇ", "email", "ａｄａ＠ｅｘａｍｐｌｅ．ｏｒｇ"),
+    ("leave them at 22 Orchard Close", "address", "22 Orchard Close"),  # a common-word street kind at the end
+    ("I live at 12 Hill Way, Leeds", "address", "12 Hill Way, Leeds"),
+    ("call 5551234567 after six", "phone", "5551234567"),
+])
+def test_finds_personal_data_beside_any_script_and_in_full_width(text, kind, found):
+    spans = find_pii(text)
+    assert [(s.kind, s.text) for s in spans] == [(kind, found)]
+    assert text[spans[0].start:spans[0].end] == found
+    assert mask_pii(text) == text[:spans[0].start] + f"[{kind.upper()}]" + text[spans[0].end:]
+
+
+@pytest.mark.parametrize("text", [
+    "Top 10 Best Way to cook rice", "Game 7 Center Court tonight", "3 In A Row again",
+    "ISBN 0306406152", "order #4829301746", "Invoice no. 5551234567", "tracking: 2025550143",
+])
+def test_rankings_and_numbers_of_things_are_not_personal_data(text):
+    assert find_pii(text) == []
