@@ -129,9 +129,10 @@ class ForYouFeed:
                                  "last page", field="cursor")
         if number < len(session.pages):  # asked again: the same page again, less what may no longer be shown
             items = self._still_shown(user, session, session.pages[number])
+            more = number + 1 < len(session.pages) or len(session.served()) < len(session.pool)
         else:
-            items = self._next_page(user, session, limit, timings)
-        page = self._render(user, session, number, items, timings)
+            items, more = self._next_page(user, session, limit, timings)
+        page = self._render(user, session, number, items, timings, more)
         if cursor is None:
             self.sessions.save_new(session)
         return page
@@ -145,14 +146,18 @@ class ForYouFeed:
         session.ranking, session.ctx = ranking, ctx  # this process only: page 1 reuses them
         return session
 
-    def _next_page(self, user: dict, session: FeedSession, limit: int, timings: Timings) -> list:
-        """The next page: the selectors choose from the best of what the session has not served.
+    def _next_page(self, user: dict, session: FeedSession, limit: int, timings: Timings) -> tuple[list, bool]:
+        """The next page, and whether a page may follow it: the selectors choose from the best of what the
+        session has not served.
 
         They see the best ``SELECTION_WINDOW`` pages' worth: the diversity selectors only demote, so
         a post further down could not climb onto this page, and balance and exploration draw from it.
+        No page follows once every post left that the filters keep is on this one: posts of someone blocked,
+        muted or deleted since stay in the session's pool, but a cursor must not lead to empty pages forever.
         """
         ctx = session.ctx
         pool = session.remaining(SELECTION_WINDOW * limit)
+        kept_of_all: int | None = None  # how many of all the posts left the filters keep, when counted
         if ctx is None or session.pages:  # a later page: filter again with what changed since
             with timings.stage("context"):
                 ctx = build_context(self.env, user, session.now, exclude_posts=session.served(),
@@ -161,6 +166,7 @@ class ForYouFeed:
                 pool = self._refilter(ctx, pool)
                 if len(pool) < limit:  # the filters emptied the window: look at everything left
                     pool = self._refilter(ctx, session.remaining())
+                    kept_of_all = len(pool)
         served = [c for p in session.pages for c in p]
         page = Page(limit, len(session.pages), Counter(c.author_id for c in served),
                     [c.post_id for c in served[-10:]], seed=int(session.id[:8], 16))
@@ -168,7 +174,8 @@ class ForYouFeed:
         with timings.stage("session"):
             self.sessions.record_page(session, items)
         session.ctx = None
-        return items
+        more = len(session.served()) < len(session.pool) and (kept_of_all is None or kept_of_all > len(items))
+        return items, more
 
     def _newer_models(self) -> None:
         """Take the collaborative models ``townsquare train collaborative`` wrote since (looked for at most every
@@ -198,7 +205,8 @@ class ForYouFeed:
             pool = step(ctx, pool).kept
         return pool
 
-    def _render(self, user: dict, session: FeedSession, number: int, items: list, timings: Timings) -> FeedPage:
+    def _render(self, user: dict, session: FeedSession, number: int, items: list, timings: Timings,
+                more: bool) -> FeedPage:
         with timings.stage("explain"):
             names = lookup_names(self.store, items, viewer=int(user["id"]), hidden=self._hidden)
             before = sum(len(p) for p in session.pages[:number])
@@ -206,7 +214,6 @@ class ForYouFeed:
             rendered = [explain_item(c, names, before + i + 1, datetime.fromtimestamp(times[c.post_id], UTC).isoformat(),
                                      session.ranker_output) for i, c in enumerate(items)]
         ranking = session.ranking
-        more = len(session.served()) < len(session.pool)
         page = FeedPage(user["handle"], rendered, make_cursor(session.id, number + 1) if more else None,
                         session.id, number + 1, ranker_version=session.ranker_version)
         if ranking is not None and number == 0:
