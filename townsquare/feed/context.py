@@ -188,8 +188,9 @@ def _member(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 def read_relations(store, user_id: int, until=None) -> Relations:
-    """Follows (out), followers (in), and authors excluded by a block or mute in either direction (who are
-    then neither followed nor followers here)."""
+    """Follows (out), followers (in), and the authors excluded: those the user blocks or mutes and those who
+    block the user (who are then neither followed nor followers here). Someone who mutes the user is not
+    excluded: a mute only quiets the muter's own feed, and is theirs alone to know (``storage.visibility``)."""
     when = f" AND {epoch_sql(store, 'created_at')} < :until" if until is not None else ""
     sql = (f"SELECT target_id, kind, 1 FROM edges WHERE source_id = :user{when} UNION ALL "
            f"SELECT source_id, kind, 0 FROM edges WHERE target_id = :user{when}")
@@ -199,6 +200,8 @@ def read_relations(store, user_id: int, until=None) -> Relations:
         for other, kind, mine in fetch_rows(conn, sql, params):
             if kind == "follow":
                 (follows.append(other) if mine else followers.add(other))
+            elif kind == "mute" and not mine:
+                continue
             else:
                 verb = "blocked" if kind == "block" else "muted"
                 excluded.setdefault(other, f"you {verb} them" if mine else f"they {verb} you")
