@@ -110,6 +110,9 @@ def test_social_proof_names_the_people_you_follow(world, now):
         world.follow("ada", friend)
         world.act(friend, popular, "like")
     world.act("eve", lonely, "like")  # ada does not follow eve
+    kept = world.post("zed", "cooking")
+    for kind in ("bookmark", "share", "view", "click"):  # private: a bookmark is not "engaged with by @bob"
+        world.act("bob", kept, kind)
     world.load()
     found = _candidates(SocialProofSource().fetch(_ctx(world.feed(), "ada", now)))
     assert _external(world.store, found) == {popular}

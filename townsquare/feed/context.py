@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from townsquare.feed.config import FeedConfig
-from townsquare.feed.index import AFFINITY, POSITIVE, FeedIndex
+from townsquare.feed.index import AFFINITY, POSITIVE, PUBLIC_POSITIVE, FeedIndex
 from townsquare.feed.state import InterestBook, InterestState
 from townsquare.feed.steering import SteeringBook, SteeringPhrase
 from townsquare.feed.store_io import epoch_sql, fetch_rows
@@ -127,15 +127,16 @@ class FeedContext:
 
     @cached_property
     def social_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(posts, people): each followed person's positive engagements of the last week (their last
-        30), every (post, person) pair once, in the order met: people by affinity, then by time."""
+        """(posts, people): each followed person's public engagements of the last week (likes, replies and
+        reposts, their last 30; never a bookmark or share, which are theirs to know), every (post, person) pair
+        once, in the order met: people by affinity, then by time."""
         follows, empty = self.relations.follows, np.zeros(0, np.int64)
         if not len(follows):
             return empty, empty
         ranked = follows[np.argsort(-self.affinity_of(follows), kind="stable")][:300]
         since = self.now - SOCIAL_WINDOW_DAYS * 86400
         person, rows = self.index.histories(ranked)
-        mask = np.isin(rows["kind"], POSITIVE) & (rows["time"] >= since)
+        mask = np.isin(rows["kind"], PUBLIC_POSITIVE) & (rows["time"] >= since)
         person, posts = person[mask], rows["post"][mask]
         ends = np.cumsum(np.bincount(person, minlength=len(ranked)))
         recent = ends[person] - np.arange(len(person)) <= 30  # each person's last 30

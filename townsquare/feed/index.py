@@ -30,6 +30,9 @@ KIND = {k: i for i, k in enumerate(KINDS)}
 # that a 1-star film is never "because you liked".
 POSITIVE = np.array([KIND[k] for k in ("like", "reply", "repost", "bookmark", "share", "rating")])
 LIKED_RATING = 4
+# What others may be told a person did ("engaged with by @ada, whom you follow"): what the platform shows. A
+# bookmark, a share by message, a rating or a play count is private, however much it says about interest.
+PUBLIC_POSITIVE = np.array([KIND[k] for k in ("like", "reply", "repost")])
 NEGATIVE = np.array([KIND[k] for k in ("hide", "not_interested", "report")])
 # How much each kind says about interest in a post (and its author): the affinities and trending.
 AFFINITY = np.array([0.0, 0.3, 0.0, 1.0, 2.0, 1.5, 1.0, 1.5, -3.0, -3.0, -6.0, 0.5], dtype=np.float32)
