@@ -63,7 +63,8 @@ def test_ids_too_big_for_a_key_are_an_error_page_not_a_500(world):
 
 def test_pages_need_a_session(world):
     world.client.cookies.clear()
-    for path in ("/home", "/compose", "/moderation", "/moderation/policy", "/dashboard", "/assistant", "/posts/p00001"):
+    for path in ("/home", "/compose", "/moderation", "/moderation/policy", "/dashboard", "/assistant", "/posts/p00001",
+                 f"/@{world.handles[1]}"):
         response = world.client.get(path, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/signin", path
     for path in ("/act", "/compose", "/steer", "/unsteer", "/draft", "/moderation", "/moderation/1",
@@ -522,6 +523,54 @@ def test_an_action_in_the_feed_returns_to_the_same_page_at_the_same_post(world):
     location = urlsplit(hidden.headers["location"])
     assert location.fragment == f"post-{shown[1]}"  # the hidden post is gone: back at the one after it
     assert _posts(client.get(f"{location.path}?{location.query}").text) == shown[1:]
+
+
+def test_a_person_has_a_page_with_their_latest_posts_the_viewer_may_see(world):
+    """The assistant's "people" answers cite /@handle, which was a 404."""
+    from sqlalchemy import delete, func, insert, select, update
+
+    from townsquare.storage.schema import edges, posts, users
+
+    client = _signed_in(world)
+    me = world.store.find_user(world.handles[0])["id"]
+    with world.store.read() as conn:  # the author of the most public posts, not the viewer
+        author = conn.execute(select(posts.c.author_id).where(posts.c.author_id != me, posts.c.visibility == "public",
+                                                              posts.c.deleted.is_(False), posts.c.repost_of_id.is_(None))
+                              .group_by(posts.c.author_id).order_by(func.count().desc()).limit(1)).scalar_one()
+        person = conn.execute(select(users).where(users.c.id == author)).mappings().one()
+        newest = conn.execute(select(posts.c.external_id).where(posts.c.author_id == author,
+                                                                posts.c.repost_of_id.is_(None))
+                              .order_by(posts.c.created_at.desc(), posts.c.id.desc()).limit(2)).scalars().all()
+    page = client.get(f"/@{person['handle']}")
+    assert page.status_code == 200, page.text
+    text = html_text.unescape(page.text)
+    assert person["display_name"] in text and f"@{person['handle']}" in text and person["bio"] in text
+    shown = re.findall(r'<li class="post" id="post-([^"]+)"', page.text)
+    assert 1 <= len(shown) <= 20 and shown[:1] == newest[:1]  # newest first
+    with world.store.begin() as conn:  # a post the viewer may not see leaves the page
+        conn.execute(update(posts).where(posts.c.external_id == newest[0]).values(visibility="private"))
+    try:
+        assert newest[0] not in re.findall(r'id="post-([^"]+)"', client.get(f"/@{person['handle']}").text)
+    finally:
+        with world.store.begin() as conn:
+            conn.execute(update(posts).where(posts.c.external_id == newest[0]).values(visibility="public"))
+    nobody = client.get("/@nobody-at-all-here")
+    with world.store.begin() as conn:
+        conn.execute(insert(edges).values(source_id=author, target_id=me, kind="block"))
+    try:
+        blocked = client.get(f"/@{person['handle']}")
+    finally:
+        with world.store.begin() as conn:
+            conn.execute(delete(edges).where(edges.c.source_id == author, edges.c.target_id == me))
+    assert nobody.status_code == blocked.status_code == 404
+    message = re.compile(r'<p class="error" role="alert">(.*?)</p>', re.DOTALL)
+    assert message.search(nobody.text).group(1) == message.search(blocked.text).group(1)
+    assert person["bio"] not in html_text.unescape(blocked.text)
+    answer = world.services.interact().assistant.answer(me, "who writes about cooking?")
+    people = [c.url for c in answer.citations if c.kind == "user"]
+    assert people and all(client.get(url).status_code == 200 for url in people)
+    feed = client.get("/home").text  # the feed links each author to their page
+    assert re.search(r'<strong><a href="/@[^"]+">@', feed)
 
 
 def test_the_assistant_links_each_post_it_cites_and_escapes_the_rest():

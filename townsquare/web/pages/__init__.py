@@ -6,7 +6,8 @@ these forms with it.
 
 One module per part of the site: ``account`` (sign in and out), ``feed`` (home and what a reader
 does with a post), ``posts`` (a post's page, who may see which post, appeals), ``compose`` (writing,
-drafts, the assistant) and ``moderation`` (the queue and the dashboard); ``base`` is what they share.
+drafts, the assistant), ``people`` (a person's page) and ``moderation`` (the queue and the dashboard); ``base`` is
+what they share.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from townsquare.web.pages import account, compose, feed, moderation, posts
+from townsquare.web.pages import account, compose, feed, moderation, people, posts
 from townsquare.web.pages.base import ModeratorsOnly, SignInFirst, render, to_signin
 
 router = APIRouter()
-for part in (account, feed, posts, compose, moderation):
+for part in (account, feed, posts, people, compose, moderation):
     router.include_router(part.router)
 
 

@@ -25,8 +25,9 @@ router = APIRouter()
 
 
 def visible(services, conn, user_id: int, where, limit: int | None = None,
-            moderator: bool = False) -> list[dict[str, Any]]:
-    """The posts matching ``where`` that ``user_id`` may see, oldest first, with their authors' handles:
+            moderator: bool = False, newest_first: bool = False) -> list[dict[str, Any]]:
+    """The posts matching ``where`` that ``user_id`` may see, oldest first (or ``newest_first``), with their
+    authors' handles:
     ``townsquare.storage.visibility``'s rule, and nothing moderation hides from the feed except the
     viewer's own posts and, for a ``moderator``, every post: those are marked ``hidden`` (an author is
     told why, ``post_page``)."""
@@ -34,7 +35,8 @@ def visible(services, conn, user_id: int, where, limit: int | None = None,
                     posts.c.author_id, users.c.handle)
              .join(users, users.c.id == posts.c.author_id)
              .where(where, may_see(user_id), posts.c.repost_of_id.is_(None))
-             .order_by(posts.c.created_at, posts.c.id).limit(limit))
+             .order_by(*((posts.c.created_at.desc(), posts.c.id.desc()) if newest_first else
+                         (posts.c.created_at, posts.c.id))).limit(limit))
     rows = [dict(r) for r in conn.execute(query).mappings()]
     moderation = getattr(services.feed.env, "moderation", None)
     if moderation is not None and rows:
