@@ -189,3 +189,35 @@ def test_a_label_the_classifier_lacks_is_named_with_where_it_first_is():
 
     with pytest.raises(InputError, match=r"\['offensiv'\] are not labels .* labelled text 3 \('offensiv'\)"):
         encode_labels(["not-offensive", "offensive", "offensiv"], ["not-offensive", "offensive"], "e.jsonl")
+
+
+
+def test_a_labelled_file_refuses_an_empty_label_and_a_text_of_only_spaces(tmp_path):
+    """A CSV row with an empty label was refused; the same in labelled JSONL, or a text of spaces, was taken."""
+    rows = [{"text": "hello there", "label": "ok"}, {"text": "you fool", "label": ""}]
+    bad_label = tmp_path / "label.jsonl"
+    bad_label.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with pytest.raises(InputError, match=r"label\.jsonl:2, field 'label': is empty; every labelled text needs a label"):
+        load_labelled(bad_label)
+    bad_text = tmp_path / "text.jsonl"
+    bad_text.write_text(json.dumps({"text": "ok", "label": "x"}) + "\n\n" + json.dumps({"text": " \t ", "label": "y"}))
+    with pytest.raises(InputError, match=r"text\.jsonl:3, field 'text': is only spaces"):
+        load_labelled(bad_text)
+
+
+def test_a_label_the_classifier_lacks_is_named_by_its_file_and_line(tmp_path):
+    """Blank lines and a header count: the error names the line an editor shows, not the text's rank."""
+    from townsquare.safety.train import encode_labels, load_labelled_lines
+
+    data = tmp_path / "e.jsonl"
+    rows = [("fine", "not-offensive"), ("rude", "offensive"), None, ("ok", "not-offensive"), ("typo", "offensiv")]
+    data.write_text("\n".join(json.dumps({"text": r[0], "label": r[1]}) if r else "" for r in rows) + "\n")
+    _, labels, lines = load_labelled_lines(data)
+    assert lines == [1, 2, 4, 5]
+    with pytest.raises(InputError, match=r"e\.jsonl:5, field 'label': .* the first is on line 5 \('offensiv'\)"):
+        encode_labels(labels, ["not-offensive", "offensive"], str(data), lines)
+    table = tmp_path / "e.csv"
+    table.write_text("text,label\nfine,not-offensive\n\ntypo,offensiv\n")
+    _, labels, lines = load_labelled_lines(table)
+    with pytest.raises(InputError, match=r"e\.csv:4, .* the first is on line 4"):
+        encode_labels(labels, ["not-offensive", "offensive"], str(table), lines)

@@ -244,9 +244,12 @@ def read_jsonl(path: str | os.PathLike[str], on_error: ErrorHandler | None = Non
 
 
 def read_labelled_jsonl(
-    path: str | os.PathLike[str], on_error: ErrorHandler | None = None
+    path: str | os.PathLike[str], on_error: ErrorHandler | None = None, located: bool = False
 ) -> Iterator[LabelledText]:
-    """LabelledText objects from the canonical labelled JSONL (``{"text", "label", ...extra}``)."""
+    """LabelledText objects from the canonical labelled JSONL (``{"text", "label", ...extra}``); with
+    ``located``, each as ``Located(record, source, line)``."""
+    from townsquare.ingest.loader import Located
+
     source = str(path)
     for number, text in decoded_lines(path, on_error):
         if not text.strip():
@@ -266,7 +269,7 @@ def read_labelled_jsonl(
         except InputError as error:
             raise_or_report(error, on_error)
             continue
-        yield record
+        yield Located(record, source, number) if located else record
 
 
 def write_labelled_jsonl(records: Iterable[LabelledText], path: str | os.PathLike[str]) -> int:

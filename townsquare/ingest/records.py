@@ -193,3 +193,17 @@ class LabelledText(BaseModel):
     text: Annotated[str, Field(min_length=1)]
     # 0 and 1 in JSON are the labels "0" and "1", as in a CSV file; true/false and floats are not labels
     label: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]
+
+    @field_validator("text")
+    @classmethod
+    def _some_text(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("is only spaces; every labelled text needs some words")
+        return text
+
+    @field_validator("label")
+    @classmethod
+    def _some_label(cls, label: str) -> str:
+        if not label.strip():  # as a CSV row with an empty label cell is refused
+            raise ValueError("is empty; every labelled text needs a label")
+        return label

@@ -436,14 +436,17 @@ def read_labelled_table(
     on_error: ErrorHandler | None = None,
     delimiter: str | None = None,
     header: bool = True,
+    located: bool = False,
 ) -> Iterator[LabelledText]:
-    """LabelledText from two columns of a table (names, or 0-based positions); other columns are ignored."""
+    """LabelledText from two columns of a table (names, or 0-based positions); other columns are ignored.
+    With ``located``, each as ``Located(record, source, line)``."""
     cols = parse_mapping({"text": text_column, "label": label_column}, ("text", "label"))
     rows = table_rows(path, cols, delimiter=delimiter, header=header, on_error=on_error)
-    return _labelled(rows, str(path), on_error)
+    return _labelled(rows, str(path), on_error, located)
 
 
-def _labelled(rows: Iterator[TableRow], source: str, on_error: ErrorHandler | None) -> Iterator[LabelledText]:
+def _labelled(rows: Iterator[TableRow], source: str, on_error: ErrorHandler | None,
+              located: bool = False) -> Iterator[LabelledText]:
     for row in rows:
         try:
             data = {"text": row.cells["text"].strip(), "label": row.cells["label"].strip()}
@@ -458,4 +461,4 @@ def _labelled(rows: Iterator[TableRow], source: str, on_error: ErrorHandler | No
         except InputError as error:
             raise_or_report(error, on_error)
             continue
-        yield record
+        yield _at(record, source, row.line, located)

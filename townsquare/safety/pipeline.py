@@ -16,7 +16,13 @@ from townsquare.safety.heads import LinearHead
 from townsquare.safety.metrics import classification_metrics
 from townsquare.safety.registry import HeadClassifier, default_encoder, load_classifier
 from townsquare.safety.report import write_report
-from townsquare.safety.train import TrainOptions, encode_labels, load_labelled, train_head
+from townsquare.safety.train import (
+    TrainOptions,
+    encode_labels,
+    load_labelled,
+    load_labelled_lines,
+    train_head,
+)
 
 CLASSIFIER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 IN_SAMPLE = 0.05  # the share of an evaluation's texts a head trained on from which its numbers are called in-sample
@@ -96,7 +102,7 @@ def evaluate_classifier_on_file(name: str, data: Path, *, data_dir: Path | None 
                                 encoder: Embedder | None = None) -> dict[str, Any]:
     """Metrics of the trained classifier ``name`` on ``data`` (or, with ``folds``, of a fresh head
     cross-validated on ``data``)."""
-    texts, labels = load_labelled(data, text_column, label_column)
+    texts, labels, lines = load_labelled_lines(data, text_column, label_column)
     encoder = encoder or default_encoder(threads)
     if folds:
         options = TrainOptions(folds=folds, class_weight="balanced" if balanced else None, use_lexicon=use_lexicon)
@@ -105,9 +111,10 @@ def evaluate_classifier_on_file(name: str, data: Path, *, data_dir: Path | None 
         title = f"{name}: {folds}-fold cross-validation on {data.name}"
     else:
         classifier = load_classifier(name, data_dir=data_dir, encoder=encoder)
+        encode_labels(labels, classifier.labels, str(data), lines)  # an unknown label stops it before any text is read
         probs, names = classifier.classify(texts).probs, classifier.labels
         title = f"{name} on {data.name}"
-    y, _ = encode_labels(labels, names, str(data))
+    y, _ = encode_labels(labels, names, str(data), lines)
     metrics = classification_metrics(probs, y, names)
     metrics["classifier"], metrics["data"] = name, str(data)
     if not folds and isinstance(classifier, HeadClassifier):

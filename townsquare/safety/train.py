@@ -66,31 +66,43 @@ class TrainResult:
 
 def load_labelled(path: Path, text_column: str = "text", label_column: str = "label") -> tuple[list[str], list[str]]:
     """Texts and labels from canonical labelled JSONL, or CSV/TSV with named text and label columns."""
+    texts, labels, _ = load_labelled_lines(path, text_column, label_column)
+    return texts, labels
+
+
+def load_labelled_lines(path: Path, text_column: str = "text",
+                        label_column: str = "label") -> tuple[list[str], list[str], list[int]]:
+    """``load_labelled`` with the file's line of each text (blank lines and a header counted), for errors."""
     from townsquare.ingest.jsonl import read_labelled_jsonl
     from townsquare.ingest.tabular import read_labelled_table
 
     if path.suffix.lower() in (".csv", ".tsv", ".txt"):
-        records = read_labelled_table(path, text_column, label_column)
+        records = read_labelled_table(path, text_column, label_column, located=True)
     else:
-        records = read_labelled_jsonl(path)
-    texts, labels = [], []
-    for record in records:
+        records = read_labelled_jsonl(path, located=True)
+    texts, labels, lines = [], [], []
+    for record, _source, line in records:
         texts.append(record.text)
         labels.append(record.label)
+        lines.append(line)
     if not texts:
         raise InputError("has no labelled texts", source=str(path))
-    return texts, labels
+    return texts, labels, lines
 
 
 def encode_labels(labels: Sequence[str], known: Sequence[str] | None = None,
-                  source: str | None = None) -> tuple[np.ndarray, list[str]]:
+                  source: str | None = None, lines: Sequence[int] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Label indices into ``known`` (else the labels sorted). An unknown label is an error naming the first
+    text that has it: by its line in ``source`` when ``lines`` (``load_labelled_lines``) are given."""
     names = list(known) if known is not None else sorted(set(labels))
     index = {name: i for i, name in enumerate(names)}
     unknown = sorted(set(labels) - set(index))
     if unknown:
         first = next(i for i, label in enumerate(labels) if label not in index)
+        where = f"on line {lines[first]}" if lines is not None else f"in labelled text {first + 1}"
         raise InputError(f"labels {unknown[:5]} are not labels of this classifier ({', '.join(names)}); the first "
-                         f"is in labelled text {first + 1} ({labels[first]!r})", source=source, field="label")
+                         f"is {where} ({labels[first]!r})", source=source,
+                         line=lines[first] if lines is not None else None, field="label")
     return np.array([index[v] for v in labels]), names
 
 
