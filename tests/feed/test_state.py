@@ -101,9 +101,14 @@ def test_steering_book_stores_lists_replaces_and_removes(world):
     phrases = book.add(uid, "less cooking")  # the same phrase again replaces the earlier one
     assert sorted(p.label() for p in phrases) == ["less 'cooking'", "less 'politics'"]
     assert np.argmax(phrases[0].vector) in (NAMES.index("cooking"), NAMES.index("politics"))
+    from townsquare.storage.store import text_hash
+
+    world.store.put_many("t", {text_hash(p): np.ones(4, np.float32) for p in ("politics", "cooking")})
     assert book.remove(uid, "politics") == 1
     assert [p.phrase for p in book.list(uid)] == ["cooking"]
     assert book.remove(uid) == 1 and book.list(uid) == []
+    # a removed phrase's cached embedding goes with it: a user deleted later leaves none behind
+    assert world.store.get_many("t", [text_hash("politics"), text_hash("cooking")]) == {}
 
 
 def test_steering_needs_an_embedder(world):

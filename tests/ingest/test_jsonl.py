@@ -293,6 +293,29 @@ def test_a_later_user_record_changes_the_profile_and_frees_the_old_handle(store)
         assert conn.execute(select(func.count()).select_from(feed_user_state)).scalar() == 0
 
 
+def test_a_rename_keeps_a_moderators_decisions_and_a_new_bio_drops_the_old_ones_cached_embedding(store):
+    """A QA pass renamed a moderator: their export lost their decisions and the next holder of the handle got
+    them. Their old bio stayed in the embedding cache after they were deleted."""
+    from townsquare.ingest.loader import Loader
+    from townsquare.ingest.records import PostRecord
+    from townsquare.safety.queue import decide_case, latest_case, report_post
+    from townsquare.storage.privacy import delete_user, export_user
+    from townsquare.storage.store import profile_text, text_hash
+
+    Loader(store).load([UserRecord(id="z2", handle="zoe", bio="ZBIOONE I collect stamps", interests=["stamps"]),
+                        UserRecord(id="u1", handle="ann"), PostRecord(id="p1", author="u1", text="hello")])
+    report_post(store, "p1")
+    decide_case(store, latest_case(store, store.find_post("p1")["id"])["id"], "zoe", "allow")
+    old = [text_hash("ZBIOONE I collect stamps"), text_hash(profile_text("ZBIOONE I collect stamps", ["stamps"]))]
+    store.put_many("m", {h: np.ones(4, np.float32) for h in old})
+    Loader(store).load([UserRecord(id="z2", handle="zoe_b", bio="ZBIOTWO birds now")])
+    Loader(store).load([UserRecord(id="z9", handle="zoe")])  # someone else takes the old handle
+    assert [d["moderator"] for d in export_user(store, "zoe_b")["decisions_made"]] == ["zoe_b"]
+    assert export_user(store, "z9")["decisions_made"] == []
+    assert store.get_many("m", old) == {}  # the old bio's and profile's cached vectors went with them
+    assert delete_user(store, "zoe_b")["decisions_unnamed"] == 1
+
+
 def test_a_handle_that_differs_only_in_case_is_taken(store):
     """'QA_B' beside 'qa_b' passed for them (session 22's security pass)."""
     from townsquare.ingest.loader import Loader

@@ -12,11 +12,13 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from townsquare.errors import InputError
 from townsquare.feed.store_io import fetch_rows
 from townsquare.storage.feed_schema import feed_steering
+from townsquare.storage.schema import embedding_cache
+from townsquare.storage.store import text_hash
 
 _LESS = (r"no more|not so much|stop showing(?: me)?|don't show(?: me)?|do not show(?: me)?|less of|less|fewer"
          r"|without|hide|no|minus")
@@ -104,11 +106,17 @@ class SteeringBook:
         return [SteeringPhrase(d, p, w, i, np.frombuffer(bytes(v), np.float32)) for d, p, w, i, v in rows]
 
     def remove(self, user_id: int, phrase: str | int | None = None) -> int:
-        """Remove one phrase (by text or id), or every phrase when ``phrase`` is None."""
+        """Remove one phrase (by text or id), or every phrase when ``phrase`` is None; its cached embedding goes
+        too (it would otherwise outlive the user's deletion, which removes only the phrases they still have)."""
         condition = feed_steering.c.user_id == user_id
         if isinstance(phrase, int):
             condition &= feed_steering.c.id == phrase
         elif phrase is not None:
             condition &= feed_steering.c.phrase == phrase
         with self.store.begin() as conn:
-            return conn.execute(delete(feed_steering).where(condition)).rowcount
+            gone = conn.execute(select(feed_steering.c.phrase).where(condition)).scalars().all()
+            removed = conn.execute(delete(feed_steering).where(condition)).rowcount
+            if gone:
+                conn.execute(delete(embedding_cache).where(embedding_cache.c.text_hash.in_(
+                    [text_hash(p) for p in set(gone)])))
+            return removed

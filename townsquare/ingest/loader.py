@@ -23,8 +23,10 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 from townsquare.errors import InputError
 from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
 from townsquare.storage.feed_schema import feed_user_state
+from townsquare.storage.moderation_schema import moderation_decisions
 from townsquare.storage.privacy import erase_posts
-from townsquare.storage.schema import edges, interactions, posts, user_vectors, users
+from townsquare.storage.schema import edges, embedding_cache, interactions, posts, user_vectors, users
+from townsquare.storage.store import profile_text, text_hash
 
 
 class Located(NamedTuple):
@@ -206,9 +208,16 @@ class Loader:
                     continue
             conn.execute(update(users).where(users.c.id == key).values(
                 **{k: list(v) if k == "interests" else v for k, v in new.items()}))
+            if "handle" in new:  # the decisions they made as a moderator are theirs under the new name too
+                conn.execute(update(moderation_decisions).where(moderation_decisions.c.moderator == row["handle"])
+                             .values(moderator=new["handle"]))
             if {"bio", "interests"} & set(new):
                 conn.execute(delete(user_vectors).where(user_vectors.c.user_id == key))
                 conn.execute(delete(feed_user_state).where(feed_user_state.c.user_id == key))
+                # what they said of themselves before leaves the embedding cache (it would outlive a deletion)
+                old = {row["bio"] or "", profile_text(row["bio"] or "", list(row["interests"] or ()))} - {""}
+                conn.execute(delete(embedding_cache).where(embedding_cache.c.text_hash.in_(
+                    [text_hash(t) for t in old])))
             row.update(new)
             report.changed["user"] += 1
 
