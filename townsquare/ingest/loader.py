@@ -78,8 +78,9 @@ class Loader:
     the start and built again at the end, inside the same transaction: building an index once
     from sorted data is cheaper than millions of inserts at random places in it (the 1M-post load:
     672 s without, 442 s with, the bigger page cache included). Meant for
-    loading millions of records at once; readers see the old data, indexes included, until the
-    commit.
+    loading millions of records at once. On SQLite readers see the old data, indexes included, until
+    the commit; on PostgreSQL ``DROP INDEX`` takes an exclusive lock on the table, so readers wait for
+    the whole import (documented in the README).
     """
 
     def __init__(self, store, *, skip_bad: bool = False, batch_size: int = 20_000,
