@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from townsquare.errors import NotFoundError
+from townsquare.errors import ConfigError, NotFoundError
+from townsquare.models.files import private_tmp
 from townsquare.safety.features import LEXICON_FEATURES, NGRAM_DIM, TextBatch
 
 
@@ -62,6 +64,8 @@ class LinearHead:
 
     # -- files ----------------------------------------------------------------------------
     def save(self, path: Path) -> Path:
+        """Write the head to ``path`` through a temporary file beside it, replaced onto it at the end: a
+        process stopped half way leaves the head that was there (or none), never a damaged one."""
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {**self.meta, "labels": self.labels, "temperature": self.temperature}
         arrays = {"bias": self.bias.astype(np.float32), "ngram_index": self.ngram_index.astype(np.int32),
@@ -70,23 +74,36 @@ class LinearHead:
             arrays["dense"] = self.dense.astype(np.float16)
         if self.lexicon_weights is not None:
             arrays["lexicon_weights"] = self.lexicon_weights.astype(np.float32)
-        np.savez_compressed(path, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
+        tmp = private_tmp(path)
+        try:
+            with tmp.open("wb") as handle:  # a handle: given a name, numpy would add ".npz" to it
+                np.savez_compressed(handle, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod
     def load(cls, path: Path) -> LinearHead:
         if not path.is_file():
             raise NotFoundError(f"classifier head {path} not found")
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            return cls(labels=list(meta.pop("labels")), dense=data["dense"].astype(np.float32)
-                       if "dense" in data.files else None, bias=data["bias"].astype(np.float32),
-                       ngram_index=data["ngram_index"].astype(np.int64),
-                       ngram_weights=data["ngram_weights"].astype(np.float32),
-                       temperature=float(meta.pop("temperature")), meta=meta,
-                       lexicon_weights=data["lexicon_weights"].astype(np.float32)
-                       if "lexicon_weights" in data.files else None,
-                       seen=data["seen"] if "seen" in data.files else np.zeros(0, np.uint32))
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                return cls(labels=list(meta.pop("labels")), dense=data["dense"].astype(np.float32)
+                           if "dense" in data.files else None, bias=data["bias"].astype(np.float32),
+                           ngram_index=data["ngram_index"].astype(np.int64),
+                           ngram_weights=data["ngram_weights"].astype(np.float32),
+                           temperature=float(meta.pop("temperature")), meta=meta,
+                           lexicon_weights=data["lexicon_weights"].astype(np.float32)
+                           if "lexicon_weights" in data.files else None,
+                           seen=data["seen"] if "seen" in data.files else np.zeros(0, np.uint32))
+        # an empty file is an EOFError, which the command line would print as a bare "Aborted."
+        except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as error:
+            reason = (str(error).splitlines() or [type(error).__name__])[0].split(". ")[0][:100]
+            raise ConfigError(
+                f"classifier head {path} is damaged or not a head file ({reason}); train it again (`townsquare "
+                f"train classifier {path.stem} --data FILE`) or remove the file") from None
 
 
 def text_keys(texts: Sequence[str]) -> np.ndarray:
