@@ -252,6 +252,15 @@ def test_decisions_appeals_and_training_export(world, tmp_path):
     assert not (tmp_path / "none.jsonl").exists()
 
 
+
+def test_exporting_decisions_to_a_folder_is_a_clear_error(world, tmp_path):
+    store, scorer, policy, ids = world
+    score_posts(store, sorted(ids.values()), scorer, policy)
+    spam_case = next(c["id"] for c in list_cases(store) if c["post"] == "p2")
+    decide_case(store, spam_case, "mod-alice", "hide", labels={"spam": "spam"})
+    with pytest.raises(InputError, match=r"cannot write .*: not a writable file"):  # was an IsADirectoryError
+        export_decisions(store, "spam", tmp_path)
+
 def test_a_decision_confirms_the_flags_behind_its_action_not_every_flag_on_the_case():
     """A post hidden for its phone number, which the offensive head also labelled, is not thereby offensive."""
     case = {"reasons": [

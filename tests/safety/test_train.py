@@ -221,3 +221,23 @@ def test_a_label_the_classifier_lacks_is_named_by_its_file_and_line(tmp_path):
     _, labels, lines = load_labelled_lines(table)
     with pytest.raises(InputError, match=r"e\.csv:4, .* the first is on line 4"):
         encode_labels(labels, ["not-offensive", "offensive"], str(table), lines)
+
+def test_output_paths_are_checked_before_the_work(tmp_path):
+    """A report folder or --out that is a file was a FileExistsError traceback, for --out only after every
+    text was embedded."""
+    from townsquare.safety.pipeline import evaluate_classifier_on_file, train_classifier_from_file
+    from townsquare.safety.report import write_report
+
+    taken = tmp_path / "taken"
+    taken.write_text("a file\n")
+    missing = tmp_path / "no-such-data.jsonl"  # never read: the output is checked first
+    with pytest.raises(InputError, match=r"field 'report': cannot write into .*taken: it is a file, not a folder"):
+        evaluate_classifier_on_file("offensive", missing, report=taken)
+    with pytest.raises(InputError, match=r"field 'out': cannot write into .*taken: it is a file, not a folder"):
+        train_classifier_from_file("tone", missing, taken)
+    with pytest.raises(InputError, match="it is a file, not a folder"):
+        write_report(taken, "title", {}, np.zeros((0, 2)), np.zeros(0))
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "tone.npz").mkdir()
+    with pytest.raises(InputError, match=r"cannot write .*tone\.npz: not a writable file"):
+        train_classifier_from_file("tone", missing, tmp_path / "models")

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from townsquare.errors import InputError
+from townsquare.errors import InputError, check_writable_file
 from townsquare.models.base import Embedder
 from townsquare.safety.features import TextBatch
 from townsquare.safety.heads import LinearHead
 from townsquare.safety.metrics import classification_metrics
 from townsquare.safety.registry import HeadClassifier, default_encoder, load_classifier
-from townsquare.safety.report import write_report
+from townsquare.safety.report import check_writable_folder, write_report
 from townsquare.safety.train import (
     TrainOptions,
     encode_labels,
@@ -68,6 +68,11 @@ def train_classifier_from_file(name: str, data: Path, out_dir: Path, *, folds: i
     if not CLASSIFIER_NAME.fullmatch(name):
         raise InputError(f"classifier name {name!r}: use letters, digits, '_' and '-' (at most 64), "
                          "as it names the head's file", field="name")
+    check_writable_folder(out_dir, "out")  # before minutes of embedding, not after
+    for path in (out_dir / f"{name}.npz", out_dir / f"{name}.md"):
+        check_writable_file(path)
+    if (out_dir / f"{name}-report").exists():
+        check_writable_folder(out_dir / f"{name}-report", "out")
     start = time.perf_counter()
     texts, labels = load_labelled(data, text_column, label_column)
     if keep_labels is not None:
@@ -102,6 +107,8 @@ def evaluate_classifier_on_file(name: str, data: Path, *, data_dir: Path | None 
                                 encoder: Embedder | None = None) -> dict[str, Any]:
     """Metrics of the trained classifier ``name`` on ``data`` (or, with ``folds``, of a fresh head
     cross-validated on ``data``)."""
+    if report is not None:
+        check_writable_folder(report)  # before the texts are classified, not after
     texts, labels, lines = load_labelled_lines(data, text_column, label_column)
     encoder = encoder or default_encoder(threads)
     if folds:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, exists, func, literal, select, update
 
-from townsquare.errors import InputError, NotFoundError
+from townsquare.errors import InputError, NotFoundError, check_writable_file
 from townsquare.safety.policy import SEVERITY, USER_REPORTS, Decision, Policy
 from townsquare.storage import Store
 from townsquare.storage.moderation_schema import (
@@ -439,7 +439,7 @@ def export_decisions(store: Store, classifier: str, path: Path) -> int:
         named = sorted({name for row in latest.values() for name in (row["labels"] or {})})
         raise NotFoundError(f"no moderator decision labels {classifier!r}; nothing written to {path}. "
                             + (f"Decisions label: {', '.join(named)}." if named else "No decision labels anything yet."))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_writable_file(path)  # a folder given for the file: a clear error, not IsADirectoryError
     with path.open("w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -5,11 +5,27 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve
+
+from townsquare.errors import InputError
+
+
+def check_writable_folder(folder: Path, field: str = "report") -> None:
+    """Make ``folder``, and say now (InputError) if files cannot be written in it: before the work, not after."""
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"cannot write into {folder}: it is a file, not a folder; give a folder (it is made if "
+                         "missing)", field=field)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot make the folder {folder}: {error.strerror}", field=field) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write into {folder}: no permission", field=field)
 
 
 def _pyplot():
@@ -77,7 +93,7 @@ def plot_precision_recall(probs: np.ndarray, y: np.ndarray, labels: list[str], p
 def write_report(folder: Path, title: str, metrics: dict[str, Any], probs: np.ndarray, y: np.ndarray,
                  extra: dict[str, Any] | None = None) -> Path:
     """``metrics.json``, three PNG plots and ``index.html`` in ``folder``; returns the HTML path."""
-    folder.mkdir(parents=True, exist_ok=True)
+    check_writable_folder(folder)
     data = {**(extra or {}), **metrics}
     (folder / "metrics.json").write_text(json.dumps(data, indent=2))
     plots = [plot_confusion(metrics, folder / "confusion.png"),
