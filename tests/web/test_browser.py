@@ -227,3 +227,30 @@ def test_a_session_in_the_browser(server, browser):
     browser.set_window_size(390, 844)
     browser.get(base + "/home")
     shot(browser, "09-home-phone")
+
+
+def test_pages_fit_the_window(server, browser):
+    """A long steering phrase without spaces made /home 2,300 px wide; the policy's table made /moderation/policy
+    scroll sideways on a phone."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    world, base = server
+    browser.set_window_size(1280, 900)
+    browser.get(base + "/signin")
+    Select(browser.find_element(By.ID, "handle")).select_by_value(world.handles[1])
+    browser.find_element(By.ID, "moderator").click()
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "#demo-signin button[type=submit]"))
+    browser.find_element(By.ID, "steer-text").send_keys("more " + "sourdoughstarter" * 25)
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/steer'] button"))
+    assert "sourdoughstarter" in browser.find_element(By.CSS_SELECTOR, "ul.steering").text
+
+    def wider() -> int:
+        return browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+
+    for width in (1280, 375):
+        browser.set_window_size(width, 900)
+        assert wider() <= 0, f"/home at {width} px"
+    browser.get(base + "/moderation/policy")
+    assert wider() <= 0, "/moderation/policy at 375 px"
+    shot(browser, "11-policy-phone")
