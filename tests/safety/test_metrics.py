@@ -39,6 +39,20 @@ def test_per_class_recall_and_missing_class_auc():
     assert only_one["auc"] is None
 
 
+
+def test_macro_averages_leave_out_a_label_no_text_has_and_say_so():
+    """A file without one of the classifier's labels averaged that label's F1 of 0 in: 0.48 at 0.925 accuracy."""
+    y = np.array([0] * 37 + [1] * 3)  # no "maybe" at all
+    predicted = np.array([0] * 36 + [1] + [1, 1, 0])
+    m = classification_metrics(np.eye(3)[predicted], y, ["no", "yes", "maybe"])
+    assert m["accuracy"] == pytest.approx(0.95)
+    f1_no, f1_yes = 2 * 36 / (2 * 36 + 1 + 1), 2 * 2 / (2 * 2 + 1 + 1)
+    assert m["macro_f1"] == pytest.approx((f1_no + f1_yes) / 2)
+    assert m["macro_recall"] == pytest.approx((36 / 37 + 2 / 3) / 2)
+    assert m["absent_labels"] == ["maybe"] and "maybe" in m["warning"]
+    assert m["per_class"]["maybe"]["support"] == 0  # still shown
+    assert "absent_labels" not in classification_metrics(np.eye(2)[y], y, ["no", "yes"])
+
 def test_precision_curve_rises_with_threshold():
     scores = np.linspace(0, 1, 101)
     positive = scores > 0.5

@@ -127,9 +127,10 @@ def evaluate_classifier_on_file(name: str, data: Path, *, data_dir: Path | None 
     if not folds and isinstance(classifier, HeadClassifier):
         metrics["seen_in_training"] = round(classifier.head.seen_share(texts), 4)
         if metrics["seen_in_training"] >= IN_SAMPLE:
-            metrics["warning"] = (f"{metrics['seen_in_training']:.0%} of these texts were in {name}'s training data, so "
-                                  "these numbers are in-sample and flatter it; measure on texts it has not seen, or "
-                                  "cross-validate a fresh head with --folds")
+            in_sample = (f"{metrics['seen_in_training']:.0%} of these texts were in {name}'s training data, so "
+                         "these numbers are in-sample and flatter it; measure on texts it has not seen, or "
+                         "cross-validate a fresh head with --folds")
+            metrics["warning"] = "; ".join(filter(None, [in_sample, metrics.get("warning")]))
             title += " (in-sample)"
     if folds:
         metrics["folds"] = folds
