@@ -916,3 +916,22 @@ def test_a_form_sent_from_another_site_is_refused(world):
     api = world.client.post("/v1/users", json={"id": "csrf-1", "handle": "csrf_one"},
                             headers={**world.auth(world.keys["ingest"]), "Origin": "https://app.example"})
     assert api.status_code == 201  # the API is for other sites' servers and apps: keys, not cookies
+
+
+def test_a_browser_refused_before_the_app_gets_an_error_page(world):
+    """A form posted from another site (403) and a body over the limit (413) answered a browser with raw JSON."""
+    html = {"accept": "text/html,application/xhtml+xml"}
+    client = _signed_in(world)
+    too_big = "x" * (world.services.config.max_body_bytes + 1)
+    cases = [(client.post("/signin", data={"handle": world.handles[0]}, follow_redirects=False,
+                          headers={**html, "Origin": "https://evil.example"}), 403,
+              "a form of this site may only be sent from its own pages"),
+             (client.post("/compose", data={"text": too_big}, headers=html), 413, "the request body is over")]
+    for response, status, message in cases:
+        assert response.status_code == status and response.headers["content-type"].startswith("text/html")
+        assert message in html_text.unescape(response.text) and 'href="/home"' in response.text
+    api = client.post("/v1/users", content=too_big, headers={**html, **world.auth(world.keys["ingest"]),
+                                                              "content-type": "application/json"})
+    assert api.status_code == 413 and "the request body is over" in api.json()["error"]["message"]
+    plain = client.post("/compose", data={"text": too_big})  # a client that does not ask for a page: JSON
+    assert plain.status_code == 413 and "error" in plain.json()

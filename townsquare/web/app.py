@@ -13,14 +13,15 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 
 from townsquare.settings import Settings
 from townsquare.web.config import WebConfig
-from townsquare.web.errors import API_PATHS, error_body, install_error_handlers
+from townsquare.web.errors import API_PATHS, error_body, install_error_handlers, page_error
 from townsquare.web.schemas import ERROR_RESPONSES
 from townsquare.web.services import WebServices
 
@@ -48,16 +49,16 @@ class RequestGuard:
         limit = self.services.config.max_body_bytes
         headers = Headers(scope=scope)
         if scope["method"] == "POST" and _cross_site(scope, headers):
-            await _refuse(send, "a form of this site may only be sent from its own pages", status=403)
+            await _refuse(scope, send, "a form of this site may only be sent from its own pages", status=403)
             return
         length = headers.get("content-length")
         if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > limit):
-            await _refuse(send, f"the request body is over {limit} bytes; send less or split it")
+            await _refuse(scope, send, f"the request body is over {limit} bytes; send less or split it")
             return
         if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
             body = await _read_body(receive, limit)  # chunked: read it (bounded by the server) and measure
             if body is None:
-                await _refuse(send, f"the request body is over {limit} bytes")
+                await _refuse(scope, send, f"the request body is over {limit} bytes")
                 return
             receive = _replay(body)
         status = 500
@@ -95,11 +96,21 @@ def _cross_site(scope, headers: Headers) -> bool:
     return origin == "null" or urlsplit(origin).netloc not in {h.strip() for h in hosts if h.strip()}
 
 
-async def _refuse(send, detail: str, status: int = 413) -> None:
+async def _refuse(scope, send, detail: str, status: int = 413) -> None:
+    """The error, as JSON; a browser asking for a page gets the web app's error page with the same words (the
+    rule of every other error: ``townsquare.web.errors.page_error``)."""
+    page = await run_in_threadpool(page_error, Request(scope), detail, status)
+    if page is not None:
+        await page(scope, _nothing, send)
+        return
     body = json.dumps(error_body(detail)).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _nothing() -> dict:
+    return {"type": "http.disconnect"}  # a refused request's body is not read
 
 
 async def _read_body(receive, limit: int) -> bytes | None:
