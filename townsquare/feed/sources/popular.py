@@ -11,6 +11,9 @@ from townsquare.feed.candidates import Proposals, Source
 class TrendingOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     count: int = Field(100, ge=1, description="Posts proposed.")
+    min_score: float = Field(0.1, ge=0, description=(
+        "The least time-decayed engagement that is 'trending now': about one like in the last 20 hours (with "
+        "the index's 6-hour half-life), or five views just now. Below it a post is not proposed as trending."))
 
 
 class TrendingSource(Source):
@@ -21,6 +24,9 @@ class TrendingSource(Source):
 
     def fetch(self, ctx) -> Proposals | list:
         ids, scores = ctx.index.trending(self.options.count, ctx.now)
+        # the top of a quiet week (or of a dataset whose likes are years old) is not "trending now"
+        engaged = scores >= self.options.min_score
+        ids, scores = ids[engaged], scores[engaged]
         return self.propose(ctx, ids, scores, detail=["trending"] * len(ids))
 
 
