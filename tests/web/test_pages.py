@@ -868,6 +868,40 @@ def test_a_reply_tells_the_suggestions_what_became_of_them(tmp_path, demo_db):
     world.store.close()
 
 
+def test_a_suggestion_fills_the_text_box_without_javascript(tmp_path, demo_db):
+    """The suggestions were type=button: with JavaScript off, clicking one did nothing."""
+    from types import SimpleNamespace
+
+    from townsquare.interact.store_io import record_suggestions
+
+    world = World(tmp_path, demo_db)
+    client = _signed_in(world)
+    me, other = (world.store.find_user(h)["id"] for h in world.handles[:2])
+    with world.store.read() as conn:
+        ref = conn.exec_driver_sql("SELECT external_id FROM posts WHERE author_id != ? AND reply_to_id IS NULL AND "
+                                   "text LIKE '%?%' ORDER BY id LIMIT 1", (me,)).scalar()
+    page = client.get("/compose", params={"reply_to": ref}).text
+    forms = re.findall(r'<form method="get" action="/compose" class="use-suggestion">(.*?)</form>', page, re.DOTALL)
+    assert len(forms) >= 2, page
+    fields = dict(re.findall(r'name="(reply_to|suggested)" value="([^"]*)"', forms[1]))
+    use, text = re.search(r'type="submit" name="use" value="(\d+)" class="suggestion" data-text="([^"]*)"', forms[1]).groups()
+    again = client.get("/compose", params={**fields, "use": use}).text  # what the browser sends for the button
+    assert re.search(r'<textarea id="text"[^>]*>([^<]*)</textarea>', again).group(1) == text
+    assert f'name="picked" id="picked" value="{use}"' in again
+    assert re.findall(r'name="use" value="(\d+)"', again) == re.findall(r'name="use" value="(\d+)"', page)
+    posted = client.post("/compose", follow_redirects=False, data={"text": html_text.unescape(text), "reply_to": ref,
+                                                                   "suggested": fields["suggested"], "picked": use})
+    assert posted.status_code == 303
+    with world.store.read() as conn:
+        outcome = conn.exec_driver_sql("SELECT outcome FROM interact_suggestions WHERE id = ?", (int(use),)).scalar()
+    assert outcome == "picked"
+    parent = world.store.find_post(ref)
+    not_mine = record_suggestions(world.store, other, parent["id"], [SimpleNamespace(text="someone else's")])[0]
+    forged = client.get("/compose", params={"reply_to": ref, "suggested": str(not_mine), "use": str(not_mine)}).text
+    assert "someone else" not in forged
+    world.store.close()
+
+
 def test_posts_whose_ids_hold_slashes_have_pages_and_routes(tmp_path, demo_db):
     """Bluesky's post ids are at:// URIs; their pages, why-not and deletion were 404s for the route."""
     from urllib.parse import quote

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -24,11 +25,24 @@ def compose_page(
     services: Services,
     viewer: Viewer,
     reply_to: Annotated[str | None, Query(max_length=256)] = None,
+    suggested: Annotated[str, Query(max_length=200)] = "",
+    use: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
+    """The composer; a reply shows suggestions. Without JavaScript, a suggestion's button asks for this page again
+    with ``use`` (its id) and ``suggested`` (the ones shown): the same suggestions, and that one in the text box."""
     parent = shown_post(services, viewer, reply_to) if reply_to else None
     if reply_to and parent is None:
         return not_shown(request, viewer)
     suggestions, why_none = [], []
+    if parent is not None and use:
+        from townsquare.interact.store_io import suggestion_texts
+
+        ids = _ids(suggested)
+        texts = suggestion_texts(services.store, ids, user_id=viewer.user_id, post_id=int(parent["id"]))
+        suggestions = [SimpleNamespace(id=i, text=texts[i]) for i in ids if i in texts]
+        picked = int(use) if use.isascii() and use.isdigit() and int(use) in texts else None
+        return render(request, "compose.html", viewer, parent=parent, suggestions=suggestions, why_none=[],
+                      draft=texts.get(picked), picked=picked)
     if parent is not None:
         try:
             found = services.interact().suggester.suggest(int(parent["id"]), viewer.user_id)
@@ -125,11 +139,15 @@ def _suggestion_feedback(services, user_id: int, post_id: int, text: str, sugges
     suggestions are passed over."""
     from townsquare.interact.store_io import record_feedback, suggestion_texts
 
-    ids = [int(i) for i in suggested.split(",") if i.strip().isascii() and i.strip().isdigit() and len(i.strip()) < 19]
-    shown = suggestion_texts(services.store, ids, user_id=user_id, post_id=post_id)
+    shown = suggestion_texts(services.store, _ids(suggested), user_id=user_id, post_id=post_id)
     posted = " ".join(text.split())
     same = next((i for i, t in shown.items() if " ".join(t.split()) == posted), None)
     clicked = int(picked) if picked.isascii() and picked.isdigit() and int(picked) in shown else None
     for i in shown:
         outcome = "picked" if i == same else "edited" if i == clicked and same is None else "ignored"
         record_feedback(services.store, i, outcome, text if outcome == "edited" else None, user_id=user_id)
+
+
+def _ids(suggested: str) -> list[int]:
+    """The suggestion ids in a form's comma-separated ``suggested`` (anything else in it is passed over)."""
+    return [int(i) for i in suggested.split(",") if i.strip().isascii() and i.strip().isdigit() and len(i.strip()) < 19]

@@ -8,6 +8,7 @@ document.addEventListener("click", (event) => {
   }
   const button = event.target.closest(".suggestion");
   if (button) {
+    event.preventDefault();  // without this script, the button's form asks the server to fill the box
     const box = document.getElementById("text");
     box.value = button.dataset.text;
     document.getElementById("picked").value = button.dataset.id;  // "edited" if the text changes before posting
