@@ -21,6 +21,7 @@ from townsquare.safety.queue import (
     decide_cases,
     export_decisions,
     inferred_labels,
+    latest_case,
     list_cases,
     queue_health,
     redecide_posts,
@@ -245,8 +246,13 @@ def test_decisions_appeals_and_training_export(world, tmp_path):
     assert export_decisions(store, "spam", out) == 1
     row = json.loads(out.read_text())
     assert row["label"] == "spam" and row["moderator"] == "mod-carol" and row["text"] == SPAM
-    appeal_case(store, spam_case, "u2", "it was a real giveaway after all")
-    decide_case(store, spam_case, "mod-dan", "allow", labels={})  # overturned, naming no label
+    with pytest.raises(InputError, match=r"a moderator answered the appeal \(overturned\) on .*: a decision is "
+                                         "appealed once"):  # one appeal per decision; it was taken again
+        appeal_case(store, spam_case, "u2", "it was a real giveaway after all")
+    assert latest_case(store, ids["p2"], decided=True)["appeal_answered"] == "overturned"
+    decide_case(store, spam_case, "mod-dan", "allow", labels={})  # decided again, naming no label
+    assert latest_case(store, ids["p2"], decided=True)["appeal_answered"] is None
+    appeal_case(store, spam_case, "u2", "that new decision may be appealed, once")
     with pytest.raises(NotFoundError, match="no moderator decision labels 'spam'"):
         export_decisions(store, "spam", tmp_path / "none.jsonl")  # the overturned decision's label is not training data
     assert not (tmp_path / "none.jsonl").exists()

@@ -790,3 +790,31 @@ def test_a_moderator_key_bound_to_a_user_decides_under_their_handle(tmp_path, de
     assert [d["action"] for d in export_user(world.store, moderator)["decisions_made"]] == ["demote", "allow"]
     assert delete_user(world.store, moderator)["decisions_unnamed"] == 2
     world.store.close()
+
+
+def test_a_decided_appeal_is_not_offered_or_taken_again(tmp_path, demo_db):
+    """After the appeal was decided and the case closed, the post page offered the form again and a second
+    appeal reopened the case: one appeal per decision."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from townsquare.safety import decide_case, list_cases
+
+    world = World(tmp_path, demo_db, moderation="auto", moderate_on_ingest=True)
+    client = world.client
+    signed = client.post("/signin", data={"handle": world.handles[0]}, follow_redirects=False)
+    client.cookies.set("townsquare_session", signed.cookies["townsquare_session"])
+    posted = client.post("/compose", data={"text": "Selling my bike, call me on 07700 900123 or mail ann.lee@example.org"},
+                         follow_redirects=False)
+    page = urlsplit(posted.headers["location"]).path
+    [case] = list_cases(world.store)
+    decide_case(world.store, case["id"], "mod-ann", "hide")
+    appealed = client.post(page + "/appeal", data={"reason": "it is my own number"}, follow_redirects=False)
+    assert parse_qs(urlsplit(appealed.headers["location"]).query)["notice"][0].startswith("Appeal sent")
+    decide_case(world.store, case["id"], "mod-ben", "hide")  # upheld: the case is closed
+    world.services.moderation_changed([case["post_id"]])
+    text = client.get(page).text
+    assert "A moderator decided your appeal on" in text and 'action="' + page + '/appeal"' not in text
+    again = client.post(page + "/appeal", data={"reason": "please look once more"}, follow_redirects=False)
+    assert "a decision is appealed once" in parse_qs(urlsplit(again.headers["location"]).query)["notice"][0]
+    assert list_cases(world.store, status="appealed") == []
+    world.store.close()

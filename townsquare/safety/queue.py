@@ -378,7 +378,9 @@ def report_post(store: Store, post_ref: str | int) -> None:
 
 
 def appeal_case(store: Store, case_id: int, user: str | int, reason: str) -> int:
-    """A user appeals the decision on a case, saying why; the case goes back to the queue as ``appealed``."""
+    """A user appeals the decision on a case, saying why; the case goes back to the queue as ``appealed``.
+    One appeal per decision: the decision that answered an appeal is final (a moderator may still decide the
+    case again, and that new decision may be appealed)."""
     if not reason.strip():
         raise InputError("an appeal needs a reason: say why the decision should change", field="reason")
     who = store.find_user(user)
@@ -389,6 +391,9 @@ def appeal_case(store: Store, case_id: int, user: str | int, reason: str) -> int
         author = conn.execute(select(posts.c.author_id).where(posts.c.id == case["post_id"])).scalar()
         if author != who["id"]:
             raise InputError(f"only the post's author may appeal case {case_id}, not {who['handle']}", field="user")
+        if (answered := _answered_appeal(conn, case_id)) is not None:
+            raise InputError(f"case {case_id} was appealed and a moderator answered the appeal ({answered[0]}) on "
+                             f"{answered[1]:%Y-%m-%d}: a decision is appealed once", field="case")
         appeal_id = conn.execute(moderation_appeals.insert().values(
             case_id=case_id, user_id=who["id"], reason=reason, status="open", created_at=_now())).inserted_primary_key[0]
         conn.execute(update(moderation_cases).where(moderation_cases.c.id == case_id).values(
@@ -396,9 +401,21 @@ def appeal_case(store: Store, case_id: int, user: str | int, reason: str) -> int
     return int(appeal_id)
 
 
+def _answered_appeal(conn, case_id: int) -> tuple[str, datetime] | None:
+    """How and when the case's latest decision answered an appeal ("upheld" or "overturned"); None when it
+    answered none (or there is no decision)."""
+    latest = select(func.max(moderation_decisions.c.id)).where(moderation_decisions.c.case_id == case_id)
+    row = conn.execute(select(moderation_appeals.c.status, moderation_decisions.c.created_at)
+                       .join(moderation_decisions, moderation_decisions.c.on_appeal == moderation_appeals.c.id)
+                       .where(moderation_decisions.c.id == latest.scalar_subquery())).first()
+    return (row.status, row.created_at) if row is not None else None
+
+
 def latest_case(store: Store, post_id: int, decided: bool = False) -> dict[str, Any] | None:
     """The post's newest case (``decided``: the newest a moderator decided, appealed or not), with
-    ``appeal_open`` (whether an appeal of it awaits a moderator); None if it has none."""
+    ``appeal_open`` (whether an appeal of it awaits a moderator) and ``appeal_answered`` (how its latest
+    decision answered an appeal, "upheld" or "overturned": that decision may not be appealed again; None
+    when it answered none); None if it has none."""
     query = select(moderation_cases).where(moderation_cases.c.post_id == post_id)
     if decided:
         query = query.where(moderation_cases.c.status.in_(("decided", "appealed", "closed")))
@@ -408,7 +425,8 @@ def latest_case(store: Store, post_id: int, decided: bool = False) -> dict[str, 
             return None
         appeal = conn.execute(select(moderation_appeals.c.id).where(
             moderation_appeals.c.case_id == case["id"], moderation_appeals.c.status == "open")).first()
-    return {**case, "appeal_open": appeal is not None}
+        answered = _answered_appeal(conn, int(case["id"]))
+    return {**case, "appeal_open": appeal is not None, "appeal_answered": answered[0] if answered else None}
 
 
 def moderator_actions(store: Store, post_ids: Sequence[int]) -> dict[int, tuple[str, dict[str, str]]]:

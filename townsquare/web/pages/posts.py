@@ -120,6 +120,9 @@ def _hidden_statement(services, post: dict[str, Any]) -> dict[str, Any]:
         return {"why": why, "case": None, "author": True}
     if case["appeal_open"]:
         return {"why": "Your appeal is with the moderators.", "case": None, "author": True}
+    if case["appeal_answered"]:  # one appeal per decision: no form again
+        return {"why": f"A moderator decided your appeal on {case['updated_at']:%Y-%m-%d}: it stays hidden. A "
+                "decision is appealed once.", "case": None, "author": True}
     return {"why": f"A moderator hid it on {case['updated_at']:%Y-%m-%d}. If you think that was wrong, you can "
             "appeal.", "case": case["id"], "author": True}
 
