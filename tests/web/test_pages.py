@@ -902,6 +902,21 @@ def test_a_suggestion_fills_the_text_box_without_javascript(tmp_path, demo_db):
     world.store.close()
 
 
+def test_the_composer_says_why_nothing_was_offered_in_plain_words(world):
+    """Users read the suggester's and drafter's diagnostics ("removed 1 candidate: repeats the post", "generated draft
+    talked to 'you' instead of writing as the user; drafted from the prompt"); they are kept for whoever opens them."""
+    client = _signed_in(world)
+    me = world.store.find_user(world.handles[0])["id"]
+    with world.store.read() as conn:
+        mine = conn.exec_driver_sql("SELECT external_id FROM posts WHERE author_id = ? AND deleted = 0 AND "
+                                    "visibility = 'public' ORDER BY id LIMIT 1", (me,)).scalar()
+    page = client.get("/compose", params={"reply_to": mine}).text
+    line = re.search(r'<p class="muted" id="why-none">([^<]*)</p>', page).group(1)
+    assert line == "No reply suggestions for this post: write your own."
+    details = re.search(r'<details class="why"><summary>Details</summary>(.*?)</details>', page, re.DOTALL).group(1)
+    assert "this is your own post" in details and "this is your own post" not in page.replace(details, "")
+
+
 def test_posts_whose_ids_hold_slashes_have_pages_and_routes(tmp_path, demo_db):
     """Bluesky's post ids are at:// URIs; their pages, why-not and deletion were 404s for the route."""
     from urllib.parse import quote

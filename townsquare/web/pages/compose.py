@@ -49,9 +49,10 @@ def compose_page(
             suggestions, why_none = found.items, found.reasons
         except TownsquareError as exc:
             why_none = [str(exc)]
-    return render(
-        request, "compose.html", viewer, parent=parent, suggestions=suggestions, why_none=why_none, draft=None
-    )
+    plain = None if not why_none else "Some possible replies were left out." if suggestions else \
+        "No reply suggestions for this post: write your own."
+    return render(request, "compose.html", viewer, parent=parent, suggestions=suggestions, why_none=why_none,
+                  why_plain=plain, draft=None)
 
 
 @router.post("/draft")
@@ -61,9 +62,10 @@ def draft(request: Request, services: Services, viewer: Viewer, prompt: Text) ->
         text, why_none = made.text, made.reasons
     except TownsquareError as exc:
         text, why_none = "", [str(exc)]
-    return render(
-        request, "compose.html", viewer, parent=None, suggestions=[], why_none=why_none, draft=text, prompt=prompt
-    )
+    plain = None if not why_none else "Read the draft over before you post it: it was changed or simplified." \
+        if text else "No draft this time: write the post yourself, or try other words."
+    return render(request, "compose.html", viewer, parent=None, suggestions=[], why_none=why_none, why_plain=plain,
+                  draft=text, prompt=prompt)
 
 
 @router.get("/assistant")
