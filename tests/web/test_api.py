@@ -818,3 +818,32 @@ def test_a_decided_appeal_is_not_offered_or_taken_again(tmp_path, demo_db):
     assert "a decision is appealed once" in parse_qs(urlsplit(again.headers["location"]).query)["notice"][0]
     assert list_cases(world.store, status="appealed") == []
     world.store.close()
+
+
+def test_the_queue_filters_by_any_name_train_classifier_gives(tmp_path, demo_db):
+    """The filter took only lower-case letters, digits and _; a classifier trained as "Tone-2" was a 422."""
+    from datetime import UTC, datetime
+
+    from townsquare.storage.moderation_schema import moderation_cases
+
+    world = World(tmp_path, demo_db)
+    post = world.store.find_post("p00005")
+    reason = {"classifier": "Tone-2", "label": "rude", "score": 0.9, "threshold": 0.5, "action": "review",
+              "factor": 1.0, "precision": None, "spans": [], "why": "review because Tone-2: rude 0.90 >= 0.50",
+              "rejected_label": "kind"}
+    now = datetime.now(UTC)
+    with world.store.begin() as conn:
+        conn.execute(moderation_cases.insert().values(post_id=post["id"], community="default", status="open",
+                                                      suggested_action="review", priority=0.9, reasons=[reason],
+                                                      created_at=now, updated_at=now))
+    moderate = world.auth(world.keys["moderate"])
+    found = world.client.get("/v1/moderation/queue?classifier=Tone-2", headers=moderate)
+    assert found.status_code == 200 and [c["post"] for c in found.json()] == ["p00005"]
+    assert world.client.get("/v1/moderation/queue?classifier=spam", headers=moderate).json() == []
+    assert world.client.get("/v1/moderation/queue?classifier=no%20spaces", headers=moderate).status_code == 422
+    signed = world.client.post("/signin", data={"handle": world.handles[1], "moderator": "true"},
+                               follow_redirects=False)
+    world.client.cookies.set("townsquare_session", signed.cookies["townsquare_session"])
+    page = world.client.get("/moderation?reason=Tone-2")
+    assert page.status_code == 200 and "Tone-2: rude" in page.text
+    world.store.close()

@@ -30,7 +30,7 @@ PAGE = 50
 TABS = {"todo": "To decide", "decided": "Decided", "closed": "Closed after appeal"}
 
 
-REASON = r"^[a-z0-9_]{1,64}$"  # a classifier's name, or user_reports
+REASON = r"^[A-Za-z0-9_-]{1,64}$"  # a classifier's name as ``train classifier`` gives it (CLASSIFIER_NAME), or user_reports
 
 
 def queue_url(show: str = "todo", page: int = 1, reason: str | None = None) -> str:

@@ -60,7 +60,8 @@ def queue(
     status: Literal["open", "appealed", "todo", "decided", "closed", "all"] = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    classifier: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,64}$")] = None,
+    # the names ``train classifier`` gives (``CLASSIFIER_NAME`` in safety/pipeline.py), and user_reports
+    classifier: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
 ) -> list[dict[str, Any]]:
     """Cases with the post's text, suggested action and reasons, ``limit`` of them after ``offset``: open and
     appealed ones (``todo``: both) appeals and the most urgent first, decided and closed ones the most recent
