@@ -118,13 +118,40 @@ class TextFeatureHydrator(FeatureHydrator):
         return out
 
 
+class CollaborativeFeatureHydrator(FeatureHydrator):
+    """How well the post fits the user by the collaborative models: the factorisation's score, the user's factors
+    (fitted, or folded in from their likes) against the post's. 0 without a model, or for a post or user it does
+    not know. Without it the ranker saw nothing of what ``train collaborative`` learnt: the posts the
+    factorisation proposed were ranked by text similarity and age like any other (a QA pass measured the
+    served MovieLens feed at precision@20 0.013 against popularity's 0.171)."""
+
+    name = "collaborative"
+    columns = ("factor_score",)
+
+    def hydrate(self, ctx, batch: Batch) -> np.ndarray:
+        out = np.zeros((len(batch), 1))
+        models = ctx.index.collaborative
+        if models is None or models.factors is None or not len(batch):
+            return out
+        if "user_factors" not in ctx.scratch:
+            ctx.scratch["user_factors"] = models.user_vector(ctx.user_id, ctx.positives)
+        vector = ctx.scratch["user_factors"]
+        if vector is None:
+            return out
+        cols = take(models.col_of, batch.posts, -1)
+        known = cols >= 0
+        out[known, 0] = models.factors.item_factors[cols[known]] @ vector
+        return out
+
+
 def hydrators() -> tuple[FeatureHydrator, ...]:
     return (UserFeatureHydrator(), AuthorFeatureHydrator(), PostFeatureHydrator(), RelationFeatureHydrator(),
-            TextFeatureHydrator())
+            TextFeatureHydrator(), CollaborativeFeatureHydrator())
 
 
 FEATURES: tuple[str, ...] = tuple(c for h in (UserFeatureHydrator, AuthorFeatureHydrator, PostFeatureHydrator,
-                                              RelationFeatureHydrator, TextFeatureHydrator) for c in h.columns)
+                                              RelationFeatureHydrator, TextFeatureHydrator,
+                                              CollaborativeFeatureHydrator) for c in h.columns)
 
 
 def hydrate(ctx, batch: Batch, parts: tuple[FeatureHydrator, ...] | None = None) -> np.ndarray:

@@ -34,9 +34,10 @@ _PRIOR_RATES = {"click": 0.08, "like": 0.04, "reply": 0.005, "repost": 0.004, "h
                 "not_interested": 0.01, "report": 0.0008}
 _PRIOR = {
     "click": {"interest_similarity": 2.0, "author_affinity": 0.5, "follows_author": 0.3, "social_proof": 0.4,
-              "post_clicks": 0.2, "post_age_hours": -0.15, "negative_similarity": -1.5},
+              "post_clicks": 0.2, "post_age_hours": -0.15, "negative_similarity": -1.5, "factor_score": 3.0},
     "like": {"interest_similarity": 2.5, "author_affinity": 0.8, "follows_author": 0.5, "social_proof": 0.5,
-             "post_likes": 0.2, "author_engagement": 0.3, "post_age_hours": -0.2, "negative_similarity": -2.0},
+             "post_likes": 0.2, "author_engagement": 0.3, "post_age_hours": -0.2, "negative_similarity": -2.0,
+             "factor_score": 3.0},
     "reply": {"interest_similarity": 1.5, "author_affinity": 0.8, "follows_author": 0.6, "author_follows_user": 0.5,
               "post_replies": 0.2, "post_age_hours": -0.2},
     "repost": {"interest_similarity": 1.5, "author_affinity": 0.4, "post_reposts": 0.3, "post_age_hours": -0.2},
@@ -91,6 +92,18 @@ class EngagementModel:
                  scale=self.scale, coef=self.coef, intercept=self.intercept, meta=np.array(json.dumps(self.meta)))
         return buffer.getvalue()
 
+    def over(self, features: tuple[str, ...]) -> EngagementModel | None:
+        """This model on ``features``, a superset of its own: a feature it never saw weighs nothing (a ranker
+        trained before the feature existed keeps serving). None when it needs a feature ``features`` lacks."""
+        if self.features == features:
+            return self
+        if not set(self.features) <= set(features):
+            return None
+        at = [features.index(f) for f in self.features]
+        mean, scale, coef = np.zeros(len(features)), np.ones(len(features)), np.zeros((len(self.heads), len(features)))
+        mean[at], scale[at], coef[:, at] = self.mean, self.scale, self.coef
+        return EngagementModel(features, self.heads, mean, scale, coef, self.intercept, self.meta)
+
     @classmethod
     def from_bytes(cls, blob: bytes) -> EngagementModel:
         with np.load(io.BytesIO(blob), allow_pickle=False) as d:
@@ -123,8 +136,8 @@ class RankerRegistry:
                     self._served = (None, EngagementModel.prior())
                     return
                 blob = conn.execute(select(feed_rankers.c.blob).where(feed_rankers.c.version == version)).scalar()
-            model = EngagementModel.from_bytes(blob)
-            if model.features != FEATURES:
+            model = EngagementModel.from_bytes(blob).over(FEATURES)
+            if model is None:
                 log.warning("feed ranker v%s was trained on other features; serving the prior. "
                             "Run `townsquare train ranker` again.", version)
                 model = EngagementModel.prior()

@@ -14,6 +14,7 @@ Held-out examples judge a head only when they hold at least ten positives.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ import numpy as np
 from sqlalchemy import text
 
 from townsquare.errors import NotFoundError
+from townsquare.feed.collaborative import CollaborativeModels
 from townsquare.feed.config import FeedConfig
 from townsquare.feed.context import FeedEnv, build_context
 from townsquare.feed.features import FEATURES, Batch, hydrate
@@ -31,6 +33,8 @@ from townsquare.feed.state import InterestBook
 from townsquare.feed.steering import SteeringBook
 from townsquare.feed.store_io import epoch_sql, fetch_arrays
 from townsquare.storage.schema import users
+
+log = logging.getLogger(__name__)
 
 _AGE = FEATURES.index("post_age_hours")
 
@@ -69,10 +73,15 @@ def _window(store, split: float) -> tuple[float, float]:
 
 def collect(store, model: str | None, *, split: float = 0.8, max_users: int = 5000, negatives: int = 10,
             seed: int = 0) -> TrainingData:
-    """Features and labels of impressions after the cutoff, with features as of the cutoff."""
+    """Features and labels of impressions after the cutoff, with features as of the cutoff: the collaborative
+    models too (``factor_score``) are trained on the interactions before it, so that none knows the answers."""
     cutoff, end = _window(store, split)
     until = datetime.fromtimestamp(cutoff, UTC)
     index = FeedIndex.load(store, model, until=until)
+    try:
+        index.collaborative = CollaborativeModels.train(index)
+    except NotFoundError:  # no post liked by two people before the cutoff: factor_score is 0 throughout
+        log.info("ranker training: no collaborative models at the cutoff; factor_score is 0")
     env = FeedEnv(store, index, FeedConfig(), InterestBook(store, index, persist=False), SteeringBook(store), None)
     case = " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(KINDS))
     with store.read() as conn:
