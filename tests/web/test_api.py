@@ -847,3 +847,21 @@ def test_the_queue_filters_by_any_name_train_classifier_gives(tmp_path, demo_db)
     page = world.client.get("/moderation?reason=Tone-2")
     assert page.status_code == 200 and "Tone-2: rude" in page.text
     world.store.close()
+
+
+def test_a_post_the_policy_demotes_for_a_label_still_shows_the_label(tmp_path, demo_db):
+    """Past the default policy's demote threshold (0.87) as well as its label one (0.77), a post lost the label."""
+    from datetime import UTC, datetime
+
+    from townsquare.storage.moderation_schema import moderation_scores
+
+    world = World(tmp_path, demo_db, moderation="auto")
+    post = world.store.find_post("p00005")
+    with world.store.begin() as conn:
+        conn.execute(moderation_scores.insert().values(
+            post_id=post["id"], classifier="offensive", version="test", scores={"not-offensive": 0.04, "offensive": 0.96},
+            spans=[], top_score=0.96, scored_at=datetime.now(UTC)))
+    signed = world.client.post("/signin", data={"handle": world.handles[0]}, follow_redirects=False)
+    world.client.cookies.set("townsquare_session", signed.cookies["townsquare_session"])
+    assert "Labelled: offensive" in world.client.get("/posts/p00005").text
+    world.store.close()
