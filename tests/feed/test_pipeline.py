@@ -95,6 +95,30 @@ def test_the_cursor_ends_when_blocking_someone_took_the_rest_of_the_pool(world, 
     assert cursor is None and pages <= 2, pages
 
 
+def test_later_pages_name_no_one_the_user_stopped_following(world, now):
+    """After an unfollow, later pages still said "posted by @bob, whom you follow" (a QA pass), and after a
+    deletion "engaged with by 0 people you follow: "."""
+    from sqlalchemy import delete
+
+    from townsquare.storage.schema import edges
+
+    _network(world, posts_per_topic=12)
+    world.load()
+    feed = world.feed(sources=SOURCES, pool_size=60)
+    first = feed.page("ada", limit=10, now=now)
+    assert any("@bob, whom you follow" in b for item in first.items for b in item["because"])
+    bob, ada = world.store.find_user("bob")["id"], world.store.find_user("ada")["id"]
+    with world.store.begin() as conn:
+        conn.execute(delete(edges).where(edges.c.source_id == ada, edges.c.target_id == bob))
+    cursor, said = first.cursor, []
+    while cursor is not None:
+        page = feed.page("ada", limit=10, cursor=cursor, now=now)
+        cursor = page.cursor
+        said += [b for item in page.items for b in item["because"]]
+        assert all(item["because"] for item in page.items)
+    assert said and not [b for b in said if "@bob" in b or "0 people" in b]
+
+
 def test_a_retried_cursor_gives_the_same_page_and_another_worker_continues(world, now):
     _network(world, posts_per_topic=20)
     world.load()

@@ -27,6 +27,7 @@ class Names:
 
     handles: dict[int, str]
     posts: dict[int, dict]
+    following: frozenset[int] | None = None  # whom the viewer follows now: a page made later names no one else
 
     def user(self, uid: int) -> str:
         return "@" + self.handles.get(uid, f"user-{uid}")
@@ -44,7 +45,9 @@ class Names:
         return [p for p in pids if self.posts.get(p, {}).get("text")]
 
     def known_people(self, uids) -> list[int]:
-        return [u for u in uids if u in self.handles]
+        """``uids`` that still exist and, where known, the viewer still follows (reasons name only followed
+        people: "posted by @ada, whom you follow", "engaged with by ... you follow")."""
+        return [u for u in uids if u in self.handles and (self.following is None or u in self.following)]
 
     def liked(self, pids: tuple[int, ...]) -> str:
         """The first of ``pids`` quoted, and how many more (of those that still exist)."""
@@ -55,7 +58,8 @@ class Names:
 
 
 def lookup_names(store, candidates: list[Candidate], extra_posts=(), *, viewer: int | None = None,
-                 hidden: Callable[[list[int]], set[int]] | None = None) -> Names:
+                 hidden: Callable[[list[int]], set[int]] | None = None,
+                 following: frozenset[int] | None = None) -> Names:
     """One query for the posts (with their authors' handles), one for other people the explanations name.
 
     With ``viewer``, a post a reason names ("because you liked ...") is quoted only if the viewer may see it
@@ -84,7 +88,7 @@ def lookup_names(store, candidates: list[Candidate], extra_posts=(), *, viewer: 
         people = {p for c in candidates for r in c.reasons for p in r.people} - set(handles)
         if people:
             handles.update(fetch_rows(conn, "SELECT id, handle FROM users WHERE id IN ({ids})", ids=sorted(people)))
-    return Names(handles, rows)
+    return Names(handles, rows, following)
 
 
 def _not_for(conn, viewer: int, found: list) -> set[int]:
@@ -105,15 +109,20 @@ def _not_for(conn, viewer: int, found: list) -> set[int]:
                                              or (r[5] == "followers" and r[2] not in follows)))}
 
 
-def summarise(reason: Reason, names: Names) -> str:
-    """One sentence for one reason."""
+def summarise(reason: Reason, names: Names) -> str | None:
+    """One sentence for one reason; None when it no longer holds (the people it named were deleted or are not
+    followed now: a later page of a feed made before)."""
     people = [names.user(p) for p in names.known_people(reason.people)]
     liked = names.liked(reason.posts)
     match reason.source:
         case "in_network":
+            if reason.people and not people:
+                return None
             verb = "reposted" if reason.detail.startswith("reposted") else "posted"
             return f"{verb} by {people[0] if people else 'someone'}, whom you follow"
         case "social_proof":
+            if not people:
+                return None
             n = len(people)
             shown = ", ".join(people[:3]) + (" and others" if n > 3 else "")
             return f"engaged with by {n} {'person' if n == 1 else 'people'} you follow: {shown}"
@@ -141,6 +150,16 @@ def top_features(c: Candidate, output: RankerOutput | None) -> list[dict]:
     return [{"feature": FEATURES[j], "contribution": v} for j, v in output.strongest(c.row)]
 
 
+# An item whose every reason stopped holding since its feed was ranked (an unfollow, a deletion) still says why.
+_STALE = "chosen for you when this feed was made; the people it named are no longer in it"
+
+
+def because(c: Candidate, names: Names) -> list[str]:
+    """The sentences of ``c``'s reasons that still hold."""
+    said = [s for r in c.reasons if r.source != "probe" and (s := summarise(r, names)) is not None]
+    return said or [_STALE]
+
+
 def explain_item(c: Candidate, names: Names, position: int, created_at: str | None = None,
                  output: RankerOutput | None = None) -> dict:
     """Everything the pipeline recorded about one served item (``output``: its ranking run's ``RankerOutput``)."""
@@ -153,7 +172,7 @@ def explain_item(c: Candidate, names: Names, position: int, created_at: str | No
         "created_at": created_at,
         "score": round(c.score, 5),
         "in_network": c.in_network,
-        "because": [summarise(r, names) for r in c.reasons if r.source != "probe"],
+        "because": because(c, names),
         "sources": [{**r.as_dict(), "people": [names.user(p) for p in names.known_people(r.people)],
                      "posts": [names.post(p) for p in names.known_posts(r.posts)]}
                     for r in c.reasons if r.source != "probe"],
@@ -176,7 +195,7 @@ def why_not_report(post: dict, ranking, page_items: list[Candidate], limit: int,
            "sources_run": [{"source": o.name, "proposed": o.proposed, "error": o.error} for o in ranking.outcomes]}
     probe = ranking.probe
     proposed = [r for r in probe.reasons if r.source != "probe"] if probe is not None else []
-    out["proposed_by"] = [summarise(r, names) for r in proposed]
+    out["proposed_by"] = [s for r in proposed if (s := summarise(r, names)) is not None]
     removed = ranking.removals()
     if pid in removed:
         stage, why = removed[pid]

@@ -173,7 +173,7 @@ class ForYouFeed:
         items = self.pipeline.select(ctx, pool, page, timings)[:limit]
         with timings.stage("session"):
             self.sessions.record_page(session, items)
-        session.ctx = None
+        session.ctx, session.follows = None, ctx.follow_set
         more = len(session.served()) < len(session.pool) and (kept_of_all is None or kept_of_all > len(items))
         return items, more
 
@@ -208,7 +208,8 @@ class ForYouFeed:
     def _render(self, user: dict, session: FeedSession, number: int, items: list, timings: Timings,
                 more: bool) -> FeedPage:
         with timings.stage("explain"):
-            names = lookup_names(self.store, items, viewer=int(user["id"]), hidden=self._hidden)
+            names = lookup_names(self.store, items, viewer=int(user["id"]), hidden=self._hidden,
+                                 following=session.follows)
             before = sum(len(p) for p in session.pages[:number])
             times = self.index.post_time
             rendered = [explain_item(c, names, before + i + 1, datetime.fromtimestamp(times[c.post_id], UTC).isoformat(),

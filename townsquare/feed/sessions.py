@@ -54,6 +54,7 @@ class FeedSession:
     pages: list[list[Candidate]] = field(default_factory=list)  # what each served page held
     ranking: Any = None  # this process only: page 1's ranking records and context
     ctx: Any = None
+    follows: frozenset[int] | None = None  # this process only: whom the user follows as the last page was made
 
     def __post_init__(self) -> None:
         self.pool = RankedPool.of(self.pool)
