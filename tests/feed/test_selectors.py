@@ -28,7 +28,8 @@ def test_author_diversity_decays_each_further_post_like_the_home_mixer():
     out = AuthorDiversitySelector(decay=0.5, floor=0.25).select(None, pool, Page(4))
     assert [c.post_id for c in out] == [1, 4, 2, 3]
     assert [round(c.score, 4) for c in out] == [1.0, 0.9, 0.625, 0.4375]
-    assert out[2].adjustments[0].detail == "post 2 by this author in your feed"
+    assert out[2].adjustments[0].detail == ("the author's post 2 in your ranking: spread out so that one author "
+                                            "does not fill your feed")
 
 
 def test_author_diversity_counts_authors_served_on_earlier_pages():

@@ -63,7 +63,9 @@ class AuthorDiversitySelector(Selector):
             seen[candidate.author_id] += 1
             if n:
                 factor = (1 - o.floor) * o.decay ** n + o.floor
-                candidate.scale(factor, self.name, f"post {n + 1} by this author in your feed")
+                # the count is of the author's posts ranked above it (and served before), not of the page
+                candidate.scale(factor, self.name, f"the author's post {n + 1} in your ranking: spread out so "
+                                                   "that one author does not fill your feed")
         return sorted(pool, key=lambda c: -c.score)
 
 
@@ -71,6 +73,9 @@ class TopicDiversityOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     relevance: float = Field(0.7, ge=0, le=1, description="MMR lambda: 1 = pure score, 0 = pure novelty.")
     window: float = Field(3.0, ge=1, description="MMR looks at this many times the page size.")
+
+
+CLOSE = 0.3  # a cosine under this is not "close to a post above it" (MMR moved others up past it)
 
 
 class TopicDiversitySelector(Selector):
@@ -102,9 +107,11 @@ class TopicDiversitySelector(Selector):
         for rank, i in enumerate(chosen):
             if rank < i:
                 window[i].note(self.name, f"moved up {_places(i - rank)}: unlike the posts above it")
-            elif rank > i:
+            elif rank > i and (near := float(gram[i, chosen[:rank]].max())) >= CLOSE:
                 window[i].note(self.name, f"moved down {_places(rank - i)}: close to a post above it "
-                                          f"(similarity {gram[i, chosen[:rank]].max():.2f})")
+                                          f"(similarity {near:.2f})")
+            elif rank > i:  # not like anything above: posts unlike the ones above it were moved up past it
+                window[i].note(self.name, f"moved down {_places(rank - i)}: posts on other topics went first")
         for i in np.nonzero(left)[0][: page.limit]:
             if i < page.limit:
                 window[i].note(self.name, f"held back for a later page: too close to a post above it "
