@@ -134,6 +134,11 @@ def test_a_session_in_the_browser(server, browser):
     browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
     submit(browser, browser.find_element(By.ID, "more"))
     assert set(feed_posts(browser)).isdisjoint(posts[:5]), "the next page shows new posts"
+    second = feed_posts(browser)
+    target = browser.find_elements(By.CSS_SELECTOR, "li.post")[3]
+    submit(browser, target.find_element(By.CSS_SELECTOR, "button.action-like"))  # back on this page, at this post
+    assert "cursor=" in browser.current_url and browser.current_url.endswith(f"#post-{second[3]}")
+    assert feed_posts(browser) == second and browser.execute_script("return window.scrollY") > 0
     browser.get(base + "/home")
 
     first = browser.find_elements(By.CSS_SELECTOR, "li.post")[0]
@@ -175,7 +180,7 @@ def test_a_session_in_the_browser(server, browser):
     assert browser.find_element(By.ID, "text").get_attribute("value") == clicked
     browser.find_element(By.ID, "text").send_keys(" Thanks for sharing!")
     shot(browser, "05-compose")
-    submit(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/compose'] button[type=submit]"))
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "form[method=post][action='/compose'] button[type=submit]"))
     assert "Posted" in browser.find_element(By.CSS_SELECTOR, ".notice").text
     with world.store.read() as conn:  # the clicked suggestion was edited, the others ignored: training data
         outcomes = conn.exec_driver_sql("SELECT text, outcome, final_text FROM interact_suggestions "
@@ -183,6 +188,7 @@ def test_a_session_in_the_browser(server, browser):
     assert sorted(o.outcome for o in outcomes) == ["edited"] + ["ignored"] * (shown - 1)
     assert [o.final_text for o in outcomes if o.outcome == "edited"] == [clicked + " Thanks for sharing!"]
 
+    browser.get(base + "/home")  # posting lands on the new post's page; the steering box is on the feed
     browser.find_element(By.ID, "steer-text").send_keys("more sourdough")
     submit(browser, browser.find_element(By.CSS_SELECTOR, "form[action='/steer'] button"))
     assert "sourdough" in browser.find_element(By.CSS_SELECTOR, "ul.steering").text
