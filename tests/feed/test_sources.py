@@ -204,7 +204,9 @@ def test_cold_start_uses_sign_up_topics(any_world, now):
     for _ in range(3):
         world.post("zed", "politics")
     world.load()
-    found = _candidates(ColdStartSource(per_topic=3).fetch(_ctx(world.feed(), "newbie", now)))
+    # room for six, but the politics posts are not "you said you like: chess" (a QA pass saw a new user's
+    # 'astronomy' label on figs in Hokkaido)
+    found = _candidates(ColdStartSource(per_topic=6).fetch(_ctx(world.feed(), "newbie", now)))
     assert _external(world.store, found) == chess
     assert found[0].reasons[0].detail == "you said you like: chess"
 
