@@ -6,6 +6,8 @@ down. ``townsquare settings`` prints this table.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -42,9 +44,50 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.sqlite_path}"
 
+    @property
+    def shown_database_url(self) -> str:
+        """The database URL to print or log: its password masked."""
+        return masked_url(self.resolved_database_url)
+
     @model_validator(mode="after")
     def _check_url(self) -> Settings:
         url = self.database_url
         if url is not None and not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
-            raise ValueError("database_url must start with sqlite: or postgresql:")
+            raise ValueError(f"TOWNSQUARE_DATABASE_URL (or --database-url) is {masked_url(url)!r}: it must start with "
+                             "sqlite: or postgresql:")
         return self
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password replaced by ***, for printing and logging."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):  # not a URL SQLAlchemy reads: mask what looks like user:password@
+        return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
+
+
+# Variables with the TOWNSQUARE_ prefix that are not settings: read by the test suite, never by townsquare.
+NOT_SETTINGS = frozenset({"TOWNSQUARE_SCREENSHOTS"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """TOWNSQUARE_* variables in ``environ`` that no settings class reads (a misspelt one is otherwise
+    silently ignored: TOWNSQUARE_SAFETY_POLCY would run the built-in policy)."""
+    known = {f"TOWNSQUARE_{name.upper()}" for name in Settings.model_fields} | NOT_SETTINGS
+    names = [name for name in environ if name.upper().startswith("TOWNSQUARE_")]
+    if any(name.upper().startswith("TOWNSQUARE_WEB_") for name in names):
+        from townsquare.web.config import WebConfig  # imports the web package: only when one is set
+
+        known |= {f"TOWNSQUARE_WEB_{name.upper()}" for name in WebConfig.model_fields}
+    return sorted(name for name in names if name.upper() not in known)
+
+
+def known_variables() -> list[str]:
+    """Every variable a settings class reads."""
+    from townsquare.web.config import WebConfig
+
+    return ([f"TOWNSQUARE_{name.upper()}" for name in Settings.model_fields]
+            + [f"TOWNSQUARE_WEB_{name.upper()}" for name in WebConfig.model_fields])

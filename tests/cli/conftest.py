@@ -26,3 +26,25 @@ def run(tmp_path):
 def write_jsonl(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """``cli(*args, env={})``: the real entry point (``townsquare.cli.main``, whose error handling
+    ``CliRunner`` skips) run in-process: (exit code, stdout, stderr), with ``--data-dir`` set."""
+    import sys
+
+    from townsquare.cli import main
+
+    def invoke(*args: str, env: dict[str, str] | None = None, data_dir: bool = True):
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(sys, "argv", ["townsquare", *(["--data-dir", str(tmp_path / "data")] if data_dir else []),
+                                          *args])
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        captured = capsys.readouterr()
+        return exit_.value.code or 0, captured.out, captured.err
+
+    return invoke

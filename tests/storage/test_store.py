@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 
-from townsquare.errors import InputError, NotFoundError
+from townsquare.errors import ConfigError, InputError, NotFoundError
 from townsquare.ingest.loader import Loader
 from townsquare.ingest.records import EdgeRecord, InteractionRecord, PostRecord, UserRecord
 from townsquare.storage import Store
@@ -49,6 +49,17 @@ def test_migrate_is_idempotent(store):
     before = store.schema_revision()
     store.migrate()
     assert store.schema_revision() == before
+
+
+def test_a_database_migrated_by_a_newer_townsquare_is_refused_in_words(store):
+    known = store.schema_revision()
+    with store.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    url = store.engine.url.render_as_string(hide_password=False)
+    with pytest.raises(ConfigError, match=(rf"this database was migrated by a newer townsquare \(revision 0099; "
+                                           rf"this one knows up to {known}\): upgrade townsquare")):
+        Store.open(url)
+    assert store.schema_revision() == "0099"  # and left as it was
 
 
 def test_a_handle_looked_up_without_case_reads_an_index_not_the_table(store):

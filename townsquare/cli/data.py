@@ -121,7 +121,7 @@ def status(ctx: typer.Context) -> None:
     """What the database holds: rows per table and per kind."""
     store = open_store(ctx)
     settings = settings_of(ctx)
-    out.print(f"townsquare at {settings.resolved_database_url}", soft_wrap=True, highlight=False)  # never wrapped
+    out.print(f"townsquare at {settings.shown_database_url}", soft_wrap=True, highlight=False)  # never wrapped
     table = Table("what", "rows")
     for name, n in store.counts().items():
         table.add_row(name, f"{n:,}")
@@ -385,7 +385,7 @@ def demo_synth(
 @app.command("settings")
 def show_settings(ctx: typer.Context) -> None:
     """Every setting: its environment variable, current value and what it does (the HTTP API's too)."""
-    from townsquare.settings import Settings
+    from townsquare.settings import Settings, masked_url
     from townsquare.web.config import WebConfig
 
     sections = [(Settings, settings_of(ctx), "TOWNSQUARE_", "settings (TOWNSQUARE_* variables)"),
@@ -398,6 +398,8 @@ def show_settings(ctx: typer.Context) -> None:
         for name, field in model.model_fields.items():
             value = getattr(current, name)
             shown = "***" if "key" in name and value else str(value)
+            if name == "database_url" and value:
+                shown = masked_url(value)
             table.add_row(f"{prefix}{name.upper()}", shown, field.description or "")
         out.print(table)
 

@@ -41,6 +41,9 @@ def serve(
         os.environ["TOWNSQUARE_DATABASE_URL"] = settings.database_url
     if demo:
         os.environ["TOWNSQUARE_WEB_DEMO"] = "true"
+    from townsquare.web.config import WebConfig
+
+    WebConfig()  # a bad TOWNSQUARE_WEB_* value stops here, said once: in the workers it crashed each for ever
     open_store(ctx).close()  # migrate once, before the workers start
     _check_port(host, port)  # before saying where it serves
     out.print(f"townsquare on http://{host}:{port}/ (API docs at /v1/docs)", highlight=False)

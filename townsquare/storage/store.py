@@ -7,6 +7,7 @@ kept to a few places here and in ``vectors.py``; the contract tests run against 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,8 +18,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from townsquare.errors import ConfigError, MissingDependencyError, NotFoundError
+from townsquare.settings import masked_url
 from townsquare.storage import schema
 from townsquare.storage.schema import (
     edges,
@@ -68,7 +71,12 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise ConfigError(f"could not open the database {path}: cannot make its folder {Path(path).parent} "
+                                  f"({error.strerror}); choose a folder you can write with --data-dir "
+                                  "(TOWNSQUARE_DATA_DIR)") from None
         # Enough pooled connections for every request thread of a worker, so none is opened per
         # request (each new one runs the pragmas and starts with an empty page cache).
         engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=24)
@@ -78,13 +86,27 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if not url.startswith("postgresql+psycopg://"):
-        raise ConfigError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")
+        raise ConfigError(f"unsupported database URL {masked_url(url)!r}: use sqlite:///PATH or postgresql://...")
     try:
         import pgvector  # noqa: F401
         import psycopg  # noqa: F401
     except ImportError as error:
         raise MissingDependencyError("PostgreSQL support", "pip install 'townsquare[postgres]'") from error
     return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+def _refuse_newer(config, conn: Connection) -> None:
+    """ConfigError when the database's schema revision is one this townsquare does not know: a newer one
+    migrated it, and upgrading would fail deep inside Alembic."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(config)
+    known = {revision.revision for revision in script.walk_revisions()}
+    for current in MigrationContext.configure(conn).get_current_heads():
+        if current not in known:
+            raise ConfigError(f"this database was migrated by a newer townsquare (revision {current}; this one "
+                              f"knows up to {script.get_current_head()}): upgrade townsquare")
 
 
 def _default_value(default) -> Any:
@@ -125,7 +147,20 @@ class Store:
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
-        store = cls(make_engine(url))
+        """The store at ``url``, migrated; ConfigError, in one line, when it cannot be reached or opened."""
+        engine = make_engine(url)
+        try:
+            with engine.connect():
+                pass
+        except (DBAPIError, sqlite3.Error) as error:
+            from townsquare.storage.contention import contention
+
+            engine.dispose()
+            if contention(error) is not None:  # another writer's lock: the caller says "busy"
+                raise
+            reason = " ".join(str(getattr(error, "orig", None) or error).split())  # the driver's, on one line
+            raise ConfigError(f"could not open the database {masked_url(url)}: {reason}") from None
+        store = cls(engine)
         if migrate:
             store.migrate()
         return store
@@ -149,6 +184,7 @@ class Store:
             try:
                 with conn.begin():
                     config.attributes["connection"] = conn
+                    _refuse_newer(config, conn)
                     command.upgrade(config, revision)
                     if on_sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
                         raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
