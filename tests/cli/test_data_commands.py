@@ -280,3 +280,26 @@ def test_a_classifier_name_must_be_a_file_name(run, tmp_path):
     assert refused.exit_code != 0 and "classifier name '../evil'" in str(refused.exception)
     assert not (tmp_path / "evil.npz").exists()
 
+
+
+def test_import_dataset_takes_bulk_and_import_labelled_skip_bad_as_the_docs_say(run, db, tmp_path, monkeypatch):
+    folder = tmp_path / "ml-100k"
+    folder.mkdir()
+    (folder / "u.genre").write_text("unknown|0\nDrama|1\n\n")
+    (folder / "u.item").write_text("10|Brazil (1985)|01-Jan-1985||http://x|0|1\n", encoding="latin-1")
+    (folder / "u.data").write_text("1\t10\t4\t881250949\n2\t10\t5\t881250950\n")
+    imported = run("import", "dataset", "movielens-100k", str(folder), "--bulk", "--load-only")
+    assert imported.exit_code == 0, imported.output
+    assert db().counts()["interactions"] == 2
+    row = ("{id}.json\t{label}\tSays taxes went up.\teconomy\tjane-doe\tMayor\tOhio\tdemocrat\t1\t2\t3\t4\t5\tspeech")
+    liar = tmp_path / "liar"
+    liar.mkdir()
+    (liar / "train.tsv").write_text(row.format(id=1, label="true") + "\n" + row.format(id=2, label="sorta") + "\n")
+    monkeypatch.chdir(tmp_path)
+    stopped = run("import", "labelled", "liar", str(liar), "--out", str(tmp_path / "liar.jsonl"))
+    assert stopped.exit_code != 0 and "train.tsv:2" in str(stopped.exception)
+    skipped = run("import", "labelled", "liar", str(liar), "--out", str(tmp_path / "liar.jsonl"), "--skip-bad")
+    assert skipped.exit_code == 0, skipped.output
+    assert "wrote 1 labelled texts" in skipped.output and "skipped 1 bad lines" in skipped.output
+    reasons = [json.loads(line) for line in (tmp_path / "liar.skipped.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["field"]) for r in reasons] == [(2, "label")]

@@ -204,6 +204,7 @@ def import_dataset(
     path: Annotated[Path, typer.Argument(help="The dataset's folder (see docs/datasets.md).")],
     skip_bad: SkipBad = False,
     report: SkipReport = None,
+    bulk: Bulk = False,
     load_only: LoadOnly = False,
 ) -> None:
     """Import a public social dataset: users, items as posts, follows and interactions; then embed what is
@@ -217,7 +218,7 @@ def import_dataset(
     moderation = _Moderation(ctx, load_only)
     errors: list = []
     records = info.reader(path, on_error=errors.append if skip_bad else None, located=True)  # errors at file:line
-    _prepare_new(ctx, _load(ctx, records, name, skip_bad, report, errors), moderation)
+    _prepare_new(ctx, _load(ctx, records, name, skip_bad, report, errors, bulk), moderation)
 
 
 @import_app.command("labelled")
@@ -227,10 +228,13 @@ def import_labelled(
     output: Annotated[Path, typer.Option("--out", help="The canonical labelled-text JSONL to write.")],
     split: Annotated[str | None, typer.Option(help="train, val or test (default: the dataset's).")] = None,
     task: Annotated[str | None, typer.Option(help="TweetEval task, e.g. offensive or stance/abortion.")] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Write the good lines; report the bad ones.")] = False,
+    report: SkipReport = None,
 ) -> None:
     """Convert a labelled-text dataset to the canonical JSONL that `train` and `eval` read."""
     from townsquare.errors import InputError
     from townsquare.ingest.datasets import get_dataset, write_labelled_jsonl
+    from townsquare.ingest.loader import ImportReport
 
     info = get_dataset(name, "labelled")
     if info.kind != "labelled":
@@ -238,8 +242,16 @@ def import_labelled(
     options = {"split": split or info.default_split}
     if task is not None:
         options["task"] = task
+    report_path = report or Path(f"{name}.skipped.jsonl")
+    skipped = ImportReport()
+    if skip_bad:
+        check_writable_file(report_path, field="report")
+        options["on_error"] = skipped.skipped.append
     n = write_labelled_jsonl(info.reader(path, **options), output)
     out.print(f"wrote {n:,} labelled texts to {output}")
+    if skipped.skipped:
+        skipped.write_skipped(report_path)
+        out.print(f"[yellow]skipped {len(skipped.skipped):,} bad lines[/]; reasons in {report_path}")
 
 
 @user_app.command("export")
