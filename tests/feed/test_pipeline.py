@@ -280,6 +280,25 @@ def test_steering_changes_the_feed_measurably_and_is_removable(world, now):
     assert _topics(world, feed.page("ada", limit=12, now=now)) == before
 
 
+def test_less_of_what_fills_a_users_feed_still_takes_it_down(world, now):
+    """The phrase's floor was the median over the user's own candidates: when most were about chess, 'less
+    chess' stood out from nothing and did nearly nothing (a QA pass: jazz 9 of 20, then 8)."""
+    for h in ("ada", "cy", "eve"):
+        world.user(h)
+    world.follow("ada", "cy")
+    for i in range(30):
+        world.post("cy", "chess", hours_ago=1 + i)
+    for topic in ("cooking", "music", "football", "politics"):
+        for i in range(15):
+            world.post("eve", topic, hours_ago=200 + i)  # the rest of the platform, out of ada's feed
+    world.load()
+    feed = world.feed(sources=("in_network",), selectors=NO_EXPLORATION)
+    feed.steer("ada", "less chess")
+    factors = [a["factor"] for i in feed.page("ada", limit=10, now=now).items for a in i["adjustments"]
+               if a["stage"] == "steering"]
+    assert len(factors) == 10 and max(factors) < 0.1, factors
+
+
 def test_moderation_hides_and_demotes_through_the_pipeline(world, now):
     _network(world)
     world.load()

@@ -92,15 +92,22 @@ class SteeringOptions(BaseModel):
 
 # The least change of a post's score (as a log factor) that steering makes and says it made: 5%.
 MIN_EFFECT = 0.05
+# The least cosine above a phrase's floor at which it has full strength: a rare topic's 95th percentile sits just
+# above the floor, and a post barely nearer the phrase than most (a photo of contrast, for "astronomy") is not it.
+SPAN = 0.2
 
 
 class SteeringScorer(Scorer):
     """Boosts posts close to the user's "more ..." phrases and demotes those close to "less ..." ones.
 
     A phrase's strength on a post is how far its cosine rises above the larger of ``threshold``
-    and the phrase's median cosine over the candidates (short phrases sit close to everything a
-    little with sentence embedders; only posts standing out count), scaled to [0, 1]; a change under
+    and the phrase's median cosine over a sample of all posts (short phrases sit close to everything a
+    little with sentence embedders; only posts standing out count), as a share of the way up to the
+    sample's 95th percentile (a post as close as the closest twentieth of all posts has full strength),
+    and at least ``SPAN`` above the floor; a change under
     ``MIN_EFFECT`` is not made, so that an explanation "you asked for more cooking" names a post about it.
+    Until session 23 the median was over the user's own candidates, so "less jazz" from someone whose
+    feed is mostly jazz stood out from nothing and changed one post of 20 (a QA pass).
     """
 
     name = "steering"
@@ -111,9 +118,15 @@ class SteeringScorer(Scorer):
         if not phrases or not len(batch.vectors):
             return scores
         o = self.options
-        sims = batch.vectors @ np.stack([p.vector for p in phrases]).T  # (with vectors, phrases)
-        floor = np.maximum(np.median(sims, axis=0), o.threshold)
-        strength = np.maximum((sims - floor) / (1 - floor), 0.0)
+        wanted = np.stack([p.vector for p in phrases])
+        sims = batch.vectors @ wanted.T  # (with vectors, phrases)
+        usual = ctx.index.vector_sample() @ wanted.T  # (sample, phrases)
+        if len(usual):
+            floor = np.maximum(np.median(usual, axis=0), o.threshold)
+            top = np.maximum(np.percentile(usual, 95, axis=0), floor + SPAN)
+        else:
+            floor, top = np.full(len(phrases), o.threshold), np.ones(len(phrases))
+        strength = np.clip((sims - floor) / (top - floor), 0.0, 1.0)
         sign = np.array([o.boost if p.direction == "more" else -o.penalty for p in phrases])
         effect = strength * sign * np.array([p.weight for p in phrases])  # (with vectors, phrases)
         effect[np.abs(effect) < MIN_EFFECT] = 0.0  # a nudge of a few per cent is not "what you asked for"
