@@ -114,6 +114,10 @@ def test_lastfm_records(write):
     assert plays[("lfm-u2", "lfm-a7")].value == 120.0
     assert plays[("lfm-u2", "lfm-a7")].created_at == datetime(2008, 3, 1, tzinfo=UTC)  # first tagging
     assert plays[("lfm-u3", "lfm-a8")].created_at.year == 1970
+    # artists are dated by their first tagging, else the data's first (they were dated at the import: a fresh
+    # import's feed was all "just posted")
+    dated = {p.id: p.created_at for p in kinds[PostRecord]}
+    assert dated == {"lfm-a7": datetime(2008, 3, 1, tzinfo=UTC), "lfm-a8": datetime(2008, 3, 1, tzinfo=UTC)}
 
 
 def test_lastfm_self_friend_is_located(write, errors):

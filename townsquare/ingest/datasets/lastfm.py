@@ -81,13 +81,20 @@ def _records(
     )
     taggings = list(parse_lines(tagging, _tagging_parser(tagging), on_error, skip=1)) if tagging else []
     top = _top_tags(taggings, tag_names, top_tags)
-    yield from parse_lines(files["artists.dat"], _artist_parser(files["artists.dat"], top), on_error, skip=1)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    # An artist is dated by its first tagging, else the data set's first: undated, each was dated at the import,
+    # and a fresh import's feed was twenty "just posted" artists (a QA pass).
+    first_seen: dict[str, datetime] = {}
+    for t in taggings:
+        first_seen[t.artist] = min(t.at, first_seen.get(t.artist, t.at))
+    oldest = min(first_seen.values(), default=epoch)
+    yield from parse_lines(files["artists.dat"], _artist_parser(files["artists.dat"], top, first_seen, oldest),
+                           on_error, skip=1)
     yield from _follows(friends)
     first_tagged: dict[tuple[str, str], datetime] = {}
     for t in taggings:
         key = (t.user, t.artist)
         first_tagged[key] = min(t.at, first_tagged.get(key, t.at))
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
     for line, user, artist, weight in plays:
         record = InteractionRecord(
             user=f"lfm-u{user}",
@@ -191,7 +198,7 @@ def _top_tags(taggings: list[Tagging], names: dict[str, str], limit: int) -> dic
     }
 
 
-def _artist_parser(source: Path, top: dict[str, list[str]]):
+def _artist_parser(source: Path, top: dict[str, list[str]], first_seen: dict[str, datetime], oldest: datetime):
     seen = DuplicateGuard(str(source))
 
     def parse(line: int, text: str) -> PostRecord:
@@ -204,7 +211,8 @@ def _artist_parser(source: Path, top: dict[str, list[str]]):
         body = f"{name.strip()}. Tags: {', '.join(tags)}" if tags else name.strip()
         return build(
             PostRecord,
-            {"id": f"lfm-a{artist}", "author": CATALOG, "text": body},
+            {"id": f"lfm-a{artist}", "author": CATALOG, "text": body,
+             "created_at": first_seen.get(artist, oldest)},
             source=str(source),
             line=line,
             fields={"text": "name"},
