@@ -43,7 +43,8 @@ def test_import_jsonl_then_again_is_idempotent(run, db, tmp_path):
 def test_import_load_only_leaves_embedding_and_scoring_and_says_so(run, db, tmp_path):
     first = run("import", "jsonl", str(write_jsonl(tmp_path / "world.jsonl", WORLD)), "--load-only")
     assert first.exit_code == 0, first.output
-    assert "next: `townsquare embed` and `townsquare moderate score` for the 2 new posts" in " ".join(first.output.split())
+    assert ("next: `townsquare embed` and `townsquare moderate score`: 2 live posts have no vector and 2 live posts "
+            "have no moderation scores yet") in " ".join(first.output.split())
     counts = db().counts()
     assert counts["posts"] == 2 and (counts["post_vectors"], counts["user_vectors"]) == (0, 0)
     status = run("status")  # the feed would show them unmoderated and unmatched: status says so
@@ -65,6 +66,35 @@ def test_a_broken_policy_stops_an_import_before_it_writes(run, db, tmp_path, mon
     assert db().counts()["posts"] == 0
     loaded = run("import", "jsonl", str(file), "--load-only")  # needs no policy
     assert loaded.exit_code == 0 and db().counts()["posts"] == 2, loaded.output
+
+
+def test_a_wrong_embedding_model_stops_an_import_before_it_writes(run, db, tmp_path, monkeypatch):
+    monkeypatch.setenv("TOWNSQUARE_EMBED_MODEL", "nosuch")
+    file = write_jsonl(tmp_path / "world.jsonl", WORLD)
+    refused = run("import", "jsonl", str(file))
+    assert refused.exit_code != 0 and "unknown embedding model 'nosuch'" in str(refused.exception)
+    assert db().counts()["posts"] == 0
+
+
+def test_an_import_finishes_what_an_earlier_one_left_unembedded_and_unscored(run, db, tmp_path):
+    file = write_jsonl(tmp_path / "world.jsonl", WORLD)
+    assert run("import", "jsonl", str(file), "--load-only").exit_code == 0  # or one stopped after its commit
+    again = run("import", "jsonl", str(file))
+    assert again.exit_code == 0, again.output
+    counts = db().counts()
+    assert (counts["posts"], counts["post_vectors"], counts["user_vectors"]) == (2, 2, 1)  # nothing new: embedded
+    assert "scored 2 posts" in again.output and "next:" not in again.output
+    said = " ".join(run("status").output.split())
+    assert "not scored" not in said and "no vector" not in said
+    edges = tmp_path / "follows.csv"  # an import that adds no posts scores none: it says what waits
+    edges.write_text("source,target\nu1,u2\n")
+    assert run("import", "jsonl", str(write_jsonl(tmp_path / "more.jsonl", [
+        {"type": "user", "id": "u3", "handle": "cy"},
+        {"type": "post", "id": "p3", "author": "u3", "text": "hello"}])), "--load-only").exit_code == 0
+    followed = run("import", "table", str(edges), "--kind", "edges", "--map", "source=source,target=target")
+    assert followed.exit_code == 0, followed.output
+    said = " ".join(followed.output.split())
+    assert "next: `townsquare moderate score`: 1 live post has no moderation scores yet" in said  # embedded
 
 
 def test_bulk_import_gives_the_same_rows(run, db, tmp_path):

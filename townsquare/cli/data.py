@@ -86,34 +86,43 @@ def _load(ctx: typer.Context, records: Iterable, source: str, skip_bad: bool, re
 
 
 class _Moderation:
-    """What an import scores its new posts with: the classifiers and the policy in force, loaded before
-    anything is imported, so that a broken policy file stops the import before it writes."""
+    """What an import embeds and scores its posts with: the embedder (by name: its weights load when first
+    used), the classifiers and the policy in force, all found before anything is imported, so that a wrong
+    TOWNSQUARE_EMBED_MODEL or a broken policy file stops the import before it writes."""
 
     def __init__(self, ctx: typer.Context, load_only: bool, adds_posts: bool = True) -> None:
         from townsquare.cli.safety import community_policy, safety_scorer
+        from townsquare.models import get_embedder
 
         self.load_only = load_only
+        if not load_only:
+            get_embedder(settings_of(ctx))  # the same one (cached) that embeds after the import
         self.scorer = safety_scorer(ctx) if adds_posts and not load_only else None
         self.policy = community_policy(ctx, self.scorer) if self.scorer is not None else None
 
 
 def _prepare_new(ctx: typer.Context, report, moderation: _Moderation) -> None:
-    """After an import: embed what is new and score new posts for moderation, so that the feed serves
-    nothing unmoderated; with ``--load-only`` (no scorer), say what the new posts still need."""
-    new_posts = report.inserted.get("post", 0)
-    if moderation.load_only:
-        if new_posts:
-            out.print(f"next: `townsquare embed` and `townsquare moderate score` for the {new_posts:,} new posts "
-                      "(until they are scored for moderation, the feed shows them unmoderated)")
-        return
-    if new_posts or report.inserted.get("user"):
-        embed(ctx)
-    if new_posts and moderation.scorer is not None:
-        from townsquare.cli.safety import score_and_say
-        from townsquare.safety.queue import unscored_posts
+    """After an import: embed and score for moderation what is new, and what an earlier import left
+    unembedded or unscored (stopped half-way, or --load-only), so that the feed serves nothing unmoderated;
+    say what still waits, and which command does it."""
+    from townsquare.ingest.embed import count_unembedded
+    from townsquare.safety.queue import count_unscored, unscored_posts
 
-        store = open_store(ctx)
-        score_and_say(store, unscored_posts(store), moderation.scorer, moderation.policy)
+    store = open_store(ctx)
+    if not moderation.load_only:
+        if report.inserted.get("post") or report.inserted.get("user") or count_unembedded(store):
+            embed(ctx)
+        if moderation.scorer is not None and (waiting := unscored_posts(store)):
+            from townsquare.cli.safety import score_and_say
+
+            score_and_say(store, waiting, moderation.scorer, moderation.policy)
+    waiting = [(n, "`townsquare embed`", "no vector") for n in [count_unembedded(store)] if n]
+    waiting += [(n, "`townsquare moderate score`", "no moderation scores") for n in [count_unscored(store)] if n]
+    if waiting:
+        said = " and ".join(f"{n:,} live post{'s' if n != 1 else ''} {'have' if n != 1 else 'has'} {what}"
+                            for n, _, what in waiting)
+        out.print(f"next: {' and '.join(command for _, command, _ in waiting)}: [yellow]{said} yet[/] (the feed "
+                  "shows posts unmoderated until they are scored)")
 
 
 @app.command()
