@@ -37,3 +37,20 @@ def test_settings_command_lists_the_web_settings_too(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     line = next(l for l in result.output.splitlines() if "TOWNSQUARE_WEB_AUTH_RECALL_S" in l)
     assert "2.5" in line and "TOWNSQUARE_WEB_FEED_CONCURRENCY" in result.output
+
+
+def test_masked_url_hides_only_the_password():
+    from townsquare.settings import masked_url
+
+    assert masked_url("postgresql://ts:S3cret@db.internal:5432/ts?sslmode=require") == (
+        "postgresql://ts:***@db.internal:5432/ts?sslmode=require")
+    assert masked_url("sqlite:///data/townsquare.sqlite") == "sqlite:///data/townsquare.sqlite"
+    assert "S3cret" not in masked_url("postgresql://ts:S3cret@[bad")  # not a URL SQLAlchemy reads
+
+
+def test_unknown_variables_are_those_no_setting_reads():
+    from townsquare.settings import unknown_variables
+
+    environ = {"TOWNSQUARE_DATA_DIR": "d", "TOWNSQUARE_WEB_RATE_PER_S": "5", "townsquare_threads": "2",
+               "TOWNSQUARE_SCREENSHOTS": "s", "TOWNSQUARE_SAFETY_POLCY": "p", "TOWNSQUARE_WEB_DEMOO": "1", "HOME": "/"}
+    assert unknown_variables(environ) == ["TOWNSQUARE_SAFETY_POLCY", "TOWNSQUARE_WEB_DEMOO"]
