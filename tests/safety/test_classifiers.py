@@ -207,3 +207,23 @@ def test_two_workers_merging_the_encoder_at_once_both_get_it(tmp_path, monkeypat
     assert folders[0] == folders[1]
     assert [p.name for p in tmp_path.iterdir()] == [folders[0].name]
     assert {p.name for p in folders[0].iterdir()} >= {"config.json", "tokenizer.json", "model.safetensors"}
+
+
+def test_violent_speech_scores_posts_and_the_built_in_policy_sends_a_match_to_review():
+    """The offensive head scored "you should kill yourself" 0.43, under every threshold; the patterns that keep
+    such text out of what townsquare writes now score posts too, and a moderator reads each match."""
+    from townsquare.safety.policy import load_policy
+    from townsquare.safety.registry import load_classifier
+    from townsquare.safety.rules import ViolentSpeechClassifier
+
+    texts = ["I will kill you tomorrow", "what a lovely morning by the river", "k.i.l.l y.o.u.r.s.e.l.f",
+             "did you hurt yourself?"]
+    out = load_classifier("violent_speech").classify(texts)
+    assert isinstance(load_classifier("violent_speech"), ViolentSpeechClassifier)
+    assert out.probs[:, 1].tolist() == pytest.approx([0.9, 0.0, 0.9, 0.0])
+    assert [s.kind for s in out.spans[0]] == ["threat"] and out.spans[1] == []
+    from townsquare.safety import SafetyScorer
+
+    policy = load_policy(None, SafetyScorer.load().curves())
+    decision = policy.decide({"violent_speech": {"none": 0.1, "violent_speech": 0.9}})
+    assert decision.action == "review" and decision.factor == 1.0  # read by a person, not hidden by a pattern

@@ -17,9 +17,10 @@ from townsquare.models.base import Embedder
 from townsquare.safety.base import Classifier, ClassifierOutput, TextScores
 from townsquare.safety.features import TextBatch
 from townsquare.safety.heads import LinearHead
-from townsquare.safety.rules import PersonalDataClassifier, SpamClassifier
+from townsquare.safety.rules import PersonalDataClassifier, SpamClassifier, ViolentSpeechClassifier
 
-RULE_CLASSIFIERS = {"personal_data": PersonalDataClassifier, "spam": SpamClassifier}
+RULE_CLASSIFIERS = {"personal_data": PersonalDataClassifier, "spam": SpamClassifier,
+                    "violent_speech": ViolentSpeechClassifier}
 ADAPTER_FILE = "encoder_adapter.npz"
 
 
