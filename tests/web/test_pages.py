@@ -984,3 +984,28 @@ def test_a_browser_refused_before_the_app_gets_an_error_page(world):
     assert api.status_code == 413 and "the request body is over" in api.json()["error"]["message"]
     plain = client.post("/compose", data={"text": too_big})  # a client that does not ask for a page: JSON
     assert plain.status_code == 413 and "error" in plain.json()
+
+
+def test_a_person_page_marks_the_posts_moderation_hid_for_a_moderator(tmp_path, demo_db):
+    """A moderator sees every post on a person's page, hidden ones too: they were shown without a word."""
+    from sqlalchemy import select
+
+    from townsquare.safety import decide_case
+    from townsquare.safety.queue import latest_case, report_post
+    from townsquare.storage.schema import posts, users
+
+    world = World(tmp_path, demo_db, moderation="auto")
+    moderator = _signed_in(world, moderator=True)
+    me = world.store.find_user(world.handles[0])["id"]
+    with world.store.read() as conn:
+        ref, handle = conn.execute(select(posts.c.external_id, users.c.handle).join(users, users.c.id == posts.c.author_id)
+                                   .where(posts.c.author_id != me, posts.c.visibility == "public",
+                                          posts.c.deleted.is_(False), posts.c.repost_of_id.is_(None))
+                                   .order_by(posts.c.created_at.desc()).limit(1)).one()
+    post_id = world.store.find_post(ref)["id"]
+    report_post(world.store, ref)
+    decide_case(world.store, latest_case(world.store, post_id)["id"], "mod-x", "hide")
+    world.services.moderation_changed([post_id])
+    page = html_text.unescape(moderator.get(f"/@{handle}").text)
+    assert ref in page and "Moderation hid this post from everyone but moderators." in page
+    world.store.close()
