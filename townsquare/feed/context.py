@@ -100,6 +100,13 @@ class FeedContext:
         return np.unique(self.history["post"])
 
     @cached_property
+    def user_factors(self) -> np.ndarray | None:
+        """The user's factors in the collaborative models (fitted, or folded in from their likes); None without
+        models, factors or likes they know. The factorisation source and the ``factor_score`` feature share it."""
+        models = self.index.collaborative
+        return None if models is None else models.user_vector(self.user_id, self.positives)
+
+    @cached_property
     def positives(self) -> np.ndarray:
         """Posts the user engaged with positively, most recent first, each once."""
         h = self.history

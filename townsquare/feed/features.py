@@ -133,9 +133,7 @@ class CollaborativeFeatureHydrator(FeatureHydrator):
         models = ctx.index.collaborative
         if models is None or models.factors is None or not len(batch):
             return out
-        if "user_factors" not in ctx.scratch:
-            ctx.scratch["user_factors"] = models.user_vector(ctx.user_id, ctx.positives)
-        vector = ctx.scratch["user_factors"]
+        vector = ctx.user_factors
         if vector is None:
             return out
         cols = take(models.col_of, batch.posts, -1)

@@ -52,7 +52,7 @@ class FactorisationSource(Source):
         models = ctx.index.collaborative
         if models is None or models.factors is None:
             return []
-        vector = models.user_vector(ctx.user_id, ctx.positives)
+        vector = ctx.user_factors
         if vector is None:
             return []
         posts, items = models.recent_items(self.options.recent_items)
