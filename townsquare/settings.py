@@ -76,18 +76,17 @@ NOT_SETTINGS = frozenset({"TOWNSQUARE_SCREENSHOTS"})
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """TOWNSQUARE_* variables in ``environ`` that no settings class reads (a misspelt one is otherwise
     silently ignored: TOWNSQUARE_SAFETY_POLCY would run the built-in policy)."""
-    known = {f"TOWNSQUARE_{name.upper()}" for name in Settings.model_fields} | NOT_SETTINGS
     names = [name for name in environ if name.upper().startswith("TOWNSQUARE_")]
-    if any(name.upper().startswith("TOWNSQUARE_WEB_") for name in names):
-        from townsquare.web.config import WebConfig  # imports the web package: only when one is set
-
-        known |= {f"TOWNSQUARE_WEB_{name.upper()}" for name in WebConfig.model_fields}
+    # the web settings import the web package: only asked for when one of theirs is set
+    known = set(known_variables(web=any(name.upper().startswith("TOWNSQUARE_WEB_") for name in names))) | NOT_SETTINGS
     return sorted(name for name in names if name.upper() not in known)
 
 
-def known_variables() -> list[str]:
-    """Every variable a settings class reads."""
-    from townsquare.web.config import WebConfig
+def known_variables(web: bool = True) -> list[str]:
+    """Every variable a settings class reads (``web``: the HTTP API's too)."""
+    known = [f"TOWNSQUARE_{name.upper()}" for name in Settings.model_fields]
+    if web:
+        from townsquare.web.config import WebConfig
 
-    return ([f"TOWNSQUARE_{name.upper()}" for name in Settings.model_fields]
-            + [f"TOWNSQUARE_WEB_{name.upper()}" for name in WebConfig.model_fields])
+        known += [f"TOWNSQUARE_WEB_{name.upper()}" for name in WebConfig.model_fields]
+    return known
