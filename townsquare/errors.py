@@ -41,6 +41,14 @@ class InputError(TownsquareError):
         return (", ".join(parts) + ": ") if parts else ""
 
 
+
+class StaleCursorError(InputError):
+    """A feed cursor that was good once: its session expired, or an older townsquare made it. A client starts a
+    new feed (the web app does, and says so); any other bad cursor is a plain InputError."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="cursor")
+
 class MissingDependencyError(TownsquareError):
     """An optional extra or model package is not installed; the message has the install line."""
 

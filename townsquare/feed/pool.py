@@ -23,7 +23,7 @@ from typing import overload
 
 import numpy as np
 
-from townsquare.errors import InputError
+from townsquare.errors import StaleCursorError
 from townsquare.feed.candidates import Adjustment, Candidate, Gathered, RankerOutput, new_reason
 from townsquare.feed.index import spans
 from townsquare.feed.ranker import HEADS
@@ -225,8 +225,8 @@ class RankedPool(Sequence[Candidate]):
         """``pack`` undone: the pool (each candidate's ``row`` is its place in it), the ranker's
         output, now, ranker."""
         if blob[:4] != MAGIC:
-            raise InputError("this feed cursor was made by an older version of townsquare; ask for the feed again "
-                             "without a cursor", field="cursor")
+            raise StaleCursorError("this feed cursor was made by an older version of townsquare; ask for the feed "
+                                   "again without a cursor")
         size = int.from_bytes(blob[4:8], "little")
         header = json.loads(blob[8:8 + size])
         arrays, at = {}, 8 + size

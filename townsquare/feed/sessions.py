@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from townsquare.errors import InputError
+from townsquare.errors import InputError, StaleCursorError
 from townsquare.feed.candidates import Adjustment, Candidate, RankerOutput
 from townsquare.feed.pool import RankedPool
 from townsquare.feed.writer import BackgroundWriter
@@ -257,7 +257,7 @@ class SessionStore:
             with self._lock:
                 mine = session_id in self._memory
             self.flush() if mine else time.sleep(0.01)  # this process's writer, or another worker's
-        raise InputError("this feed cursor has expired; ask for the feed again without a cursor", field="cursor")
+        raise StaleCursorError("this feed cursor has expired; ask for the feed again without a cursor")
 
     def purge(self) -> int:
         """Delete every expired session now, ``purge_batch`` per transaction; returns how many."""

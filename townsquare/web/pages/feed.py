@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from townsquare.errors import InputError, NotFoundError, TownsquareError
+from townsquare.errors import InputError, NotFoundError, StaleCursorError, TownsquareError
 from townsquare.feed.explain import first_words
 from townsquare.safety.queue import report_post
 from townsquare.storage.schema import interactions, posts
@@ -19,11 +19,6 @@ from townsquare.web.pages.posts import replied_to, shown_post
 from townsquare.web.routers.feed import serve_page
 
 router = APIRouter()
-
-# The feed's words for a cursor that was good once (its session expired, or an older townsquare made it); any
-# other bad cursor (garbage, forged, another user's) stays an error.
-_STALE = re.compile(r"cursor has expired|cursor was made by an older version")
-
 
 @router.get("/home")
 def home(
@@ -36,9 +31,7 @@ def home(
     try:
         try:
             page = serve_page(services, viewer.user_id, 20, cursor)
-        except InputError as exc:
-            if not (cursor and _STALE.search(str(exc))):
-                raise
+        except StaleCursorError:  # any other bad cursor (garbage, forged, another user's) stays an error
             # "More posts" after a long pause: a new feed, said so, rather than an error page with no way on
             page, cursor = serve_page(services, viewer.user_id, 20, None), None
             refreshed = "Your feed was refreshed: the page you were on expired while you were away."
