@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,9 @@ import numpy as np
 
 from townsquare.models.base import Embedder
 from townsquare.safety.features import TextBatch
+
+# A classifier's name, as ``train classifier`` accepts it (also the moderation queue's filter by classifier).
+CLASSIFIER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)

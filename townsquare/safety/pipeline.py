@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from typing import Any
 
 from townsquare.errors import InputError, check_writable_file
 from townsquare.models.base import Embedder
+from townsquare.safety.base import CLASSIFIER_NAME
 from townsquare.safety.features import TextBatch
 from townsquare.safety.heads import LinearHead
 from townsquare.safety.metrics import classification_metrics
@@ -24,7 +24,6 @@ from townsquare.safety.train import (
     train_head,
 )
 
-CLASSIFIER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 IN_SAMPLE = 0.05  # the share of an evaluation's texts a head trained on from which its numbers are called in-sample
 SUMMARY_KEYS = ("macro_f1", "weighted_f1", "macro_recall", "accuracy", "auc", "ece")
 

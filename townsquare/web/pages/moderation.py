@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from townsquare.safety.base import CLASSIFIER_NAME
 from townsquare.safety.policy import USER_REPORTS
 from townsquare.safety.queue import (
     CASE_STATUSES,
@@ -30,7 +31,7 @@ PAGE = 50
 TABS = {"todo": "To decide", "decided": "Decided", "closed": "Closed after appeal"}
 
 
-REASON = r"^[A-Za-z0-9_-]{1,64}$"  # a classifier's name as ``train classifier`` gives it (CLASSIFIER_NAME), or user_reports
+REASON = f"^{CLASSIFIER_NAME.pattern}$"  # a classifier's name as ``train classifier`` gives it, or user_reports
 
 
 def queue_url(show: str = "todo", page: int = 1, reason: str | None = None) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import select
 
+from townsquare.safety.base import CLASSIFIER_NAME
 from townsquare.safety.queue import (
     appeal_case,
     decide_case,
@@ -60,8 +61,7 @@ def queue(
     status: Literal["open", "appealed", "todo", "decided", "closed", "all"] = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    # the names ``train classifier`` gives (``CLASSIFIER_NAME`` in safety/pipeline.py), and user_reports
-    classifier: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
+    classifier: Annotated[str | None, Query(pattern=f"^{CLASSIFIER_NAME.pattern}$")] = None,  # or user_reports
 ) -> list[dict[str, Any]]:
     """Cases with the post's text, suggested action and reasons, ``limit`` of them after ``offset``: open and
     appealed ones (``todo``: both) appeals and the most urgent first, decided and closed ones the most recent
